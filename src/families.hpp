@@ -1,0 +1,42 @@
+// What each kernel family provides to the plan logic. The M-bucket dispatch tables live in
+// src/dispatch_<family>.cpp; the kernels themselves in kernels/<family>.cu.
+#pragma once
+
+#include <cstdint>
+
+#include "kernel_api.hpp"
+
+namespace sq {
+
+// The shape facts a dispatch decision may use.
+struct LinearShape {
+  int64_t m, n, k;
+  int32_t num_sms;
+  bool aligned16;  // k % 16 == 0, act/weight bases 16-byte aligned, ld_act/ld_weight % 16 == 0
+};
+
+// Small-M (decode) kernels, used by both GPU families: kernels/decode_mma.cu, chosen by
+// src/dispatch_decode.cpp. decode_choose returns nullptr when no decode kernel takes the shape.
+cudaError_t decode_prepare();
+const kernels::KernelVariant* decode_choose(const LinearShape& s);
+
+// Portable family (mma.sync, sm_80+): src/dispatch_sm80.cpp.
+cudaError_t sm80_prepare();  // once per plan at select, on the plan's device
+const kernels::KernelVariant& sm80_choose(const LinearShape& s);
+
+// Hopper family (wgmma + TMA, sm_90a): src/dispatch_sm90.cpp. May return sm80 variants for
+// shapes its kernels do not take (unaligned).
+cudaError_t sm90_prepare();
+const kernels::KernelVariant& sm90_choose(const LinearShape& s);
+
+// Activation quantization: kernels/quantize.cu (GPU) and src/host_quantize.cpp (host).
+namespace kernels {
+cudaError_t quantize_prepare();
+cudaError_t launch_quantize(const QuantizeParams& p, int32_t num_sms, cudaStream_t stream);
+}  // namespace kernels
+void host_quantize(const kernels::QuantizeParams& p, unsigned threads);
+
+// Host reference linear: src/host_linear.cpp. Host pointers; synchronous.
+void host_linear(const kernels::LinearParams& p, unsigned threads);
+
+}  // namespace sq

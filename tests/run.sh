@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command (README, and what .ci/run calls): on a Debian machine with the CUDA toolkit,
+# installs what is missing, builds everything, and runs the whole test suite with ctest.
+# GPU tests (label "gpu") run when a GPU is present and are reported as skipped otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/cuda/bin:${HOME:-/root}/.cargo/bin"
+
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v ninja >/dev/null || missing+=(ninja-build)
+command -v g++ >/dev/null || missing+=(g++)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v abidw >/dev/null || missing+=(abigail-tools)
+command -v go >/dev/null || missing+=(golang-go)
+command -v cargo >/dev/null || missing+=(cargo)
+command -v dpkg-deb >/dev/null || missing+=(dpkg-dev)
+command -v file >/dev/null || missing+=(file)
+[ -f /usr/lib/cmake/Catch2/Catch2Config.cmake ] || [ -f /usr/share/cmake/Catch2/Catch2Config.cmake ] || missing+=(catch2)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if ! command -v nvcc >/dev/null; then
+  echo "error: nvcc not found: install the CUDA Toolkit (12.8 or later; /usr/local/cuda/bin is searched)" >&2
+  exit 1
+fi
+
+build="${SQ_BUILD_DIR:-build}"
+jobs="$(nproc)"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$(command -v nvcc)"
+cmake --build "$build" -j "$jobs"
+ctest --test-dir "$build" --output-on-failure -j "$jobs"

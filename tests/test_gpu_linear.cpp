@@ -1,0 +1,308 @@
+// GPU linear kernels, every family and dtype, bit for bit against the host reference kernel on
+// random inputs, over shapes that hit every M bucket and tile edge; poisoned outputs; strided and
+// misaligned rows; CUDA graph capture and replay; two plans on two streams at once.
+#include <catch2/catch.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "test_util.hpp"
+
+using namespace sqt;
+
+namespace {
+
+#define CUDA_REQUIRE(x) REQUIRE((x) == cudaSuccess)
+
+struct DevBuf {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit DevBuf(size_t b) : bytes(b) { CUDA_REQUIRE(cudaMalloc(&p, std::max<size_t>(b, 1))); }
+  ~DevBuf() { cudaFree(p); }
+  DevBuf(const DevBuf&) = delete;
+  DevBuf& operator=(const DevBuf&) = delete;
+  void upload(const void* src, size_t n) { CUDA_REQUIRE(cudaMemcpy(p, src, n, cudaMemcpyHostToDevice)); }
+  void download(void* dst, size_t n) const { CUDA_REQUIRE(cudaMemcpy(dst, p, n, cudaMemcpyDeviceToHost)); }
+  void poison() { CUDA_REQUIRE(cudaMemset(p, 0xFF, bytes)); }
+};
+
+struct Case {
+  sq_preference pref;
+  sq_dtype t;
+  int64_t m, n, k;
+  bool bias = false;
+  int64_t pad_act = 0, pad_w = 0, pad_out = 0;  // extra elements per row (0 = packed)
+  int64_t act_offset = 0;                       // bytes: a non-zero value misaligns act
+  bool extreme = false;                         // all -128 (the overflow edge)
+};
+
+// One linear on the GPU and on the host reference kernel, compared bit for bit, including
+// the poisoned padding of out and the element of the scratch past M. prepare() computes the host
+// result and uploads; launch() enqueues on the stream; verify() waits and compares.
+class LinearRun {
+ public:
+  LinearRun(const Case& c, cudaStream_t stream)
+      : c_(c), stream_(stream), lda_(c.k + c.pad_act), ldw_(c.k + c.pad_w), ldo_(c.n + c.pad_out),
+        act_(c.extreme ? std::vector<int8_t>(c.m * lda_, -128) : random_s8(c.m * lda_)),
+        w_(c.extreme ? std::vector<int8_t>(c.n * ldw_, -128) : random_s8(c.n * ldw_)),
+        ws_(random_scales(c.t, c.n)), bias_(random_values(c.t, c.n, -4.0, 4.0)),
+        ref_(c.t, c.m * ldo_), ref_scratch_(c.t, c.m + 1),
+        d_act_(act_.size() + c.act_offset), d_w_(w_.size()), d_ws_(ws_.bytes.size()), d_bias_(bias_.bytes.size()),
+        d_out_(ref_.bytes.size()), d_scratch_(ref_scratch_.bytes.size()) {
+    std::uniform_real_distribution<double> u(1e-3, 0.1);
+    const double act_scale = c.extreme ? 1.0 / 1024 : u(rng());
+    sq_plan_desc d = linear_desc(c.t, c.n, c.k, c.m + 5, act_scale);
+    REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &host_plan_) == SQ_STATUS_SUCCESS);
+    REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(stream), &d, c.pref, &gpu_plan_) == SQ_STATUS_SUCCESS);
+    REQUIRE(sq_plan_kernel_name(gpu_plan_, c.m, &kernel_) == SQ_STATUS_SUCCESS);
+    ref_.poison();
+    ref_scratch_.poison();
+    sq_run_args a = run_args();
+    a.m = c.m;
+    a.act = act_.data();
+    a.ld_act = lda_;
+    a.weight = w_.data();
+    a.ld_weight = ldw_;
+    a.weight_scale = ws_.data();
+    a.bias = c.bias ? bias_.data() : nullptr;
+    a.act_scale_scratch = ref_scratch_.data();
+    a.out = ref_.data();
+    a.ld_out = ldo_;
+    REQUIRE(sq_plan_run(host_plan_, nullptr, nullptr, 0, &a) == SQ_STATUS_SUCCESS);
+    CUDA_REQUIRE(cudaMemcpy(static_cast<char*>(d_act_.p) + c.act_offset, act_.data(), act_.size(),
+                            cudaMemcpyHostToDevice));
+    d_w_.upload(w_.data(), w_.size());
+    d_ws_.upload(ws_.data(), ws_.bytes.size());
+    d_bias_.upload(bias_.data(), bias_.bytes.size());
+    d_out_.poison();
+    d_scratch_.poison();
+    g_ = a;
+    g_.act = static_cast<char*>(d_act_.p) + c.act_offset;
+    g_.weight = d_w_.p;
+    g_.weight_scale = d_ws_.p;
+    g_.bias = c.bias ? d_bias_.p : nullptr;
+    g_.act_scale_scratch = d_scratch_.p;
+    g_.out = d_out_.p;
+    REQUIRE(sq_plan_can_implement(gpu_plan_, &g_) == SQ_STATUS_SUCCESS);
+  }
+  ~LinearRun() {
+    sq_plan_destroy(gpu_plan_);
+    sq_plan_destroy(host_plan_);
+  }
+  void launch() {
+    REQUIRE(sq_plan_run(gpu_plan_, reinterpret_cast<sq_stream>(stream_), nullptr, 0, &g_) == SQ_STATUS_SUCCESS);
+  }
+  void verify() {
+    const Case& c = c_;
+    CAPTURE(c.pref, dtype_str(c.t), c.m, c.n, c.k, c.bias, c.pad_act, c.pad_w, c.pad_out, c.act_offset, kernel_);
+    CUDA_REQUIRE(cudaStreamSynchronize(stream_));
+    CUDA_REQUIRE(cudaGetLastError());
+    Buf got(c.t, c.m * ldo_), got_scratch(c.t, c.m + 1);
+    d_out_.download(got.data(), got.bytes.size());
+    d_scratch_.download(got_scratch.data(), got_scratch.bytes.size());
+    const int64_t diff = first_bit_difference(got, ref_);
+    if (diff >= 0) {
+      INFO("first difference at element " << diff << " (row " << diff / ldo_ << ", col " << diff % ldo_
+                                          << "): gpu " << got.get(diff) << " host " << ref_.get(diff));
+      REQUIRE(diff == -1);
+    }
+    REQUIRE(std::memcmp(got_scratch.data(), ref_scratch_.data(), (c.m + 1) * dtype_size(c.t)) == 0);
+  }
+
+ private:
+  Case c_;
+  cudaStream_t stream_;
+  int64_t lda_, ldw_, ldo_;
+  std::vector<int8_t> act_, w_;
+  Buf ws_, bias_, ref_, ref_scratch_;
+  DevBuf d_act_, d_w_, d_ws_, d_bias_, d_out_, d_scratch_;
+  sq_plan host_plan_ = nullptr, gpu_plan_ = nullptr;
+  const char* kernel_ = "";
+  sq_run_args g_;
+};
+
+void check_case(const Case& c, cudaStream_t stream = nullptr) {
+  CAPTURE(c.pref, dtype_str(c.t), c.m, c.n, c.k, c.bias, c.pad_act, c.pad_w, c.pad_out, c.act_offset);
+  LinearRun run(c, stream);
+  run.launch();
+  run.verify();
+}
+
+const sq_dtype kDtypes[] = {SQ_DTYPE_F32, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_BF16};
+const int64_t kMs[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1000};
+struct NK {
+  int64_t n, k;
+};
+// N and K not multiples of the tiles, plus the small-K edges (K = 1, 16, 32).
+const NK kNKs[] = {{136, 16}, {17, 32}, {1000, 1024}, {8, 1}, {250, 48}, {64, 100}, {4096, 256}, {33, 4112}};
+
+std::vector<sq_preference> families() {
+  int dev = 0, major = 0, minor = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+  std::vector<sq_preference> f = {SQ_PREFERENCE_GPU_PORTABLE};
+  if (major == 9 && minor == 0) f.push_back(SQ_PREFERENCE_GPU_HOPPER);
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("every family and dtype equals the host kernel over the M buckets and tile edges", "[linear]") {
+  for (sq_preference pref : families())
+    for (sq_dtype t : kDtypes) {
+      size_t i = 0;
+      for (int64_t m : kMs) {
+        const NK nk = kNKs[i++ % (sizeof(kNKs) / sizeof(kNKs[0]))];
+        check_case({pref, t, m, nk.n, nk.k, (i % 2) == 0});
+      }
+    }
+}
+
+TEST_CASE("FASTEST picks the Hopper family on sm_90 and matches the host", "[linear]") {
+  for (sq_dtype t : kDtypes)
+    for (int64_t m : {1, 16, 64, 200, 2048}) check_case({SQ_PREFERENCE_FASTEST, t, m, 1000, 4096, m % 2 == 0});
+}
+
+TEST_CASE("decode kernels on both sides of the narrow/wide switch (N = 32 * SMs)", "[linear]") {
+  int dev = 0, sms = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  for (sq_preference pref : families())
+    for (int64_t n : {int64_t{32} * sms, int64_t{32} * sms - 32})
+      for (int64_t m : {1, 16, 17, 33, 64}) check_case({pref, SQ_DTYPE_BF16, m, n, 512, m % 2 == 1});
+}
+
+TEST_CASE("the largest legal K, extreme values, and odd K take exact paths", "[linear]") {
+  for (sq_preference pref : families()) {
+    check_case({pref, SQ_DTYPE_F64, 3, 5, SQ_MAX_K, false, 0, 0, 0, 0, true});
+    check_case({pref, SQ_DTYPE_F32, 70, 9, 131056, true, 0, 0, 0, 0, true});
+    check_case({pref, SQ_DTYPE_BF16, 2, 40, 131056});
+    check_case({pref, SQ_DTYPE_F16, 129, 77, 999, true});
+  }
+}
+
+TEST_CASE("strided and misaligned rows: aligned strides keep fast paths, others fall back", "[linear]") {
+  for (sq_preference pref : families())
+    for (sq_dtype t : {SQ_DTYPE_F32, SQ_DTYPE_BF16}) {
+      check_case({pref, t, 5, 300, 512, true, 16, 32, 7});      // aligned strides, padded out
+      check_case({pref, t, 130, 300, 512, false, 16, 48, 1});
+      check_case({pref, t, 9, 100, 256, true, 1, 0, 0});        // odd ld_act: generic path
+      check_case({pref, t, 200, 100, 256, false, 0, 3, 0});     // odd ld_weight
+      check_case({pref, t, 12, 64, 128, true, 0, 0, 0, 1});     // act base misaligned by one byte
+      check_case({pref, t, 300, 64, 128, false, 0, 0, 0, 8});   // act base 8-byte aligned only
+    }
+}
+
+TEST_CASE("small shapes of every family and dtype (sanitizer set)", "[linear][sanitize]") {
+  for (sq_preference pref : families())
+    for (sq_dtype t : kDtypes) {
+      check_case({pref, t, 1, 40, 64, true});
+      check_case({pref, t, 17, 24, 48});
+      check_case({pref, t, 130, 72, 96, true});
+      check_case({pref, t, 3, 9, 7, false});
+    }
+}
+
+TEST_CASE("memory-space checks in can_implement", "[linear]") {
+  sq_plan_desc d = linear_desc(SQ_DTYPE_F32, 8, 16, 4, 0.5);
+  sq_plan gpu = nullptr, host = nullptr;
+  REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_FASTEST, &gpu) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &host) == SQ_STATUS_SUCCESS);
+  std::vector<int8_t> act = random_s8(64), w = random_s8(128);
+  Buf ws = random_scales(SQ_DTYPE_F32, 8), out(SQ_DTYPE_F32, 32), scratch(SQ_DTYPE_F32, 4);
+  DevBuf d_act(64), d_w(128), d_ws(32), d_out(128), d_scratch(16);
+  sq_run_args h = run_args();
+  h.m = 4;
+  h.act = act.data();
+  h.weight = w.data();
+  h.weight_scale = ws.data();
+  h.act_scale_scratch = scratch.data();
+  h.out = out.data();
+  sq_run_args g = h;
+  g.act = d_act.p;
+  g.weight = d_w.p;
+  g.weight_scale = d_ws.p;
+  g.act_scale_scratch = d_scratch.p;
+  g.out = d_out.p;
+  CHECK(sq_plan_can_implement(gpu, &g) == SQ_STATUS_SUCCESS);
+  CHECK(sq_plan_can_implement(host, &h) == SQ_STATUS_SUCCESS);
+  CHECK(sq_plan_can_implement(gpu, &h) == SQ_STATUS_WRONG_MEMORY_SPACE);
+  CHECK_THAT(last_error(), Catch::Contains("pageable host memory"));
+  CHECK(sq_plan_can_implement(host, &g) == SQ_STATUS_WRONG_MEMORY_SPACE);
+  CHECK_THAT(last_error(), Catch::Contains("device memory"));
+  sq_plan_info info;
+  std::memset(&info, 0, sizeof(info));
+  info.struct_size = sizeof(info);
+  REQUIRE(sq_plan_get_info(gpu, &info) == SQ_STATUS_SUCCESS);
+  CHECK(info.device == 0);
+  CHECK(info.sm_version >= 80);
+  CHECK(info.family != SQ_KERNEL_FAMILY_HOST);
+  sq_plan_destroy(gpu);
+  sq_plan_destroy(host);
+}
+
+TEST_CASE("CUDA graph capture and replay; two plans on two streams at once", "[graph]") {
+  const int64_t M = 96, N = 520, K = 768;
+  for (sq_preference pref : families()) {
+    sq_plan_desc d = linear_desc(SQ_DTYPE_BF16, N, K, M, 0.02);
+    cudaStream_t s;
+    CUDA_REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    sq_plan gpu = nullptr, host = nullptr;
+    REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(s), &d, pref, &gpu) == SQ_STATUS_SUCCESS);
+    REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &host) == SQ_STATUS_SUCCESS);
+    DevBuf d_act(M * K), d_w(N * K), d_ws(N * 2), d_out(M * N * 2), d_scratch(M * 2);
+    sq_run_args g = run_args();
+    g.m = M;
+    g.act = d_act.p;
+    g.weight = d_w.p;
+    g.weight_scale = d_ws.p;
+    g.act_scale_scratch = d_scratch.p;
+    g.out = d_out.p;
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    CUDA_REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    REQUIRE(sq_plan_run(gpu, reinterpret_cast<sq_stream>(s), nullptr, 0, &g) == SQ_STATUS_SUCCESS);
+    CUDA_REQUIRE(cudaStreamEndCapture(s, &graph));
+    CUDA_REQUIRE(cudaGraphInstantiate(&exec, graph, 0));
+    for (int replay = 0; replay < 3; ++replay) {  // new inputs each replay: the graph reads the buffers
+      auto act = random_s8(M * K), w = random_s8(N * K);
+      Buf ws = random_scales(SQ_DTYPE_BF16, N), ref(SQ_DTYPE_BF16, M * N), rs(SQ_DTYPE_BF16, M);
+      d_act.upload(act.data(), act.size());
+      d_w.upload(w.data(), w.size());
+      d_ws.upload(ws.data(), ws.bytes.size());
+      d_out.poison();
+      CUDA_REQUIRE(cudaGraphLaunch(exec, s));
+      CUDA_REQUIRE(cudaStreamSynchronize(s));
+      sq_run_args h = g;
+      h.act = act.data();
+      h.weight = w.data();
+      h.weight_scale = ws.data();
+      h.act_scale_scratch = rs.data();
+      h.out = ref.data();
+      REQUIRE(sq_plan_run(host, nullptr, nullptr, 0, &h) == SQ_STATUS_SUCCESS);
+      Buf got(SQ_DTYPE_BF16, M * N);
+      d_out.download(got.data(), got.bytes.size());
+      REQUIRE(first_bit_difference(got, ref) == -1);
+    }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    sq_plan_destroy(gpu);
+    sq_plan_destroy(host);
+    CUDA_REQUIRE(cudaStreamDestroy(s));
+  }
+  // Two plans (different dtypes and shapes) on two streams, enqueued before either is waited on.
+  cudaStream_t s1, s2;
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+  LinearRun r1({SQ_PREFERENCE_FASTEST, SQ_DTYPE_F32, 256, 1000, 1024, true}, s1);
+  LinearRun r2({SQ_PREFERENCE_FASTEST, SQ_DTYPE_F16, 8, 3000, 2048, false}, s2);
+  r1.launch();
+  r2.launch();
+  r1.verify();
+  r2.verify();
+  cudaStreamDestroy(s1);
+  cudaStreamDestroy(s2);
+}
