@@ -1,0 +1,314 @@
+// Small-M (decode) W8A8 linear: out[m,n] per the numerics contract, M <= kDecodeMaxM,
+// aligned16 shapes only (src/ validates and dispatches; nothing is checked here).
+//
+// Layout of the work (see decode_mma.hpp):
+//   out^T = W * act^T with mma.sync.m16n8k32.row.col.s32.s8.s8.s32:
+//     A = 16 weight rows x 32 of K, B = 32 of K x 8 tokens, C = 16 rows x 8 tokens (int32).
+//   One CTA = kRowWarps row tiles of 16 weight rows x all of K, kWarps warps: warp w computes row
+//   tile w % kRowWarps over the K chunks of its K group w / kRowWarps. K is cut into 64-byte
+//   chunks; a K group takes kChunksPerIter consecutive chunks out of every
+//   (kWarps / kRowWarps) * kChunksPerIter. With kRowWarps > 1 the row warps of one K group read
+//   the same activation bytes at about the same time and mostly share them through L1.
+//   Each lane loads, per chunk, one 16-byte piece of each of its two weight rows (fragment rows
+//   g and g + 8) and one 16-byte piece of each of its tokens straight into registers (the weight
+//   with L1::no_allocate and an L2 evict-first policy). The 64 bytes of K a lane quad covers are
+//   fed to two m16n8k32 with one fixed permutation of K shared by A and B, which integer
+//   accumulation does not see: for lane quad q, mma 0 takes bytes [16q, 16q + 8) and mma 1
+//   bytes [16q + 8, 16q + 16) of the chunk.
+//   The K groups' exact int32 partials meet in shared memory and are summed in K-group order,
+//   then the scale epilogue (epilogue.cuh) writes out, bounds-checked on N and M.
+#include "decode_mma.hpp"
+
+#include <cstdint>
+#include <cuda_runtime.h>
+
+#include "epilogue.cuh"
+
+namespace sq {
+namespace kernels {
+namespace decode_detail {
+
+constexpr int kWarpSize = 32;
+constexpr int kTileRows = 16;       // weight rows of one row tile: the mma's m16
+constexpr int kHalfRows = 8;        // a lane holds fragment rows g and g + kHalfRows
+constexpr int kTokensPerTile = 8;   // the mma's n8
+constexpr int kLanesPerRow = 4;     // lanes of one fragment row (threadID_in_group)
+constexpr int kBytesPerLoad = 16;   // one 16-byte load per lane, row and chunk
+constexpr int kKPerChunk = kBytesPerLoad * kLanesPerRow;  // 64 bytes of K = two m16n8k32
+constexpr int kWarpsPerSm = 16;    // resident warps per SM: register budget 128 per thread
+constexpr int kStaticSmemLimit = 48 * 1024;  // above this a kernel needs the opt-in attribute
+// Padding (int32) of one token's row in the reduction buffer: with a pitch of 16 * rw + 4 the
+// fragment stores (8 groups x 4 quads, quads 2 tokens apart) land on 32 distinct banks.
+constexpr int kRedPad = 4;
+
+// Variants: n8 token tiles, chunks per warp and iteration (weight + activation registers),
+// row tiles per CTA (rw > 1: the row warps of a K group share activations through L1, fewer
+// CTAs), warps per CTA. Measured on H100: 4 chunks beat 2 for M <= 16, 8-warp CTAs beat 16-warp
+// ones, and an L2 prefetch of later weight chunks made every variant slower.
+constexpr int kM16TokenTiles = 2;
+constexpr int kM16ChunksPerIter = 4;  // 16 rows x 256 B = 4 KiB of weight in registers per warp
+constexpr int kM16RowWarps = 1;       // activations are at most the weight bytes here
+constexpr int kM16Warps = 8;
+constexpr int kM32TokenTiles = 4;
+constexpr int kM32ChunksPerIter = 2;  // 2 KiB of weight + 4 KiB of activations per warp
+constexpr int kM32Warps = 8;
+constexpr int kM64TokenTiles = 8;
+constexpr int kM64ChunksPerIter = 1;  // 1 KiB of weight + 4 KiB of activations per warp
+constexpr int kM64Warps = 8;
+constexpr int kNarrowRowWarps = 1;    // 16-row CTAs: most CTAs, for N up to a few thousand
+constexpr int kWideRowWarps = 2;      // 32-row CTAs: half the activation reads, for large N
+
+static_assert(kDecodeSmallMaxM == kM16TokenTiles * kTokensPerTile, "M16 variant");
+static_assert(kDecodeMidMaxM == kM32TokenTiles * kTokensPerTile, "M32 variant");
+static_assert(kDecodeMaxM == kM64TokenTiles * kTokensPerTile, "M64 variant");
+static_assert(kTileRows == 2 * kHalfRows, "m16 = two halves");
+static_assert(kDecodeRowsPerCta == kTileRows * kNarrowRowWarps, "header: plain CTA rows");
+static_assert(kDecodeRowsPerCta == kTileRows * kM16RowWarps, "header: M16 CTA rows");
+static_assert(kDecodeWideRowsPerCta == kTileRows * kWideRowWarps, "header: wide CTA rows");
+
+// L2 policy for the weight stream: read once, evict first.
+__device__ __forceinline__ uint64_t weight_policy() {
+  uint64_t policy;
+  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  return policy;
+}
+
+__device__ __forceinline__ uint4 load_weight16(const int8_t* ptr, uint64_t policy) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.L2::cache_hint.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4], %5;"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(ptr), "l"(policy));
+  return v;
+}
+
+// Activations are read by every CTA: keep them in L1/L2.
+__device__ __forceinline__ uint4 load_act16(const int8_t* ptr) {
+  return __ldg(reinterpret_cast<const uint4*>(ptr));
+}
+
+__device__ __forceinline__ void mma_s8(int32_t (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                       uint32_t a3, uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// The shape of one instantiation.
+template <int kTokenTiles, int kRowWarps, int kWarps>
+struct CtaShape {
+  static constexpr int kThreads = kWarps * kWarpSize;
+  static constexpr int kMinCtasPerSm = kWarpsPerSm / kWarps;
+  static constexpr int kTokens = kTokenTiles * kTokensPerTile;
+  static constexpr int kKGroups = kWarps / kRowWarps;
+  static constexpr int kRows = kTileRows * kRowWarps;
+  static constexpr int kRedPitch = kRows + kRedPad;
+  // partial[kKGroups][kTokens][kRedPitch] int32 (dynamic shared memory)
+  static constexpr int kSmemBytes =
+      kKGroups * kTokens * kRedPitch * static_cast<int>(sizeof(int32_t));
+  static_assert(kWarps % kRowWarps == 0, "row warps divide the CTA");
+  static_assert(kWarpsPerSm % kWarps == 0, "whole CTAs per SM");
+  static_assert(kDecodeMaxM <= kThreads, "one thread per row writes the fused scratch fill");
+};
+
+template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
+__global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThreads,
+                                  CtaShape<kTokenTiles, kRowWarps, kWarps>::kMinCtasPerSm)
+    decode_mma_kernel(const LinearParams p) {
+  using E = Epi<T>;
+  using C = typename E::C;
+  using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
+  constexpr int kKGroups = S::kKGroups;
+  constexpr int kCtaRows = S::kRows;
+  constexpr int kThreads = S::kThreads;
+  extern __shared__ int32_t smem[];
+  auto partial = reinterpret_cast<int32_t(*)[S::kTokens][S::kRedPitch]>(smem);
+
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
+  const int row_warp = warp % kRowWarps;
+  const int kgroup = warp / kRowWarps;
+  const int group = lane / kLanesPerRow;  // fragment row (A, C) and token (B) of this lane
+  const int quad = lane % kLanesPerRow;   // threadID_in_group
+  const int64_t cta_row0 = static_cast<int64_t>(blockIdx.x) * kCtaRows;
+  const int64_t row0 = cta_row0 + row_warp * kTileRows;
+  const int m = p.m;
+  const int64_t n = p.n;
+  const int k = p.k;
+  const int tiles = (m + kTokensPerTile - 1) / kTokensPerTile;  // token tiles holding rows of M
+
+  // Fused scratch fill: CTA 0 writes row_scale_out[0..m) once.
+  if (p.row_scale_out != nullptr && blockIdx.x == 0 && static_cast<int>(threadIdx.x) < m) {
+    static_cast<T*>(p.row_scale_out)[threadIdx.x] = E::from_bits(p.static_scale_bits);
+  }
+
+  const bool lo_ok = row0 + group < n;
+  const bool hi_ok = row0 + group + kHalfRows < n;
+  const int8_t* w_lo = p.weight + (lo_ok ? row0 + group : 0) * p.ld_weight + quad * kBytesPerLoad;
+  const int8_t* w_hi =
+      p.weight + (hi_ok ? row0 + group + kHalfRows : 0) * p.ld_weight + quad * kBytesPerLoad;
+  const int8_t* a_base = p.act + static_cast<int64_t>(group) * p.ld_act + quad * kBytesPerLoad;
+  const int64_t a_tile_stride = static_cast<int64_t>(kTokensPerTile) * p.ld_act;
+  const uint64_t policy = weight_policy();
+
+  int32_t acc[kTokenTiles][4];
+#pragma unroll
+  for (int t = 0; t < kTokenTiles; ++t) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[t][j] = 0;
+  }
+
+  const int chunks = (k + kKPerChunk - 1) / kKPerChunk;
+#pragma unroll 1
+  for (int c0 = kgroup * kChunksPerIter; c0 < chunks; c0 += kKGroups * kChunksPerIter) {
+    uint4 wl[kChunksPerIter], wh[kChunksPerIter], av[kChunksPerIter][kTokenTiles];
+    // All loads of the iteration first: 16 rows x kChunksPerIter x 64 bytes in flight per warp.
+#pragma unroll
+    for (int u = 0; u < kChunksPerIter; ++u) {
+      const int kc = (c0 + u) * kKPerChunk;
+      const bool k_ok = kc + quad * kBytesPerLoad < k;  // k % 16 == 0: a piece is all in or all out
+      wl[u] = make_uint4(0, 0, 0, 0);
+      wh[u] = make_uint4(0, 0, 0, 0);
+      if (k_ok && lo_ok) wl[u] = load_weight16(w_lo + kc, policy);
+      if (k_ok && hi_ok) wh[u] = load_weight16(w_hi + kc, policy);
+      const int8_t* a_tile = a_base + kc;
+#pragma unroll
+      for (int t = 0; t < kTokenTiles; ++t, a_tile += a_tile_stride) {
+        av[u][t] = make_uint4(0, 0, 0, 0);
+        if (t < tiles && k_ok && t * kTokensPerTile + group < m) av[u][t] = load_act16(a_tile);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kChunksPerIter; ++u) {
+      if ((c0 + u) * kKPerChunk >= k) break;  // warp-uniform
+#pragma unroll
+      for (int t = 0; t < kTokenTiles; ++t) {
+        if (t < tiles) {  // warp-uniform
+          mma_s8(acc[t], wl[u].x, wh[u].x, wl[u].y, wh[u].y, av[u][t].x, av[u][t].y);
+          mma_s8(acc[t], wl[u].z, wh[u].z, wl[u].w, wh[u].w, av[u][t].z, av[u][t].w);
+        }
+      }
+    }
+  }
+
+  // C fragment: c0, c1 = (row g, tokens 2q, 2q+1); c2, c3 = (row g + 8, same tokens).
+  const int r_lo = row_warp * kTileRows + group;
+#pragma unroll
+  for (int t = 0; t < kTokenTiles; ++t) {
+    if (t < tiles) {
+      const int tok = t * kTokensPerTile + 2 * quad;
+      partial[kgroup][tok][r_lo] = acc[t][0];
+      partial[kgroup][tok + 1][r_lo] = acc[t][1];
+      partial[kgroup][tok][r_lo + kHalfRows] = acc[t][2];
+      partial[kgroup][tok + 1][r_lo + kHalfRows] = acc[t][3];
+    }
+  }
+  __syncthreads();
+
+  const T* weight_scale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  const bool has_bias = bias != nullptr;
+  T* out = static_cast<T*>(p.out);
+  const int outputs = tiles * kTokensPerTile * kCtaRows;
+#pragma unroll 1
+  for (int i = static_cast<int>(threadIdx.x); i < outputs; i += kThreads) {
+    const int r = i % kCtaRows;
+    const int tok = i / kCtaRows;
+    const int64_t row = cta_row0 + r;
+    if (tok < m && row < n) {
+      int32_t sum = 0;
+#pragma unroll
+      for (int g = 0; g < kKGroups; ++g) sum += partial[g][tok][r];  // exact, fixed order
+      const C col = E::to_c(weight_scale[row]);
+      const C b = has_bias ? E::to_c(bias[row]) : C(0);
+      out[static_cast<int64_t>(tok) * p.ld_out + row] =
+          scale_acc<T>(sum, row_scale_of<T>(p, tok), col, has_bias, b);
+    }
+  }
+}
+
+template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
+struct LaunchDecode {
+  const LinearParams& p;
+  cudaStream_t stream;
+  template <typename T>
+  cudaError_t operator()() const {
+    using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
+    cudaLaunchConfig_t cfg = {};
+    const int64_t ctas = (static_cast<int64_t>(p.n) + S::kRows - 1) / S::kRows;
+    cfg.gridDim = dim3(static_cast<unsigned>(ctas));
+    cfg.blockDim = dim3(S::kThreads);
+    cfg.dynamicSmemBytes = S::kSmemBytes;
+    cfg.stream = stream;
+    return cudaLaunchKernelEx(
+        &cfg, decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps>, p);
+  }
+};
+
+// Once per plan, on its device: fails when the binary has no image for the device, and opts in
+// to more than 48 KiB of shared memory where an instantiation needs it.
+template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
+struct PrepareDecode {
+  template <typename T>
+  cudaError_t operator()() const {
+    using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
+    const auto kernel = decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps>;
+    cudaFuncAttributes attr;
+    const cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
+    if (e != cudaSuccess || S::kSmemBytes <= kStaticSmemLimit) return e;
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);
+  }
+};
+
+template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
+cudaError_t prepare_decode() {
+  for (Dtype d : {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16}) {
+    const cudaError_t e =
+        dispatch_dtype(d, PrepareDecode<kTokenTiles, kChunksPerIter, kRowWarps, kWarps>{});
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
+cudaError_t launch_decode(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
+  return dispatch_dtype(p.dtype,
+                        LaunchDecode<kTokenTiles, kChunksPerIter, kRowWarps, kWarps>{p, stream});
+}
+
+constexpr int32_t kMinSm = 80;  // mma.sync m16n8k32 s8, 16-byte loads: Ampere and later
+constexpr bool kNeedsAligned16 = true;
+
+template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
+constexpr KernelVariant make_variant(const char* name) {
+  return {name, kMinSm, kNeedsAligned16,
+          &prepare_decode<kTokenTiles, kChunksPerIter, kRowWarps, kWarps>,
+          &launch_decode<kTokenTiles, kChunksPerIter, kRowWarps, kWarps>};
+}
+
+}  // namespace decode_detail
+
+namespace dd = decode_detail;
+
+extern const KernelVariant kDecodeMmaM16 =
+    dd::make_variant<dd::kM16TokenTiles, dd::kM16ChunksPerIter, dd::kM16RowWarps, dd::kM16Warps>(
+        "decode_mma_r16_t16");
+
+extern const KernelVariant kDecodeMmaM32 =
+    dd::make_variant<dd::kM32TokenTiles, dd::kM32ChunksPerIter, dd::kNarrowRowWarps, dd::kM32Warps>(
+        "decode_mma_r16_t32");
+
+extern const KernelVariant kDecodeMmaM32Wide =
+    dd::make_variant<dd::kM32TokenTiles, dd::kM32ChunksPerIter, dd::kWideRowWarps, dd::kM32Warps>(
+        "decode_mma_r32_t32");
+
+extern const KernelVariant kDecodeMmaM64 =
+    dd::make_variant<dd::kM64TokenTiles, dd::kM64ChunksPerIter, dd::kNarrowRowWarps, dd::kM64Warps>(
+        "decode_mma_r16_t64");
+
+extern const KernelVariant kDecodeMmaM64Wide =
+    dd::make_variant<dd::kM64TokenTiles, dd::kM64ChunksPerIter, dd::kWideRowWarps, dd::kM64Warps>(
+        "decode_mma_r32_t64");
+
+}  // namespace kernels
+}  // namespace sq

@@ -1,0 +1,460 @@
+// The portable tensor-core family (see sm80_mma.hpp): acc = act[M,K] x weight[N,K]^T in int32
+// with mma.sync m16n8k32 s8, then the scale epilogue of epilogue.cuh, stored straight to global.
+//
+// Shared memory: each stage holds an A tile [BM][BK] and a B tile [BN][BK] of int8, K
+// contiguous, in rows of BK = 64 or 128 bytes (4 or 8 chunks of 16 bytes) with an XOR chunk
+// swizzle (see swizzled()), so the 8 row addresses of every ldmatrix 8x8 matrix hit 8 distinct
+// 16-byte bank groups and the 16-byte cp.async / st.shared stores of the loaders stay
+// conflict-free as well (compute-sanitizer racecheck: clean).
+//
+// Fragments: ldmatrix.x4 (b16 view) hands thread t the 4 bytes at row t/4, bytes 4*(t%4) of each
+// 8x16-byte matrix, which is exactly the s8 A (row) and B (col) operand layout of m16n8k32.
+#include "sm80_mma.hpp"
+
+#include <climits>
+#include <cstdint>
+#include <cuda_runtime.h>
+
+#include "epilogue.cuh"
+
+namespace sq {
+namespace kernels {
+namespace {
+
+constexpr int kWarpSize = 32;
+constexpr int kChunkBytes = 16;      // one cp.async / ldmatrix row
+constexpr int kMmaM = 16;            // mma.sync m16n8k32
+constexpr int kMmaN = 8;
+constexpr int kMmaK = 32;
+constexpr int kBankLineBytes = 128;  // 32 banks x 4 bytes: one conflict-free smem wavefront
+constexpr int kChunksPerBankLine = kBankLineBytes / kChunkBytes;
+constexpr int kRasterGroupM = 8;     // CTA order: groups of 8 M tiles sweep the N tiles (L2 reuse)
+constexpr int kDefaultSmemLimit = 48 * 1024;  // above this a kernel needs the opt-in attribute
+constexpr int kPortableSmemLimit = 96 * 1024;  // fits every sm_80+ GPU (sm_86/89: 99 KiB)
+
+template <int BM_, int BN_, int BK_, int WARPS_M_, int WARPS_N_, int STAGES_, bool ALIGNED_,
+          int MIN_BLOCKS_, bool PORTABLE_ = true>
+struct TileConfig {
+  static constexpr int BM = BM_;
+  static constexpr int BN = BN_;
+  static constexpr int BK = BK_;
+  static constexpr int WARPS_M = WARPS_M_;
+  static constexpr int WARPS_N = WARPS_N_;
+  static constexpr int STAGES = STAGES_;
+  static constexpr bool ALIGNED = ALIGNED_;  // cp.async path (needs_aligned16) or generic loads
+  static constexpr int MIN_BLOCKS = MIN_BLOCKS_;  // __launch_bounds__ occupancy target
+  static constexpr bool kPortable = PORTABLE_;     // shipped configs: must fit kPortableSmemLimit
+
+  static constexpr int kThreads = WARPS_M * WARPS_N * kWarpSize;
+  static constexpr int WM = BM / WARPS_M;  // warp tile
+  static constexpr int WN = BN / WARPS_N;
+  static constexpr int MI = WM / kMmaM;    // mma tiles per warp
+  static constexpr int NI = WN / kMmaN;
+  static constexpr int kChunksPerRow = BK / kChunkBytes;
+  static constexpr int kAChunks = BM * kChunksPerRow;
+  static constexpr int kBChunks = BN * kChunksPerRow;
+  static constexpr int kAIters = kAChunks / kThreads;  // chunks each thread moves per stage
+  static constexpr int kBIters = kBChunks / kThreads;
+  static constexpr int kATileBytes = BM * BK;
+  static constexpr int kStageBytes = (BM + BN) * BK;
+  static constexpr int kSmemBytes = kStageBytes * STAGES;
+
+  static_assert(BK == 64 || BK == 128, "the swizzle handles rows of 4 or 8 chunks");
+  static_assert(BK % kMmaK == 0, "BK must be a multiple of the mma K");
+  static_assert(WM % kMmaM == 0 && WN % (2 * kMmaN) == 0, "warp tile vs mma / ldmatrix.x4 shape");
+  static_assert(kAChunks % kThreads == 0 && kBChunks % kThreads == 0, "loader coverage");
+  static_assert(ALIGNED ? STAGES >= 2 : STAGES == 2, "generic path is register double-buffered");
+  static_assert(kSmemBytes <= kPortableSmemLimit || !kPortable, "too much smem for sm_86/89");
+};
+
+// Shared memory stays <= 96 KiB per CTA so every variant runs on every sm_80+ GPU (sm_86/89
+// allow 99 KiB per block). Template arguments: BM, BN, BK, WARPS_M, WARPS_N, STAGES, aligned,
+// min CTAs per SM.
+// 128x256x64, 4 stages: 96 KiB, 8 warps of 64x64, 1 CTA per SM.
+using CfgLarge = TileConfig<kSm80LargeTileM, kSm80LargeTileN, 64, 2, 4, 4, true, 1>;
+// 64x128x128, 3 stages: 72 KiB, 4 warps of 32x64, 2 CTAs per SM.
+using CfgMedium = TileConfig<kSm80MediumTileM, kSm80MediumTileN, 128, 2, 2, 3, true, 2>;
+// Generic 64x128x128, register double buffer: 48 KiB, 4 warps of 32x64, 2 CTAs per SM.
+using CfgGeneric = TileConfig<64, 128, 128, 2, 2, 2, false, 2>;
+
+// Byte offset of 16-byte chunk `chunk` of smem row `row` in a tile of BK-byte rows. The chunk
+// index is XORed with the row's 128-byte line index, so the 8 rows of an ldmatrix 8x8 matrix
+// (8 consecutive rows, one logical chunk) occupy 8 distinct 16-byte bank groups:
+// BK = 128: chunk ^ (row % 8); BK = 64 (two rows per line): chunk ^ ((row / 2) % 4).
+template <int BK>
+__device__ __forceinline__ int swizzled(int row, int chunk) {
+  constexpr int kChunks = BK / kChunkBytes;
+  constexpr int kRowsPerLine = kChunksPerBankLine / kChunks;
+  return row * BK + ((chunk ^ ((row / kRowsPerLine) % kChunks)) * kChunkBytes);
+}
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte async copy; src_bytes = 0 zero-fills the destination without reading.
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(src_bytes)
+               : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+__device__ __forceinline__ void mma_s8(int32_t (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                       uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// ---------------------------------------------------------------- aligned (cp.async) loader
+// Rows [row0, row0 + ROWS) of a [rows, K] int8 matrix, K bytes [k0, k0 + BK), into one tile.
+// Requires K % 16 == 0, 16-byte aligned base and ld: a chunk is entirely in or out of range.
+template <class Cfg, int ROWS, int ITERS>
+__device__ __forceinline__ void load_tile_async(uint8_t* tile, const int8_t* base, int64_t ld,
+                                                int32_t rows, int32_t k, int64_t row0, int32_t k0,
+                                                int tid) {
+#pragma unroll
+  for (int i = 0; i < ITERS; ++i) {
+    const int id = tid + i * Cfg::kThreads;
+    const int r = id / Cfg::kChunksPerRow;
+    const int c = id % Cfg::kChunksPerRow;
+    const int64_t gr = row0 + r;
+    const int32_t gk = k0 + c * kChunkBytes;
+    const bool ok = gr < rows && gk < k;
+    const int8_t* src = ok ? base + gr * ld + gk : base;
+    cp_async16(smem_addr(tile + swizzled<Cfg::BK>(r, c)), src, ok ? kChunkBytes : 0);
+  }
+}
+
+// ---------------------------------------------------------------- generic (predicated) loader
+// One 16-byte chunk starting at K byte gk of a row (row == nullptr: out of range), zero-filled
+// beyond K. Uses the widest access the address allows.
+__device__ __forceinline__ uint4 load_chunk_generic(const int8_t* row, int32_t gk, int32_t k) {
+  uint4 v = make_uint4(0u, 0u, 0u, 0u);
+  if (row == nullptr || gk >= k) return v;
+  const int8_t* src = row + gk;
+  const int n = min(kChunkBytes, k - gk);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(src);
+  if (n == kChunkBytes && (a % 16) == 0) return __ldg(reinterpret_cast<const uint4*>(src));
+  if (n == kChunkBytes && (a % 4) == 0) {
+    const uint32_t* s = reinterpret_cast<const uint32_t*>(src);
+    return make_uint4(__ldg(s), __ldg(s + 1), __ldg(s + 2), __ldg(s + 3));
+  }
+  uint32_t w[4] = {0u, 0u, 0u, 0u};
+  const uint8_t* sb = reinterpret_cast<const uint8_t*>(src);
+#pragma unroll
+  for (int j = 0; j < kChunkBytes; ++j) {
+    if (j < n) w[j / 4] |= static_cast<uint32_t>(__ldg(sb + j)) << (8 * (j % 4));
+  }
+  return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+template <class Cfg, int ITERS>
+__device__ __forceinline__ void load_regs_generic(uint4 (&regs)[ITERS], const int8_t* base,
+                                                  int64_t ld, int32_t rows, int32_t k,
+                                                  int64_t row0, int32_t k0, int tid) {
+#pragma unroll
+  for (int i = 0; i < ITERS; ++i) {
+    const int id = tid + i * Cfg::kThreads;
+    const int r = id / Cfg::kChunksPerRow;
+    const int c = id % Cfg::kChunksPerRow;
+    const int64_t gr = row0 + r;
+    const int8_t* row = gr < rows ? base + gr * ld : nullptr;
+    regs[i] = load_chunk_generic(row, k0 + c * kChunkBytes, k);
+  }
+}
+
+template <class Cfg, int ITERS>
+__device__ __forceinline__ void store_regs_generic(uint8_t* tile, const uint4 (&regs)[ITERS],
+                                                   int tid) {
+#pragma unroll
+  for (int i = 0; i < ITERS; ++i) {
+    const int id = tid + i * Cfg::kThreads;
+    const int r = id / Cfg::kChunksPerRow;
+    const int c = id % Cfg::kChunksPerRow;
+    *reinterpret_cast<uint4*>(tile + swizzled<Cfg::BK>(r, c)) = regs[i];
+  }
+}
+
+// ---------------------------------------------------------------- math on one smem stage
+template <class Cfg>
+__device__ __forceinline__ void mma_stage(const uint8_t* stage, int warp_m, int warp_n, int lane,
+                                          int32_t (&acc)[Cfg::MI][Cfg::NI][4]) {
+  const uint8_t* sa = stage;
+  const uint8_t* sb = stage + Cfg::kATileBytes;
+  // ldmatrix row addresses: A matrices (rows 0-7 | 8-15) x (k bytes 0-15 | 16-31) -> a0..a3;
+  // B matrices (n 0-7: k 0-15, k 16-31 | n 8-15: k 0-15, k 16-31) -> b[ni][0..1], b[ni+1][0..1].
+  const int a_row = warp_m * Cfg::WM + (lane % 8) + ((lane / 8) % 2) * 8;
+  const int a_chunk = lane / 16;
+  const int b_row = warp_n * Cfg::WN + (lane % 8) + (lane / 16) * 8;
+  const int b_chunk = (lane / 8) % 2;
+  constexpr int kChunksPerMmaK = kMmaK / kChunkBytes;
+  constexpr int kSteps = Cfg::BK / kMmaK;
+  // Fragments double-buffered across the K steps: step ks + 1 loads while step ks multiplies.
+  uint32_t a[2][Cfg::MI][4];
+  uint32_t b[2][Cfg::NI][2];
+  auto load_frags = [&](int buf, int ks) {
+#pragma unroll
+    for (int mi = 0; mi < Cfg::MI; ++mi)
+      ldmatrix_x4(a[buf][mi], smem_addr(sa + swizzled<Cfg::BK>(a_row + mi * kMmaM,
+                                                      ks * kChunksPerMmaK + a_chunk)));
+#pragma unroll
+    for (int nj = 0; nj < Cfg::NI / 2; ++nj) {
+      uint32_t r[4];
+      ldmatrix_x4(r, smem_addr(sb + swizzled<Cfg::BK>(b_row + nj * 2 * kMmaN,
+                                             ks * kChunksPerMmaK + b_chunk)));
+      b[buf][2 * nj][0] = r[0];
+      b[buf][2 * nj][1] = r[1];
+      b[buf][2 * nj + 1][0] = r[2];
+      b[buf][2 * nj + 1][1] = r[3];
+    }
+  };
+  load_frags(0, 0);
+#pragma unroll
+  for (int ks = 0; ks < kSteps; ++ks) {
+    if (ks + 1 < kSteps) load_frags((ks + 1) % 2, ks + 1);
+#pragma unroll
+    for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+      for (int ni = 0; ni < Cfg::NI; ++ni)
+        mma_s8(acc[mi][ni], a[ks % 2][mi], b[ks % 2][ni][0], b[ks % 2][ni][1]);
+  }
+}
+
+template <typename T>
+struct alignas(2 * sizeof(T)) Pair {
+  T x, y;
+};
+
+// ---------------------------------------------------------------- the kernel
+template <typename T, class Cfg>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
+    sm80_mma_kernel(const LinearParams p) {
+  using E = Epi<T>;
+  using C = typename E::C;
+  extern __shared__ __align__(128) uint8_t smem[];
+
+  // Tile order: groups of kRasterGroupM M tiles walk along N together.
+  // Row/column indices are int64: M or N near 2^31 - 1 must not overflow at the last tile.
+  const int32_t tiles_m = (p.m - 1) / Cfg::BM + 1;
+  const int32_t tiles_n = (p.n - 1) / Cfg::BN + 1;
+  const int32_t pid = static_cast<int32_t>(blockIdx.x);
+  const int32_t per_group = kRasterGroupM * tiles_n;
+  const int32_t first_m = (pid / per_group) * kRasterGroupM;
+  const int32_t group_rows = min(tiles_m - first_m, kRasterGroupM);
+  const int32_t tm = first_m + (pid % per_group) % group_rows;
+  const int32_t tn = (pid % per_group) / group_rows;
+  const int64_t bm = static_cast<int64_t>(tm) * Cfg::BM;
+  const int64_t bn = static_cast<int64_t>(tn) * Cfg::BN;
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int lane = tid % kWarpSize;
+  const int warp = tid / kWarpSize;
+  const int warp_m = warp / Cfg::WARPS_N;
+  const int warp_n = warp % Cfg::WARPS_N;
+
+  // Fused scratch fill: the first N tile owns rows [bm, bm + BM).
+  if (p.row_scale_out != nullptr && tn == 0) {
+    T* rs_out = static_cast<T*>(p.row_scale_out);
+    const T v = E::from_bits(p.static_scale_bits);
+    for (int i = tid; i < Cfg::BM; i += Cfg::kThreads)
+      if (bm + i < p.m) rs_out[bm + i] = v;
+  }
+
+  int32_t acc[Cfg::MI][Cfg::NI][4];
+#pragma unroll
+  for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+    for (int ni = 0; ni < Cfg::NI; ++ni)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) acc[mi][ni][j] = 0;
+
+  const int32_t k_tiles = (p.k + Cfg::BK - 1) / Cfg::BK;
+
+  if constexpr (Cfg::ALIGNED) {
+    // Multi-stage cp.async pipeline: STAGES - 1 tiles in flight while one is consumed.
+#pragma unroll
+    for (int s = 0; s < Cfg::STAGES - 1; ++s) {
+      if (s < k_tiles) {
+        uint8_t* st = smem + s * Cfg::kStageBytes;
+        load_tile_async<Cfg, Cfg::BM, Cfg::kAIters>(st, p.act, p.ld_act, p.m, p.k, bm,
+                                                    s * Cfg::BK, tid);
+        load_tile_async<Cfg, Cfg::BN, Cfg::kBIters>(st + Cfg::kATileBytes, p.weight,
+                                                    p.ld_weight, p.n, p.k, bn, s * Cfg::BK, tid);
+      }
+      cp_async_commit();
+    }
+    for (int32_t kt = 0; kt < k_tiles; ++kt) {
+      cp_async_wait<Cfg::STAGES - 2>();
+      __syncthreads();  // tile kt visible to all; stage (kt - 1) % STAGES free for reuse
+      const int32_t next = kt + Cfg::STAGES - 1;
+      if (next < k_tiles) {
+        uint8_t* st = smem + (next % Cfg::STAGES) * Cfg::kStageBytes;
+        load_tile_async<Cfg, Cfg::BM, Cfg::kAIters>(st, p.act, p.ld_act, p.m, p.k, bm,
+                                                    next * Cfg::BK, tid);
+        load_tile_async<Cfg, Cfg::BN, Cfg::kBIters>(st + Cfg::kATileBytes, p.weight,
+                                                    p.ld_weight, p.n, p.k, bn, next * Cfg::BK,
+                                                    tid);
+      }
+      cp_async_commit();
+      mma_stage<Cfg>(smem + (kt % Cfg::STAGES) * Cfg::kStageBytes, warp_m, warp_n, lane, acc);
+    }
+    cp_async_wait<0>();
+  } else {
+    // Generic: predicated global loads into registers for tile kt + 1 overlap the math on kt.
+    uint4 ra[Cfg::kAIters];
+    uint4 rb[Cfg::kBIters];
+    load_regs_generic<Cfg>(ra, p.act, p.ld_act, p.m, p.k, bm, 0, tid);
+    load_regs_generic<Cfg>(rb, p.weight, p.ld_weight, p.n, p.k, bn, 0, tid);
+    store_regs_generic<Cfg>(smem, ra, tid);
+    store_regs_generic<Cfg>(smem + Cfg::kATileBytes, rb, tid);
+    __syncthreads();
+    for (int32_t kt = 0; kt < k_tiles; ++kt) {
+      const bool more = kt + 1 < k_tiles;
+      if (more) {
+        load_regs_generic<Cfg>(ra, p.act, p.ld_act, p.m, p.k, bm, (kt + 1) * Cfg::BK, tid);
+        load_regs_generic<Cfg>(rb, p.weight, p.ld_weight, p.n, p.k, bn, (kt + 1) * Cfg::BK,
+                               tid);
+      }
+      mma_stage<Cfg>(smem + (kt % 2) * Cfg::kStageBytes, warp_m, warp_n, lane, acc);
+      if (more) {
+        uint8_t* st = smem + ((kt + 1) % 2) * Cfg::kStageBytes;
+        store_regs_generic<Cfg>(st, ra, tid);
+        store_regs_generic<Cfg>(st + Cfg::kATileBytes, rb, tid);
+      }
+      __syncthreads();
+    }
+  }
+
+  // Epilogue on the accumulators: c0,c1 -> row g, cols 2t, 2t+1; c2,c3 -> row g + 8.
+  const int g = lane / 4;
+  const int t4 = lane % 4;
+  const int64_t row_base = bm + warp_m * Cfg::WM + g;
+  const int64_t col_base = bn + warp_n * Cfg::WN + t4 * 2;
+  const bool has_bias = p.bias != nullptr;
+  const T* wscale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  T* out = static_cast<T*>(p.out);
+  const bool pair_ok =
+      (reinterpret_cast<uintptr_t>(p.out) % sizeof(Pair<T>)) == 0 && (p.ld_out % 2) == 0;
+
+  C rscale[Cfg::MI][2];
+#pragma unroll
+  for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t r = row_base + mi * kMmaM + h * 8;
+      rscale[mi][h] = r < p.m ? row_scale_of<T>(p, static_cast<int32_t>(r)) : C(0);
+    }
+
+#pragma unroll
+  for (int ni = 0; ni < Cfg::NI; ++ni) {
+    const int64_t c0 = col_base + ni * kMmaN;
+    C cs[2] = {C(0), C(0)};
+    C cb[2] = {C(0), C(0)};
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      if (c0 + j < p.n) {
+        cs[j] = E::to_c(wscale[c0 + j]);
+        if (has_bias) cb[j] = E::to_c(bias[c0 + j]);
+      }
+    }
+#pragma unroll
+    for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int64_t r = row_base + mi * kMmaM + h * 8;
+        if (r >= p.m || c0 >= p.n) continue;
+        const T v0 = scale_acc<T>(acc[mi][ni][2 * h], rscale[mi][h], cs[0], has_bias, cb[0]);
+        const T v1 = scale_acc<T>(acc[mi][ni][2 * h + 1], rscale[mi][h], cs[1], has_bias, cb[1]);
+        T* dst = out + r * p.ld_out + c0;
+        if (c0 + 1 < p.n) {
+          if (pair_ok) {
+            *reinterpret_cast<Pair<T>*>(dst) = Pair<T>{v0, v1};
+          } else {
+            dst[0] = v0;
+            dst[1] = v1;
+          }
+        } else {
+          dst[0] = v0;
+        }
+      }
+  }
+}
+
+// ---------------------------------------------------------------- host side
+template <class Cfg>
+struct Prepare {
+  template <typename T>
+  cudaError_t operator()() const {
+    if (Cfg::kSmemBytes > kDefaultSmemLimit) {
+      const cudaError_t e = cudaFuncSetAttribute(
+          sm80_mma_kernel<T, Cfg>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
+      if (e != cudaSuccess) return e;
+    }
+    return cudaFuncSetAttribute(sm80_mma_kernel<T, Cfg>,
+                                cudaFuncAttributePreferredSharedMemoryCarveout,
+                                cudaSharedmemCarveoutMaxShared);
+  }
+};
+
+template <class Cfg>
+cudaError_t prepare_cfg() {
+  const Dtype all[] = {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16};
+  for (Dtype d : all) {
+    const cudaError_t e = dispatch_dtype(d, Prepare<Cfg>{});
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+template <class Cfg>
+struct Launch {
+  const LinearParams& p;
+  dim3 grid;
+  cudaStream_t stream;
+  template <typename T>
+  cudaError_t operator()() const {
+    sm80_mma_kernel<T, Cfg><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
+    return cudaGetLastError();
+  }
+};
+
+template <class Cfg>
+cudaError_t launch_cfg(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
+  if (p.m < 1 || p.n < 1 || p.k < 1) return cudaErrorInvalidValue;
+  const int64_t tiles_m = (static_cast<int64_t>(p.m) + Cfg::BM - 1) / Cfg::BM;
+  const int64_t tiles_n = (static_cast<int64_t>(p.n) + Cfg::BN - 1) / Cfg::BN;
+  // The kernel's tile arithmetic is int32 (a larger grid would not fit in device memory).
+  if (tiles_m * tiles_n > INT_MAX || tiles_n * kRasterGroupM > INT_MAX)
+    return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>(tiles_m * tiles_n));
+  return dispatch_dtype(p.dtype, Launch<Cfg>{p, grid, stream});
+}
+
+}  // namespace
+
+const KernelVariant kSm80Large = {"sm80_mma_128x256x64_s4", 80, true, prepare_cfg<CfgLarge>,
+                                  launch_cfg<CfgLarge>};
+const KernelVariant kSm80Medium = {"sm80_mma_64x128x128_s3", 80, true, prepare_cfg<CfgMedium>,
+                                   launch_cfg<CfgMedium>};
+const KernelVariant kSm80Generic = {"sm80_mma_generic_64x128x128", 80, false,
+                                    prepare_cfg<CfgGeneric>, launch_cfg<CfgGeneric>};
+
+}  // namespace kernels
+}  // namespace sq
