@@ -1,0 +1,297 @@
+// GPU activation quantizers and SQ_OP_QUANTIZED_LINEAR, bit for bit against the host reference
+// kernel (itself checked against an independent oracle in test_host_quantize.cpp), through the C
+// API with SQ_PREFERENCE_FASTEST and SQ_PREFERENCE_GPU_PORTABLE: every input dtype and scale/smooth
+// dtype, odd K, M = 1, rows long enough for every kernel path (vector and scalar loads, the shared
+// memory row cache with and without its opt-in size, no cache), zero / NaN / Inf rows, strided and
+// misaligned rows, poisoned outputs (padding and the scale past M must keep their poison).
+#include <catch2/catch.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "test_util.hpp"
+
+using namespace sqt;
+
+namespace {
+
+#define CUDA_REQUIRE(x) REQUIRE((x) == cudaSuccess)
+
+struct DevMem {
+  void* p = nullptr;
+  size_t bytes = 0;
+  explicit DevMem(size_t b) : bytes(b) { CUDA_REQUIRE(cudaMalloc(&p, std::max<size_t>(b, 1))); }
+  ~DevMem() { cudaFree(p); }
+  DevMem(const DevMem&) = delete;
+  DevMem& operator=(const DevMem&) = delete;
+  void upload(const void* src, size_t n, size_t offset = 0) {
+    CUDA_REQUIRE(cudaMemcpy(static_cast<char*>(p) + offset, src, n, cudaMemcpyHostToDevice));
+  }
+  void download(void* dst, size_t n) const { CUDA_REQUIRE(cudaMemcpy(dst, p, n, cudaMemcpyDeviceToHost)); }
+  void poison() { CUDA_REQUIRE(cudaMemset(p, 0xFF, bytes)); }
+};
+
+const sq_dtype kFloats[] = {SQ_DTYPE_F32, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_BF16};
+const sq_preference kGpuPrefs[] = {SQ_PREFERENCE_FASTEST, SQ_PREFERENCE_GPU_PORTABLE};
+
+const char* pref_str(sq_preference p) { return p == SQ_PREFERENCE_FASTEST ? "FASTEST" : "GPU_PORTABLE"; }
+
+sq_plan_desc quantize_desc(bool dynamic, sq_dtype x, sq_dtype scale, int64_t k, int64_t max_m, double act_scale) {
+  sq_plan_desc d;
+  std::memset(&d, 0, sizeof(d));
+  d.struct_size = sizeof(d);
+  d.op = dynamic ? SQ_OP_QUANTIZE_DYNAMIC : SQ_OP_QUANTIZE_STATIC;
+  d.act_dtype = x;
+  d.scale_dtype = scale;
+  d.out_dtype = SQ_DTYPE_S8;
+  d.k = k;
+  d.max_m = max_m;
+  d.act_scale = dynamic ? 0.0 : act_scale;
+  return d;
+}
+
+// Random activations in [-1, 1] with every 7th channel an outlier (x20); with `edges` and m >= 5,
+// row 1 is all zeros, row 2 holds a NaN, row 3 a +Inf, row 4 a -Inf and a value that saturates.
+Buf make_x(sq_dtype d, int64_t m, int64_t k, int64_t ld, bool edges) {
+  Buf b = random_values(d, static_cast<size_t>(m * ld), -1.0, 1.0);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < k; c += 7) b.set(static_cast<size_t>(r * ld + c), b.get(static_cast<size_t>(r * ld + c)) * 20.0);
+  if (edges && m >= 5) {
+    for (int64_t c = 0; c < k; ++c) b.set(static_cast<size_t>(1 * ld + c), 0.0);
+    b.set(static_cast<size_t>(2 * ld + k / 2), std::numeric_limits<double>::quiet_NaN());
+    b.set(static_cast<size_t>(3 * ld + k - 1), std::numeric_limits<double>::infinity());
+    b.set(static_cast<size_t>(4 * ld), -std::numeric_limits<double>::infinity());
+  }
+  return b;
+}
+
+struct QCase {
+  sq_preference pref;
+  bool dynamic;
+  sq_dtype x, scale;  // scale: dynamic scale dtype and smooth dtype; static: smooth dtype or INVALID
+  bool smooth;
+  int64_t m, k;
+  int64_t pad = 0;       // extra elements per row of x and q
+  size_t x_offset = 0;   // elements: a non-zero value moves x off 16-byte alignment (scalar path)
+  bool edges = false;
+};
+
+void check_quantize(const QCase& c) {
+  CAPTURE(pref_str(c.pref), c.dynamic, dtype_str(c.x), dtype_str(c.scale), c.smooth, c.m, c.k, c.pad, c.x_offset,
+          c.edges);
+  const int64_t ld = c.k + c.pad;
+  const size_t xs = dtype_size(c.x);
+  Buf x = make_x(c.x, c.m, c.k, ld, c.edges);
+  Buf smooth;
+  if (c.smooth) smooth = random_scales(c.scale, static_cast<size_t>(c.k), 0.05, 20.0);
+  const double act_scale = 0.0117;
+  const sq_dtype scale_dt = c.dynamic ? c.scale : SQ_DTYPE_F32;
+  sq_plan_desc d = quantize_desc(c.dynamic, c.x, c.scale, c.k, c.m + 2, act_scale);
+  sq_plan host = nullptr, gpu = nullptr;
+  REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &host) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_select(nullptr, &d, c.pref, &gpu) == SQ_STATUS_SUCCESS);
+  const char* name = nullptr;
+  REQUIRE(sq_plan_kernel_name(gpu, c.m, &name) == SQ_STATUS_SUCCESS);
+  CAPTURE(name);
+
+  // Host reference, outputs poisoned like the GPU's.
+  std::vector<int8_t> q_ref(static_cast<size_t>(c.m * ld), int8_t(-1));
+  Buf scale_ref(scale_dt, static_cast<size_t>(c.m + 1));
+  scale_ref.poison();
+  sq_run_args a = run_args();
+  a.m = c.m;
+  a.act = x.data();
+  a.ld_act = c.pad ? ld : 0;
+  a.smooth = c.smooth ? smooth.data() : nullptr;
+  a.act_scale_scratch = c.dynamic ? scale_ref.data() : nullptr;
+  a.out = q_ref.data();
+  a.ld_out = c.pad ? ld : 0;
+  REQUIRE(sq_plan_run(host, nullptr, nullptr, 0, &a) == SQ_STATUS_SUCCESS);
+
+  DevMem dx(x.bytes.size() + c.x_offset * xs), ds(std::max<size_t>(smooth.bytes.size(), 1)),
+      dq(q_ref.size()), dscale(scale_ref.bytes.size());
+  dx.upload(x.data(), x.bytes.size(), c.x_offset * xs);
+  if (c.smooth) ds.upload(smooth.data(), smooth.bytes.size());
+  dq.poison();
+  dscale.poison();
+  cudaStream_t stream;
+  CUDA_REQUIRE(cudaStreamCreate(&stream));
+  a.act = static_cast<char*>(dx.p) + c.x_offset * xs;
+  a.smooth = c.smooth ? ds.p : nullptr;
+  a.act_scale_scratch = c.dynamic ? dscale.p : nullptr;
+  a.out = dq.p;
+  REQUIRE(sq_plan_can_implement(gpu, &a) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_run(gpu, reinterpret_cast<sq_stream>(stream), nullptr, 0, &a) == SQ_STATUS_SUCCESS);
+  CUDA_REQUIRE(cudaStreamSynchronize(stream));
+  CUDA_REQUIRE(cudaStreamDestroy(stream));
+  std::vector<int8_t> q_gpu(q_ref.size());
+  dq.download(q_gpu.data(), q_gpu.size());
+  Buf scale_gpu(scale_dt, static_cast<size_t>(c.m + 1));
+  dscale.download(scale_gpu.data(), scale_gpu.bytes.size());
+  const auto mismatch = std::mismatch(q_gpu.begin(), q_gpu.end(), q_ref.begin());
+  if (mismatch.first != q_gpu.end()) {
+    const auto i = mismatch.first - q_gpu.begin();
+    INFO("first q difference at element " << i << " (row " << i / ld << ", col " << i % ld << "): gpu "
+                                          << int(*mismatch.first) << ", host " << int(*mismatch.second));
+    CHECK(false);
+  }
+  if (c.dynamic) {
+    INFO("first scale difference at row " << first_bit_difference(scale_gpu, scale_ref));
+    CHECK(first_bit_difference(scale_gpu, scale_ref) == -1);
+  }
+  REQUIRE(sq_plan_destroy(gpu) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_destroy(host) == SQ_STATUS_SUCCESS);
+}
+
+}  // namespace
+
+TEST_CASE("GPU static quantize equals the host bit for bit, every dtype", "[quantize]") {
+  for (sq_preference pref : kGpuPrefs) {
+    for (sq_dtype x : kFloats) {
+      check_quantize({pref, false, x, SQ_DTYPE_INVALID, false, 37, 4096});
+      check_quantize({pref, false, x, SQ_DTYPE_INVALID, false, 1, 7});
+      for (sq_dtype s : kFloats) {
+        check_quantize({pref, false, x, s, true, 6, 1027, 0, 0, true});
+        check_quantize({pref, false, x, s, true, 3, 333, 5, 1});  // scalar path: odd stride, misaligned
+      }
+    }
+  }
+}
+
+TEST_CASE("GPU dynamic quantize equals the host bit for bit, every dtype", "[quantize]") {
+  for (sq_preference pref : kGpuPrefs) {
+    for (sq_dtype x : kFloats) {
+      for (sq_dtype s : kFloats) {
+        check_quantize({pref, true, x, s, false, 9, 4096, 0, 0, true});
+        check_quantize({pref, true, x, s, true, 1, 1});
+        check_quantize({pref, true, x, s, true, 5, 4101, 0, 0, true});  // vector body + tail
+        check_quantize({pref, true, x, s, true, 6, 511, 3, 1, true});  // scalar path
+      }
+    }
+  }
+}
+
+TEST_CASE("GPU dynamic quantize: long rows (opt-in cache, no cache)", "[quantize]") {
+  for (sq_dtype x : kFloats) {
+    // 13000 f32 values (52 KB) need the opt-in shared memory; 13000 f64 values (104 KB) and
+    // 40000 of anything do not fit the cache and take the two-read path.
+    check_quantize({SQ_PREFERENCE_FASTEST, true, x, SQ_DTYPE_F32, true, 7, 13000, 0, 0, true});
+    check_quantize({SQ_PREFERENCE_FASTEST, true, x, SQ_DTYPE_BF16, false, 3, 40000, 0, 0, true});
+    check_quantize({SQ_PREFERENCE_GPU_PORTABLE, true, x, SQ_DTYPE_F16, true, 2, 40001, 1, 1});
+  }
+  check_quantize({SQ_PREFERENCE_FASTEST, false, SQ_DTYPE_F16, SQ_DTYPE_F32, true, 4, 70001});
+}
+
+namespace {
+
+struct LCase {
+  sq_preference pref;
+  sq_dtype t, x;
+  int64_t m, n, k;
+  bool bias, smooth;
+};
+
+// SQ_OP_QUANTIZED_LINEAR on the GPU against the host plan: out, and the per-token scales in
+// act_scale_scratch (with the entry past M still poisoned).
+void check_quantized_linear(const LCase& c) {
+  CAPTURE(pref_str(c.pref), dtype_str(c.t), dtype_str(c.x), c.m, c.n, c.k, c.bias, c.smooth);
+  Buf x = make_x(c.x, c.m, c.k, c.k, true);
+  auto w = random_s8(static_cast<size_t>(c.n * c.k));
+  Buf ws = random_scales(c.t, static_cast<size_t>(c.n));
+  Buf bias = random_values(c.t, static_cast<size_t>(c.n), -1.0, 1.0);
+  Buf smooth = random_scales(c.t, static_cast<size_t>(c.k), 0.1, 10.0);
+  sq_plan_desc d = linear_desc(c.t, c.n, c.k, c.m + 1, 0.0);
+  d.op = SQ_OP_QUANTIZED_LINEAR;
+  d.act_dtype = c.x;
+  sq_plan host = nullptr, gpu = nullptr;
+  REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &host) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_select(nullptr, &d, c.pref, &gpu) == SQ_STATUS_SUCCESS);
+  const char* name = nullptr;
+  REQUIRE(sq_plan_kernel_name(gpu, c.m, &name) == SQ_STATUS_SUCCESS);
+  CAPTURE(name);
+  size_t hbytes = 0, gbytes = 0;
+  REQUIRE(sq_plan_workspace_size(host, &hbytes) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_workspace_size(gpu, &gbytes) == SQ_STATUS_SUCCESS);
+  std::vector<unsigned char> hws(hbytes + 16);
+  void* hwsp = hws.data() + (16 - reinterpret_cast<uintptr_t>(hws.data()) % 16) % 16;
+  Buf out_ref(c.t, static_cast<size_t>(c.m * c.n)), scratch_ref(c.t, static_cast<size_t>(c.m + 1));
+  out_ref.poison();
+  scratch_ref.poison();
+  sq_run_args a = run_args();
+  a.m = c.m;
+  a.act = x.data();
+  a.weight = w.data();
+  a.weight_scale = ws.data();
+  a.bias = c.bias ? bias.data() : nullptr;
+  a.smooth = c.smooth ? smooth.data() : nullptr;
+  a.act_scale_scratch = scratch_ref.data();
+  a.out = out_ref.data();
+  REQUIRE(sq_plan_run(host, nullptr, hwsp, hbytes, &a) == SQ_STATUS_SUCCESS);
+
+  DevMem dx(x.bytes.size()), dw(w.size()), dws(ws.bytes.size()), dbias(bias.bytes.size()),
+      dsmooth(smooth.bytes.size()), dout(out_ref.bytes.size()), dscratch(scratch_ref.bytes.size()), dwork(gbytes);
+  dx.upload(x.data(), x.bytes.size());
+  dw.upload(w.data(), w.size());
+  dws.upload(ws.data(), ws.bytes.size());
+  dbias.upload(bias.data(), bias.bytes.size());
+  dsmooth.upload(smooth.data(), smooth.bytes.size());
+  dout.poison();
+  dscratch.poison();
+  a.act = dx.p;
+  a.weight = dw.p;
+  a.weight_scale = dws.p;
+  a.bias = c.bias ? dbias.p : nullptr;
+  a.smooth = c.smooth ? dsmooth.p : nullptr;
+  a.act_scale_scratch = dscratch.p;
+  a.out = dout.p;
+  REQUIRE(sq_plan_run(gpu, nullptr, dwork.p, gbytes, &a) == SQ_STATUS_SUCCESS);
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+  Buf out(c.t, out_ref.count()), scratch(c.t, scratch_ref.count());
+  dout.download(out.data(), out.bytes.size());
+  dscratch.download(scratch.data(), scratch.bytes.size());
+  INFO("first out difference " << first_bit_difference(out, out_ref) << ", first scale difference "
+                               << first_bit_difference(scratch, scratch_ref));
+  CHECK(first_bit_difference(scratch, scratch_ref) == -1);
+  // NaN outputs (rows with a NaN or Inf scale) may differ in payload: compare those as "both NaN".
+  bool same = true;
+  for (size_t i = 0; i < out.count(); ++i) {
+    const double g = out.get(i), h = out_ref.get(i);
+    if (std::isnan(g) && std::isnan(h)) continue;
+    if (std::memcmp(out.at(i), out_ref.at(i), dtype_size(c.t)) != 0) {
+      INFO("out element " << i << ": gpu " << g << ", host " << h);
+      same = false;
+      CHECK(same);
+      break;
+    }
+  }
+  CHECK(same);
+  REQUIRE(sq_plan_destroy(gpu) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_destroy(host) == SQ_STATUS_SUCCESS);
+}
+
+}  // namespace
+
+TEST_CASE("GPU quantized linear equals the host bit for bit (bias and smooth on/off)", "[quantize]") {
+  for (sq_preference pref : kGpuPrefs) {
+    for (sq_dtype t : kFloats) {
+      for (sq_dtype x : kFloats) {
+        for (int v = 0; v < 4; ++v) {
+          const bool bias = v & 1, smooth = v & 2;
+          check_quantized_linear({pref, t, x, 6, 40, 96, bias, smooth});
+          check_quantized_linear({pref, t, x, 1, 24, 33, bias, smooth});  // M = 1, odd K
+        }
+      }
+      check_quantized_linear({pref, t, SQ_DTYPE_F16, 130, 272, 1024, true, true});
+    }
+  }
+}
+
+TEST_CASE("GPU quantize: a small case for compute-sanitizer", "[quantize][sanitize]") {
+  check_quantize({SQ_PREFERENCE_FASTEST, true, SQ_DTYPE_F16, SQ_DTYPE_F32, true, 6, 77, 0, 0, true});
+  check_quantize({SQ_PREFERENCE_FASTEST, true, SQ_DTYPE_F32, SQ_DTYPE_BF16, false, 3, 13001, 0, 0, true});
+  check_quantize({SQ_PREFERENCE_FASTEST, false, SQ_DTYPE_BF16, SQ_DTYPE_F64, true, 2, 45, 3, 1});
+  check_quantized_linear({SQ_PREFERENCE_FASTEST, SQ_DTYPE_BF16, SQ_DTYPE_BF16, 3, 16, 40, true, true});
+}
