@@ -1,0 +1,3 @@
+module smoothquant.invalid/consumer
+
+go 1.19
