@@ -1,0 +1,1085 @@
+// sq_bench: times libsmoothquant's W8A8 linear against cuBLASLt int8 on the shape set.
+//
+// For every shape (tag,m,n,k of bench/shapes.csv) and output dtype (f32, bf16) it measures,
+// in one process and on the same buffers:
+//   sq_us               sq_plan_run, SQ_OP_SMOOTHQUANT_LINEAR, SQ_PREFERENCE_FASTEST
+//   cublaslt_int32_us   cublasLtMatmul int8 TN -> int32 (fastest of the heuristic's top algorithms)
+//   cublaslt_scaled_us  the same matmul followed by a separate scale kernel (what a user writes
+//                       without this library): out = ((T)acc * rs[m]) * ws[n]
+//   sq_dynamic_us       sq_plan_run, SQ_OP_QUANTIZED_LINEAR, bf16 x -> bf16 out (bf16 rows only)
+// Timing: CUDA events around every run, runs queued behind a blocking kernel (so launch gaps
+// are not timed), warm-up first, median reported; buffers rotated so one rotation exceeds
+// 2x the L2 cache. Every timed result is also checked: sampled elements against the host
+// reference of the numerics contract (src/numerics.hpp), and the whole output of the library
+// against cuBLASLt + scale kernel, bit for bit (outputs poisoned with a NaN pattern first).
+//
+// Usage: sq_bench [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16]
+//                 [--quick] [--json PATH] [--no-dynamic]
+// JSON goes to --json, else $OUT/<gpu>.json when OUT is set, else bench/results/<gpu>.json.
+// Exit status: 0 all good, 1 an error (message on stderr), 3 a result check failed.
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "epilogue.cuh"
+#include "numerics.hpp"
+#include "smoothquant/smoothquant.h"
+
+namespace {
+
+// ------------------------------------------------------------------ tunables
+constexpr int kHeuristicAlgos = 8;                  // cuBLASLt algorithms asked for and tried
+constexpr size_t kLtWorkspaceBytes = size_t{64} << 20;
+constexpr int kWarmupRuns = 3;
+constexpr int kEstimateRuns = 4;                    // runs timed to size the measurement
+constexpr int kAlgoTrialRuns = 10;                  // runs per cuBLASLt algorithm when choosing
+constexpr double kTargetMs = 60.0;                  // measured GPU time per method and shape
+constexpr int kMinRuns = 15;
+constexpr int kMaxRuns = 300;
+constexpr double kQuickTargetMs = 15.0;
+constexpr int kQuickMaxRuns = 60;
+constexpr int kBatchRuns = 32;                      // runs queued behind one blocking kernel
+constexpr uint64_t kBlockerTimeoutNs = 2000000000;  // the blocker gives up after 2 s
+constexpr double kRotationL2Multiple = 2.0;         // one rotation of buffers > this x L2
+constexpr int kMaxCopies = 64;
+constexpr size_t kCopyBwBytes = size_t{1} << 30;    // D2D copy size for the bandwidth ceiling
+constexpr int kCopyBwRuns = 10;
+constexpr int kHostRunCalls = 2000;                 // host cost of sq_plan_run: calls timed
+constexpr int kHostRunSyncEvery = 64;               // drain the stream every this many calls
+constexpr int kRandomSamples = 24;                  // sampled output elements checked on the host
+constexpr int kThreads = 256;
+constexpr int kScaleVec = 4;                        // elements per thread step in the scale kernel
+constexpr int kMaxGridY = 65535;
+constexpr int kMaxFillBlocks = 8192;
+constexpr uint8_t kPoisonOut = 0xFF;                // NaN pattern in f32 and bf16
+constexpr uint8_t kPoisonRef = 0xFE;                // a different NaN pattern
+constexpr float kWeightScaleLo = 1.0e-3f, kWeightScaleHi = 2.0e-2f;
+constexpr double kActScaleLo = 5.0e-3, kActScaleHi = 5.0e-2;
+constexpr float kXMagLo = 0.05f, kXMagHi = 8.0f;   // per-row magnitude of the dynamic input
+const int64_t kQuickMs[] = {1, 16, 128, 1024, 8192};
+const int64_t kQuickSquares[] = {4096, 8192};
+
+// -------------------------------------------------------------------- errors
+[[noreturn]] void die(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::fprintf(stderr, "sq_bench: error: ");
+  std::vfprintf(stderr, fmt, ap);
+  std::fprintf(stderr, "\n");
+  va_end(ap);
+  std::exit(1);
+}
+
+#define CK_CUDA(call)                                                                     \
+  do {                                                                                    \
+    cudaError_t e_ = (call);                                                              \
+    if (e_ != cudaSuccess)                                                                \
+      die("%s:%d: %s: %s (%s)", __FILE__, __LINE__, #call, cudaGetErrorName(e_),          \
+          cudaGetErrorString(e_));                                                        \
+  } while (0)
+
+#define CK_LT(call)                                                                       \
+  do {                                                                                    \
+    cublasStatus_t s_ = (call);                                                           \
+    if (s_ != CUBLAS_STATUS_SUCCESS)                                                      \
+      die("%s:%d: %s: cublasStatus %d", __FILE__, __LINE__, #call, static_cast<int>(s_)); \
+  } while (0)
+
+#define CK_SQ(call)                                                                       \
+  do {                                                                                    \
+    sq_status s_ = (call);                                                                \
+    if (s_ != SQ_STATUS_SUCCESS)                                                          \
+      die("%s:%d: %s: %s: %s", __FILE__, __LINE__, #call, sq_status_string(s_),           \
+          sq_last_error_message());                                                       \
+  } while (0)
+
+// ------------------------------------------------------------------ kernels
+__host__ __device__ inline uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Uniform in [0, 1) from the top 24 bits of a hash.
+__host__ __device__ inline float unit_float(uint64_t h) {
+  return static_cast<float>(h >> 40) * (1.0f / 16777216.0f);
+}
+
+// Full-range int8 (-128..127), a different stream per seed.
+__global__ void fill_s8(int8_t* p, size_t n, uint64_t seed) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
+       i += size_t{gridDim.x} * blockDim.x)
+    p[i] = static_cast<int8_t>(mix64(seed ^ (i * 0xd1b54a32d192ed03ull)) >> 56);
+}
+
+// bf16 x [rows, cols]: uniform in (-mag_row, mag_row), mag_row random per row.
+__global__ void fill_x_bf16(__nv_bfloat16* p, int64_t rows, int64_t cols, uint64_t seed) {
+  const size_t n = static_cast<size_t>(rows) * static_cast<size_t>(cols);
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
+       i += size_t{gridDim.x} * blockDim.x) {
+    const uint64_t row = i / static_cast<size_t>(cols);
+    const float mag = kXMagLo + unit_float(mix64(seed + row)) * (kXMagHi - kXMagLo);
+    const float u = unit_float(mix64(seed ^ (i * 0xd1b54a32d192ed03ull)));
+    p[i] = __float2bfloat16_rn((2.0f * u - 1.0f) * mag);
+  }
+}
+
+// Holds the stream until the host sets *flag (or the timeout passes, which it reports).
+__global__ void blocker(const volatile int* flag, uint64_t timeout_ns, volatile int* timed_out) {
+  uint64_t start, now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  while (*flag == 0) {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    if (now - start > timeout_ns) {
+      *timed_out = 1;
+      return;
+    }
+  }
+}
+
+// The user's separate scale kernel after cuBLASLt: out[m,n] = ((T)acc * rs[m]) * ws[n], the
+// contract's epilogue (kernels/epilogue.cuh). Vector path: N % kScaleVec == 0.
+template <typename T>
+struct alignas(sizeof(T) * kScaleVec) VecT {
+  T v[kScaleVec];
+};
+
+template <typename T>
+__global__ void scale_acc_vec(const int32_t* __restrict__ acc, const T* __restrict__ rs,
+                              const T* __restrict__ ws, T* __restrict__ out, int64_t m_rows,
+                              int64_t n_cols) {
+  using E = sq::kernels::Epi<T>;
+  const int64_t nvec = n_cols / kScaleVec;
+  for (int64_t m = blockIdx.y; m < m_rows; m += gridDim.y) {
+    const typename E::C r = E::to_c(rs[m]);
+    for (int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; j < nvec;
+         j += int64_t{gridDim.x} * blockDim.x) {
+      const int4 a = *reinterpret_cast<const int4*>(acc + m * n_cols + j * kScaleVec);
+      const VecT<T> w = *reinterpret_cast<const VecT<T>*>(ws + j * kScaleVec);
+      VecT<T> o;
+      o.v[0] = sq::kernels::scale_acc<T>(a.x, r, E::to_c(w.v[0]), false, 0);
+      o.v[1] = sq::kernels::scale_acc<T>(a.y, r, E::to_c(w.v[1]), false, 0);
+      o.v[2] = sq::kernels::scale_acc<T>(a.z, r, E::to_c(w.v[2]), false, 0);
+      o.v[3] = sq::kernels::scale_acc<T>(a.w, r, E::to_c(w.v[3]), false, 0);
+      *reinterpret_cast<VecT<T>*>(out + m * n_cols + j * kScaleVec) = o;
+    }
+  }
+}
+static_assert(kScaleVec == 4, "scale_acc_vec unrolls 4 elements (one int4 of acc)");
+
+template <typename T>
+__global__ void scale_acc_scalar(const int32_t* __restrict__ acc, const T* __restrict__ rs,
+                                 const T* __restrict__ ws, T* __restrict__ out, int64_t m_rows,
+                                 int64_t n_cols) {
+  using E = sq::kernels::Epi<T>;
+  for (int64_t m = blockIdx.y; m < m_rows; m += gridDim.y) {
+    const typename E::C r = E::to_c(rs[m]);
+    for (int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; j < n_cols;
+         j += int64_t{gridDim.x} * blockDim.x)
+      out[m * n_cols + j] = sq::kernels::scale_acc<T>(acc[m * n_cols + j], r, E::to_c(ws[j]), false, 0);
+  }
+}
+
+// Counts elements whose bits differ; remembers the first such index.
+template <typename U>
+__global__ void count_diff(const U* a, const U* b, size_t n, unsigned long long* count,
+                           unsigned long long* first) {
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
+       i += size_t{gridDim.x} * blockDim.x) {
+    if (a[i] != b[i]) {
+      atomicAdd(count, 1ull);
+      atomicMin(first, static_cast<unsigned long long>(i));
+    }
+  }
+}
+
+unsigned grid_for(size_t n) {
+  const size_t blocks = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(blocks, kMaxFillBlocks)));
+}
+
+// ---------------------------------------------------------------- utilities
+enum class OutType { F32, BF16 };
+const char* out_name(OutType t) { return t == OutType::F32 ? "f32" : "bf16"; }
+size_t out_size(OutType t) { return t == OutType::F32 ? 4 : 2; }
+sq_dtype out_sq(OutType t) { return t == OutType::F32 ? SQ_DTYPE_F32 : SQ_DTYPE_BF16; }
+
+double median(std::vector<double> v) {
+  if (v.empty()) die("median of no samples");
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+std::string sanitize(const std::string& s) {
+  std::string r;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (ok) r += c;
+    else if (!r.empty() && r.back() != '_') r += '_';
+  }
+  while (!r.empty() && r.back() == '_') r.pop_back();
+  return r.empty() ? std::string("unknown_gpu") : r;
+}
+
+std::string json_num(double v, int prec = 3) {
+  if (!std::isfinite(v)) return "null";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", prec, v);
+  return b;
+}
+
+// A table cell: the value, or "-" where there is none (NaN).
+std::string cell(double v, int width, int prec) {
+  char b[64];
+  if (std::isfinite(v)) std::snprintf(b, sizeof b, "%*.*f", width, prec, v);
+  else std::snprintf(b, sizeof b, "%*s", width, "-");
+  return b;
+}
+
+std::string json_str(const std::string& s) {
+  std::string r = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') r += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    r += c;
+  }
+  return r + "\"";
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// ---------------------------------------------------------------- the timer
+// Each batch: a blocking kernel holds the stream while the host enqueues up to kBatchRuns
+// runs, each between two events; then the host releases it and the runs execute back to
+// back, so every event pair brackets GPU time only.
+class Timer {
+ public:
+  explicit Timer(cudaStream_t s) : stream_(s), events_(2 * kBatchRuns) {
+    CK_CUDA(cudaHostAlloc(&flags_, 2 * sizeof(int), cudaHostAllocMapped));
+    CK_CUDA(cudaHostGetDevicePointer(reinterpret_cast<void**>(&flags_dev_), flags_, 0));
+    flags_[0] = flags_[1] = 0;
+    for (auto& e : events_) CK_CUDA(cudaEventCreate(&e));
+  }
+  ~Timer() {
+    for (auto& e : events_) cudaEventDestroy(e);
+    cudaFreeHost(flags_);
+  }
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+
+  // Microseconds of each of `runs` runs; launch(i) enqueues run i on the stream.
+  template <typename F>
+  std::vector<double> time(int runs, F&& launch) {
+    std::vector<double> us;
+    us.reserve(runs);
+    for (int done = 0; done < runs;) {
+      const int b = std::min(kBatchRuns, runs - done);
+      __atomic_store_n(&flags_[0], 0, __ATOMIC_SEQ_CST);
+      if (use_blocker_) {
+        blocker<<<1, 1, 0, stream_>>>(flags_dev_, kBlockerTimeoutNs, flags_dev_ + 1);
+        CK_CUDA(cudaGetLastError());
+      }
+      for (int j = 0; j < b; ++j) {
+        CK_CUDA(cudaEventRecord(events_[2 * j], stream_));
+        launch(done + j);
+        CK_CUDA(cudaEventRecord(events_[2 * j + 1], stream_));
+      }
+      __atomic_store_n(&flags_[0], 1, __ATOMIC_SEQ_CST);
+      CK_CUDA(cudaStreamSynchronize(stream_));
+      for (int j = 0; j < b; ++j) {
+        float ms = 0;
+        CK_CUDA(cudaEventElapsedTime(&ms, events_[2 * j], events_[2 * j + 1]));
+        us.push_back(1000.0 * ms);
+      }
+      done += b;
+    }
+    if (__atomic_load_n(&flags_[1], __ATOMIC_SEQ_CST)) {
+      // Something in a run waited for the stream: queueing behind a blocker cannot work.
+      std::fprintf(stderr, "sq_bench: warning: the blocking kernel timed out (a run waits for "
+                           "the stream?); from now on timings may include launch gaps\n");
+      flags_[1] = 0;
+      use_blocker_ = false;
+    }
+    return us;
+  }
+
+  // Warm-up, a short estimate, then enough runs for about target_ms; the median in us.
+  template <typename F>
+  double median_us(F&& launch, double target_ms, int max_runs) {
+    for (int i = 0; i < kWarmupRuns; ++i) launch(i);
+    CK_CUDA(cudaStreamSynchronize(stream_));
+    const double est = median(time(kEstimateRuns, launch));
+    const int runs = static_cast<int>(
+        std::clamp(target_ms * 1000.0 / std::max(est, 1e-3), double(kMinRuns), double(max_runs)));
+    return median(time(runs, launch));
+  }
+
+ private:
+  cudaStream_t stream_;
+  std::vector<cudaEvent_t> events_;
+  int* flags_ = nullptr;      // [0] release, [1] timed out (host view)
+  int* flags_dev_ = nullptr;  // device view of the same memory
+  bool use_blocker_ = true;
+};
+
+// ------------------------------------------------------------ device buffers
+struct DevBuf {
+  void* p = nullptr;
+  DevBuf() = default;
+  explicit DevBuf(size_t bytes) { CK_CUDA(cudaMalloc(&p, std::max<size_t>(bytes, 1))); }
+  ~DevBuf() {
+    if (p) cudaFree(p);
+  }
+  DevBuf(DevBuf&& o) noexcept : p(o.p) { o.p = nullptr; }
+  DevBuf& operator=(DevBuf&& o) noexcept {
+    std::swap(p, o.p);
+    return *this;
+  }
+  DevBuf(const DevBuf&) = delete;
+  template <typename T>
+  T* as() const { return static_cast<T*>(p); }
+};
+
+// -------------------------------------------------------------------- shapes
+struct Shape {
+  std::string tag;
+  int64_t m, n, k;
+};
+
+std::vector<Shape> read_shapes(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) die("cannot open shape file '%s'", path.c_str());
+  std::vector<Shape> shapes;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(f, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    if (lineno == 1 && line.rfind("tag", 0) == 0) continue;
+    const auto cols = split(line, ',');
+    if (cols.size() != 4) die("%s:%d: expected tag,m,n,k: '%s'", path.c_str(), lineno, line.c_str());
+    Shape s;
+    s.tag = cols[0];
+    char* end = nullptr;
+    int64_t* dims[3] = {&s.m, &s.n, &s.k};
+    for (int i = 0; i < 3; ++i) {
+      *dims[i] = std::strtoll(cols[i + 1].c_str(), &end, 10);
+      if (*end != '\0' || *dims[i] <= 0)
+        die("%s:%d: bad dimension '%s'", path.c_str(), lineno, cols[i + 1].c_str());
+    }
+    shapes.push_back(s);
+  }
+  if (shapes.empty()) die("no shapes in '%s'", path.c_str());
+  return shapes;
+}
+
+// ------------------------------------------------------------------- results
+struct Row {
+  Shape s;
+  OutType out;
+  double sq_us = NAN, lt_int32_us = NAN, lt_scaled_us = NAN, dyn_us = NAN;
+  double floor_us = NAN, dyn_floor_us = NAN;
+  std::string kernel, dyn_kernel, lt_note;
+  int lt_algos_tried = 0;
+  int copies = 0;
+  std::string check = "ok";
+};
+
+struct Options {
+  std::string shapes_path = "bench/shapes.csv";
+  std::vector<std::string> filters;
+  std::vector<int64_t> ms;
+  std::vector<OutType> outs = {OutType::F32, OutType::BF16};
+  bool quick = false;
+  bool dynamic = true;
+  std::string json_path;
+};
+
+[[noreturn]] void usage(const char* argv0, int code) {
+  std::printf(
+      "usage: %s [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16]\n"
+      "          [--quick] [--json PATH] [--no-dynamic]\n"
+      "  shapes.csv   tag,m,n,k per line (default bench/shapes.csv)\n"
+      "  --filter     keep shapes whose tag contains one of these substrings\n"
+      "  --m          keep shapes with one of these M\n"
+      "  --quick      M in {1,16,128,1024,8192} and squares 4096/8192, fewer runs\n"
+      "  --json       output path (default $OUT/<gpu>.json, else bench/results/<gpu>.json)\n",
+      argv0);
+  std::exit(code);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  bool have_path = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) die("%s needs a value", a.c_str());
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") usage(argv[0], 0);
+    else if (a == "--filter") o.filters = split(next(), ',');
+    else if (a == "--m") {
+      for (const auto& v : split(next(), ',')) {
+        char* end = nullptr;
+        const long long m = std::strtoll(v.c_str(), &end, 10);
+        if (*end != '\0' || m <= 0) die("bad --m value '%s'", v.c_str());
+        o.ms.push_back(m);
+      }
+    } else if (a == "--dtypes") {
+      o.outs.clear();
+      for (const auto& v : split(next(), ',')) {
+        if (v == "f32") o.outs.push_back(OutType::F32);
+        else if (v == "bf16") o.outs.push_back(OutType::BF16);
+        else die("bad --dtypes value '%s' (f32, bf16)", v.c_str());
+      }
+      if (o.outs.empty()) die("--dtypes is empty");
+    } else if (a == "--quick") o.quick = true;
+    else if (a == "--no-dynamic") o.dynamic = false;
+    else if (a == "--json") o.json_path = next();
+    else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "sq_bench: unknown option '%s'\n", a.c_str());
+      usage(argv[0], 1);
+    } else if (!have_path) {
+      o.shapes_path = a;
+      have_path = true;
+    } else die("unexpected argument '%s'", a.c_str());
+  }
+  return o;
+}
+
+bool keep(const Options& o, const Shape& s) {
+  if (!o.filters.empty() &&
+      std::none_of(o.filters.begin(), o.filters.end(),
+                   [&](const std::string& f) { return s.tag.find(f) != std::string::npos; }))
+    return false;
+  if (!o.ms.empty() && std::find(o.ms.begin(), o.ms.end(), s.m) == o.ms.end()) return false;
+  if (o.quick) {
+    if (s.tag == "square")
+      return std::find(std::begin(kQuickSquares), std::end(kQuickSquares), s.m) !=
+             std::end(kQuickSquares);
+    return std::find(std::begin(kQuickMs), std::end(kQuickMs), s.m) != std::end(kQuickMs);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- the bench
+struct Context {
+  cudaStream_t stream = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  DevBuf lt_ws;
+  DevBuf diff;  // [0] count, [1] first index
+  int num_sms = 0;
+  size_t l2_bytes = 0;
+  double copy_tbps = NAN;
+  double target_ms = kTargetMs;
+  int max_runs = kMaxRuns;
+  double host_run_us = NAN;
+  std::string host_run_shape;
+  int failures = 0;
+};
+
+double measure_copy_tbps(Context& c, Timer& timer) {
+  DevBuf src(kCopyBwBytes), dst(kCopyBwBytes);
+  CK_CUDA(cudaMemsetAsync(src.p, 1, kCopyBwBytes, c.stream));
+  auto launch = [&](int) {
+    CK_CUDA(cudaMemcpyAsync(dst.p, src.p, kCopyBwBytes, cudaMemcpyDeviceToDevice, c.stream));
+  };
+  for (int i = 0; i < kWarmupRuns; ++i) launch(i);
+  CK_CUDA(cudaStreamSynchronize(c.stream));
+  const double us = median(timer.time(kCopyBwRuns, launch));
+  return 2.0 * static_cast<double>(kCopyBwBytes) / (us * 1e-6) / 1e12;
+}
+
+// Bitwise comparison of two device arrays of n elements of `elem` bytes; mismatch count.
+unsigned long long device_diff(Context& c, const void* a, const void* b, size_t n, size_t elem,
+                               unsigned long long* first) {
+  const unsigned long long init[2] = {0, ~0ull};
+  CK_CUDA(cudaMemcpyAsync(c.diff.p, init, sizeof init, cudaMemcpyHostToDevice, c.stream));
+  auto* cnt = c.diff.as<unsigned long long>();
+  if (elem == 4)
+    count_diff<uint32_t><<<grid_for(n), kThreads, 0, c.stream>>>(
+        static_cast<const uint32_t*>(a), static_cast<const uint32_t*>(b), n, cnt, cnt + 1);
+  else
+    count_diff<uint16_t><<<grid_for(n), kThreads, 0, c.stream>>>(
+        static_cast<const uint16_t*>(a), static_cast<const uint16_t*>(b), n, cnt, cnt + 1);
+  CK_CUDA(cudaGetLastError());
+  unsigned long long out[2];
+  CK_CUDA(cudaMemcpyAsync(out, c.diff.p, sizeof out, cudaMemcpyDeviceToHost, c.stream));
+  CK_CUDA(cudaStreamSynchronize(c.stream));
+  *first = out[1];
+  return out[0];
+}
+
+// Copies on `stream` (the benchmark's non-blocking stream), then waits for it.
+template <typename T>
+void copy_to_host(cudaStream_t stream, T* dst, const void* src, size_t count) {
+  CK_CUDA(cudaMemcpyAsync(dst, src, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
+  CK_CUDA(cudaStreamSynchronize(stream));
+}
+
+// Sampled (m, n) positions: the four corners and random ones.
+std::vector<std::pair<int64_t, int64_t>> sample_positions(const Shape& s, uint64_t seed) {
+  std::vector<std::pair<int64_t, int64_t>> p = {
+      {0, 0}, {0, s.n - 1}, {s.m - 1, 0}, {s.m - 1, s.n - 1}};
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < kRandomSamples; ++i)
+    p.push_back({static_cast<int64_t>(rng() % static_cast<uint64_t>(s.m)),
+                 static_cast<int64_t>(rng() % static_cast<uint64_t>(s.n))});
+  return p;
+}
+
+int32_t host_dot(const std::vector<int8_t>& a, const std::vector<int8_t>& w) {
+  int64_t acc = 0;
+  for (size_t i = 0; i < a.size(); ++i) acc += int64_t{a[i]} * int64_t{w[i]};
+  if (acc > INT32_MAX || acc < INT32_MIN) die("host reference: int32 overflow (K too large)");
+  return static_cast<int32_t>(acc);
+}
+
+// SQ_OP_QUANTIZE_DYNAMIC of one bf16 row, no smoothing, S = bf16 (C = f32), per the contract:
+// returns scale = (bf16)(amax / 127) and fills q.
+sq::num::bf16 host_quantize_row_bf16(const std::vector<uint16_t>& x, std::vector<int8_t>& q) {
+  float amax = 0.0f;
+  bool nan = false;
+  for (auto b : x) {
+    const float v = sq::num::to_float(sq::num::bf16{b});
+    nan = nan || std::isnan(v);
+    amax = std::max(amax, std::fabs(v));
+  }
+  const sq::num::bf16 scale = sq::num::to_bf16(nan ? static_cast<double>(NAN)
+                                                   : static_cast<double>(amax / 127.0f));
+  const float sc = sq::num::to_float(scale);
+  q.assign(x.size(), 0);
+  if (std::isfinite(sc) && sc > 0.0f)
+    for (size_t i = 0; i < x.size(); ++i)
+      q[i] = sq::num::sat_rne_s8(sq::num::to_float(sq::num::bf16{x[i]}) / sc);
+  return scale;
+}
+
+void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
+               std::vector<Row>& rows, bool first_shape) {
+  const int64_t M = s.m, N = s.n, K = s.k;
+  const size_t MK = size_t(M) * size_t(K), NK = size_t(N) * size_t(K), MN = size_t(M) * size_t(N);
+  const uint64_t seed = mix64(std::hash<std::string>{}(s.tag) ^ mix64(M) ^ mix64(N * 31 + K));
+
+  // Copies: the smallest working set of any timed method (act + weight + bf16 out) times the
+  // copy count exceeds kRotationL2Multiple x L2.
+  const double min_set = double(MK + NK + 2 * MN);
+  const int copies = static_cast<int>(std::clamp(
+      std::ceil(kRotationL2Multiple * double(c.l2_bytes) / min_set), 1.0, double(kMaxCopies)));
+
+  std::vector<DevBuf> act, wgt, out, acc, x;
+  for (int i = 0; i < copies; ++i) {
+    act.emplace_back(MK);
+    wgt.emplace_back(NK);
+    out.emplace_back(4 * MN);
+    acc.emplace_back(4 * MN);
+    if (opt.dynamic) x.emplace_back(2 * MK);
+    fill_s8<<<grid_for(MK), kThreads, 0, c.stream>>>(act[i].as<int8_t>(), MK, seed + 2 * i);
+    fill_s8<<<grid_for(NK), kThreads, 0, c.stream>>>(wgt[i].as<int8_t>(), NK, seed + 2 * i + 1);
+    if (opt.dynamic)
+      fill_x_bf16<<<grid_for(MK), kThreads, 0, c.stream>>>(x[i].as<__nv_bfloat16>(), M, K,
+                                                             seed ^ 0x5bd1e995ull * (i + 1));
+    CK_CUDA(cudaGetLastError());
+  }
+  DevBuf ref(4 * MN), scratch(4 * std::max<int64_t>(M, 1));
+
+  // Scales: random positive, host copies kept for the reference check.
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> wdist(kWeightScaleLo, kWeightScaleHi);
+  std::uniform_real_distribution<double> adist(kActScaleLo, kActScaleHi);
+  const double act_scale = adist(rng);
+  std::vector<float> ws_f32(N);
+  std::vector<sq::num::bf16> ws_bf16(N);
+  for (int64_t n = 0; n < N; ++n) {
+    ws_f32[n] = wdist(rng);
+    ws_bf16[n] = sq::num::to_bf16(static_cast<double>(ws_f32[n]));
+  }
+  const float rs_f32_value = static_cast<float>(act_scale);            // (T)act_scale, T = f32
+  const sq::num::bf16 rs_bf16_value = sq::num::to_bf16(act_scale);     // (T)act_scale, T = bf16
+  std::vector<float> rs_f32(M, rs_f32_value);
+  std::vector<sq::num::bf16> rs_bf16(M, rs_bf16_value);
+  DevBuf d_ws_f32(4 * N), d_ws_bf16(2 * N), d_rs_f32(4 * M), d_rs_bf16(2 * M);
+  CK_CUDA(cudaMemcpyAsync(d_ws_f32.p, ws_f32.data(), 4 * N, cudaMemcpyHostToDevice, c.stream));
+  CK_CUDA(cudaMemcpyAsync(d_ws_bf16.p, ws_bf16.data(), 2 * N, cudaMemcpyHostToDevice, c.stream));
+  CK_CUDA(cudaMemcpyAsync(d_rs_f32.p, rs_f32.data(), 4 * M, cudaMemcpyHostToDevice, c.stream));
+  CK_CUDA(cudaMemcpyAsync(d_rs_bf16.p, rs_bf16.data(), 2 * M, cudaMemcpyHostToDevice, c.stream));
+  CK_CUDA(cudaStreamSynchronize(c.stream));
+
+  // Host rows for the sampled reference check (copy 0).
+  const auto pos = sample_positions(s, seed ^ 0xabcdefull);
+  auto act_row = [&](int64_t m) {
+    std::vector<int8_t> r(K);
+    copy_to_host(c.stream, r.data(), act[0].as<int8_t>() + m * K, K);
+    return r;
+  };
+  auto wgt_row = [&](int64_t n) {
+    std::vector<int8_t> r(K);
+    copy_to_host(c.stream, r.data(), wgt[0].as<int8_t>() + n * K, K);
+    return r;
+  };
+
+  // ---- cuBLASLt int8 TN, int32 out. Column-major view: D[N,M] = W^T(op T of [K,N]) * act[K,M].
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  CK_LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32I, CUDA_R_32I));
+  const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+  CK_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+  CK_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+  CK_LT(cublasLtMatrixLayoutCreate(&la, CUDA_R_8I, K, N, K));
+  CK_LT(cublasLtMatrixLayoutCreate(&lb, CUDA_R_8I, K, M, K));
+  CK_LT(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32I, N, M, N));
+  CK_LT(cublasLtMatmulPreferenceCreate(&pref));
+  const uint64_t ws_bytes = kLtWorkspaceBytes;
+  CK_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                             &ws_bytes, sizeof ws_bytes));
+  cublasLtMatmulHeuristicResult_t heur[kHeuristicAlgos];
+  int nheur = 0;
+  const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(c.lt, op, la, lb, lc, lc, pref,
+                                                           kHeuristicAlgos, heur, &nheur);
+  const int32_t alpha = 1, beta = 0;
+  auto lt_call = [&](const cublasLtMatmulAlgo_t* algo, int i) {
+    const int j = i % copies;
+    return cublasLtMatmul(c.lt, op, &alpha, wgt[j].p, la, act[j].p, lb, &beta, acc[j].p, lc,
+                          acc[j].p, lc, algo, c.lt_ws.p, kLtWorkspaceBytes, c.stream);
+  };
+  const cublasLtMatmulAlgo_t* best = nullptr;
+  double lt_int32_us = NAN;
+  std::string lt_note;
+  int tried = 0;
+  if (hs != CUBLAS_STATUS_SUCCESS || nheur == 0) {
+    lt_note = "unsupported (heuristic status " + std::to_string(int(hs)) + ", " +
+              std::to_string(nheur) + " algorithms)";
+  } else {
+    double best_us = INFINITY;
+    for (int a = 0; a < nheur; ++a) {
+      if (heur[a].state != CUBLAS_STATUS_SUCCESS || heur[a].workspaceSize > kLtWorkspaceBytes)
+        continue;
+      if (lt_call(&heur[a].algo, 0) != CUBLAS_STATUS_SUCCESS) continue;
+      CK_CUDA(cudaStreamSynchronize(c.stream));
+      ++tried;
+      const double us = median(timer.time(kAlgoTrialRuns, [&](int i) { CK_LT(lt_call(&heur[a].algo, i)); }));
+      if (us < best_us) {
+        best_us = us;
+        best = &heur[a].algo;
+      }
+    }
+    if (!best) lt_note = "unsupported (no heuristic algorithm ran)";
+    else
+      lt_int32_us = timer.median_us([&](int i) { CK_LT(lt_call(best, i)); }, c.target_ms, c.max_runs);
+  }
+
+  for (OutType ot : opt.outs) {
+    Row row;
+    row.s = s;
+    row.out = ot;
+    row.copies = copies;
+    row.lt_int32_us = lt_int32_us;
+    row.lt_note = lt_note;
+    row.lt_algos_tried = tried;
+    const size_t osz = out_size(ot);
+    row.floor_us = double(MK + NK + osz * (N + M) + osz * MN) / (c.copy_tbps * 1e12) * 1e6;
+
+    // ---- libsmoothquant, static plan
+    sq_plan_desc desc;
+    std::memset(&desc, 0, sizeof desc);
+    desc.struct_size = sizeof desc;
+    desc.op = SQ_OP_SMOOTHQUANT_LINEAR;
+    desc.act_dtype = SQ_DTYPE_S8;
+    desc.weight_dtype = SQ_DTYPE_S8;
+    desc.scale_dtype = out_sq(ot);
+    desc.out_dtype = out_sq(ot);
+    desc.n = N;
+    desc.k = K;
+    desc.max_m = M;
+    desc.act_scale = act_scale;
+    sq_plan plan = nullptr;
+    CK_SQ(sq_plan_select(reinterpret_cast<sq_stream>(c.stream), &desc, SQ_PREFERENCE_FASTEST, &plan));
+    const char* kname = nullptr;
+    CK_SQ(sq_plan_kernel_name(plan, M, &kname));
+    row.kernel = kname;
+    const void* d_ws = ot == OutType::F32 ? d_ws_f32.p : d_ws_bf16.p;
+    const void* d_rs = ot == OutType::F32 ? d_rs_f32.p : d_rs_bf16.p;
+    auto sq_args = [&](int i) {
+      const int j = i % copies;
+      sq_run_args a;
+      std::memset(&a, 0, sizeof a);
+      a.struct_size = sizeof a;
+      a.m = M;
+      a.act = act[j].p;
+      a.weight = wgt[j].p;
+      a.weight_scale = d_ws;
+      a.act_scale_scratch = scratch.p;
+      a.out = out[j].p;
+      return a;
+    };
+    auto sq_launch = [&](int i) {
+      const sq_run_args a = sq_args(i);
+      CK_SQ(sq_plan_run(plan, reinterpret_cast<sq_stream>(c.stream), nullptr, 0, &a));
+    };
+    row.sq_us = timer.median_us(sq_launch, c.target_ms, c.max_runs);
+
+    // ---- cuBLASLt + the separate scale kernel
+    auto scale_launch = [&](int j) {
+      const unsigned gx = static_cast<unsigned>(std::max<int64_t>(
+          1, std::min<int64_t>((N / kScaleVec + kThreads - 1) / kThreads, kMaxFillBlocks)));
+      const unsigned gxs = static_cast<unsigned>(std::max<int64_t>(
+          1, std::min<int64_t>((N + kThreads - 1) / kThreads, kMaxFillBlocks)));
+      const dim3 gv(gx, static_cast<unsigned>(std::min<int64_t>(M, kMaxGridY)));
+      const dim3 gs(gxs, static_cast<unsigned>(std::min<int64_t>(M, kMaxGridY)));
+      const bool vec = N % kScaleVec == 0;
+      void* dst = j < 0 ? ref.p : out[j].p;
+      const int32_t* src = acc[j < 0 ? 0 : j].as<int32_t>();
+      if (ot == OutType::F32) {
+        if (vec) scale_acc_vec<float><<<gv, kThreads, 0, c.stream>>>(src, static_cast<const float*>(d_rs), static_cast<const float*>(d_ws), static_cast<float*>(dst), M, N);
+        else scale_acc_scalar<float><<<gs, kThreads, 0, c.stream>>>(src, static_cast<const float*>(d_rs), static_cast<const float*>(d_ws), static_cast<float*>(dst), M, N);
+      } else {
+        using B = __nv_bfloat16;
+        if (vec) scale_acc_vec<B><<<gv, kThreads, 0, c.stream>>>(src, static_cast<const B*>(d_rs), static_cast<const B*>(d_ws), static_cast<B*>(dst), M, N);
+        else scale_acc_scalar<B><<<gs, kThreads, 0, c.stream>>>(src, static_cast<const B*>(d_rs), static_cast<const B*>(d_ws), static_cast<B*>(dst), M, N);
+      }
+      CK_CUDA(cudaGetLastError());
+    };
+    if (best) {
+      row.lt_scaled_us = timer.median_us(
+          [&](int i) {
+            CK_LT(lt_call(best, i));
+            scale_launch(i % copies);
+          },
+          c.target_ms, c.max_runs);
+    }
+
+    // ---- checks: poisoned outputs, one run each, sampled host reference, full comparison
+    CK_CUDA(cudaMemsetAsync(out[0].p, kPoisonOut, osz * MN, c.stream));
+    CK_CUDA(cudaMemsetAsync(ref.p, kPoisonRef, osz * MN, c.stream));
+    CK_CUDA(cudaMemsetAsync(scratch.p, kPoisonOut, osz * M, c.stream));
+    sq_launch(0);
+    if (best) {
+      CK_LT(lt_call(best, 0));
+      scale_launch(-1);
+    }
+    CK_CUDA(cudaStreamSynchronize(c.stream));
+    int bad = 0;
+    for (const auto& [m, n] : pos) {
+      const int32_t dot = host_dot(act_row(m), wgt_row(n));
+      uint32_t want = 0, got = 0;
+      const char* src = static_cast<const char*>(out[0].p) + (size_t(m) * N + n) * osz;
+      if (ot == OutType::F32) {
+        const float y = sq::num::scale_acc<float>(dot, rs_f32_value, ws_f32[n], false, 0.0f);
+        want = sq::num::bit_cast<uint32_t>(y);
+        copy_to_host(c.stream, &got, src, 1);
+      } else {
+        const sq::num::bf16 y = sq::num::scale_acc<sq::num::bf16>(
+            dot, sq::num::to_float(rs_bf16_value), sq::num::to_float(ws_bf16[n]), false, 0.0f);
+        want = y.bits;
+        uint16_t g = 0;
+        copy_to_host(c.stream, &g, src, 1);
+        got = g;
+      }
+      if (want != got) {
+        if (bad++ < 3)
+          std::fprintf(stderr, "CHECK FAIL %s m=%lld n=%lld k=%lld %s: out[%lld,%lld] = 0x%x, "
+                       "host reference 0x%x\n", s.tag.c_str(), (long long)M, (long long)N,
+                       (long long)K, out_name(ot), (long long)m, (long long)n, got, want);
+      }
+    }
+    {  // the fused scratch fill: every row holds (T)act_scale
+      std::vector<uint16_t> h16;
+      std::vector<uint32_t> h32;
+      int64_t wrong = 0;
+      if (ot == OutType::F32) {
+        h32.resize(M);
+        copy_to_host(c.stream, h32.data(), scratch.p, M);
+        for (auto v : h32) wrong += v != sq::num::bit_cast<uint32_t>(rs_f32_value);
+      } else {
+        h16.resize(M);
+        copy_to_host(c.stream, h16.data(), scratch.p, M);
+        for (auto v : h16) wrong += v != rs_bf16_value.bits;
+      }
+      if (wrong) {
+        ++bad;
+        std::fprintf(stderr, "CHECK FAIL %s m=%lld %s: %lld act_scale_scratch entries are not "
+                     "(T)act_scale\n", s.tag.c_str(), (long long)M, out_name(ot), (long long)wrong);
+      }
+    }
+    if (best) {
+      unsigned long long first = 0;
+      const unsigned long long nd = device_diff(c, out[0].p, ref.p, MN, osz, &first);
+      if (nd) {
+        ++bad;
+        std::fprintf(stderr, "CHECK FAIL %s m=%lld n=%lld k=%lld %s: %llu of %zu outputs differ "
+                     "from cuBLASLt + scale (first at [%llu,%llu])\n", s.tag.c_str(), (long long)M,
+                     (long long)N, (long long)K, out_name(ot), nd, MN, first / N, first % N);
+      }
+      row.check = "ok";
+    } else {
+      row.check = "ok (sampled only)";
+    }
+    if (bad) {
+      row.check = "FAIL";
+      ++c.failures;
+    }
+
+    // ---- host cost of one sq_plan_run call (once, on the first shape's first dtype)
+    if (first_shape && std::isnan(c.host_run_us)) {
+      std::vector<double> us;
+      us.reserve(kHostRunCalls);
+      const sq_run_args a = sq_args(0);
+      for (int i = 0; i < kHostRunCalls; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const sq_status st = sq_plan_run(plan, reinterpret_cast<sq_stream>(c.stream), nullptr, 0, &a);
+        const auto t1 = std::chrono::steady_clock::now();
+        CK_SQ(st);
+        us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+        if ((i + 1) % kHostRunSyncEvery == 0) CK_CUDA(cudaStreamSynchronize(c.stream));
+      }
+      CK_CUDA(cudaStreamSynchronize(c.stream));
+      c.host_run_us = median(us);
+      c.host_run_shape = s.tag + " m=" + std::to_string(M) + " n=" + std::to_string(N) +
+                         " k=" + std::to_string(K) + " " + out_name(ot);
+    }
+    CK_SQ(sq_plan_destroy(plan));
+
+    // ---- libsmoothquant, dynamic plan (bf16 x -> per-token int8 -> bf16 out)
+    if (opt.dynamic && ot == OutType::BF16) {
+      sq_plan_desc dd;
+      std::memset(&dd, 0, sizeof dd);
+      dd.struct_size = sizeof dd;
+      dd.op = SQ_OP_QUANTIZED_LINEAR;
+      dd.act_dtype = SQ_DTYPE_BF16;
+      dd.weight_dtype = SQ_DTYPE_S8;
+      dd.scale_dtype = SQ_DTYPE_BF16;
+      dd.out_dtype = SQ_DTYPE_BF16;
+      dd.n = N;
+      dd.k = K;
+      dd.max_m = M;
+      sq_plan dplan = nullptr;
+      CK_SQ(sq_plan_select(reinterpret_cast<sq_stream>(c.stream), &dd, SQ_PREFERENCE_FASTEST, &dplan));
+      CK_SQ(sq_plan_kernel_name(dplan, M, &kname));
+      row.dyn_kernel = kname;
+      size_t wsb = 0;
+      CK_SQ(sq_plan_workspace_size(dplan, &wsb));
+      DevBuf work(wsb);
+      auto dyn_launch = [&](int i) {
+        const int j = i % copies;
+        sq_run_args a;
+        std::memset(&a, 0, sizeof a);
+        a.struct_size = sizeof a;
+        a.m = M;
+        a.act = x[j].p;
+        a.weight = wgt[j].p;
+        a.weight_scale = d_ws_bf16.p;
+        a.act_scale_scratch = scratch.p;
+        a.out = out[j].p;
+        CK_SQ(sq_plan_run(dplan, reinterpret_cast<sq_stream>(c.stream), wsb ? work.p : nullptr, wsb, &a));
+      };
+      row.dyn_us = timer.median_us(dyn_launch, c.target_ms, c.max_runs);
+      row.dyn_floor_us = double(2 * MK + NK + 2 * (N + M) + 2 * MN) / (c.copy_tbps * 1e12) * 1e6;
+
+      // check sampled outputs and the per-token scales against the contract on the host
+      CK_CUDA(cudaMemsetAsync(out[0].p, kPoisonOut, 2 * MN, c.stream));
+      CK_CUDA(cudaMemsetAsync(scratch.p, kPoisonOut, 2 * M, c.stream));
+      dyn_launch(0);
+      CK_CUDA(cudaStreamSynchronize(c.stream));
+      int dbad = 0;
+      for (const auto& [m, n] : pos) {
+        std::vector<uint16_t> xr(K);
+        copy_to_host(c.stream, xr.data(), x[0].as<uint16_t>() + m * K, K);
+        std::vector<int8_t> q;
+        const sq::num::bf16 sc = host_quantize_row_bf16(xr, q);
+        const float scf = sq::num::to_float(sc);
+        const int32_t dot = host_dot(q, wgt_row(n));
+        const sq::num::bf16 want = sq::num::scale_acc<sq::num::bf16>(
+            dot, scf, sq::num::to_float(ws_bf16[n]), false, 0.0f);
+        uint16_t got = 0, got_scale = 0;
+        copy_to_host(c.stream, &got, static_cast<const char*>(out[0].p) + (size_t(m) * N + n) * 2, 1);
+        copy_to_host(c.stream, &got_scale, static_cast<const char*>(scratch.p) + size_t(m) * 2, 1);
+        if (want.bits != got || sc.bits != got_scale) {
+          if (dbad++ < 3)
+            std::fprintf(stderr, "CHECK FAIL dynamic %s m=%lld n=%lld k=%lld: out[%lld,%lld] = "
+                         "0x%x (want 0x%x), scale[%lld] = 0x%x (want 0x%x)\n", s.tag.c_str(),
+                         (long long)M, (long long)N, (long long)K, (long long)m, (long long)n,
+                         got, want.bits, (long long)m, got_scale, sc.bits);
+        }
+      }
+      {  // every output written (no poison left)
+        DevBuf poison(2 * MN);
+        CK_CUDA(cudaMemsetAsync(poison.p, kPoisonOut, 2 * MN, c.stream));
+        unsigned long long first = 0;
+        const unsigned long long same = MN - device_diff(c, out[0].p, poison.p, MN, 2, &first);
+        if (same) {
+          ++dbad;
+          std::fprintf(stderr, "CHECK FAIL dynamic %s m=%lld: %llu outputs still hold the poison\n",
+                       s.tag.c_str(), (long long)M, same);
+        }
+      }
+      if (dbad) {
+        row.check = "FAIL";
+        ++c.failures;
+      }
+      CK_SQ(sq_plan_destroy(dplan));
+    }
+    rows.push_back(row);
+
+    const double tops = 2.0 * double(M) * double(N) * double(K) / (row.sq_us * 1e-6) / 1e12;
+    std::printf("%-18s %6lld %6lld %6lld %-4s | sq %9.2f us %7.1f TOPS %5.1f%% floor | "
+                "lt32 %s lt+s %s  x%s | dyn %s | %s | %s%s%s\n",
+                s.tag.c_str(), (long long)M, (long long)N, (long long)K, out_name(ot), row.sq_us,
+                tops, 100.0 * row.floor_us / row.sq_us, cell(row.lt_int32_us, 9, 2).c_str(),
+                cell(row.lt_scaled_us, 9, 2).c_str(), cell(row.lt_scaled_us / row.sq_us, 5, 2).c_str(),
+                cell(row.dyn_us, 9, 2).c_str(), row.kernel.c_str(), row.check.c_str(),
+                row.lt_note.empty() ? "" : " | cuBLASLt ", row.lt_note.c_str());
+    std::fflush(stdout);
+  }
+  cublasLtMatmulPreferenceDestroy(pref);
+  cublasLtMatrixLayoutDestroy(la);
+  cublasLtMatrixLayoutDestroy(lb);
+  cublasLtMatrixLayoutDestroy(lc);
+  cublasLtMatmulDescDestroy(op);
+}
+
+void write_json(const std::string& path, const cudaDeviceProp& prop, const Context& c,
+                const Options& opt, const std::vector<Row>& rows) {
+  std::ostringstream j;
+  j << "{\n  \"device\": " << json_str(prop.name) << ",\n"
+    << "  \"sm\": " << prop.major * 10 + prop.minor << ",\n"
+    << "  \"num_sms\": " << c.num_sms << ",\n"
+    << "  \"l2_bytes\": " << c.l2_bytes << ",\n"
+    << "  \"library_version\": " << json_str(sq_version_string()) << ",\n"
+    << "  \"copy_tbps\": " << json_num(c.copy_tbps, 4) << ",\n"
+    << "  \"host_run_us\": " << json_num(c.host_run_us, 3) << ",\n"
+    << "  \"host_run_shape\": " << json_str(c.host_run_shape) << ",\n"
+    << "  \"quick\": " << (opt.quick ? "true" : "false") << ",\n"
+    << "  \"timing\": \"median of CUDA-event-timed runs queued behind a blocking kernel; "
+       "buffers rotated past 2x L2\",\n"
+    << "  \"rows\": [";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    const double ops = 2.0 * double(r.s.m) * double(r.s.n) * double(r.s.k);
+    j << (i ? ",\n" : "\n") << "    {\"tag\": " << json_str(r.s.tag) << ", \"m\": " << r.s.m
+      << ", \"n\": " << r.s.n << ", \"k\": " << r.s.k << ", \"out_dtype\": " << json_str(out_name(r.out))
+      << ", \"sq_us\": " << json_num(r.sq_us) << ", \"sq_tops\": " << json_num(ops / (r.sq_us * 1e6), 2)
+      << ", \"cublaslt_int32_us\": " << json_num(r.lt_int32_us)
+      << ", \"cublaslt_scaled_us\": " << json_num(r.lt_scaled_us)
+      << ", \"sq_dynamic_us\": " << json_num(r.dyn_us) << ", \"floor_us\": " << json_num(r.floor_us)
+      << ", \"dynamic_floor_us\": " << json_num(r.dyn_floor_us)
+      << ", \"kernel\": " << json_str(r.kernel)
+      << ", \"dynamic_kernel\": " << (r.dyn_kernel.empty() ? "null" : json_str(r.dyn_kernel))
+      << ", \"cublaslt_algos_tried\": " << r.lt_algos_tried
+      << ", \"cublaslt_note\": " << (r.lt_note.empty() ? "null" : json_str(r.lt_note))
+      << ", \"copies\": " << r.copies << ", \"check\": " << json_str(r.check) << "}";
+  }
+  j << "\n  ]\n}\n";
+  const std::filesystem::path p(path);
+  if (p.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) die("cannot create directory '%s': %s", p.parent_path().c_str(), ec.message().c_str());
+  }
+  std::ofstream f(path, std::ios::trunc);
+  if (!f) die("cannot write '%s'", path.c_str());
+  f << j.str();
+  if (!f.flush()) die("cannot write '%s'", path.c_str());
+}
+
+void print_compact(const std::vector<Row>& rows, const Context& c) {
+  std::printf("=== compact (us; TOPS of sq; %%floor = floor_us/sq_us at %.2f TB/s; xLt = cuBLASLt "
+              "time / sq time) ===\n", c.copy_tbps);
+  std::printf("%-18s %6s %6s %6s %-4s %9s %7s %6s %7s %7s %9s %s\n", "tag", "m", "n", "k", "out",
+              "sq_us", "TOPS", "%floor", "xLt32", "xLt+s", "dyn_us", "check");
+  for (const Row& r : rows) {
+    const double tops = 2.0 * double(r.s.m) * double(r.s.n) * double(r.s.k) / (r.sq_us * 1e6);
+    std::printf("%-18s %6lld %6lld %6lld %-4s %s %s %s %s %s %s %s\n", r.s.tag.c_str(),
+                (long long)r.s.m, (long long)r.s.n, (long long)r.s.k, out_name(r.out),
+                cell(r.sq_us, 9, 2).c_str(), cell(tops, 7, 1).c_str(),
+                cell(100.0 * r.floor_us / r.sq_us, 6, 1).c_str(),
+                cell(r.lt_int32_us / r.sq_us, 7, 2).c_str(),
+                cell(r.lt_scaled_us / r.sq_us, 7, 2).c_str(), cell(r.dyn_us, 9, 2).c_str(),
+                r.check.c_str());
+  }
+  std::printf("copy_tbps %.3f  host_run_us %.2f (%s)  failures %d\n", c.copy_tbps, c.host_run_us,
+              c.host_run_shape.c_str(), c.failures);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse(argc, argv);
+  std::vector<Shape> shapes;
+  for (const Shape& s : read_shapes(opt.shapes_path))
+    if (keep(opt, s)) shapes.push_back(s);
+  if (shapes.empty()) die("no shape of '%s' passes the filters", opt.shapes_path.c_str());
+
+  int dev = 0;
+  CK_CUDA(cudaGetDevice(&dev));
+  cudaDeviceProp prop;
+  CK_CUDA(cudaGetDeviceProperties(&prop, dev));
+  Context c;
+  c.num_sms = prop.multiProcessorCount;
+  c.l2_bytes = static_cast<size_t>(prop.l2CacheSize);
+  if (opt.quick) {
+    c.target_ms = kQuickTargetMs;
+    c.max_runs = kQuickMaxRuns;
+  }
+  CK_CUDA(cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking));
+  CK_LT(cublasLtCreate(&c.lt));
+  c.lt_ws = DevBuf(kLtWorkspaceBytes);
+  c.diff = DevBuf(2 * sizeof(unsigned long long));
+
+  std::string json = opt.json_path;
+  if (json.empty()) {
+    const char* out_dir = std::getenv("OUT");
+    const std::string dir = out_dir && *out_dir ? std::string(out_dir) : std::string("bench/results");
+    json = dir + "/" + sanitize(prop.name) + ".json";
+  }
+
+  {
+    Timer timer(c.stream);
+    c.copy_tbps = measure_copy_tbps(c, timer);
+    std::printf("device %s (sm_%d%d, %d SMs, L2 %zu MB), libsmoothquant %s\n", prop.name,
+                prop.major, prop.minor, c.num_sms, c.l2_bytes >> 20, sq_version_string());
+    std::printf("copy bandwidth (D2D, read + write): %.3f TB/s; %zu shapes x %zu dtypes%s\n",
+                c.copy_tbps, shapes.size(), opt.outs.size(), opt.quick ? " (quick)" : "");
+    std::vector<Row> rows;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      run_shape(c, timer, opt, shapes[i], rows, i == 0);
+      write_json(json, prop, c, opt, rows);
+    }
+    print_compact(rows, c);
+    std::printf("json: %s\n", json.c_str());
+  }
+  cublasLtDestroy(c.lt);
+  CK_CUDA(cudaStreamDestroy(c.stream));
+  if (c.failures) {
+    std::fprintf(stderr, "sq_bench: %d result check(s) FAILED\n", c.failures);
+    return 3;
+  }
+  return 0;
+}
