@@ -12,6 +12,7 @@ namespace sq {
 struct LinearShape {
   int64_t m, n, k;
   int32_t num_sms;
+  int32_t sm;      // compute capability * 10 of the plan's device (e.g. 90)
   bool aligned16;  // k % 16 == 0, act/weight bases 16-byte aligned, ld_act/ld_weight % 16 == 0
 };
 

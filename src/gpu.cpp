@@ -38,7 +38,13 @@ class DeviceGuard {
 };
 
 sq_status stream_device(sq_stream stream, int* device, const char* fn) {
-  cudaError_t e = cudaStreamGetDevice(reinterpret_cast<cudaStream_t>(stream), device);
+  // cudaStreamGetDevice is not permitted while the stream captures a graph (and a refused call
+  // would invalidate the capture). A capturing stream is checked through the current device:
+  // launching into a stream of another device then fails at the launch.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  cudaError_t e = cudaStreamIsCapturing(reinterpret_cast<cudaStream_t>(stream), &capture);
+  if (e == cudaSuccess && capture != cudaStreamCaptureStatusNone) e = cudaGetDevice(device);
+  else if (e == cudaSuccess) e = cudaStreamGetDevice(reinterpret_cast<cudaStream_t>(stream), device);
   if (e != cudaSuccess) {
     cudaGetLastError();
     return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: cannot get the device of stream %p: %s (%s)", fn,
@@ -48,7 +54,7 @@ sq_status stream_device(sq_stream stream, int* device, const char* fn) {
 }
 
 LinearShape shape_of(const sq_plan_st& plan, int64_t m, bool aligned16) {
-  return LinearShape{m, plan.desc.n, plan.desc.k, plan.num_sms, aligned16};
+  return LinearShape{m, plan.desc.n, plan.desc.k, plan.num_sms, plan.sm, aligned16};
 }
 
 const kernels::KernelVariant& choose(const sq_plan_st& plan, const LinearShape& s) {
