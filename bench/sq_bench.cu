@@ -1,19 +1,21 @@
 // sq_bench: times libsmoothquant's W8A8 linear against cuBLASLt int8 on the shape set.
 //
-// For every shape (tag,m,n,k of bench/shapes.csv) and output dtype (f32, bf16) it measures,
-// in one process and on the same buffers:
+// For every shape (tag,m,n,k of bench/shapes.csv) and output dtype T (f32, bf16, f64;
+// scale_dtype = out_dtype = T) it measures, in one process and on the same buffers:
 //   sq_us               sq_plan_run, SQ_OP_SMOOTHQUANT_LINEAR, SQ_PREFERENCE_FASTEST
-//   cublaslt_int32_us   cublasLtMatmul int8 TN -> int32 (fastest of the heuristic's top algorithms)
+//   cublaslt_int32_us   cublasLtMatmul int8 TN -> int32 (fastest of the heuristic's top algorithms;
+//                       measured once per shape, the same number on every dtype's row)
 //   cublaslt_scaled_us  the same matmul followed by a separate scale kernel (what a user writes
 //                       without this library): out = ((T)acc * rs[m]) * ws[n]
 //   sq_dynamic_us       sq_plan_run, SQ_OP_QUANTIZED_LINEAR, bf16 x -> bf16 out (bf16 rows only)
+//   f64_vs_f32          f64 rows: f32 sq_us / f64 sq_us at the same shape (f64 throughput / f32's)
 // Timing: CUDA events around every run, runs queued behind a blocking kernel (so launch gaps
 // are not timed), warm-up first, median reported; buffers rotated so one rotation exceeds
 // 2x the L2 cache. Every timed result is also checked: sampled elements against the host
 // reference of the numerics contract (src/numerics.hpp), and the whole output of the library
 // against cuBLASLt + scale kernel, bit for bit (outputs poisoned with a NaN pattern first).
 //
-// Usage: sq_bench [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16]
+// Usage: sq_bench [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64]
 //                 [--quick] [--json PATH] [--no-dynamic]
 // JSON goes to --json, else $OUT/<gpu>.json when OUT is set, else bench/results/<gpu>.json.
 // Exit status: 0 all good, 1 an error (message on stderr), 3 a result check failed.
@@ -67,9 +69,10 @@ constexpr int kThreads = 256;
 constexpr int kScaleVec = 4;                        // elements per thread step in the scale kernel
 constexpr int kMaxGridY = 65535;
 constexpr int kMaxFillBlocks = 8192;
-constexpr uint8_t kPoisonOut = 0xFF;                // NaN pattern in f32 and bf16
-constexpr uint8_t kPoisonRef = 0xFE;                // a different NaN pattern
-constexpr float kWeightScaleLo = 1.0e-3f, kWeightScaleHi = 2.0e-2f;
+constexpr uint8_t kPoisonOut = 0xFF;                // NaN pattern in f32, bf16 and f64
+constexpr uint8_t kPoisonRef = 0xFE;                // another pattern: two unwritten outputs differ
+constexpr double kF64TargetRatio = 0.8;             // f64 throughput target, relative to f32
+constexpr double kWeightScaleLo = 1.0e-3, kWeightScaleHi = 2.0e-2;
 constexpr double kActScaleLo = 5.0e-3, kActScaleHi = 5.0e-2;
 constexpr float kXMagLo = 0.05f, kXMagHi = 8.0f;   // per-row magnitude of the dynamic input
 const int64_t kQuickMs[] = {1, 16, 128, 1024, 8192};
@@ -215,11 +218,93 @@ unsigned grid_for(size_t n) {
   return static_cast<unsigned>(std::max<size_t>(1, std::min<size_t>(blocks, kMaxFillBlocks)));
 }
 
+// The separate scale kernel on `stream`: out[M,N] = ((T)acc * rs[m]) * ws[n], all in T.
+template <typename T>
+void launch_scale(const int32_t* acc, const void* rs, const void* ws, void* out, int64_t M,
+                  int64_t N, cudaStream_t stream) {
+  const bool vec = N % kScaleVec == 0;
+  const int64_t cols = vec ? N / kScaleVec : N;
+  const dim3 grid(static_cast<unsigned>(std::max<int64_t>(
+                      1, std::min<int64_t>((cols + kThreads - 1) / kThreads, kMaxFillBlocks))),
+                  static_cast<unsigned>(std::min<int64_t>(M, kMaxGridY)));
+  const T* r = static_cast<const T*>(rs);
+  const T* w = static_cast<const T*>(ws);
+  T* o = static_cast<T*>(out);
+  if (vec) scale_acc_vec<T><<<grid, kThreads, 0, stream>>>(acc, r, w, o, M, N);
+  else scale_acc_scalar<T><<<grid, kThreads, 0, stream>>>(acc, r, w, o, M, N);
+  CK_CUDA(cudaGetLastError());
+}
+
+// ------------------------------------------------------------- output dtypes
+// Every output dtype T (scale_dtype = out_dtype = T) is one row of kOutDescs; the bench code
+// is the same for all of them.
+enum class OutType { F32, BF16, F64 };
+
+// The host mirror (src/numerics.hpp) of the device element type T.
+template <typename T> struct HostOf { using type = T; };
+template <> struct HostOf<__nv_bfloat16> { using type = sq::num::bf16; };
+
+// The contract's epilogue on the host, bits zero-extended: ((C)acc * (C)(T)rs) * (C)(T)ws -> T.
+template <typename H>
+uint64_t host_ref_bits(int32_t acc, double rs, double ws) {
+  using E = sq::num::Epi<H>;
+  const H y = sq::num::scale_acc<H>(acc, E::to_c(E::from_double(rs)), E::to_c(E::from_double(ws)),
+                                    false, typename E::C{0});
+  uint64_t bits = 0;
+  std::memcpy(&bits, &y, sizeof y);
+  return bits;
+}
+
+struct OutDesc {
+  OutType type;
+  const char* name;  // --dtypes value, table and JSON out_dtype
+  size_t size;       // bytes per element
+  sq_dtype sq;
+  uint64_t (*bits_of)(double v);                              // bits of (T)v, zero-extended
+  uint64_t (*ref_bits)(int32_t acc, double rs, double ws);    // host reference of one output
+  void (*scale)(const int32_t*, const void*, const void*, void*, int64_t, int64_t, cudaStream_t);
+};
+
+template <typename T>
+constexpr OutDesc make_out_desc(OutType type, const char* name, sq_dtype d) {
+  using H = typename HostOf<T>::type;
+  static_assert(sizeof(H) == sizeof(T), "host mirror and device type differ in size");
+  return {type, name, sizeof(T), d, &sq::num::bits_of_double_as<H>, &host_ref_bits<H>,
+          &launch_scale<T>};
+}
+
+// In the order the dtypes of one shape run (f32 first: f64 rows compare with it).
+const OutDesc kOutDescs[] = {
+    make_out_desc<float>(OutType::F32, "f32", SQ_DTYPE_F32),
+    make_out_desc<__nv_bfloat16>(OutType::BF16, "bf16", SQ_DTYPE_BF16),
+    make_out_desc<double>(OutType::F64, "f64", SQ_DTYPE_F64),
+};
+
+const OutDesc& out_desc(OutType t) {
+  for (const OutDesc& d : kOutDescs)
+    if (d.type == t) return d;
+  die("output dtype %d has no descriptor", static_cast<int>(t));
+}
+const char* out_name(OutType t) { return out_desc(t).name; }
+
+// n elements of (T)v[i], as the device stores them (the low bytes of the bits, little-endian).
+std::vector<unsigned char> pack_as(const OutDesc& d, const std::vector<double>& v) {
+  std::vector<unsigned char> bytes(v.size() * d.size);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint64_t b = d.bits_of(v[i]);
+    std::memcpy(bytes.data() + i * d.size, &b, d.size);
+  }
+  return bytes;
+}
+
+// The bits of one stored element of `size` bytes, zero-extended.
+uint64_t bits_at(const unsigned char* p, size_t size) {
+  uint64_t b = 0;
+  std::memcpy(&b, p, size);
+  return b;
+}
+
 // ---------------------------------------------------------------- utilities
-enum class OutType { F32, BF16 };
-const char* out_name(OutType t) { return t == OutType::F32 ? "f32" : "bf16"; }
-size_t out_size(OutType t) { return t == OutType::F32 ? 4 : 2; }
-sq_dtype out_sq(OutType t) { return t == OutType::F32 ? SQ_DTYPE_F32 : SQ_DTYPE_BF16; }
 
 double median(std::vector<double> v) {
   if (v.empty()) die("median of no samples");
@@ -405,6 +490,7 @@ struct Row {
   OutType out;
   double sq_us = NAN, lt_int32_us = NAN, lt_scaled_us = NAN, dyn_us = NAN;
   double floor_us = NAN, dyn_floor_us = NAN;
+  double f64_vs_f32 = NAN;  // f64 rows: f32 sq_us / f64 sq_us of the same shape
   std::string kernel, dyn_kernel, lt_note;
   int lt_algos_tried = 0;
   int copies = 0;
@@ -415,7 +501,7 @@ struct Options {
   std::string shapes_path = "bench/shapes.csv";
   std::vector<std::string> filters;
   std::vector<int64_t> ms;
-  std::vector<OutType> outs = {OutType::F32, OutType::BF16};
+  std::vector<OutType> outs = {OutType::F32, OutType::BF16, OutType::F64};  // kOutDescs order
   bool quick = false;
   bool dynamic = true;
   std::string json_path;
@@ -423,13 +509,15 @@ struct Options {
 
 [[noreturn]] void usage(const char* argv0, int code) {
   std::printf(
-      "usage: %s [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16]\n"
+      "usage: %s [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64]\n"
       "          [--quick] [--json PATH] [--no-dynamic]\n"
       "  shapes.csv   tag,m,n,k per line (default bench/shapes.csv)\n"
       "  --filter     keep shapes whose tag contains one of these substrings\n"
       "  --m          keep shapes with one of these M\n"
+      "  --dtypes     output dtypes to measure (default f32,bf16,f64; they run in that order)\n"
       "  --quick      M in {1,16,128,1024,8192} and squares 4096/8192, fewer runs\n"
-      "  --json       output path (default $OUT/<gpu>.json, else bench/results/<gpu>.json)\n",
+      "  --json       output path (default $OUT/<gpu>.json, else bench/results/<gpu>.json)\n"
+      "  --no-dynamic skip the dynamic plan (SQ_OP_QUANTIZED_LINEAR, bf16 rows)\n",
       argv0);
   std::exit(code);
 }
@@ -453,13 +541,17 @@ Options parse(int argc, char** argv) {
         o.ms.push_back(m);
       }
     } else if (a == "--dtypes") {
-      o.outs.clear();
-      for (const auto& v : split(next(), ',')) {
-        if (v == "f32") o.outs.push_back(OutType::F32);
-        else if (v == "bf16") o.outs.push_back(OutType::BF16);
-        else die("bad --dtypes value '%s' (f32, bf16)", v.c_str());
-      }
-      if (o.outs.empty()) die("--dtypes is empty");
+      const auto names = split(next(), ',');
+      std::string known;
+      for (const OutDesc& d : kOutDescs) known += std::string(known.empty() ? "" : ", ") + d.name;
+      for (const auto& v : names)
+        if (std::none_of(std::begin(kOutDescs), std::end(kOutDescs),
+                         [&](const OutDesc& d) { return v == d.name; }))
+          die("bad --dtypes value '%s' (%s)", v.c_str(), known.c_str());
+      if (names.empty()) die("--dtypes is empty");
+      o.outs.clear();  // each named dtype once, in kOutDescs order
+      for (const OutDesc& d : kOutDescs)
+        if (std::find(names.begin(), names.end(), d.name) != names.end()) o.outs.push_back(d.type);
     } else if (a == "--quick") o.quick = true;
     else if (a == "--no-dynamic") o.dynamic = false;
     else if (a == "--json") o.json_path = next();
@@ -523,12 +615,21 @@ unsigned long long device_diff(Context& c, const void* a, const void* b, size_t 
   const unsigned long long init[2] = {0, ~0ull};
   CK_CUDA(cudaMemcpyAsync(c.diff.p, init, sizeof init, cudaMemcpyHostToDevice, c.stream));
   auto* cnt = c.diff.as<unsigned long long>();
-  if (elem == 4)
-    count_diff<uint32_t><<<grid_for(n), kThreads, 0, c.stream>>>(
-        static_cast<const uint32_t*>(a), static_cast<const uint32_t*>(b), n, cnt, cnt + 1);
-  else
-    count_diff<uint16_t><<<grid_for(n), kThreads, 0, c.stream>>>(
-        static_cast<const uint16_t*>(a), static_cast<const uint16_t*>(b), n, cnt, cnt + 1);
+  switch (elem) {
+    case 8:
+      count_diff<uint64_t><<<grid_for(n), kThreads, 0, c.stream>>>(
+          static_cast<const uint64_t*>(a), static_cast<const uint64_t*>(b), n, cnt, cnt + 1);
+      break;
+    case 4:
+      count_diff<uint32_t><<<grid_for(n), kThreads, 0, c.stream>>>(
+          static_cast<const uint32_t*>(a), static_cast<const uint32_t*>(b), n, cnt, cnt + 1);
+      break;
+    case 2:
+      count_diff<uint16_t><<<grid_for(n), kThreads, 0, c.stream>>>(
+          static_cast<const uint16_t*>(a), static_cast<const uint16_t*>(b), n, cnt, cnt + 1);
+      break;
+    default: die("device_diff: no comparison for %zu-byte elements", elem);
+  }
   CK_CUDA(cudaGetLastError());
   unsigned long long out[2];
   CK_CUDA(cudaMemcpyAsync(out, c.diff.p, sizeof out, cudaMemcpyDeviceToHost, c.stream));
@@ -588,9 +689,16 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
   const size_t MK = size_t(M) * size_t(K), NK = size_t(N) * size_t(K), MN = size_t(M) * size_t(N);
   const uint64_t seed = mix64(std::hash<std::string>{}(s.tag) ^ mix64(M) ^ mix64(N * 31 + K));
 
-  // Copies: the smallest working set of any timed method (act + weight + bf16 out) times the
-  // copy count exceeds kRotationL2Multiple x L2.
-  const double min_set = double(MK + NK + 2 * MN);
+  // Output element sizes of the dtypes measured: buffers hold the largest (f64: 8 bytes).
+  size_t min_osz = sizeof(int32_t), max_osz = 0;  // cuBLASLt int32 is timed too
+  for (OutType ot : opt.outs) {
+    min_osz = std::min(min_osz, out_desc(ot).size);
+    max_osz = std::max(max_osz, out_desc(ot).size);
+  }
+  // Copies: the smallest working set of any timed method (act + weight + its output: 2 bytes
+  // per element for bf16, 4 for int32 and f32, 8 for f64) times the copy count exceeds
+  // kRotationL2Multiple x L2.
+  const double min_set = double(MK + NK + min_osz * MN);
   const int copies = static_cast<int>(std::clamp(
       std::ceil(kRotationL2Multiple * double(c.l2_bytes) / min_set), 1.0, double(kMaxCopies)));
 
@@ -598,8 +706,8 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
   for (int i = 0; i < copies; ++i) {
     act.emplace_back(MK);
     wgt.emplace_back(NK);
-    out.emplace_back(4 * MN);
-    acc.emplace_back(4 * MN);
+    out.emplace_back(max_osz * MN);
+    acc.emplace_back(sizeof(int32_t) * MN);
     if (opt.dynamic) x.emplace_back(2 * MK);
     fill_s8<<<grid_for(MK), kThreads, 0, c.stream>>>(act[i].as<int8_t>(), MK, seed + 2 * i);
     fill_s8<<<grid_for(NK), kThreads, 0, c.stream>>>(wgt[i].as<int8_t>(), NK, seed + 2 * i + 1);
@@ -608,29 +716,17 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
                                                              seed ^ 0x5bd1e995ull * (i + 1));
     CK_CUDA(cudaGetLastError());
   }
-  DevBuf ref(4 * MN), scratch(4 * std::max<int64_t>(M, 1));
+  DevBuf ref(max_osz * MN), scratch(max_osz * std::max<int64_t>(M, 1));
 
-  // Scales: random positive, host copies kept for the reference check.
+  // Scales: random positive doubles; each dtype's buffers hold (T)value, and the host reference
+  // rounds the same doubles to T (OutDesc::bits_of, OutDesc::ref_bits).
   std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> wdist(kWeightScaleLo, kWeightScaleHi);
+  std::uniform_real_distribution<double> wdist(kWeightScaleLo, kWeightScaleHi);
   std::uniform_real_distribution<double> adist(kActScaleLo, kActScaleHi);
   const double act_scale = adist(rng);
-  std::vector<float> ws_f32(N);
-  std::vector<sq::num::bf16> ws_bf16(N);
-  for (int64_t n = 0; n < N; ++n) {
-    ws_f32[n] = wdist(rng);
-    ws_bf16[n] = sq::num::to_bf16(static_cast<double>(ws_f32[n]));
-  }
-  const float rs_f32_value = static_cast<float>(act_scale);            // (T)act_scale, T = f32
-  const sq::num::bf16 rs_bf16_value = sq::num::to_bf16(act_scale);     // (T)act_scale, T = bf16
-  std::vector<float> rs_f32(M, rs_f32_value);
-  std::vector<sq::num::bf16> rs_bf16(M, rs_bf16_value);
-  DevBuf d_ws_f32(4 * N), d_ws_bf16(2 * N), d_rs_f32(4 * M), d_rs_bf16(2 * M);
-  CK_CUDA(cudaMemcpyAsync(d_ws_f32.p, ws_f32.data(), 4 * N, cudaMemcpyHostToDevice, c.stream));
-  CK_CUDA(cudaMemcpyAsync(d_ws_bf16.p, ws_bf16.data(), 2 * N, cudaMemcpyHostToDevice, c.stream));
-  CK_CUDA(cudaMemcpyAsync(d_rs_f32.p, rs_f32.data(), 4 * M, cudaMemcpyHostToDevice, c.stream));
-  CK_CUDA(cudaMemcpyAsync(d_rs_bf16.p, rs_bf16.data(), 2 * M, cudaMemcpyHostToDevice, c.stream));
-  CK_CUDA(cudaStreamSynchronize(c.stream));
+  std::vector<double> ws(N);
+  for (double& w : ws) w = wdist(rng);
+  const std::vector<double> rs(M, act_scale);  // the scale kernel's row scales: (T)act_scale
 
   // Host rows for the sampled reference check (copy 0).
   const auto pos = sample_positions(s, seed ^ 0xabcdefull);
@@ -696,7 +792,9 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       lt_int32_us = timer.median_us([&](int i) { CK_LT(lt_call(best, i)); }, c.target_ms, c.max_runs);
   }
 
+  const size_t first_row = rows.size();  // this shape's rows start here
   for (OutType ot : opt.outs) {
+    const OutDesc& od = out_desc(ot);
     Row row;
     row.s = s;
     row.out = ot;
@@ -704,7 +802,15 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     row.lt_int32_us = lt_int32_us;
     row.lt_note = lt_note;
     row.lt_algos_tried = tried;
-    const size_t osz = out_size(ot);
+    const size_t osz = od.size;
+    // This dtype's weight scales [N] and row scales [M], in T.
+    DevBuf d_ws(osz * N), d_rs(osz * M);
+    {
+      const auto ws_bytes_t = pack_as(od, ws), rs_bytes_t = pack_as(od, rs);
+      CK_CUDA(cudaMemcpyAsync(d_ws.p, ws_bytes_t.data(), ws_bytes_t.size(), cudaMemcpyHostToDevice, c.stream));
+      CK_CUDA(cudaMemcpyAsync(d_rs.p, rs_bytes_t.data(), rs_bytes_t.size(), cudaMemcpyHostToDevice, c.stream));
+      CK_CUDA(cudaStreamSynchronize(c.stream));
+    }
     row.floor_us = double(MK + NK + osz * (N + M) + osz * MN) / (c.copy_tbps * 1e12) * 1e6;
 
     // ---- libsmoothquant, static plan
@@ -714,8 +820,8 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     desc.op = SQ_OP_SMOOTHQUANT_LINEAR;
     desc.act_dtype = SQ_DTYPE_S8;
     desc.weight_dtype = SQ_DTYPE_S8;
-    desc.scale_dtype = out_sq(ot);
-    desc.out_dtype = out_sq(ot);
+    desc.scale_dtype = od.sq;
+    desc.out_dtype = od.sq;
     desc.n = N;
     desc.k = K;
     desc.max_m = M;
@@ -725,8 +831,6 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     const char* kname = nullptr;
     CK_SQ(sq_plan_kernel_name(plan, M, &kname));
     row.kernel = kname;
-    const void* d_ws = ot == OutType::F32 ? d_ws_f32.p : d_ws_bf16.p;
-    const void* d_rs = ot == OutType::F32 ? d_rs_f32.p : d_rs_bf16.p;
     auto sq_args = [&](int i) {
       const int j = i % copies;
       sq_run_args a;
@@ -735,7 +839,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       a.m = M;
       a.act = act[j].p;
       a.weight = wgt[j].p;
-      a.weight_scale = d_ws;
+      a.weight_scale = d_ws.p;
       a.act_scale_scratch = scratch.p;
       a.out = out[j].p;
       return a;
@@ -747,25 +851,9 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     row.sq_us = timer.median_us(sq_launch, c.target_ms, c.max_runs);
 
     // ---- cuBLASLt + the separate scale kernel
-    auto scale_launch = [&](int j) {
-      const unsigned gx = static_cast<unsigned>(std::max<int64_t>(
-          1, std::min<int64_t>((N / kScaleVec + kThreads - 1) / kThreads, kMaxFillBlocks)));
-      const unsigned gxs = static_cast<unsigned>(std::max<int64_t>(
-          1, std::min<int64_t>((N + kThreads - 1) / kThreads, kMaxFillBlocks)));
-      const dim3 gv(gx, static_cast<unsigned>(std::min<int64_t>(M, kMaxGridY)));
-      const dim3 gs(gxs, static_cast<unsigned>(std::min<int64_t>(M, kMaxGridY)));
-      const bool vec = N % kScaleVec == 0;
-      void* dst = j < 0 ? ref.p : out[j].p;
-      const int32_t* src = acc[j < 0 ? 0 : j].as<int32_t>();
-      if (ot == OutType::F32) {
-        if (vec) scale_acc_vec<float><<<gv, kThreads, 0, c.stream>>>(src, static_cast<const float*>(d_rs), static_cast<const float*>(d_ws), static_cast<float*>(dst), M, N);
-        else scale_acc_scalar<float><<<gs, kThreads, 0, c.stream>>>(src, static_cast<const float*>(d_rs), static_cast<const float*>(d_ws), static_cast<float*>(dst), M, N);
-      } else {
-        using B = __nv_bfloat16;
-        if (vec) scale_acc_vec<B><<<gv, kThreads, 0, c.stream>>>(src, static_cast<const B*>(d_rs), static_cast<const B*>(d_ws), static_cast<B*>(dst), M, N);
-        else scale_acc_scalar<B><<<gs, kThreads, 0, c.stream>>>(src, static_cast<const B*>(d_rs), static_cast<const B*>(d_ws), static_cast<B*>(dst), M, N);
-      }
-      CK_CUDA(cudaGetLastError());
+    auto scale_launch = [&](int j) {  // j < 0: into ref, from acc[0]
+      od.scale(acc[j < 0 ? 0 : j].as<int32_t>(), d_rs.p, d_ws.p, j < 0 ? ref.p : out[j].p, M, N,
+               c.stream);
     };
     if (best) {
       row.lt_scaled_us = timer.median_us(
@@ -789,40 +877,24 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     int bad = 0;
     for (const auto& [m, n] : pos) {
       const int32_t dot = host_dot(act_row(m), wgt_row(n));
-      uint32_t want = 0, got = 0;
-      const char* src = static_cast<const char*>(out[0].p) + (size_t(m) * N + n) * osz;
-      if (ot == OutType::F32) {
-        const float y = sq::num::scale_acc<float>(dot, rs_f32_value, ws_f32[n], false, 0.0f);
-        want = sq::num::bit_cast<uint32_t>(y);
-        copy_to_host(c.stream, &got, src, 1);
-      } else {
-        const sq::num::bf16 y = sq::num::scale_acc<sq::num::bf16>(
-            dot, sq::num::to_float(rs_bf16_value), sq::num::to_float(ws_bf16[n]), false, 0.0f);
-        want = y.bits;
-        uint16_t g = 0;
-        copy_to_host(c.stream, &g, src, 1);
-        got = g;
-      }
+      const uint64_t want = od.ref_bits(dot, act_scale, ws[n]);
+      unsigned char g[sizeof(uint64_t)];
+      copy_to_host(c.stream, g, static_cast<const char*>(out[0].p) + (size_t(m) * N + n) * osz, osz);
+      const uint64_t got = bits_at(g, osz);
       if (want != got) {
         if (bad++ < 3)
-          std::fprintf(stderr, "CHECK FAIL %s m=%lld n=%lld k=%lld %s: out[%lld,%lld] = 0x%x, "
-                       "host reference 0x%x\n", s.tag.c_str(), (long long)M, (long long)N,
-                       (long long)K, out_name(ot), (long long)m, (long long)n, got, want);
+          std::fprintf(stderr, "CHECK FAIL %s m=%lld n=%lld k=%lld %s: out[%lld,%lld] = 0x%llx, "
+                       "host reference 0x%llx\n", s.tag.c_str(), (long long)M, (long long)N,
+                       (long long)K, od.name, (long long)m, (long long)n,
+                       (unsigned long long)got, (unsigned long long)want);
       }
     }
     {  // the fused scratch fill: every row holds (T)act_scale
-      std::vector<uint16_t> h16;
-      std::vector<uint32_t> h32;
+      std::vector<unsigned char> h(osz * M);
+      copy_to_host(c.stream, h.data(), scratch.p, h.size());
+      const uint64_t want = od.bits_of(act_scale);
       int64_t wrong = 0;
-      if (ot == OutType::F32) {
-        h32.resize(M);
-        copy_to_host(c.stream, h32.data(), scratch.p, M);
-        for (auto v : h32) wrong += v != sq::num::bit_cast<uint32_t>(rs_f32_value);
-      } else {
-        h16.resize(M);
-        copy_to_host(c.stream, h16.data(), scratch.p, M);
-        for (auto v : h16) wrong += v != rs_bf16_value.bits;
-      }
+      for (int64_t m = 0; m < M; ++m) wrong += bits_at(h.data() + m * osz, osz) != want;
       if (wrong) {
         ++bad;
         std::fprintf(stderr, "CHECK FAIL %s m=%lld %s: %lld act_scale_scratch entries are not "
@@ -895,7 +967,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
         a.m = M;
         a.act = x[j].p;
         a.weight = wgt[j].p;
-        a.weight_scale = d_ws_bf16.p;
+        a.weight_scale = d_ws.p;  // bf16 (this branch runs on bf16 rows only)
         a.act_scale_scratch = scratch.p;
         a.out = out[j].p;
         CK_SQ(sq_plan_run(dplan, reinterpret_cast<sq_stream>(c.stream), wsb ? work.p : nullptr, wsb, &a));
@@ -916,17 +988,16 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
         const sq::num::bf16 sc = host_quantize_row_bf16(xr, q);
         const float scf = sq::num::to_float(sc);
         const int32_t dot = host_dot(q, wgt_row(n));
-        const sq::num::bf16 want = sq::num::scale_acc<sq::num::bf16>(
-            dot, scf, sq::num::to_float(ws_bf16[n]), false, 0.0f);
+        const uint64_t want = od.ref_bits(dot, static_cast<double>(scf), ws[n]);
         uint16_t got = 0, got_scale = 0;
         copy_to_host(c.stream, &got, static_cast<const char*>(out[0].p) + (size_t(m) * N + n) * 2, 1);
         copy_to_host(c.stream, &got_scale, static_cast<const char*>(scratch.p) + size_t(m) * 2, 1);
-        if (want.bits != got || sc.bits != got_scale) {
+        if (want != got || sc.bits != got_scale) {
           if (dbad++ < 3)
             std::fprintf(stderr, "CHECK FAIL dynamic %s m=%lld n=%lld k=%lld: out[%lld,%lld] = "
-                         "0x%x (want 0x%x), scale[%lld] = 0x%x (want 0x%x)\n", s.tag.c_str(),
+                         "0x%x (want 0x%llx), scale[%lld] = 0x%x (want 0x%x)\n", s.tag.c_str(),
                          (long long)M, (long long)N, (long long)K, (long long)m, (long long)n,
-                         got, want.bits, (long long)m, got_scale, sc.bits);
+                         got, (unsigned long long)want, (long long)m, got_scale, sc.bits);
         }
       }
       {  // every output written (no poison left)
@@ -946,15 +1017,21 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       }
       CK_SQ(sq_plan_destroy(dplan));
     }
+    // f64 throughput relative to f32 (f32 runs first: opt.outs is in kOutDescs order)
+    if (ot == OutType::F64)
+      for (size_t r = first_row; r < rows.size(); ++r)
+        if (rows[r].out == OutType::F32) row.f64_vs_f32 = rows[r].sq_us / row.sq_us;
     rows.push_back(row);
 
     const double tops = 2.0 * double(M) * double(N) * double(K) / (row.sq_us * 1e-6) / 1e12;
     std::printf("%-18s %6lld %6lld %6lld %-4s | sq %9.2f us %7.1f TOPS %5.1f%% floor | "
-                "lt32 %s lt+s %s  x%s | dyn %s | %s | %s%s%s\n",
+                "lt32 %s lt+s %s  x%s | dyn %s | %s | %s%s%s%s%s\n",
                 s.tag.c_str(), (long long)M, (long long)N, (long long)K, out_name(ot), row.sq_us,
                 tops, 100.0 * row.floor_us / row.sq_us, cell(row.lt_int32_us, 9, 2).c_str(),
                 cell(row.lt_scaled_us, 9, 2).c_str(), cell(row.lt_scaled_us / row.sq_us, 5, 2).c_str(),
                 cell(row.dyn_us, 9, 2).c_str(), row.kernel.c_str(), row.check.c_str(),
+                std::isfinite(row.f64_vs_f32) ? " | f64/f32 " : "",
+                std::isfinite(row.f64_vs_f32) ? cell(row.f64_vs_f32, 4, 2).c_str() : "",
                 row.lt_note.empty() ? "" : " | cuBLASLt ", row.lt_note.c_str());
     std::fflush(stdout);
   }
@@ -990,6 +1067,7 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
       << ", \"cublaslt_scaled_us\": " << json_num(r.lt_scaled_us)
       << ", \"sq_dynamic_us\": " << json_num(r.dyn_us) << ", \"floor_us\": " << json_num(r.floor_us)
       << ", \"dynamic_floor_us\": " << json_num(r.dyn_floor_us)
+      << ", \"f64_vs_f32\": " << json_num(r.f64_vs_f32, 3)
       << ", \"kernel\": " << json_str(r.kernel)
       << ", \"dynamic_kernel\": " << (r.dyn_kernel.empty() ? "null" : json_str(r.dyn_kernel))
       << ", \"cublaslt_algos_tried\": " << r.lt_algos_tried
@@ -1011,19 +1089,31 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
 
 void print_compact(const std::vector<Row>& rows, const Context& c) {
   std::printf("=== compact (us; TOPS of sq; %%floor = floor_us/sq_us at %.2f TB/s; xLt = cuBLASLt "
-              "time / sq time) ===\n", c.copy_tbps);
-  std::printf("%-18s %6s %6s %6s %-4s %9s %7s %6s %7s %7s %9s %s\n", "tag", "m", "n", "k", "out",
-              "sq_us", "TOPS", "%floor", "xLt32", "xLt+s", "dyn_us", "check");
+              "time / sq time; f64/f32 = f32 sq_us / f64 sq_us, target >= %.2f) ===\n",
+              c.copy_tbps, kF64TargetRatio);
+  std::printf("%-18s %6s %6s %6s %-4s %9s %7s %6s %7s %7s %9s %7s %s\n", "tag", "m", "n", "k",
+              "out", "sq_us", "TOPS", "%floor", "xLt32", "xLt+s", "dyn_us", "f64/f32", "check");
+  const Row* worst = nullptr;  // the f64 row with the lowest f64/f32
+  int f64_rows = 0, f64_below = 0;
   for (const Row& r : rows) {
     const double tops = 2.0 * double(r.s.m) * double(r.s.n) * double(r.s.k) / (r.sq_us * 1e6);
-    std::printf("%-18s %6lld %6lld %6lld %-4s %s %s %s %s %s %s %s\n", r.s.tag.c_str(),
+    std::printf("%-18s %6lld %6lld %6lld %-4s %s %s %s %s %s %s %s %s\n", r.s.tag.c_str(),
                 (long long)r.s.m, (long long)r.s.n, (long long)r.s.k, out_name(r.out),
                 cell(r.sq_us, 9, 2).c_str(), cell(tops, 7, 1).c_str(),
                 cell(100.0 * r.floor_us / r.sq_us, 6, 1).c_str(),
                 cell(r.lt_int32_us / r.sq_us, 7, 2).c_str(),
                 cell(r.lt_scaled_us / r.sq_us, 7, 2).c_str(), cell(r.dyn_us, 9, 2).c_str(),
-                r.check.c_str());
+                cell(r.f64_vs_f32, 7, 2).c_str(), r.check.c_str());
+    if (std::isfinite(r.f64_vs_f32)) {
+      ++f64_rows;
+      f64_below += r.f64_vs_f32 < kF64TargetRatio;
+      if (!worst || r.f64_vs_f32 < worst->f64_vs_f32) worst = &r;
+    }
   }
+  if (worst)
+    std::printf("f64/f32 throughput: lowest %.2f (%s m=%lld), %d of %d shapes below %.2f\n",
+                worst->f64_vs_f32, worst->s.tag.c_str(), (long long)worst->s.m, f64_below,
+                f64_rows, kF64TargetRatio);
   std::printf("copy_tbps %.3f  host_run_us %.2f (%s)  failures %d\n", c.copy_tbps, c.host_run_us,
               c.host_run_shape.c_str(), c.failures);
 }
