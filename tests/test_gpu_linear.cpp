@@ -175,6 +175,20 @@ TEST_CASE("decode kernels on both sides of the narrow/wide switch (N = 32 * SMs)
       for (int64_t m : {1, 16, 17, 33, 64}) check_case({pref, SQ_DTYPE_BF16, m, n, 512, m % 2 == 1});
 }
 
+TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a fixed order", "[linear]") {
+  const std::vector<sq_preference> f = families();
+  if (std::find(f.begin(), f.end(), SQ_PREFERENCE_GPU_HOPPER) == f.end()) {
+    WARN("not an sm_90 GPU: the Hopper split-K kernels are not exercised");
+    return;
+  }
+  struct S {
+    int64_t m, n, k;
+  };
+  for (const S& s : {S{40, 300, 65536}, S{200, 136, 16384}, S{48, 6144, 4096}, S{64, 8192, 28672}})
+    for (sq_dtype t : kDtypes)
+      for (int64_t pad : {0, 3}) check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
+}
+
 TEST_CASE("the largest legal K, extreme values, and odd K take exact paths", "[linear]") {
   for (sq_preference pref : families()) {
     check_case({pref, SQ_DTYPE_F64, 3, 5, SQ_MAX_K, false, 0, 0, 0, 0, true});
