@@ -108,6 +108,7 @@ struct CtaShape {
       kKGroups * kTokens * kRedPitch * static_cast<int>(sizeof(int32_t));
   static_assert(kWarps % kRowWarps == 0, "row warps divide the CTA");
   static_assert(kWarpsPerSm % kWarps == 0, "whole CTAs per SM");
+  static_assert(kMinCtasPerSm == kDecodeCtasPerSm, "the dispatch's wave model assumes this occupancy");
   static_assert(kDecodeMaxM <= kThreads, "one thread per row writes the fused scratch fill");
 };
 

@@ -33,6 +33,8 @@ extern const KernelVariant kDecodeMmaM64Wide;
 // Weight rows per CTA of the plain and the wide variants.
 constexpr int kDecodeRowsPerCta = 16;
 constexpr int kDecodeWideRowsPerCta = 32;
+// Resident CTAs per SM of every decode variant (256 threads each, 16 warps per SM).
+constexpr int kDecodeCtasPerSm = 2;
 
 }  // namespace kernels
 }  // namespace sq
