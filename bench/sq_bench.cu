@@ -9,11 +9,19 @@
 //                       without this library): out = ((T)acc * rs[m]) * ws[n]
 //   sq_dynamic_us       sq_plan_run, SQ_OP_QUANTIZED_LINEAR, bf16 x -> bf16 out (bf16 rows only)
 //   f64_vs_f32          f64 rows: f32 sq_us / f64 sq_us at the same shape (f64 throughput / f32's)
-// Timing: CUDA events around every run, runs queued behind a blocking kernel (so launch gaps
-// are not timed), warm-up first, median reported; buffers rotated so one rotation exceeds
-// 2x the L2 cache. Every timed result is also checked: sampled elements against the host
-// reference of the numerics contract (src/numerics.hpp), and the whole output of the library
-// against cuBLASLt + scale kernel, bit for bit (outputs poisoned with a NaN pattern first).
+// Every method is timed two ways (class Timer, one helper for all of them):
+//   *_us      isolated: CUDA events around every run, runs queued behind a blocking kernel (so
+//             host launch gaps are not timed), warm-up first, median over runs; includes each
+//             run's launch latency on the GPU
+//   *_b2b_us  back to back: events around R >= 20 consecutive runs (cuBLASLt + scale: matmul
+//             then scale kernel per run), batches queued behind the blocking kernel, median
+//             over batches of time / R; the GPU overlaps each launch with the previous run, as
+//             layers of a model (or a CUDA graph) run
+// Buffers rotate so one rotation exceeds 2x the L2 cache; consecutive runs (within and across
+// batches) take the next buffer set. Every timed result is also checked: sampled elements
+// against the host reference of the numerics contract (src/numerics.hpp), and the whole output
+// of the library against cuBLASLt + scale kernel, bit for bit (outputs poisoned with a NaN
+// pattern first).
 //
 // Usage: sq_bench [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64]
 //                 [--quick] [--json PATH] [--no-dynamic]
@@ -26,6 +34,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdarg>
 #include <cstdint>
@@ -57,6 +66,10 @@ constexpr int kMaxRuns = 300;
 constexpr double kQuickTargetMs = 15.0;
 constexpr int kQuickMaxRuns = 60;
 constexpr int kBatchRuns = 32;                      // runs queued behind one blocking kernel
+constexpr int kB2bMinRuns = 20;                     // back-to-back runs between one event pair
+constexpr int kB2bMaxRuns = 64;                     //   (at most; bounds the queued launches)
+constexpr int kB2bMinBatches = 5;                   // back-to-back batches, median over them
+constexpr int kB2bMaxBatches = 15;
 constexpr uint64_t kBlockerTimeoutNs = 2000000000;  // the blocker gives up after 2 s
 constexpr double kRotationL2Multiple = 2.0;         // one rotation of buffers > this x L2
 constexpr int kMaxCopies = 64;
@@ -72,6 +85,7 @@ constexpr int kMaxFillBlocks = 8192;
 constexpr uint8_t kPoisonOut = 0xFF;                // NaN pattern in f32, bf16 and f64
 constexpr uint8_t kPoisonRef = 0xFE;                // another pattern: two unwritten outputs differ
 constexpr double kF64TargetRatio = 0.8;             // f64 throughput target, relative to f32
+constexpr int kDecodeMaxM = 16;                     // decode rows of the back-to-back summary
 constexpr double kWeightScaleLo = 1.0e-3, kWeightScaleHi = 2.0e-2;
 constexpr double kActScaleLo = 5.0e-3, kActScaleHi = 5.0e-2;
 constexpr float kXMagLo = 0.05f, kXMagHi = 8.0f;   // per-row magnitude of the dynamic input
@@ -359,9 +373,22 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 // ---------------------------------------------------------------- the timer
-// Each batch: a blocking kernel holds the stream while the host enqueues up to kBatchRuns
-// runs, each between two events; then the host releases it and the runs execute back to
-// back, so every event pair brackets GPU time only.
+// Every batch: a blocking kernel holds the stream while the host enqueues the batch's runs; then
+// the host releases it and the runs execute back to back, so host enqueue speed never limits
+// what the GPU does. Two ways to time a batch:
+//   isolated      an event pair around each run (up to kBatchRuns per batch): each run's own
+//                 time, its launch latency on the GPU included (~4 us event to event even for
+//                 an empty kernel), median over runs
+//   back to back  one event pair around R consecutive runs: time / R, the GPU front end
+//                 overlapping each launch with the previous run as in a model's layer sequence
+//                 (or a CUDA graph), median over batches
+// Runs are numbered by a counter that goes on across calls (and methods), so consecutive runs
+// always take the next rotated buffer set (launch(i) uses set i % copies).
+struct Timing {
+  double iso_us = NAN;  // median of isolated runs
+  double b2b_us = NAN;  // median over batches of (time of R back-to-back runs) / R
+};
+
 class Timer {
  public:
   explicit Timer(cudaStream_t s) : stream_(s), events_(2 * kBatchRuns) {
@@ -377,32 +404,86 @@ class Timer {
   Timer(const Timer&) = delete;
   Timer& operator=(const Timer&) = delete;
 
-  // Microseconds of each of `runs` runs; launch(i) enqueues run i on the stream.
+  // Microseconds of each of `runs` isolated runs; launch(i) enqueues run i on the stream.
   template <typename F>
   std::vector<double> time(int runs, F&& launch) {
     std::vector<double> us;
     us.reserve(runs);
     for (int done = 0; done < runs;) {
       const int b = std::min(kBatchRuns, runs - done);
-      __atomic_store_n(&flags_[0], 0, __ATOMIC_SEQ_CST);
-      if (use_blocker_) {
-        blocker<<<1, 1, 0, stream_>>>(flags_dev_, kBlockerTimeoutNs, flags_dev_ + 1);
-        CK_CUDA(cudaGetLastError());
-      }
+      hold();
       for (int j = 0; j < b; ++j) {
         CK_CUDA(cudaEventRecord(events_[2 * j], stream_));
-        launch(done + j);
+        launch(take());
         CK_CUDA(cudaEventRecord(events_[2 * j + 1], stream_));
       }
-      __atomic_store_n(&flags_[0], 1, __ATOMIC_SEQ_CST);
-      CK_CUDA(cudaStreamSynchronize(stream_));
-      for (int j = 0; j < b; ++j) {
-        float ms = 0;
-        CK_CUDA(cudaEventElapsedTime(&ms, events_[2 * j], events_[2 * j + 1]));
-        us.push_back(1000.0 * ms);
-      }
+      release();
+      for (int j = 0; j < b; ++j) us.push_back(elapsed_us(2 * j));
       done += b;
     }
+    check_blocker();
+    return us;
+  }
+
+  // Microseconds per run of each of `batches` batches of `per_batch` back-to-back runs.
+  template <typename F>
+  std::vector<double> time_b2b(int batches, int per_batch, F&& launch) {
+    std::vector<double> us;
+    us.reserve(batches);
+    for (int b = 0; b < batches; ++b) {
+      hold();
+      CK_CUDA(cudaEventRecord(events_[0], stream_));
+      for (int j = 0; j < per_batch; ++j) launch(take());
+      CK_CUDA(cudaEventRecord(events_[1], stream_));
+      release();
+      us.push_back(elapsed_us(0) / per_batch);
+    }
+    check_blocker();
+    return us;
+  }
+
+  // One method's timings: warm-up, a short estimate, enough isolated runs for about target_ms
+  // (at most max_runs), then back-to-back batches sized from the isolated median for about
+  // target_ms more (at least kB2bMinBatches batches of kB2bMinRuns runs).
+  template <typename F>
+  Timing measure(F&& launch, double target_ms, int max_runs) {
+    for (int i = 0; i < kWarmupRuns; ++i) launch(take());
+    CK_CUDA(cudaStreamSynchronize(stream_));
+    const double est = median(time(kEstimateRuns, launch));
+    const int runs = static_cast<int>(
+        std::clamp(target_ms * 1000.0 / std::max(est, 1e-3), double(kMinRuns), double(max_runs)));
+    Timing t;
+    t.iso_us = median(time(runs, launch));
+    const double budget_us = target_ms * 1000.0, run_us = std::max(t.iso_us, 1e-3);
+    const double runs_wanted = budget_us / run_us;  // back-to-back runs in the budget
+    const int per_batch = static_cast<int>(std::clamp(std::round(runs_wanted / kB2bMaxBatches),
+                                                      double(kB2bMinRuns), double(kB2bMaxRuns)));
+    const int batches = static_cast<int>(std::clamp(std::round(runs_wanted / per_batch),
+                                                    double(kB2bMinBatches), double(kB2bMaxBatches)));
+    t.b2b_us = median(time_b2b(batches, per_batch, launch));
+    return t;
+  }
+
+ private:
+  // Queues the blocking kernel: what is enqueued next waits for release().
+  void hold() {
+    __atomic_store_n(&flags_[0], 0, __ATOMIC_SEQ_CST);
+    if (use_blocker_) {
+      blocker<<<1, 1, 0, stream_>>>(flags_dev_, kBlockerTimeoutNs, flags_dev_ + 1);
+      CK_CUDA(cudaGetLastError());
+    }
+  }
+  // Lets the batch run and waits for it.
+  void release() {
+    __atomic_store_n(&flags_[0], 1, __ATOMIC_SEQ_CST);
+    CK_CUDA(cudaStreamSynchronize(stream_));
+  }
+  double elapsed_us(int first_event) {
+    float ms = 0;
+    CK_CUDA(cudaEventElapsedTime(&ms, events_[first_event], events_[first_event + 1]));
+    return 1000.0 * ms;
+  }
+  void check_blocker() {
     if (__atomic_load_n(&flags_[1], __ATOMIC_SEQ_CST)) {
       // Something in a run waited for the stream: queueing behind a blocker cannot work.
       std::fprintf(stderr, "sq_bench: warning: the blocking kernel timed out (a run waits for "
@@ -410,26 +491,19 @@ class Timer {
       flags_[1] = 0;
       use_blocker_ = false;
     }
-    return us;
+  }
+  int take() {  // the next run's number
+    const int i = next_;
+    next_ = next_ == INT_MAX ? 0 : next_ + 1;  // never negative: i % copies indexes buffers
+    return i;
   }
 
-  // Warm-up, a short estimate, then enough runs for about target_ms; the median in us.
-  template <typename F>
-  double median_us(F&& launch, double target_ms, int max_runs) {
-    for (int i = 0; i < kWarmupRuns; ++i) launch(i);
-    CK_CUDA(cudaStreamSynchronize(stream_));
-    const double est = median(time(kEstimateRuns, launch));
-    const int runs = static_cast<int>(
-        std::clamp(target_ms * 1000.0 / std::max(est, 1e-3), double(kMinRuns), double(max_runs)));
-    return median(time(runs, launch));
-  }
-
- private:
   cudaStream_t stream_;
   std::vector<cudaEvent_t> events_;
   int* flags_ = nullptr;      // [0] release, [1] timed out (host view)
   int* flags_dev_ = nullptr;  // device view of the same memory
   bool use_blocker_ = true;
+  int next_ = 0;  // the next run's number (see above)
 };
 
 // ------------------------------------------------------------ device buffers
@@ -488,7 +562,8 @@ std::vector<Shape> read_shapes(const std::string& path) {
 struct Row {
   Shape s;
   OutType out;
-  double sq_us = NAN, lt_int32_us = NAN, lt_scaled_us = NAN, dyn_us = NAN;
+  // Isolated and back-to-back timings (NaN where the method did not run).
+  Timing sq, lt_int32, lt_scaled, dyn;
   double floor_us = NAN, dyn_floor_us = NAN;
   double f64_vs_f32 = NAN;  // f64 rows: f32 sq_us / f64 sq_us of the same shape
   std::string kernel, dyn_kernel, lt_note;
@@ -767,7 +842,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
                           acc[j].p, lc, algo, c.lt_ws.p, kLtWorkspaceBytes, c.stream);
   };
   const cublasLtMatmulAlgo_t* best = nullptr;
-  double lt_int32_us = NAN;
+  Timing lt_int32;
   std::string lt_note;
   int tried = 0;
   if (hs != CUBLAS_STATUS_SUCCESS || nheur == 0) {
@@ -789,7 +864,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     }
     if (!best) lt_note = "unsupported (no heuristic algorithm ran)";
     else
-      lt_int32_us = timer.median_us([&](int i) { CK_LT(lt_call(best, i)); }, c.target_ms, c.max_runs);
+      lt_int32 = timer.measure([&](int i) { CK_LT(lt_call(best, i)); }, c.target_ms, c.max_runs);
   }
 
   const size_t first_row = rows.size();  // this shape's rows start here
@@ -799,7 +874,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     row.s = s;
     row.out = ot;
     row.copies = copies;
-    row.lt_int32_us = lt_int32_us;
+    row.lt_int32 = lt_int32;
     row.lt_note = lt_note;
     row.lt_algos_tried = tried;
     const size_t osz = od.size;
@@ -848,7 +923,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       const sq_run_args a = sq_args(i);
       CK_SQ(sq_plan_run(plan, reinterpret_cast<sq_stream>(c.stream), nullptr, 0, &a));
     };
-    row.sq_us = timer.median_us(sq_launch, c.target_ms, c.max_runs);
+    row.sq = timer.measure(sq_launch, c.target_ms, c.max_runs);
 
     // ---- cuBLASLt + the separate scale kernel
     auto scale_launch = [&](int j) {  // j < 0: into ref, from acc[0]
@@ -856,7 +931,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
                c.stream);
     };
     if (best) {
-      row.lt_scaled_us = timer.median_us(
+      row.lt_scaled = timer.measure(
           [&](int i) {
             CK_LT(lt_call(best, i));
             scale_launch(i % copies);
@@ -972,7 +1047,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
         a.out = out[j].p;
         CK_SQ(sq_plan_run(dplan, reinterpret_cast<sq_stream>(c.stream), wsb ? work.p : nullptr, wsb, &a));
       };
-      row.dyn_us = timer.median_us(dyn_launch, c.target_ms, c.max_runs);
+      row.dyn = timer.measure(dyn_launch, c.target_ms, c.max_runs);
       row.dyn_floor_us = double(2 * MK + NK + 2 * (N + M) + 2 * MN) / (c.copy_tbps * 1e12) * 1e6;
 
       // check sampled outputs and the per-token scales against the contract on the host
@@ -1020,16 +1095,19 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     // f64 throughput relative to f32 (f32 runs first: opt.outs is in kOutDescs order)
     if (ot == OutType::F64)
       for (size_t r = first_row; r < rows.size(); ++r)
-        if (rows[r].out == OutType::F32) row.f64_vs_f32 = rows[r].sq_us / row.sq_us;
+        if (rows[r].out == OutType::F32) row.f64_vs_f32 = rows[r].sq.iso_us / row.sq.iso_us;
     rows.push_back(row);
 
-    const double tops = 2.0 * double(M) * double(N) * double(K) / (row.sq_us * 1e-6) / 1e12;
+    const double tops = 2.0 * double(M) * double(N) * double(K) / (row.sq.iso_us * 1e-6) / 1e12;
     std::printf("%-18s %6lld %6lld %6lld %-4s | sq %9.2f us %7.1f TOPS %5.1f%% floor | "
-                "lt32 %s lt+s %s  x%s | dyn %s | %s | %s%s%s%s%s\n",
-                s.tag.c_str(), (long long)M, (long long)N, (long long)K, out_name(ot), row.sq_us,
-                tops, 100.0 * row.floor_us / row.sq_us, cell(row.lt_int32_us, 9, 2).c_str(),
-                cell(row.lt_scaled_us, 9, 2).c_str(), cell(row.lt_scaled_us / row.sq_us, 5, 2).c_str(),
-                cell(row.dyn_us, 9, 2).c_str(), row.kernel.c_str(), row.check.c_str(),
+                "lt32 %s lt+s %s  x%s | b2b sq %s lt+s %s  x%s | dyn %s | %s | %s%s%s%s%s\n",
+                s.tag.c_str(), (long long)M, (long long)N, (long long)K, out_name(ot), row.sq.iso_us,
+                tops, 100.0 * row.floor_us / row.sq.iso_us, cell(row.lt_int32.iso_us, 9, 2).c_str(),
+                cell(row.lt_scaled.iso_us, 9, 2).c_str(),
+                cell(row.lt_scaled.iso_us / row.sq.iso_us, 5, 2).c_str(),
+                cell(row.sq.b2b_us, 9, 2).c_str(), cell(row.lt_scaled.b2b_us, 9, 2).c_str(),
+                cell(row.lt_scaled.b2b_us / row.sq.b2b_us, 5, 2).c_str(),
+                cell(row.dyn.iso_us, 9, 2).c_str(), row.kernel.c_str(), row.check.c_str(),
                 std::isfinite(row.f64_vs_f32) ? " | f64/f32 " : "",
                 std::isfinite(row.f64_vs_f32) ? cell(row.f64_vs_f32, 4, 2).c_str() : "",
                 row.lt_note.empty() ? "" : " | cuBLASLt ", row.lt_note.c_str());
@@ -1054,7 +1132,9 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
     << "  \"host_run_us\": " << json_num(c.host_run_us, 3) << ",\n"
     << "  \"host_run_shape\": " << json_str(c.host_run_shape) << ",\n"
     << "  \"quick\": " << (opt.quick ? "true" : "false") << ",\n"
-    << "  \"timing\": \"median of CUDA-event-timed runs queued behind a blocking kernel; "
+    << "  \"timing\": \"*_us: median of CUDA-event-timed isolated runs queued behind a blocking "
+       "kernel; *_b2b_us: median over batches of (event-timed " << kB2bMinRuns << ".."
+    << kB2bMaxRuns << " consecutive runs) / runs, batches queued behind a blocking kernel; "
        "buffers rotated past 2x L2\",\n"
     << "  \"rows\": [";
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -1062,10 +1142,16 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
     const double ops = 2.0 * double(r.s.m) * double(r.s.n) * double(r.s.k);
     j << (i ? ",\n" : "\n") << "    {\"tag\": " << json_str(r.s.tag) << ", \"m\": " << r.s.m
       << ", \"n\": " << r.s.n << ", \"k\": " << r.s.k << ", \"out_dtype\": " << json_str(out_name(r.out))
-      << ", \"sq_us\": " << json_num(r.sq_us) << ", \"sq_tops\": " << json_num(ops / (r.sq_us * 1e6), 2)
-      << ", \"cublaslt_int32_us\": " << json_num(r.lt_int32_us)
-      << ", \"cublaslt_scaled_us\": " << json_num(r.lt_scaled_us)
-      << ", \"sq_dynamic_us\": " << json_num(r.dyn_us) << ", \"floor_us\": " << json_num(r.floor_us)
+      << ", \"sq_us\": " << json_num(r.sq.iso_us)
+      << ", \"sq_tops\": " << json_num(ops / (r.sq.iso_us * 1e6), 2)
+      << ", \"cublaslt_int32_us\": " << json_num(r.lt_int32.iso_us)
+      << ", \"cublaslt_scaled_us\": " << json_num(r.lt_scaled.iso_us)
+      << ", \"sq_dynamic_us\": " << json_num(r.dyn.iso_us)
+      << ", \"sq_b2b_us\": " << json_num(r.sq.b2b_us)
+      << ", \"cublaslt_int32_b2b_us\": " << json_num(r.lt_int32.b2b_us)
+      << ", \"cublaslt_scaled_b2b_us\": " << json_num(r.lt_scaled.b2b_us)
+      << ", \"sq_dynamic_b2b_us\": " << json_num(r.dyn.b2b_us)
+      << ", \"floor_us\": " << json_num(r.floor_us)
       << ", \"dynamic_floor_us\": " << json_num(r.dyn_floor_us)
       << ", \"f64_vs_f32\": " << json_num(r.f64_vs_f32, 3)
       << ", \"kernel\": " << json_str(r.kernel)
@@ -1089,31 +1175,56 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
 
 void print_compact(const std::vector<Row>& rows, const Context& c) {
   std::printf("=== compact (us; TOPS of sq; %%floor = floor_us/sq_us at %.2f TB/s; xLt = cuBLASLt "
-              "time / sq time; f64/f32 = f32 sq_us / f64 sq_us, target >= %.2f) ===\n",
+              "time / sq time; f64/f32 = f32 sq_us / f64 sq_us, target >= %.2f; *_b2b: the same "
+              "from back-to-back runs, b2b_us = sq_b2b_us) ===\n",
               c.copy_tbps, kF64TargetRatio);
-  std::printf("%-18s %6s %6s %6s %-4s %9s %7s %6s %7s %7s %9s %7s %s\n", "tag", "m", "n", "k",
-              "out", "sq_us", "TOPS", "%floor", "xLt32", "xLt+s", "dyn_us", "f64/f32", "check");
+  std::printf("%-18s %6s %6s %6s %-4s %9s %7s %6s %7s %7s %9s %7s %9s %9s %7s %s\n", "tag", "m",
+              "n", "k", "out", "sq_us", "TOPS", "%floor", "xLt32", "xLt+s", "b2b_us", "%fl_b2b",
+              "xLt+s_b2b", "dyn_us", "f64/f32", "check");
   const Row* worst = nullptr;  // the f64 row with the lowest f64/f32
   int f64_rows = 0, f64_below = 0;
+  const Row* worst_decode = nullptr;  // the M <= kDecodeMaxM row with the lowest b2b %floor
+  int lt_rows = 0, slower_iso = 0, slower_b2b = 0;  // rows where sq is slower than cuBLASLt+scale
   for (const Row& r : rows) {
-    const double tops = 2.0 * double(r.s.m) * double(r.s.n) * double(r.s.k) / (r.sq_us * 1e6);
-    std::printf("%-18s %6lld %6lld %6lld %-4s %s %s %s %s %s %s %s %s\n", r.s.tag.c_str(),
+    const double tops = 2.0 * double(r.s.m) * double(r.s.n) * double(r.s.k) / (r.sq.iso_us * 1e6);
+    std::printf("%-18s %6lld %6lld %6lld %-4s %s %s %s %s %s %s %s %s %s %s %s\n", r.s.tag.c_str(),
                 (long long)r.s.m, (long long)r.s.n, (long long)r.s.k, out_name(r.out),
-                cell(r.sq_us, 9, 2).c_str(), cell(tops, 7, 1).c_str(),
-                cell(100.0 * r.floor_us / r.sq_us, 6, 1).c_str(),
-                cell(r.lt_int32_us / r.sq_us, 7, 2).c_str(),
-                cell(r.lt_scaled_us / r.sq_us, 7, 2).c_str(), cell(r.dyn_us, 9, 2).c_str(),
+                cell(r.sq.iso_us, 9, 2).c_str(), cell(tops, 7, 1).c_str(),
+                cell(100.0 * r.floor_us / r.sq.iso_us, 6, 1).c_str(),
+                cell(r.lt_int32.iso_us / r.sq.iso_us, 7, 2).c_str(),
+                cell(r.lt_scaled.iso_us / r.sq.iso_us, 7, 2).c_str(),
+                cell(r.sq.b2b_us, 9, 2).c_str(), cell(100.0 * r.floor_us / r.sq.b2b_us, 7, 1).c_str(),
+                cell(r.lt_scaled.b2b_us / r.sq.b2b_us, 9, 2).c_str(),
+                cell(r.dyn.iso_us, 9, 2).c_str(),
                 cell(r.f64_vs_f32, 7, 2).c_str(), r.check.c_str());
     if (std::isfinite(r.f64_vs_f32)) {
       ++f64_rows;
       f64_below += r.f64_vs_f32 < kF64TargetRatio;
       if (!worst || r.f64_vs_f32 < worst->f64_vs_f32) worst = &r;
     }
+    const double fl_b2b = r.floor_us / r.sq.b2b_us;
+    if (r.s.m <= kDecodeMaxM && std::isfinite(fl_b2b) &&
+        (!worst_decode || fl_b2b < worst_decode->floor_us / worst_decode->sq.b2b_us))
+      worst_decode = &r;
+    if (std::isfinite(r.lt_scaled.iso_us)) {
+      ++lt_rows;
+      slower_iso += r.sq.iso_us > r.lt_scaled.iso_us;
+      slower_b2b += r.sq.b2b_us > r.lt_scaled.b2b_us;
+    }
   }
   if (worst)
     std::printf("f64/f32 throughput: lowest %.2f (%s m=%lld), %d of %d shapes below %.2f\n",
                 worst->f64_vs_f32, worst->s.tag.c_str(), (long long)worst->s.m, f64_below,
                 f64_rows, kF64TargetRatio);
+  if (worst_decode)
+    std::printf("back-to-back: M<=%d lowest %%floor %.1f (%s m=%lld %s), ", kDecodeMaxM,
+                100.0 * worst_decode->floor_us / worst_decode->sq.b2b_us,
+                worst_decode->s.tag.c_str(), (long long)worst_decode->s.m,
+                out_name(worst_decode->out));
+  else
+    std::printf("back-to-back: M<=%d lowest %%floor - (no such rows), ", kDecodeMaxM);
+  std::printf("shapes slower than cuBLASLt+scale: %d (isolated) / %d (b2b) of %d rows\n",
+              slower_iso, slower_b2b, lt_rows);
   std::printf("copy_tbps %.3f  host_run_us %.2f (%s)  failures %d\n", c.copy_tbps, c.host_run_us,
               c.host_run_shape.c_str(), c.failures);
 }
