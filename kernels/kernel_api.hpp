@@ -62,17 +62,5 @@ struct QuantizeParams {
   int64_t ld_q;
 };
 
-// A linear that quantizes its activations per token inside the GEMM launch (small M):
-// SQ_OP_QUANTIZED_LINEAR in one kernel. `q` describes x, the smoothing, and the scale output
-// (scale_out = the act_scale_scratch, written once per row; q.q = the workspace, which the
-// kernel may leave unwritten); `p` describes the linear, with p.row_scale = the scratch.
-// The output bits equal launch_quantize followed by the linear.
-struct FusedDynamicVariant {
-  const char* name;
-  int32_t min_sm;
-  cudaError_t (*prepare)();
-  cudaError_t (*launch)(const QuantizeParams& q, const LinearParams& p, int32_t num_sms, cudaStream_t stream);
-};
-
 }  // namespace kernels
 }  // namespace sq

@@ -59,10 +59,4 @@ const kernels::KernelVariant* decode_choose(const LinearShape& s) {
   return wide ? &kernels::kDecodeMmaM64Wide : &kernels::kDecodeMmaM64;
 }
 
-const kernels::FusedDynamicVariant* decode_dynamic_choose(const LinearShape& s, kernels::Dtype x_dtype) {
-  (void)s;
-  (void)x_dtype;
-  return nullptr;  // no fused kernel yet: quantize, then the linear
-}
-
 }  // namespace sq

@@ -20,9 +20,6 @@ struct LinearShape {
 // src/dispatch_decode.cpp. decode_choose returns nullptr when no decode kernel takes the shape.
 cudaError_t decode_prepare();
 const kernels::KernelVariant* decode_choose(const LinearShape& s);
-// SQ_OP_QUANTIZED_LINEAR fused into one decode launch, or nullptr when no fused kernel takes
-// the shape (then the plan runs launch_quantize and the linear).
-const kernels::FusedDynamicVariant* decode_dynamic_choose(const LinearShape& s, kernels::Dtype x_dtype);
 
 // Portable family (mma.sync, sm_80+): src/dispatch_sm80.cpp.
 cudaError_t sm80_prepare();  // once per plan at select, on the plan's device

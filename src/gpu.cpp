@@ -127,10 +127,7 @@ const char* gpu_kernel_name(const sq_plan_st& plan, int64_t m) {
   if (op == SQ_OP_QUANTIZE_DYNAMIC) return "quantize_dynamic";
   // The name for arguments that meet the fast paths' alignment (see LinearShape::aligned16).
   const bool aligned = plan.desc.k % 16 == 0;
-  const LinearShape shape = shape_of(plan, m, aligned);
-  if (op == SQ_OP_QUANTIZED_LINEAR)
-    if (const kernels::FusedDynamicVariant* fused = decode_dynamic_choose(shape, plan.x_dtype)) return fused->name;
-  return choose(plan, shape).name;
+  return choose(plan, shape_of(plan, m, aligned)).name;
 }
 
 namespace {
@@ -219,16 +216,10 @@ sq_status gpu_run(const sq_plan_st& plan, sq_stream stream, void* workspace, con
     case SQ_OP_QUANTIZED_LINEAR: {
       int8_t* q = static_cast<int8_t*>(workspace);
       const int64_t ldq = quantized_ld(plan);
-      const kernels::QuantizeParams qp = quantize_params(plan, a, r, q, ldq, a.act_scale_scratch);
-      const kernels::LinearParams p = linear_params(plan, a, r, q, ldq);
-      const LinearShape shape = shape_of(plan, r.m, r.aligned16);
-      if (const kernels::FusedDynamicVariant* fused = decode_dynamic_choose(shape, plan.x_dtype)) {
-        e = fused->launch(qp, p, plan.num_sms, s);  // quantize and linear in one launch
-        break;
-      }
-      e = kernels::launch_quantize(qp, plan.num_sms, s);
+      e = kernels::launch_quantize(quantize_params(plan, a, r, q, ldq, a.act_scale_scratch), plan.num_sms, s);
       if (e != cudaSuccess) break;
-      e = choose(plan, shape).launch(p, plan.num_sms, s);
+      const kernels::LinearParams p = linear_params(plan, a, r, q, ldq);
+      e = choose(plan, shape_of(plan, r.m, r.aligned16)).launch(p, plan.num_sms, s);
       break;
     }
     case SQ_OP_QUANTIZE_STATIC:

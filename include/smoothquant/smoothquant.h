@@ -40,11 +40,9 @@
  *   or overflows to +Inf in S gives q 0. Through SQ_OP_QUANTIZED_LINEAR such rows
  *   produce NaN outputs (0 * NaN, 0 * Inf; the NaN payload is not specified).
  *
- * SQ_OP_QUANTIZED_LINEAR = SQ_OP_QUANTIZE_DYNAMIC with S = T, writing scale into
- * act_scale_scratch, then SQ_OP_SMOOTHQUANT_LINEAR of q with scratch[m] = scale[m]
- * (the per-token scale). q lives in the caller's workspace; kernels that quantize
- * inside the GEMM launch may not store it, so the workspace's contents after a run
- * are unspecified.
+ * SQ_OP_QUANTIZED_LINEAR = SQ_OP_QUANTIZE_DYNAMIC with S = T, writing q into the
+ * caller's workspace and scale into act_scale_scratch, then
+ * SQ_OP_SMOOTHQUANT_LINEAR with scratch[m] = scale[m] (the per-token scale).
  *
  * Offline helpers (host only) document their formulas at their declarations.
  * ==============================================================================
@@ -148,7 +146,7 @@ enum {
    *  desc: act_dtype = S8, weight_dtype = S8, scale_dtype = out_dtype = T in {F32, F64, F16, BF16},
    *  act_scale > 0 finite. run: act, weight, weight_scale, act_scale_scratch, out; bias optional. */
   SQ_OP_SMOOTHQUANT_LINEAR = 1,
-  /** Floating-point x [M,K] -> dynamic per-token int8 -> the same W8A8 kernel, in one call.
+  /** Floating-point x [M,K] -> dynamic per-token int8 (into the workspace) -> the same W8A8 kernel.
    *  desc: act_dtype in {F32, F64, F16, BF16} (x), weight_dtype = S8, scale_dtype = out_dtype = T.
    *  act_scale is ignored (0). run: act = x, weight, weight_scale, act_scale_scratch (receives the
    *  per-token scales), out; bias and smooth ([K], dtype T) optional; workspace required. */
