@@ -32,6 +32,10 @@ struct LinearParams {
   void* out;  // [m, n] of T, row stride ld_out
   int64_t ld_out;
   Dtype dtype;  // T
+  // The previous kernel on the stream (the dynamic quantizer) writes act and row_scale. A kernel
+  // that supports programmatic dependent launch (sm_90) may then be launched to start early, and
+  // must execute griddepcontrol.wait before it reads act or row_scale; other kernels ignore this.
+  bool after_quantize;
 };
 
 // A compiled kernel configuration. src/ chooses one per run (M bucket, alignment).
