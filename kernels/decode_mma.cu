@@ -17,8 +17,17 @@
 //   bytes [16q + 8, 16q + 16) of the chunk.
 //   The K groups' exact int32 partials meet in shared memory and are summed in K-group order,
 //   then the scale epilogue (epilogue.cuh) writes out, bounds-checked on N and M.
+// Programmatic dependent launch (PDL): when src/ sets LinearParams::overlap_quantizer (the dynamic
+// plan, small M, sm_90: src/dispatch_decode.cpp decode_overlap_quantizer), the launcher takes the
+// kPdl instantiation with programmatic stream serialization: its CTAs start while the quantizer
+// still runs, prefetch to L2 the weight bytes of their first loop iteration (independent of the
+// quantizer), then griddepcontrol.wait until the quantizer's grid has completed and its memory is
+// visible, and only then read act and row_scale and write anything. Every other launch takes the
+// plain instantiation, whose code has no PDL prologue at all (even a skipped one slowed the static
+// decode by 0.2-0.4 us on the H100).
 #include "decode_mma.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cuda_runtime.h>
 
@@ -40,6 +49,12 @@ constexpr int kStaticSmemLimit = 48 * 1024;  // above this a kernel needs the op
 // Padding (int32) of one token's row in the reduction buffer: with a pitch of 16 * rw + 4 the
 // fragment stores (8 groups x 4 quads, quads 2 tokens apart) land on 32 distinct banks.
 constexpr int kRedPad = 4;
+// Kernel images compiled for this virtual architecture or later execute griddepcontrol.wait
+// (the PTX instruction needs sm_90); older images (sm_80, or compute_80 PTX JIT-compiled for a
+// newer GPU) do not wait, so they must never be launched as programmatic dependents.
+constexpr int kPdlMinPtxVersion = 90;
+// Token tiles (rows of M) up to which a kPdl instantiation is compiled (the small-M bucket).
+constexpr int kPdlMaxTokens = kDecodeSmallMaxM;
 
 // Variants: n8 token tiles, chunks per warp and iteration (weight + activation registers),
 // row tiles per CTA (rw > 1: the row warps of a K group share activations through L1, fewer
@@ -86,6 +101,22 @@ __device__ __forceinline__ uint4 load_act16(const int8_t* ptr) {
   return __ldg(reinterpret_cast<const uint4*>(ptr));
 }
 
+// PDL prologue (sm_90+): an L2 prefetch of `bytes` (a multiple of 16, 16-byte aligned address).
+__device__ __forceinline__ void prefetch_l2(const int8_t* ptr, int bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(ptr), "r"(bytes) : "memory");
+#endif
+}
+
+// Waits until the grids this one depends on programmatically (the quantizer) have completed and
+// their memory operations are visible; returns at once when the kernel was launched without the
+// programmatic attribute. Compiled for sm_90+ only (kPdlMinPtxVersion).
+__device__ __forceinline__ void wait_for_producer() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ void mma_s8(int32_t (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
                                        uint32_t a3, uint32_t b0, uint32_t b1) {
   asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
@@ -110,9 +141,11 @@ struct CtaShape {
   static_assert(kWarpsPerSm % kWarps == 0, "whole CTAs per SM");
   static_assert(kMinCtasPerSm == kDecodeCtasPerSm, "the dispatch's wave model assumes this occupancy");
   static_assert(kDecodeMaxM <= kThreads, "one thread per row writes the fused scratch fill");
+  static_assert(kRows <= kThreads, "one thread per weight row issues the PDL prefetch");
 };
 
-template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
+// kPdl: the programmatic-dependent instantiation (see the top of this file).
+template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
 __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThreads,
                                   CtaShape<kTokenTiles, kRowWarps, kWarps>::kMinCtasPerSm)
     decode_mma_kernel(const LinearParams p) {
@@ -137,6 +170,18 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
   const int64_t n = p.n;
   const int k = p.k;
   const int tiles = (m + kTokensPerTile - 1) / kTokensPerTile;  // token tiles holding rows of M
+
+  if constexpr (kPdl) {
+    if (p.overlap_quantizer) {  // always true where the launcher takes kPdl
+      // Before the wait: prefetch to L2 what the first loop iteration reads of this CTA's weight
+      // rows (one row per thread; K % 16 == 0 and 16-byte aligned rows, see decode_mma.hpp).
+      constexpr int kFirstIterBytes = kKGroups * kChunksPerIter * kKPerChunk;
+      const int64_t row = cta_row0 + static_cast<int64_t>(threadIdx.x);
+      if (static_cast<int>(threadIdx.x) < kCtaRows && row < n)
+        prefetch_l2(p.weight + row * p.ld_weight, k < kFirstIterBytes ? k : kFirstIterBytes);
+    }
+    wait_for_producer();  // act and row_scale are the quantizer's; nothing is written before this
+  }
 
   // Fused scratch fill: CTA 0 writes row_scale_out[0..m) once.
   if (p.row_scale_out != nullptr && blockIdx.x == 0 && static_cast<int>(threadIdx.x) < m) {
@@ -228,6 +273,30 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
   }
 }
 
+// Whether the decode kernels may be launched as programmatic dependents. Set by prepare (once
+// per plan, on its device) from the kernel image the device runs: on only while every device
+// prepared so far runs images that wait (kPdlMinPtxVersion); one device whose image does not wait
+// turns it off for the process (those runs then launch the plain instantiation).
+enum PdlState : int { kPdlUnknown = 0, kPdlOn = 1, kPdlOff = 2 };
+namespace {
+std::atomic<int> g_pdl_state{kPdlUnknown};
+}  // namespace
+
+void note_image(const cudaFuncAttributes& attr) {
+  if (attr.ptxVersion >= kPdlMinPtxVersion) {
+    int expected = kPdlUnknown;
+    g_pdl_state.compare_exchange_strong(expected, kPdlOn);
+  } else {
+    g_pdl_state.store(kPdlOff);
+  }
+}
+
+// Variants whose M range lies within kPdlMaxTokens have a kPdl instantiation.
+template <int kTokenTiles>
+constexpr bool has_pdl() {
+  return kTokenTiles * kTokensPerTile <= kPdlMaxTokens;
+}
+
 template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
 struct LaunchDecode {
   const LinearParams& p;
@@ -241,23 +310,51 @@ struct LaunchDecode {
     cfg.blockDim = dim3(S::kThreads);
     cfg.dynamicSmemBytes = S::kSmemBytes;
     cfg.stream = stream;
+    if constexpr (has_pdl<kTokenTiles>()) {
+      // Following a small quantizer grid: start early and wait in the kernel (top of this file).
+      // src/ decided (overlap_quantizer); the image check is a safety net for images that would
+      // not wait (then the plain instantiation runs, still correct).
+      const bool pdl = p.overlap_quantizer && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
+      if (pdl) {
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[0].val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        return cudaLaunchKernelEx(
+            &cfg, decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, true>, p);
+      }
+    }
     return cudaLaunchKernelEx(
-        &cfg, decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps>, p);
+        &cfg, decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, false>, p);
   }
 };
 
-// Once per plan, on its device: fails when the binary has no image for the device, and opts in
-// to more than 48 KiB of shared memory where an instantiation needs it.
+// Once per plan, on its device, for one instantiation: fails when the binary has no image for the
+// device, notes (kPdl) whether that image waits for a programmatic dependency, and opts in to
+// more than 48 KiB of shared memory where the instantiation needs it.
+template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
+cudaError_t prepare_instance() {
+  using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
+  const auto kernel = decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
+  cudaFuncAttributes attr;
+  const cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
+  if (e != cudaSuccess) return e;
+  if (kPdl) note_image(attr);
+  if (S::kSmemBytes <= kStaticSmemLimit) return cudaSuccess;
+  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);
+}
+
 template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
 struct PrepareDecode {
   template <typename T>
   cudaError_t operator()() const {
-    using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
-    const auto kernel = decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps>;
-    cudaFuncAttributes attr;
-    const cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
-    if (e != cudaSuccess || S::kSmemBytes <= kStaticSmemLimit) return e;
-    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);
+    const cudaError_t e = prepare_instance<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, false>();
+    if constexpr (has_pdl<kTokenTiles>()) {
+      if (e != cudaSuccess) return e;
+      return prepare_instance<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, true>();
+    }
+    return e;
   }
 };
 

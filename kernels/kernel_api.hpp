@@ -32,10 +32,11 @@ struct LinearParams {
   void* out;  // [m, n] of T, row stride ld_out
   int64_t ld_out;
   Dtype dtype;  // T
-  // The previous kernel on the stream (the dynamic quantizer) writes act and row_scale. A kernel
-  // that supports programmatic dependent launch (sm_90) may then be launched to start early, and
-  // must execute griddepcontrol.wait before it reads act or row_scale; other kernels ignore this.
-  bool after_quantize;
+  // Set by src/ (decode_overlap_quantizer) when this linear directly follows the dynamic quantizer
+  // on the stream and should overlap it: a kernel that supports programmatic dependent launch (the
+  // decode kernels' sm_90 image) is then launched to start early and executes griddepcontrol.wait
+  // before it reads act or row_scale or writes anything; other kernels ignore it.
+  bool overlap_quantizer;
 };
 
 // A compiled kernel configuration. src/ chooses one per run (M bucket, alignment).

@@ -9,6 +9,13 @@
 // so x is read from memory once (rows longer than the cache re-read x in the second pass). The
 // abs-max is a max, so its value does not depend on the reduction order; NaN is tracked as a flag
 // (fmax drops NaN) and a NaN row stores the canonical quiet NaN of S, as the host kernel does.
+//
+// The dynamic kernel lets the next kernel on the stream be scheduled once its CTAs have read x
+// (griddepcontrol.launch_dependents, sm_90+). This only matters to a kernel launched as a
+// programmatic dependent (the decode linear of the dynamic plan): such a kernel may start its
+// independent work (weight loads) early and must execute griddepcontrol.wait, which still waits
+// for this grid's completion and memory flush, before it reads q or the scales. A kernel launched
+// without that attribute waits for this grid's completion as always.
 #include <cstdint>
 #include <type_traits>
 
@@ -241,6 +248,13 @@ struct QuantizePass {
   __device__ void one(int64_t i, C v) const { q[i] = one_q(i, v); }
 };
 
+// Allows the dependent grid (see the top of this file) to be scheduled now; no-op before sm_90.
+__device__ __forceinline__ void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // ------------------------------------------------------------------ kernels
 template <typename X, typename SM, bool kVector>
 __global__ void __launch_bounds__(kMaxThreads) quantize_static_kernel(QuantizeParams p) {
@@ -279,6 +293,9 @@ __global__ void __launch_bounds__(kMaxThreads) quantize_dynamic_kernel(QuantizeP
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   if (lane == 0) warp_max[warp] = amax;
   const bool row_nan = __syncthreads_or(pass1.nan ? 1 : 0) != 0;  // also the barrier for warp_max
+  // x is read (the cached kernel does not read it again): the dependent's weight prefetch no
+  // longer competes with this grid's loads. It starts once every CTA of this grid got here.
+  allow_dependent_launch();
   if (threadIdx.x == 0) {
     C m = warp_max[0];
     const int warps = blockDim.x / kWarp;

@@ -23,6 +23,17 @@ constexpr int64_t kLargeBucketMaxM = kernels::kDecodeMaxM;       // eight n8 til
 // N = 10240 wide at 61% of the bandwidth floor (its second wave is 21% full).
 constexpr double kWideFillMargin = 0.05;
 
+// Programmatic dependent launch after the dynamic quantizer (one quantizer CTA per row of M):
+// while the quantizer runs, the SMs holding its CTAs take fewer early decode CTAs. Measured on the
+// H100 (bf16, M = 1, 8, 16; N x K = 4096x4096, 6144x4096, 4096x14336, 57344x8192): overlapping
+// saved 1.2-3.1 us per run except at M = 16, K = 14336 (M x K = 229376), where it cost 1.0 us. So
+// it is used in the small-M bucket up to the largest M x K measured to gain (M = 16, K = 8192),
+// and only where the device runs the decode kernels' sm_90 image, which waits for its producer
+// (sm_80 images and compute_80 PTX JIT-compiled for newer GPUs do not).
+constexpr int64_t kOverlapMaxM = kernels::kDecodeSmallMaxM;
+constexpr int64_t kOverlapMaxMK = kOverlapMaxM * 8192;
+constexpr int32_t kOverlapSm = 90;
+
 const kernels::KernelVariant* const kDecodeVariants[] = {
     &kernels::kDecodeMmaM16, &kernels::kDecodeMmaM32, &kernels::kDecodeMmaM32Wide,
     &kernels::kDecodeMmaM64, &kernels::kDecodeMmaM64Wide};
@@ -57,6 +68,10 @@ const kernels::KernelVariant* decode_choose(const LinearShape& s) {
   const bool wide = prefer_wide(s);
   if (s.m <= kMidBucketMaxM) return wide ? &kernels::kDecodeMmaM32Wide : &kernels::kDecodeMmaM32;
   return wide ? &kernels::kDecodeMmaM64Wide : &kernels::kDecodeMmaM64;
+}
+
+bool decode_overlap_quantizer(const LinearShape& s) {
+  return s.sm == kOverlapSm && decode_choose(s) != nullptr && s.m <= kOverlapMaxM && s.m * s.k <= kOverlapMaxMK;
 }
 
 }  // namespace sq

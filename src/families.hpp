@@ -20,6 +20,9 @@ struct LinearShape {
 // src/dispatch_decode.cpp. decode_choose returns nullptr when no decode kernel takes the shape.
 cudaError_t decode_prepare();
 const kernels::KernelVariant* decode_choose(const LinearShape& s);
+// Whether the decode kernel chosen for s, following the dynamic quantizer on the stream, should be
+// launched as its programmatic dependent (start early, wait in the kernel): LinearParams::overlap_quantizer.
+bool decode_overlap_quantizer(const LinearShape& s);
 
 // Portable family (mma.sync, sm_80+): src/dispatch_sm80.cpp.
 cudaError_t sm80_prepare();  // once per plan at select, on the plan's device

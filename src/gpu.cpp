@@ -218,8 +218,10 @@ sq_status gpu_run(const sq_plan_st& plan, sq_stream stream, void* workspace, con
       const int64_t ldq = quantized_ld(plan);
       e = kernels::launch_quantize(quantize_params(plan, a, r, q, ldq, a.act_scale_scratch), plan.num_sms, s);
       if (e != cudaSuccess) break;
-      const kernels::LinearParams p = linear_params(plan, a, r, q, ldq);
-      e = choose(plan, shape_of(plan, r.m, r.aligned16)).launch(p, plan.num_sms, s);
+      kernels::LinearParams p = linear_params(plan, a, r, q, ldq);
+      const LinearShape shape = shape_of(plan, r.m, r.aligned16);
+      p.overlap_quantizer = decode_overlap_quantizer(shape);
+      e = choose(plan, shape).launch(p, plan.num_sms, s);
       break;
     }
     case SQ_OP_QUANTIZE_STATIC:

@@ -72,7 +72,6 @@ kernels::LinearParams linear_params(const sq_plan_st& plan, const sq_run_args& a
     p.row_scale = a.act_scale_scratch;
     p.static_scale_bits = 0;
     p.row_scale_out = nullptr;
-    p.after_quantize = true;
   }
   p.out = a.out;
   p.ld_out = r.ld_out;

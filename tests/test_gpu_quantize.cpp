@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -289,9 +290,79 @@ TEST_CASE("GPU quantized linear equals the host bit for bit (bias and smooth on/
   }
 }
 
+TEST_CASE("GPU quantized linear at decode sizes (the linear overlaps the quantizer on sm_90)", "[quantize]") {
+  for (sq_dtype t : {SQ_DTYPE_BF16, SQ_DTYPE_F32})
+    for (int64_t m : {1, 8, 16})
+      for (int64_t k : {4096, 8192, 14336}) check_quantized_linear({SQ_PREFERENCE_FASTEST, t, t, m, 4096, k, m != 8, m == 16});
+}
+
+TEST_CASE("GPU quantized linear under CUDA graph capture and replay (decode size)", "[quantize][graph]") {
+  const int64_t M = 8, N = 4096, K = 4096;
+  const sq_dtype t = SQ_DTYPE_BF16;
+  sq_plan_desc d = linear_desc(t, N, K, M, 0.0);
+  d.op = SQ_OP_QUANTIZED_LINEAR;
+  d.act_dtype = t;
+  cudaStream_t s;
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  sq_plan host = nullptr, gpu = nullptr;
+  REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &host) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(s), &d, SQ_PREFERENCE_FASTEST, &gpu) == SQ_STATUS_SUCCESS);
+  size_t bytes = 0;
+  REQUIRE(sq_plan_workspace_size(gpu, &bytes) == SQ_STATUS_SUCCESS);
+  std::vector<unsigned char> hws(bytes + 16);
+  void* hwsp = hws.data() + (16 - reinterpret_cast<uintptr_t>(hws.data()) % 16) % 16;
+  DevMem dx(M * K * 2), dw(N * K), dws(N * 2), dout(M * N * 2), dscratch(M * 2), dwork(bytes);
+  sq_run_args g = run_args();
+  g.m = M;
+  g.act = dx.p;
+  g.weight = dw.p;
+  g.weight_scale = dws.p;
+  g.act_scale_scratch = dscratch.p;
+  g.out = dout.p;
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CUDA_REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  REQUIRE(sq_plan_run(gpu, reinterpret_cast<sq_stream>(s), dwork.p, bytes, &g) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_run(gpu, reinterpret_cast<sq_stream>(s), dwork.p, bytes, &g) == SQ_STATUS_SUCCESS);  // twice: reuse
+  CUDA_REQUIRE(cudaStreamEndCapture(s, &graph));
+  CUDA_REQUIRE(cudaGraphInstantiate(&exec, graph, 0));
+  for (int replay = 0; replay < 3; ++replay) {
+    Buf x = make_x(t, M, K, K, replay == 1);
+    auto w = random_s8(static_cast<size_t>(N * K));
+    Buf ws = random_scales(t, N), ref(t, M * N), ref_scale(t, M), got(t, M * N), got_scale(t, M);
+    dx.upload(x.data(), x.bytes.size());
+    dw.upload(w.data(), w.size());
+    dws.upload(ws.data(), ws.bytes.size());
+    dout.poison();
+    dscratch.poison();
+    CUDA_REQUIRE(cudaGraphLaunch(exec, s));
+    CUDA_REQUIRE(cudaStreamSynchronize(s));
+    sq_run_args h = g;
+    h.act = x.data();
+    h.weight = w.data();
+    h.weight_scale = ws.data();
+    h.act_scale_scratch = ref_scale.data();
+    h.out = ref.data();
+    REQUIRE(sq_plan_run(host, nullptr, hwsp, bytes, &h) == SQ_STATUS_SUCCESS);
+    dout.download(got.data(), got.bytes.size());
+    dscratch.download(got_scale.data(), got_scale.bytes.size());
+    REQUIRE(first_bit_difference(got_scale, ref_scale) == -1);
+    for (size_t i = 0; i < got.count(); ++i) {
+      if (std::isnan(got.get(i)) && std::isnan(ref.get(i))) continue;  // rows with a NaN/Inf scale
+      REQUIRE(std::memcmp(got.at(i), ref.at(i), 2) == 0);
+    }
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  sq_plan_destroy(gpu);
+  sq_plan_destroy(host);
+  CUDA_REQUIRE(cudaStreamDestroy(s));
+}
+
 TEST_CASE("GPU quantize: a small case for compute-sanitizer", "[quantize][sanitize]") {
   check_quantize({SQ_PREFERENCE_FASTEST, true, SQ_DTYPE_F16, SQ_DTYPE_F32, true, 6, 77, 0, 0, true});
   check_quantize({SQ_PREFERENCE_FASTEST, true, SQ_DTYPE_F32, SQ_DTYPE_BF16, false, 3, 13001, 0, 0, true});
   check_quantize({SQ_PREFERENCE_FASTEST, false, SQ_DTYPE_BF16, SQ_DTYPE_F64, true, 2, 45, 3, 1});
   check_quantized_linear({SQ_PREFERENCE_FASTEST, SQ_DTYPE_BF16, SQ_DTYPE_BF16, 3, 16, 40, true, true});
+  check_quantized_linear({SQ_PREFERENCE_FASTEST, SQ_DTYPE_BF16, SQ_DTYPE_BF16, 5, 40, 64, true, false});  // overlapped
 }
