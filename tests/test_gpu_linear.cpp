@@ -8,25 +8,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "gpu_util.hpp"
 #include "test_util.hpp"
 
 using namespace sqt;
 
 namespace {
-
-#define CUDA_REQUIRE(x) REQUIRE((x) == cudaSuccess)
-
-struct DevBuf {
-  void* p = nullptr;
-  size_t bytes = 0;
-  explicit DevBuf(size_t b) : bytes(b) { CUDA_REQUIRE(cudaMalloc(&p, std::max<size_t>(b, 1))); }
-  ~DevBuf() { cudaFree(p); }
-  DevBuf(const DevBuf&) = delete;
-  DevBuf& operator=(const DevBuf&) = delete;
-  void upload(const void* src, size_t n) { CUDA_REQUIRE(cudaMemcpy(p, src, n, cudaMemcpyHostToDevice)); }
-  void download(void* dst, size_t n) const { CUDA_REQUIRE(cudaMemcpy(dst, p, n, cudaMemcpyDeviceToHost)); }
-  void poison() { CUDA_REQUIRE(cudaMemset(p, 0xFF, bytes)); }
-};
 
 struct Case {
   sq_preference pref;

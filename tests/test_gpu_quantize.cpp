@@ -13,27 +13,12 @@
 #include <limits>
 #include <vector>
 
+#include "gpu_util.hpp"
 #include "test_util.hpp"
 
 using namespace sqt;
 
 namespace {
-
-#define CUDA_REQUIRE(x) REQUIRE((x) == cudaSuccess)
-
-struct DevMem {
-  void* p = nullptr;
-  size_t bytes = 0;
-  explicit DevMem(size_t b) : bytes(b) { CUDA_REQUIRE(cudaMalloc(&p, std::max<size_t>(b, 1))); }
-  ~DevMem() { cudaFree(p); }
-  DevMem(const DevMem&) = delete;
-  DevMem& operator=(const DevMem&) = delete;
-  void upload(const void* src, size_t n, size_t offset = 0) {
-    CUDA_REQUIRE(cudaMemcpy(static_cast<char*>(p) + offset, src, n, cudaMemcpyHostToDevice));
-  }
-  void download(void* dst, size_t n) const { CUDA_REQUIRE(cudaMemcpy(dst, p, n, cudaMemcpyDeviceToHost)); }
-  void poison() { CUDA_REQUIRE(cudaMemset(p, 0xFF, bytes)); }
-};
 
 const sq_dtype kFloats[] = {SQ_DTYPE_F32, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_BF16};
 const sq_preference kGpuPrefs[] = {SQ_PREFERENCE_FASTEST, SQ_PREFERENCE_GPU_PORTABLE};
@@ -112,7 +97,7 @@ void check_quantize(const QCase& c) {
   a.ld_out = c.pad ? ld : 0;
   REQUIRE(sq_plan_run(host, nullptr, nullptr, 0, &a) == SQ_STATUS_SUCCESS);
 
-  DevMem dx(x.bytes.size() + c.x_offset * xs), ds(std::max<size_t>(smooth.bytes.size(), 1)),
+  DevBuf dx(x.bytes.size() + c.x_offset * xs), ds(std::max<size_t>(smooth.bytes.size(), 1)),
       dq(q_ref.size()), dscale(scale_ref.bytes.size());
   dx.upload(x.data(), x.bytes.size(), c.x_offset * xs);
   if (c.smooth) ds.upload(smooth.data(), smooth.bytes.size());
@@ -232,7 +217,7 @@ void check_quantized_linear(const LCase& c) {
   a.out = out_ref.data();
   REQUIRE(sq_plan_run(host, nullptr, hwsp, hbytes, &a) == SQ_STATUS_SUCCESS);
 
-  DevMem dx(x.bytes.size()), dw(w.size()), dws(ws.bytes.size()), dbias(bias.bytes.size()),
+  DevBuf dx(x.bytes.size()), dw(w.size()), dws(ws.bytes.size()), dbias(bias.bytes.size()),
       dsmooth(smooth.bytes.size()), dout(out_ref.bytes.size()), dscratch(scratch_ref.bytes.size()), dwork(gbytes);
   dx.upload(x.data(), x.bytes.size());
   dw.upload(w.data(), w.size());
@@ -311,7 +296,7 @@ TEST_CASE("GPU quantized linear under CUDA graph capture and replay (decode size
   REQUIRE(sq_plan_workspace_size(gpu, &bytes) == SQ_STATUS_SUCCESS);
   std::vector<unsigned char> hws(bytes + 16);
   void* hwsp = hws.data() + (16 - reinterpret_cast<uintptr_t>(hws.data()) % 16) % 16;
-  DevMem dx(M * K * 2), dw(N * K), dws(N * 2), dout(M * N * 2), dscratch(M * 2), dwork(bytes);
+  DevBuf dx(M * K * 2), dw(N * K), dws(N * 2), dout(M * N * 2), dscratch(M * 2), dwork(bytes);
   sq_run_args g = run_args();
   g.m = M;
   g.act = dx.p;
