@@ -201,8 +201,7 @@ void check_quantized_linear(const LCase& c) {
   size_t hbytes = 0, gbytes = 0;
   REQUIRE(sq_plan_workspace_size(host, &hbytes) == SQ_STATUS_SUCCESS);
   REQUIRE(sq_plan_workspace_size(gpu, &gbytes) == SQ_STATUS_SUCCESS);
-  std::vector<unsigned char> hws(hbytes + 16);
-  void* hwsp = hws.data() + (16 - reinterpret_cast<uintptr_t>(hws.data()) % 16) % 16;
+  HostWorkspace hws(hbytes);
   Buf out_ref(c.t, static_cast<size_t>(c.m * c.n)), scratch_ref(c.t, static_cast<size_t>(c.m + 1));
   out_ref.poison();
   scratch_ref.poison();
@@ -215,7 +214,7 @@ void check_quantized_linear(const LCase& c) {
   a.smooth = c.smooth ? smooth.data() : nullptr;
   a.act_scale_scratch = scratch_ref.data();
   a.out = out_ref.data();
-  REQUIRE(sq_plan_run(host, nullptr, hwsp, hbytes, &a) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_run(host, nullptr, hws.data(), hbytes, &a) == SQ_STATUS_SUCCESS);
 
   DevBuf dx(x.bytes.size()), dw(w.size()), dws(ws.bytes.size()), dbias(bias.bytes.size()),
       dsmooth(smooth.bytes.size()), dout(out_ref.bytes.size()), dscratch(scratch_ref.bytes.size()), dwork(gbytes);
@@ -294,8 +293,7 @@ TEST_CASE("GPU quantized linear under CUDA graph capture and replay (decode size
   REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(s), &d, SQ_PREFERENCE_FASTEST, &gpu) == SQ_STATUS_SUCCESS);
   size_t bytes = 0;
   REQUIRE(sq_plan_workspace_size(gpu, &bytes) == SQ_STATUS_SUCCESS);
-  std::vector<unsigned char> hws(bytes + 16);
-  void* hwsp = hws.data() + (16 - reinterpret_cast<uintptr_t>(hws.data()) % 16) % 16;
+  HostWorkspace hws(bytes);
   DevBuf dx(M * K * 2), dw(N * K), dws(N * 2), dout(M * N * 2), dscratch(M * 2), dwork(bytes);
   sq_run_args g = run_args();
   g.m = M;
@@ -328,7 +326,7 @@ TEST_CASE("GPU quantized linear under CUDA graph capture and replay (decode size
     h.weight_scale = ws.data();
     h.act_scale_scratch = ref_scale.data();
     h.out = ref.data();
-    REQUIRE(sq_plan_run(host, nullptr, hwsp, bytes, &h) == SQ_STATUS_SUCCESS);
+    REQUIRE(sq_plan_run(host, nullptr, hws.data(), bytes, &h) == SQ_STATUS_SUCCESS);
     dout.download(got.data(), got.bytes.size());
     dscratch.download(got_scale.data(), got_scale.bytes.size());
     REQUIRE(first_bit_difference(got_scale, ref_scale) == -1);

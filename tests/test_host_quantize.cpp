@@ -302,8 +302,8 @@ TEST_CASE("host quantized linear equals dynamic quantize then the linear oracle"
         size_t ws_bytes = 0;
         REQUIRE(sq_plan_workspace_size(plan, &ws_bytes) == SQ_STATUS_SUCCESS);
         REQUIRE(ws_bytes >= static_cast<size_t>(m * k));
-        std::vector<unsigned char> workspace(ws_bytes + 16);
-        void* wsp = workspace.data() + (16 - reinterpret_cast<uintptr_t>(workspace.data()) % 16) % 16;
+        HostWorkspace workspace(ws_bytes);
+        void* wsp = workspace.data();
         Buf out(t, static_cast<size_t>(m * n)), scratch(t, static_cast<size_t>(m));
         out.poison();
         scratch.poison();

@@ -172,4 +172,19 @@ inline sq_run_args run_args() {
 
 inline std::string last_error() { return std::string(sq_last_error_message()); }
 
+// Host memory for a plan's workspace: `bytes` bytes at a 16-byte aligned address, as
+// sq_plan_run asks of a workspace.
+class HostWorkspace {
+ public:
+  explicit HostWorkspace(size_t bytes) : storage_(bytes + kAlign) {}
+  void* data() {
+    const size_t skew = reinterpret_cast<uintptr_t>(storage_.data()) % kAlign;
+    return storage_.data() + (kAlign - skew) % kAlign;
+  }
+
+ private:
+  static constexpr size_t kAlign = 16;
+  std::vector<unsigned char> storage_;
+};
+
 }  // namespace sqt
