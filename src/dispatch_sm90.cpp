@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "families.hpp"
+#include "sm90_splitk.hpp"
 #include "sm90_wgmma.hpp"
 
 namespace sq {

@@ -1,0 +1,315 @@
+// The Hopper family's split-K cluster kernel (sm_90a only), for small M and few output tiles:
+// one output tile per thread-block cluster of S CTAs along K, the exact int32 partials reduced in
+// rank order through distributed shared memory. See sm90_splitk.hpp.
+#include "sm90_splitk.hpp"
+
+#include <climits>
+#include <cstdint>
+#include <cstring>
+
+#include "epilogue.cuh"
+#include "sm90_common.cuh"
+
+namespace sq {
+namespace kernels {
+namespace {
+
+using namespace sm90;
+
+// The split-K variant (small M): one 128 x kSplitTileN tile per cluster of S CTAs along K. Each CTA
+// accumulates an exact int32 partial over its K range into its (drained) stage ring, and after a
+// cluster barrier CTA r reduces rows [r*R/S, (r+1)*R/S) of the tile over all S partials in rank
+// order through distributed shared memory, applies the epilogue and stores 16 bytes per thread.
+constexpr int kSplitTileN = 128;
+constexpr int kSplitStages = 6;
+using SplitConfig = TileConfig<kSplitTileN, kSplitStages>;
+constexpr int kPartialPadInts = 8;  // int32 padding per partial row: fragment stores without bank conflicts
+constexpr int kPartialPitch = kSplitTileN + kPartialPadInts;  // int32 elements between partial rows
+constexpr int kMaxClusterSplit = 8;  // portable cluster size
+constexpr int kStoreBytes = 16;      // one vector store of the staged epilogue
+static_assert(kTileM * kPartialPitch * static_cast<int>(sizeof(int32_t)) <= kSplitStages * SplitConfig::kStageBytes,
+              "the int32 partial tile fits in the stage ring");
+
+// ------------------------------------------------------------------ the split-K kernel
+// One output tile per cluster; the cluster's S CTAs (cluster dims S x 1 x 1, consecutive in x) split
+// the K blocks evenly. Not persistent: grid = tiles * S, tiles in M-fastest order (the CTAs of the
+// M tiles of one N tile run together and share the weight through L2).
+template <int KCOLS> struct PartialLoad;
+template <> struct PartialLoad<2> {
+  __device__ static __forceinline__ void load(uint32_t addr, int32_t (&v)[2]) { ld_cluster_v2(addr, v); }
+};
+template <> struct PartialLoad<4> {
+  __device__ static __forceinline__ void load(uint32_t addr, int32_t (&v)[4]) { ld_cluster_v4(addr, v); }
+};
+template <> struct PartialLoad<8> {
+  __device__ static __forceinline__ void load(uint32_t addr, int32_t (&v)[8]) {
+    int32_t lo[4], hi[4];
+    ld_cluster_v4(addr, lo);
+    ld_cluster_v4(addr + sizeof(lo), hi);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      v[i] = lo[i];
+      v[4 + i] = hi[i];
+    }
+  }
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 1)
+    sm90_wgmma_splitk_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
+                             const __grid_constant__ LinearParams p) {
+  using Cfg = SplitConfig;
+  constexpr int BN = Cfg::kTileN;
+  constexpr int STAGES = Cfg::kStages;
+  using E = Epi<T>;
+  using C = typename E::C;
+
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = reinterpret_cast<uint8_t*>(
+      (reinterpret_cast<uintptr_t>(smem_raw) + (kSmemAlign - 1)) & ~static_cast<uintptr_t>(kSmemAlign - 1));
+  uint8_t* smem_a = smem;
+  uint8_t* smem_b = smem + STAGES * Cfg::kABytes;
+  uint64_t* full_bar = reinterpret_cast<uint64_t*>(smem_b + STAGES * Cfg::kBBytes);
+  uint64_t* empty_bar = full_bar + STAGES;
+
+  const uint32_t split = cluster_nctarank();
+  const uint32_t rank = cluster_ctarank();
+  const int32_t m_tiles = (p.m + kTileM - 1) / kTileM;
+  const int32_t tile = static_cast<int32_t>(blockIdx.x / split);
+  const int32_t mt = tile % m_tiles;
+  const int32_t nt = tile / m_tiles;
+  const int32_t k_blocks = (p.k + kTileK - 1) / kTileK;
+  const int32_t kb_begin = static_cast<int32_t>(static_cast<int64_t>(k_blocks) * rank / split);
+  const int32_t kb_end = static_cast<int32_t>(static_cast<int64_t>(k_blocks) * (rank + 1) / split);
+  const int32_t rows_valid = min(kTileM, p.m - mt * kTileM);  // rows of this tile inside the matrix
+  const int warpgroup = threadIdx.x / kWarpgroupThreads;
+  const int lane = threadIdx.x % 32;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(&full_bar[s], 1);
+      mbar_init(&empty_bar[s], kConsumerWarpgroups * 4);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {
+    // ---------------- producer warpgroup
+    setmaxnreg_dec<kProducerRegs>();
+    const int warp = threadIdx.x / 32;
+    if (warp == 0) {
+      if (lane == 0) {
+        tma_prefetch_desc(&tmap_a);
+        tma_prefetch_desc(&tmap_b);
+        int stage = 0;
+        uint32_t phase = 0;
+        for (int32_t kb = kb_begin; kb < kb_end; ++kb) {
+          mbar_wait(&empty_bar[stage], phase ^ 1);
+          mbar_arrive_expect_tx(&full_bar[stage], Cfg::kStageBytes);
+          tma_load_2d(smem_a + stage * Cfg::kABytes, &tmap_a, &full_bar[stage], kb * kTileK, mt * kTileM);
+          tma_load_2d(smem_b + stage * Cfg::kBBytes, &tmap_b, &full_bar[stage], kb * kTileK, nt * BN);
+          if (++stage == STAGES) {
+            stage = 0;
+            phase ^= 1;
+          }
+        }
+      }
+      __syncwarp();
+    } else if (p.row_scale_out != nullptr && nt == 0 && rank == 0) {
+      // Fused scratch fill: rank 0 of the clusters of N tile 0 owns rows [m0, m0 + rows_valid).
+      const T scale = E::from_bits(p.static_scale_bits);
+      T* dst = static_cast<T*>(p.row_scale_out);
+      for (int r = threadIdx.x - 32; r < rows_valid; r += kWarpgroupThreads - 32) dst[mt * kTileM + r] = scale;
+    }
+    cluster_sync();  // the partials are written
+    cluster_sync();  // every CTA has read them
+    return;
+  }
+
+  // ---------------- consumer warpgroups
+  setmaxnreg_inc<kConsumerRegs>();
+  const int cwg = warpgroup - 1;
+  const int warp_in_wg = (threadIdx.x / 32) % 4;
+  // A warpgroup whose 64 rows all lie past M only keeps the ring turning (M <= 64).
+  const bool active = cwg * kWgmmaM < rows_valid;
+  const uint32_t a_base = smem_u32(smem_a) + cwg * kWgmmaM * kTileK;
+  const uint32_t b_base = smem_u32(smem_b);
+
+  const uint32_t part = smem_u32(smem);
+  if (active) {
+    // Zeroed up front, so that a CTA without K blocks (S > K blocks) holds a zero partial and every
+    // wgmma accumulates.
+    int32_t acc[Wgmma<BN>::kAccRegs];
+#pragma unroll
+    for (int i = 0; i < Wgmma<BN>::kAccRegs; ++i) acc[i] = 0;
+    int stage = 0;
+    uint32_t phase = 0;
+    int prev_stage = 0;
+    for (int32_t kb = kb_begin; kb < kb_end; ++kb) {
+      mbar_wait(&full_bar[stage], phase);
+      const uint64_t da = make_desc_sw128(a_base + stage * Cfg::kABytes);
+      const uint64_t db = make_desc_sw128(b_base + stage * Cfg::kBBytes);
+      wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < kKSteps; ++ks) Wgmma<BN>::mma(acc, da + ks * kDescKStep, db + ks * kDescKStep, 1);
+      wgmma_commit();
+      wgmma_wait<1>();
+      if (kb > kb_begin && lane == 0) mbar_arrive(&empty_bar[prev_stage]);
+      prev_stage = stage;
+      if (++stage == STAGES) {
+        stage = 0;
+        phase ^= 1;
+      }
+    }
+    wgmma_wait<0>();
+    if (kb_end > kb_begin && lane == 0) mbar_arrive(&empty_bar[prev_stage]);
+    // Both warpgroups are done reading the ring (and every TMA write into it has landed: each
+    // stage was waited for): it now takes this CTA's partial tile, int32 [kTileM][kPartialPitch].
+    consumer_sync();
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = cwg * kWgmmaM + warp_in_wg * 16 + lane / 4 + 8 * h;
+      if (row >= rows_valid) continue;
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) {
+        const int col = 8 * j + 2 * (lane % 4);
+        st_shared_v2(part + static_cast<uint32_t>((row * kPartialPitch + col) * sizeof(int32_t)), acc[4 * j + 2 * h],
+                     acc[4 * j + 2 * h + 1]);
+      }
+    }
+  } else {
+    // A warpgroup whose rows all lie past M: release each stage once it has landed.
+    int stage = 0;
+    uint32_t phase = 0;
+    for (int32_t kb = kb_begin; kb < kb_end; ++kb) {
+      mbar_wait(&full_bar[stage], phase);
+      if (lane == 0) mbar_arrive(&empty_bar[stage]);
+      if (++stage == STAGES) {
+        stage = 0;
+        phase ^= 1;
+      }
+    }
+    consumer_sync();
+  }
+  cluster_sync();
+
+  // ---------------- reduction and epilogue of rows [r_begin, r_end) of the tile
+  // kCols consecutive columns per thread: one 16-byte store of T.
+  constexpr int kCols = kStoreBytes / static_cast<int>(sizeof(T));
+  constexpr int kThreadsPerRow = BN / kCols;
+  constexpr int kRowsPerPass = kConsumerThreads / kThreadsPerRow;
+  static_assert(BN % kCols == 0 && kConsumerThreads % kThreadsPerRow == 0, "reduction mapping");
+  const int ct = threadIdx.x - kWarpgroupThreads;  // 0 .. kConsumerThreads-1
+  const int cidx = (ct % kThreadsPerRow) * kCols;  // first column of this thread inside the tile
+  const int32_t col = nt * BN + cidx;
+  const int32_t r_begin = static_cast<int32_t>(static_cast<int64_t>(rows_valid) * rank / split);
+  const int32_t r_end = static_cast<int32_t>(static_cast<int64_t>(rows_valid) * (rank + 1) / split);
+
+  const T* wscale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  const bool has_bias = bias != nullptr;
+  T* out = static_cast<T*>(p.out);
+  const bool vec_ok = (p.ld_out * static_cast<int64_t>(sizeof(T))) % kStoreBytes == 0 &&
+                      reinterpret_cast<uintptr_t>(out) % kStoreBytes == 0 && col + kCols <= p.n;
+  C cs[kCols], cb[kCols];
+#pragma unroll
+  for (int i = 0; i < kCols; ++i) {
+    const bool ok = col + i < p.n;
+    cs[i] = ok ? E::to_c(__ldg(wscale + col + i)) : C(0);
+    cb[i] = (ok && has_bias) ? E::to_c(__ldg(bias + col + i)) : C(0);
+  }
+  for (int32_t r = r_begin + ct / kThreadsPerRow; r < r_end; r += kRowsPerPass) {
+    const uint32_t addr = part + static_cast<uint32_t>((r * kPartialPitch + cidx) * sizeof(int32_t));
+    int32_t sum[kCols];
+    PartialLoad<kCols>::load(map_cluster(addr, 0), sum);
+    for (uint32_t q = 1; q < split; ++q) {  // fixed rank order (the int32 sums are exact anyway)
+      int32_t v[kCols];
+      PartialLoad<kCols>::load(map_cluster(addr, q), v);
+#pragma unroll
+      for (int i = 0; i < kCols; ++i) sum[i] += v[i];
+    }
+    const int32_t row = mt * kTileM + r;
+    const C rs = row_scale_of<T>(p, row);
+    T v[kCols];
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) v[i] = scale_acc<T>(sum[i], rs, cs[i], has_bias, cb[i]);
+    T* orow = out + static_cast<int64_t>(row) * p.ld_out;
+    if (vec_ok) {
+      uint4 u;
+      memcpy(&u, v, sizeof(u));
+      *reinterpret_cast<uint4*>(orow + col) = u;
+    } else {
+#pragma unroll
+      for (int i = 0; i < kCols; ++i)
+        if (col + i < p.n) orow[col + i] = v[i];
+    }
+  }
+  cluster_sync();  // no CTA leaves (freeing its shared memory) while a peer may still read it
+}
+
+// The split-K variant: clusters of SPLIT CTAs along K, one cluster per 128 x kSplitTileN tile.
+template <int SPLIT>
+struct LaunchSplit {
+  static_assert(SPLIT >= 1 && SPLIT <= kMaxClusterSplit, "portable cluster size");
+  const LinearParams& p;
+  cudaStream_t stream;
+  template <typename T>
+  cudaError_t operator()() const {
+    CUtensorMap map_a, map_b;
+    cudaError_t e = encode_kmajor(&map_a, p.act, p.m, p.k, p.ld_act, kTileM);
+    if (e != cudaSuccess) return e;
+    e = encode_kmajor(&map_b, p.weight, p.n, p.k, p.ld_weight, SplitConfig::kTileN);
+    if (e != cudaSuccess) return e;
+    const int64_t tiles = ((static_cast<int64_t>(p.m) + kTileM - 1) / kTileM) *
+                          ((static_cast<int64_t>(p.n) + SplitConfig::kTileN - 1) / SplitConfig::kTileN);
+    if (tiles * SPLIT > INT32_MAX) return cudaErrorInvalidConfiguration;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = SPLIT;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(static_cast<unsigned>(tiles * SPLIT));
+    cfg.blockDim = dim3(kThreads);
+    cfg.dynamicSmemBytes = SplitConfig::kSmemBytes;
+    cfg.stream = stream;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    LinearParams params = p;
+    void* args[] = {&map_a, &map_b, &params};
+    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T>), args);
+  }
+};
+
+struct PrepareSplit {
+  template <typename T>
+  cudaError_t operator()() const {
+    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T>),
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, SplitConfig::kSmemBytes);
+  }
+};
+
+cudaError_t prepare_split() {
+  if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
+  for (Dtype d : {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16}) {
+    const cudaError_t e = dispatch_dtype(d, PrepareSplit{});
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+template <int SPLIT>
+cudaError_t launch_split(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
+  return dispatch_dtype(p.dtype, LaunchSplit<SPLIT>{p, stream});
+}
+
+}  // namespace
+
+const KernelVariant kSm90SplitK2 = {"sm90_wgmma_splitk_128x128x128_s6_c2", 90, true, &prepare_split,
+                                    &launch_split<2>};
+const KernelVariant kSm90SplitK3 = {"sm90_wgmma_splitk_128x128x128_s6_c3", 90, true, &prepare_split,
+                                    &launch_split<3>};
+
+}  // namespace kernels
+}  // namespace sq
