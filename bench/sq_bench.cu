@@ -17,6 +17,8 @@
 //             then scale kernel per run), batches queued behind the blocking kernel, median
 //             over batches of time / R; the GPU overlaps each launch with the previous run, as
 //             layers of a model (or a CUDA graph) run
+// The library, cuBLASLt + scale and the dynamic plan of one shape and dtype are timed in
+// interleaved rounds (Timer::measure), so clock drift does not favour whichever runs first.
 // Buffers rotate so one rotation exceeds 2x the L2 cache; consecutive runs (within and across
 // batches) take the next buffer set. Every timed result is also checked: sampled elements
 // against the host reference of the numerics contract (src/numerics.hpp), and the whole output
@@ -42,6 +44,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -70,6 +73,7 @@ constexpr int kB2bMinRuns = 20;                     // back-to-back runs between
 constexpr int kB2bMaxRuns = 64;                     //   (at most; bounds the queued launches)
 constexpr int kB2bMinBatches = 5;                   // back-to-back batches, median over them
 constexpr int kB2bMaxBatches = 15;
+constexpr int kRounds = 4;                          // interleaved rounds of the methods of a shape
 constexpr uint64_t kBlockerTimeoutNs = 2000000000;  // the blocker gives up after 2 s
 constexpr double kRotationL2Multiple = 2.0;         // one rotation of buffers > this x L2
 constexpr int kMaxCopies = 64;
@@ -159,6 +163,9 @@ __global__ void fill_x_bf16(__nv_bfloat16* p, int64_t rows, int64_t cols, uint64
 }
 
 // Holds the stream until the host sets *flag (or the timeout passes, which it reports).
+// The reference for the fixed cost of one timed run: a launch that does nothing.
+__global__ void empty_kernel() {}
+
 __global__ void blocker(const volatile int* flag, uint64_t timeout_ns, volatile int* timed_out) {
   uint64_t start, now;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
@@ -442,26 +449,52 @@ class Timer {
     return us;
   }
 
-  // One method's timings: warm-up, a short estimate, enough isolated runs for about target_ms
-  // (at most max_runs), then back-to-back batches sized from the isolated median for about
-  // target_ms more (at least kB2bMinBatches batches of kB2bMinRuns runs).
-  template <typename F>
-  Timing measure(F&& launch, double target_ms, int max_runs) {
-    for (int i = 0; i < kWarmupRuns; ++i) launch(take());
-    CK_CUDA(cudaStreamSynchronize(stream_));
-    const double est = median(time(kEstimateRuns, launch));
-    const int runs = static_cast<int>(
-        std::clamp(target_ms * 1000.0 / std::max(est, 1e-3), double(kMinRuns), double(max_runs)));
-    Timing t;
-    t.iso_us = median(time(runs, launch));
-    const double budget_us = target_ms * 1000.0, run_us = std::max(t.iso_us, 1e-3);
-    const double runs_wanted = budget_us / run_us;  // back-to-back runs in the budget
-    const int per_batch = static_cast<int>(std::clamp(std::round(runs_wanted / kB2bMaxBatches),
-                                                      double(kB2bMinRuns), double(kB2bMaxRuns)));
-    const int batches = static_cast<int>(std::clamp(std::round(runs_wanted / per_batch),
-                                                    double(kB2bMinBatches), double(kB2bMaxBatches)));
-    t.b2b_us = median(time_b2b(batches, per_batch, launch));
+  // Several methods' timings, interleaved so that they share the GPU's thermal and clock state
+  // (at large M the H100's clocks drift by several percent over a shape's measurement; methods
+  // timed one after the other would see different clocks). Each method: warm-up, a short
+  // estimate, enough isolated runs for about target_ms (at most max_runs), then back-to-back
+  // batches sized from its isolated median for about target_ms more (at least kB2bMinBatches
+  // batches of kB2bMinRuns runs). The runs of every method are cut into kRounds rounds; round r
+  // times the methods in order (r even) or in reverse order (r odd). Medians over all rounds.
+  std::vector<Timing> measure(const std::vector<std::function<void(int)>>& launches, double target_ms,
+                              int max_runs) {
+    const size_t nm = launches.size();
+    std::vector<int> runs(nm), per_batch(nm), batches(nm);
+    std::vector<std::vector<double>> iso(nm), b2b(nm);
+    for (size_t i = 0; i < nm; ++i) {
+      for (int w = 0; w < kWarmupRuns; ++w) launches[i](take());
+      CK_CUDA(cudaStreamSynchronize(stream_));
+      const double est = median(time(kEstimateRuns, launches[i]));
+      runs[i] = static_cast<int>(
+          std::clamp(target_ms * 1000.0 / std::max(est, 1e-3), double(kMinRuns), double(max_runs)));
+    }
+    auto each_round = [&](auto&& body) {
+      for (int r = 0; r < kRounds; ++r)
+        for (size_t j = 0; j < nm; ++j) body(r % 2 == 0 ? j : nm - 1 - j);
+    };
+    each_round([&](size_t i) {
+      const std::vector<double> us = time((runs[i] + kRounds - 1) / kRounds, launches[i]);
+      iso[i].insert(iso[i].end(), us.begin(), us.end());
+    });
+    std::vector<Timing> t(nm);
+    for (size_t i = 0; i < nm; ++i) {
+      t[i].iso_us = median(iso[i]);
+      const double budget_us = target_ms * 1000.0, run_us = std::max(t[i].iso_us, 1e-3);
+      const double runs_wanted = budget_us / run_us;  // back-to-back runs in the budget
+      per_batch[i] = static_cast<int>(std::clamp(std::round(runs_wanted / kB2bMaxBatches),
+                                                 double(kB2bMinRuns), double(kB2bMaxRuns)));
+      batches[i] = static_cast<int>(std::clamp(std::round(runs_wanted / per_batch[i]),
+                                               double(kB2bMinBatches), double(kB2bMaxBatches)));
+    }
+    each_round([&](size_t i) {
+      const std::vector<double> us = time_b2b((batches[i] + kRounds - 1) / kRounds, per_batch[i], launches[i]);
+      b2b[i].insert(b2b[i].end(), us.begin(), us.end());
+    });
+    for (size_t i = 0; i < nm; ++i) t[i].b2b_us = median(b2b[i]);
     return t;
+  }
+  Timing measure(const std::function<void(int)>& launch, double target_ms, int max_runs) {
+    return measure(std::vector<std::function<void(int)>>{launch}, target_ms, max_runs)[0];
   }
 
  private:
@@ -669,6 +702,7 @@ struct Context {
   int max_runs = kMaxRuns;
   double host_run_us = NAN;
   std::string host_run_shape;
+  Timing empty;  // an empty kernel timed as every method is: the fixed cost of one run
   int failures = 0;
 };
 
@@ -923,20 +957,65 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       const sq_run_args a = sq_args(i);
       CK_SQ(sq_plan_run(plan, reinterpret_cast<sq_stream>(c.stream), nullptr, 0, &a));
     };
-    row.sq = timer.measure(sq_launch, c.target_ms, c.max_runs);
 
     // ---- cuBLASLt + the separate scale kernel
     auto scale_launch = [&](int j) {  // j < 0: into ref, from acc[0]
       od.scale(acc[j < 0 ? 0 : j].as<int32_t>(), d_rs.p, d_ws.p, j < 0 ? ref.p : out[j].p, M, N,
                c.stream);
     };
-    if (best) {
-      row.lt_scaled = timer.measure(
-          [&](int i) {
-            CK_LT(lt_call(best, i));
-            scale_launch(i % copies);
-          },
-          c.target_ms, c.max_runs);
+    auto lt_scaled_launch = [&](int i) {
+      CK_LT(lt_call(best, i));
+      scale_launch(i % copies);
+    };
+
+    // ---- libsmoothquant, dynamic plan (bf16 x -> per-token int8 -> bf16 out), bf16 rows only
+    const bool with_dyn = opt.dynamic && ot == OutType::BF16;
+    sq_plan dplan = nullptr;
+    size_t wsb = 0;
+    DevBuf work;
+    if (with_dyn) {
+      sq_plan_desc dd;
+      std::memset(&dd, 0, sizeof dd);
+      dd.struct_size = sizeof dd;
+      dd.op = SQ_OP_QUANTIZED_LINEAR;
+      dd.act_dtype = SQ_DTYPE_BF16;
+      dd.weight_dtype = SQ_DTYPE_S8;
+      dd.scale_dtype = SQ_DTYPE_BF16;
+      dd.out_dtype = SQ_DTYPE_BF16;
+      dd.n = N;
+      dd.k = K;
+      dd.max_m = M;
+      CK_SQ(sq_plan_select(reinterpret_cast<sq_stream>(c.stream), &dd, SQ_PREFERENCE_FASTEST, &dplan));
+      const char* dname = nullptr;
+      CK_SQ(sq_plan_kernel_name(dplan, M, &dname));
+      row.dyn_kernel = dname;
+      CK_SQ(sq_plan_workspace_size(dplan, &wsb));
+      work = DevBuf(wsb);
+    }
+    auto dyn_launch = [&](int i) {
+      const int j = i % copies;
+      sq_run_args a;
+      std::memset(&a, 0, sizeof a);
+      a.struct_size = sizeof a;
+      a.m = M;
+      a.act = x[j].p;
+      a.weight = wgt[j].p;
+      a.weight_scale = d_ws.p;  // bf16 (the dynamic plan runs on bf16 rows only)
+      a.act_scale_scratch = scratch.p;
+      a.out = out[j].p;
+      CK_SQ(sq_plan_run(dplan, reinterpret_cast<sq_stream>(c.stream), wsb ? work.p : nullptr, wsb, &a));
+    };
+
+    // ---- the timings: the library, cuBLASLt + scale and the dynamic plan, interleaved
+    {
+      std::vector<std::function<void(int)>> methods = {sq_launch};
+      if (best) methods.push_back(lt_scaled_launch);
+      if (with_dyn) methods.push_back(dyn_launch);
+      const std::vector<Timing> t = timer.measure(methods, c.target_ms, c.max_runs);
+      size_t next = 0;
+      row.sq = t[next++];
+      if (best) row.lt_scaled = t[next++];
+      if (with_dyn) row.dyn = t[next++];
     }
 
     // ---- checks: poisoned outputs, one run each, sampled host reference, full comparison
@@ -1014,40 +1093,8 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     }
     CK_SQ(sq_plan_destroy(plan));
 
-    // ---- libsmoothquant, dynamic plan (bf16 x -> per-token int8 -> bf16 out)
-    if (opt.dynamic && ot == OutType::BF16) {
-      sq_plan_desc dd;
-      std::memset(&dd, 0, sizeof dd);
-      dd.struct_size = sizeof dd;
-      dd.op = SQ_OP_QUANTIZED_LINEAR;
-      dd.act_dtype = SQ_DTYPE_BF16;
-      dd.weight_dtype = SQ_DTYPE_S8;
-      dd.scale_dtype = SQ_DTYPE_BF16;
-      dd.out_dtype = SQ_DTYPE_BF16;
-      dd.n = N;
-      dd.k = K;
-      dd.max_m = M;
-      sq_plan dplan = nullptr;
-      CK_SQ(sq_plan_select(reinterpret_cast<sq_stream>(c.stream), &dd, SQ_PREFERENCE_FASTEST, &dplan));
-      CK_SQ(sq_plan_kernel_name(dplan, M, &kname));
-      row.dyn_kernel = kname;
-      size_t wsb = 0;
-      CK_SQ(sq_plan_workspace_size(dplan, &wsb));
-      DevBuf work(wsb);
-      auto dyn_launch = [&](int i) {
-        const int j = i % copies;
-        sq_run_args a;
-        std::memset(&a, 0, sizeof a);
-        a.struct_size = sizeof a;
-        a.m = M;
-        a.act = x[j].p;
-        a.weight = wgt[j].p;
-        a.weight_scale = d_ws.p;  // bf16 (this branch runs on bf16 rows only)
-        a.act_scale_scratch = scratch.p;
-        a.out = out[j].p;
-        CK_SQ(sq_plan_run(dplan, reinterpret_cast<sq_stream>(c.stream), wsb ? work.p : nullptr, wsb, &a));
-      };
-      row.dyn = timer.measure(dyn_launch, c.target_ms, c.max_runs);
+    // ---- the dynamic plan's checks
+    if (with_dyn) {
       row.dyn_floor_us = double(2 * MK + NK + 2 * (N + M) + 2 * MN) / (c.copy_tbps * 1e12) * 1e6;
 
       // check sampled outputs and the per-token scales against the contract on the host
@@ -1130,12 +1177,14 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
     << "  \"library_version\": " << json_str(sq_version_string()) << ",\n"
     << "  \"copy_tbps\": " << json_num(c.copy_tbps, 4) << ",\n"
     << "  \"host_run_us\": " << json_num(c.host_run_us, 3) << ",\n"
+    << "  \"empty_kernel_us\": " << json_num(c.empty.iso_us, 3) << ",\n"
+    << "  \"empty_kernel_b2b_us\": " << json_num(c.empty.b2b_us, 3) << ",\n"
     << "  \"host_run_shape\": " << json_str(c.host_run_shape) << ",\n"
     << "  \"quick\": " << (opt.quick ? "true" : "false") << ",\n"
     << "  \"timing\": \"*_us: median of CUDA-event-timed isolated runs queued behind a blocking "
        "kernel; *_b2b_us: median over batches of (event-timed " << kB2bMinRuns << ".."
     << kB2bMaxRuns << " consecutive runs) / runs, batches queued behind a blocking kernel; "
-       "buffers rotated past 2x L2\",\n"
+       "buffers rotated past 2x L2; sq, cublaslt_scaled and sq_dynamic of a row timed in " << kRounds << " interleaved rounds\",\n"
     << "  \"rows\": [";
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
@@ -1225,8 +1274,9 @@ void print_compact(const std::vector<Row>& rows, const Context& c) {
     std::printf("back-to-back: M<=%d lowest %%floor - (no such rows), ", kDecodeMaxM);
   std::printf("shapes slower than cuBLASLt+scale: %d (isolated) / %d (b2b) of %d rows\n",
               slower_iso, slower_b2b, lt_rows);
-  std::printf("copy_tbps %.3f  host_run_us %.2f (%s)  failures %d\n", c.copy_tbps, c.host_run_us,
-              c.host_run_shape.c_str(), c.failures);
+  std::printf("copy_tbps %.3f  host_run_us %.2f (%s)  empty kernel %.2f us isolated / %.2f us "
+              "b2b  failures %d\n", c.copy_tbps, c.host_run_us, c.host_run_shape.c_str(),
+              c.empty.iso_us, c.empty.b2b_us, c.failures);
 }
 
 }  // namespace
@@ -1264,10 +1314,18 @@ int main(int argc, char** argv) {
   {
     Timer timer(c.stream);
     c.copy_tbps = measure_copy_tbps(c, timer);
+    c.empty = timer.measure(
+        [&](int) {
+          empty_kernel<<<1, 1, 0, c.stream>>>();
+          CK_CUDA(cudaGetLastError());
+        },
+        c.target_ms, c.max_runs);
     std::printf("device %s (sm_%d%d, %d SMs, L2 %zu MB), libsmoothquant %s\n", prop.name,
                 prop.major, prop.minor, c.num_sms, c.l2_bytes >> 20, sq_version_string());
     std::printf("copy bandwidth (D2D, read + write): %.3f TB/s; %zu shapes x %zu dtypes%s\n",
                 c.copy_tbps, shapes.size(), opt.outs.size(), opt.quick ? " (quick)" : "");
+    std::printf("empty kernel: %.2f us isolated, %.2f us back to back (the fixed cost in every "
+                "timed run)\n", c.empty.iso_us, c.empty.b2b_us);
     std::vector<Row> rows;
     for (size_t i = 0; i < shapes.size(); ++i) {
       run_shape(c, timer, opt, shapes[i], rows, i == 0);
