@@ -23,6 +23,9 @@ const kernels::KernelVariant* decode_choose(const LinearShape& s);
 // Whether the decode kernel chosen for s, following the dynamic quantizer on the stream, should be
 // launched as its programmatic dependent (start early, wait in the kernel): LinearParams::overlap_quantizer.
 bool decode_overlap_quantizer(const LinearShape& s);
+// Whether the static plan's decode kernel chosen for s should be launched as a programmatic
+// dependent of whatever precedes it on the stream (same mechanism and flag).
+bool decode_overlap_previous(const LinearShape& s);
 
 // Portable family (mma.sync, sm_80+): src/dispatch_sm80.cpp.
 cudaError_t sm80_prepare();  // once per plan at select, on the plan's device

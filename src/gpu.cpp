@@ -209,8 +209,10 @@ sq_status gpu_run(const sq_plan_st& plan, sq_stream stream, void* workspace, con
   cudaError_t e = cudaSuccess;
   switch (plan.desc.op) {
     case SQ_OP_SMOOTHQUANT_LINEAR: {
-      const kernels::LinearParams p = linear_params(plan, a, r, static_cast<const int8_t*>(a.act), r.ld_act);
-      e = choose(plan, shape_of(plan, r.m, r.aligned16)).launch(p, plan.num_sms, s);
+      kernels::LinearParams p = linear_params(plan, a, r, static_cast<const int8_t*>(a.act), r.ld_act);
+      const LinearShape shape = shape_of(plan, r.m, r.aligned16);
+      p.overlap_quantizer = decode_overlap_previous(shape);
+      e = choose(plan, shape).launch(p, plan.num_sms, s);
       break;
     }
     case SQ_OP_QUANTIZED_LINEAR: {
