@@ -307,3 +307,105 @@ TEST_CASE("CUDA graph capture and replay; two plans on two streams at once", "[g
   cudaStreamDestroy(s1);
   cudaStreamDestroy(s2);
 }
+
+TEST_CASE("a decode-size linear reads what the kernel before it wrote (programmatic launch), eager and in a graph",
+          "[graph]") {
+  // A static quantizer writes act on the stream (x = q / 64 exactly, so the quantizer gives q back),
+  // then the linear reads it with no host synchronization in between; act is poisoned first. On
+  // sm_90 the linear's decode kernel starts as a programmatic dependent of the kernel before it and
+  // must wait for that kernel's writes before reading act (and before writing out and the scratch).
+  const int64_t N = 4096, K = 8192;
+  const double kQuantScale = 1.0 / 64;
+  for (const int64_t M : {int64_t{1}, int64_t{16}}) {
+    for (const bool graph : {false, true}) {
+      CAPTURE(M, graph);
+      sq_plan_desc qd;
+      std::memset(&qd, 0, sizeof(qd));
+      qd.struct_size = sizeof(qd);
+      qd.op = SQ_OP_QUANTIZE_STATIC;
+      qd.act_dtype = SQ_DTYPE_F32;
+      qd.out_dtype = SQ_DTYPE_S8;
+      qd.k = K;
+      qd.max_m = M;
+      qd.act_scale = kQuantScale;
+      sq_plan_desc ld = linear_desc(SQ_DTYPE_BF16, N, K, M, 0.02);
+      cudaStream_t s;
+      CUDA_REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+      sq_plan quant = nullptr, lin = nullptr, host = nullptr;
+      REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(s), &qd, SQ_PREFERENCE_FASTEST, &quant) == SQ_STATUS_SUCCESS);
+      REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(s), &ld, SQ_PREFERENCE_FASTEST, &lin) == SQ_STATUS_SUCCESS);
+      REQUIRE(sq_plan_select(nullptr, &ld, SQ_PREFERENCE_HOST_REFERENCE, &host) == SQ_STATUS_SUCCESS);
+      const char* kname = nullptr;
+      REQUIRE(sq_plan_kernel_name(lin, M, &kname) == SQ_STATUS_SUCCESS);
+      CAPTURE(kname);
+
+      const std::vector<int8_t> q = random_s8(static_cast<size_t>(M * K)), w = random_s8(static_cast<size_t>(N * K));
+      std::vector<float> x(q.size());
+      for (size_t i = 0; i < q.size(); ++i) x[i] = static_cast<float>(q[i] * kQuantScale);
+      Buf ws = random_scales(SQ_DTYPE_BF16, static_cast<size_t>(N)), ref(SQ_DTYPE_BF16, static_cast<size_t>(M * N)),
+          ref_scratch(SQ_DTYPE_BF16, static_cast<size_t>(M));
+      sq_run_args h = run_args();
+      h.m = M;
+      h.act = q.data();
+      h.weight = w.data();
+      h.weight_scale = ws.data();
+      h.act_scale_scratch = ref_scratch.data();
+      h.out = ref.data();
+      REQUIRE(sq_plan_run(host, nullptr, nullptr, 0, &h) == SQ_STATUS_SUCCESS);
+
+      DevBuf d_x(x.size() * sizeof(float)), d_q(q.size()), d_w(w.size()), d_ws(ws.bytes.size()),
+          d_out(ref.bytes.size()), d_scratch(ref_scratch.bytes.size());
+      d_x.upload(x.data(), x.size() * sizeof(float));
+      d_w.upload(w.data(), w.size());
+      d_ws.upload(ws.data(), ws.bytes.size());
+      sq_run_args qa = run_args();
+      qa.m = M;
+      qa.act = d_x.p;
+      qa.out = d_q.p;
+      sq_run_args la = run_args();
+      la.m = M;
+      la.act = d_q.p;
+      la.weight = d_w.p;
+      la.weight_scale = d_ws.p;
+      la.act_scale_scratch = d_scratch.p;
+      la.out = d_out.p;
+      auto enqueue = [&] {
+        REQUIRE(sq_plan_run(quant, reinterpret_cast<sq_stream>(s), nullptr, 0, &qa) == SQ_STATUS_SUCCESS);
+        REQUIRE(sq_plan_run(lin, reinterpret_cast<sq_stream>(s), nullptr, 0, &la) == SQ_STATUS_SUCCESS);
+      };
+      cudaGraph_t g = nullptr;
+      cudaGraphExec_t exec = nullptr;
+      if (graph) {
+        CUDA_REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+        enqueue();
+        CUDA_REQUIRE(cudaStreamEndCapture(s, &g));
+        CUDA_REQUIRE(cudaGraphInstantiate(&exec, g, 0));
+      }
+      for (int rep = 0; rep < 3; ++rep) {
+        d_q.poison();
+        d_out.poison();
+        d_scratch.poison();
+        if (graph) {
+          CUDA_REQUIRE(cudaGraphLaunch(exec, s));
+        } else {
+          enqueue();
+        }
+        CUDA_REQUIRE(cudaStreamSynchronize(s));
+        CUDA_REQUIRE(cudaGetLastError());
+        Buf got(SQ_DTYPE_BF16, static_cast<size_t>(M * N)), got_scratch(SQ_DTYPE_BF16, static_cast<size_t>(M));
+        d_out.download(got.data(), got.bytes.size());
+        d_scratch.download(got_scratch.data(), got_scratch.bytes.size());
+        REQUIRE(first_bit_difference(got, ref) == -1);
+        REQUIRE(first_bit_difference(got_scratch, ref_scratch) == -1);
+      }
+      if (graph) {
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(g);
+      }
+      sq_plan_destroy(quant);
+      sq_plan_destroy(lin);
+      sq_plan_destroy(host);
+      CUDA_REQUIRE(cudaStreamDestroy(s));
+    }
+  }
+}
