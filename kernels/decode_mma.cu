@@ -17,14 +17,15 @@
 //   bytes [16q + 8, 16q + 16) of the chunk.
 //   The K groups' exact int32 partials meet in shared memory and are summed in K-group order,
 //   then the scale epilogue (epilogue.cuh) writes out, bounds-checked on N and M.
-// Programmatic dependent launch (PDL): when src/ sets LinearParams::overlap_quantizer (the dynamic
-// plan, small M, sm_90: src/dispatch_decode.cpp decode_overlap_quantizer), the launcher takes the
-// kPdl instantiation with programmatic stream serialization: its CTAs start while the quantizer
-// still runs, prefetch to L2 the weight bytes of their first loop iteration (independent of the
-// quantizer), then griddepcontrol.wait until the quantizer's grid has completed and its memory is
-// visible, and only then read act and row_scale and write anything. Every other launch takes the
-// plain instantiation, whose code has no PDL prologue at all (even a skipped one slowed the static
-// decode by 0.2-0.4 us on the H100).
+// Programmatic dependent launch (PDL): when src/ sets LinearParams::overlap_quantizer (sm_90: the
+// dynamic plan after its quantizer, src/dispatch_decode.cpp decode_overlap_quantizer, and the
+// static plan after whatever precedes it, decode_overlap_previous), the launcher takes the kPdl
+// instantiation with programmatic stream serialization: its CTAs may start while the previous
+// kernel on the stream still runs, prefetch to L2 the weight bytes of their first loop iteration
+// (a prefetch changes no memory), then griddepcontrol.wait until the previous grid has completed
+// and its memory is visible, and only then read act and row_scale and write anything. Every other
+// launch takes the plain instantiation, whose code has no PDL prologue at all (even a skipped one
+// slowed the static decode by 0.2-0.4 us on the H100).
 #include "decode_mma.hpp"
 
 #include <atomic>
@@ -53,8 +54,8 @@ constexpr int kRedPad = 4;
 // (the PTX instruction needs sm_90); older images (sm_80, or compute_80 PTX JIT-compiled for a
 // newer GPU) do not wait, so they must never be launched as programmatic dependents.
 constexpr int kPdlMinPtxVersion = 90;
-// Token tiles (rows of M) up to which a kPdl instantiation is compiled (the small-M bucket).
-constexpr int kPdlMaxTokens = kDecodeSmallMaxM;
+// Token tiles (rows of M) up to which a kPdl instantiation is compiled: every decode variant.
+constexpr int kPdlMaxTokens = kDecodeMaxM;
 
 // Variants: n8 token tiles, chunks per warp and iteration (weight + activation registers),
 // row tiles per CTA (rw > 1: the row warps of a K group share activations through L1, fewer

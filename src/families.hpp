@@ -24,7 +24,7 @@ const kernels::KernelVariant* decode_choose(const LinearShape& s);
 // launched as its programmatic dependent (start early, wait in the kernel): LinearParams::overlap_quantizer.
 bool decode_overlap_quantizer(const LinearShape& s);
 // Whether the static plan's decode kernel chosen for s should be launched as a programmatic
-// dependent of whatever precedes it on the stream (same mechanism and flag).
+// dependent of whatever precedes it on the stream (same mechanism and flag; every decode M bucket).
 bool decode_overlap_previous(const LinearShape& s);
 
 // Portable family (mma.sync, sm_80+): src/dispatch_sm80.cpp.
