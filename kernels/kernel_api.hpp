@@ -65,6 +65,14 @@ struct QuantizeParams {
   Dtype scale_dtype;
   int8_t* q;  // [m, k], row stride ld_q
   int64_t ld_q;
+  // Dynamic only: CTAs per row, chosen by src/ (0 or 1: one CTA per row). Values 2..8 split each row
+  // into that many even shares, one thread-block cluster per row; only for a device that runs the
+  // quantizer's sm_90 image (clusters). The static quantizer always uses one CTA per row.
+  int32_t row_splits;
+  // Dynamic only, set by src/ only where the quantizer's sm_90 image runs: launch the quantizer as a
+  // programmatic dependent of the kernel before it on the stream (it may start as that kernel
+  // drains); the kernel executes griddepcontrol.wait before it reads or writes any global memory.
+  bool overlap_previous;
 };
 
 }  // namespace kernels

@@ -3,19 +3,32 @@
 // src/host_quantize.cpp: IEEE divisions (__fdiv_rn / __ddiv_rn) in the compute type C (f64 for f64
 // input, else f32), round half to even, saturation to [-128, 127], NaN -> 0.
 //
-// One CTA per row. The CTA size follows K (one warp for short rows). Each thread handles vectors of
-// 16 bytes of x when the row bases, strides and q allow it, else single elements. The dynamic kernel
-// keeps the row's smoothed values v in shared memory between the abs-max pass and the quantize pass,
-// so x is read from memory once (rows longer than the cache re-read x in the second pass). The
-// abs-max is a max, so its value does not depend on the reduction order; NaN is tracked as a flag
-// (fmax drops NaN) and a NaN row stores the canonical quiet NaN of S, as the host kernel does.
+// One CTA per row, or for the dynamic kernel QuantizeParams::row_splits CTAs per row (chosen by
+// src/gpu.cpp): then each row is one thread-block cluster (sm_90 image only) whose CTAs take even,
+// contiguous shares of the row. The CTA size follows the share (one warp for short shares). Each
+// thread handles vectors of 16 bytes of x when the row bases, strides and q allow it, else single
+// elements. The dynamic kernel keeps its share's smoothed values v in shared memory between the
+// abs-max pass and the quantize pass, so x is read from memory once (shares longer than the cache
+// re-read x in the second pass). The abs-max is a max, so its value does not depend on the
+// reduction order; NaN is tracked as a flag (fmax drops NaN) and a NaN row stores the canonical
+// quiet NaN of S, as the host kernel does. A split row's CTAs exchange their partial abs-max and
+// NaN flag through distributed shared memory; each CTA combines all partials in rank order, so
+// every CTA computes the same scale, and rank 0 stores it.
+//
+// With QuantizeParams::overlap_previous (src/ sets it on sm_90) the dynamic kernel is itself launched
+// as a programmatic dependent of the kernel before it on the stream: its CTAs may be scheduled while
+// that kernel drains, and execute griddepcontrol.wait (which returns once that grid has completed and
+// its memory is flushed; at once for a kernel launched without the attribute) before they read x or
+// smooth or write anything, so whatever the previous kernel wrote (x, or the workspace q that the
+// previous decode linear reads) is ordered exactly as without the attribute.
 //
 // The dynamic kernel lets the next kernel on the stream be scheduled once its CTAs have read x
 // (griddepcontrol.launch_dependents, sm_90+). This only matters to a kernel launched as a
 // programmatic dependent (the decode linear of the dynamic plan): such a kernel may start its
 // independent work (weight loads) early and must execute griddepcontrol.wait, which still waits
 // for this grid's completion and memory flush, before it reads q or the scales. A kernel launched
-// without that attribute waits for this grid's completion as always.
+// without that attribute waits for this grid's completion as always. Split rows do not change this:
+// every CTA of the grid (every rank of every cluster) triggers after its own share of x is read.
 #include <cstdint>
 #include <type_traits>
 
@@ -33,10 +46,12 @@ constexpr int kWarp = 32;
 constexpr int kMinThreads = kWarp;   // CTA size for short rows: one warp
 constexpr int kMaxThreads = 512;     // CTA size for long rows
 constexpr int kVecBytes = 16;        // x loads: 16 bytes per thread where aligned
-constexpr int kVecsPerThread = 2;    // target x vectors per thread before the CTA grows
+// Target x vectors per thread before the CTA grows. Measured on the H100 (dynamic, bf16, M = 1..16,
+// K = 4096..28672, one CTA per row and split rows): one vector per thread beat two by 0.2-1.4 us.
+constexpr int kVecsPerThread = 1;
 constexpr int kMaxWarps = kMaxThreads / kWarp;
-// Shared memory that caches a dynamic row's v (in C); above 48 KiB it needs the opt-in attribute,
-// set once per device by quantize_prepare. 96 KiB fits every sm_80+ GPU (sm_86/89 allow 99 KiB).
+// Shared memory that caches a dynamic row's (or share's) v (in C); above 48 KiB it needs the opt-in
+// attribute, set once per device by quantize_prepare. 96 KiB fits every sm_80+ GPU (sm_86/89 allow 99 KiB).
 constexpr int kRowCacheBytes = 96 * 1024;
 
 // Canonical quiet NaN bit patterns of the scale dtypes (as src/host_quantize.cpp).
@@ -108,35 +123,36 @@ __device__ __forceinline__ C smoothed(C x, const void* smooth, int64_t i) {
   }
 }
 
-// Stores (S)value at scale_out[row] (one rounding; NaN row -> canonical NaN); returns (C)(S)value.
+// (S)value (one rounding; NaN row -> canonical NaN), stored at scale_out[row] when `store`; returns
+// (C)(S)value.
 template <typename C>
-__device__ C store_scale(void* scale_out, Dtype s, int64_t row, C value, bool is_nan) {
+__device__ C store_scale(void* scale_out, Dtype s, int64_t row, C value, bool is_nan, bool store) {
   switch (s) {
     case Dtype::F32: {
       float v;
       if constexpr (sizeof(C) == 8) v = __double2float_rn(value); else v = value;
       if (is_nan) v = __uint_as_float(kCanonicalNanF32);
-      static_cast<float*>(scale_out)[row] = v;
+      if (store) static_cast<float*>(scale_out)[row] = v;
       return static_cast<C>(v);
     }
     case Dtype::F64: {
       double v = static_cast<double>(value);
       if (is_nan) v = __longlong_as_double(static_cast<long long>(kCanonicalNanF64));
-      static_cast<double*>(scale_out)[row] = v;
+      if (store) static_cast<double*>(scale_out)[row] = v;
       return static_cast<C>(v);  // C = f32: exact (value was f32)
     }
     case Dtype::F16: {
       __half v;
       if constexpr (sizeof(C) == 8) v = __double2half(value); else v = __float2half_rn(value);
       if (is_nan) v = __ushort_as_half(kCanonicalNanF16);
-      static_cast<__half*>(scale_out)[row] = v;
+      if (store) static_cast<__half*>(scale_out)[row] = v;
       return static_cast<C>(__half2float(v));
     }
     case Dtype::BF16: {
       __nv_bfloat16 v;
       if constexpr (sizeof(C) == 8) v = __double2bfloat16(value); else v = __float2bfloat16_rn(value);
       if (is_nan) v = __ushort_as_bfloat16(kCanonicalNanBF16);
-      static_cast<__nv_bfloat16*>(scale_out)[row] = v;
+      if (store) static_cast<__nv_bfloat16*>(scale_out)[row] = v;
       return static_cast<C>(__bfloat162float(v));
     }
   }
@@ -163,28 +179,66 @@ __device__ __forceinline__ void store_q(int8_t* p, const int8_t (&q)[Vec<X>::kN]
   *reinterpret_cast<typename Vec<X>::Q*>(p) = raw;
 }
 
-// Visits every element of a row in a fixed per-thread order, with v = smoothed x:
-// vector path: thread t takes vectors vi = t, t + blockDim, ... (f.vec(vi, nvec, v[kN]), elements
-// vi * kN + j), then the tail elements i >= nvec * kN one by one (f.one(i, v)).
-template <typename X, typename SM, bool kVector, typename F>
-__device__ __forceinline__ void for_row(const X* x, const void* smooth, int32_t k, F&& f) {
-  using C = typename In<X>::C;
-  int64_t tail_begin = 0;
+// The part of a row one CTA handles: vectors [vec_begin, vec_end) (vector path; vector vi holds
+// elements vi * kN .. vi * kN + kN - 1) and single elements [one_begin, one_end).
+struct Share {
+  int64_t vec_begin, vec_end, one_begin, one_end;
+};
+
+// Share `rank` of `splits` even, contiguous shares of a row of k elements. Vector path: the vectors
+// split evenly, the last share also takes the tail elements past the last whole vector; scalar path:
+// the elements split evenly. The largest share holds share_capacity elements (below).
+template <typename X, bool kVector>
+__device__ __forceinline__ Share share_of(int32_t k, int64_t rank, int64_t splits) {
   if constexpr (kVector) {
     constexpr int kN = Vec<X>::kN;
     const int64_t nvec = k / kN;
-    for (int64_t vi = threadIdx.x; vi < nvec; vi += blockDim.x) {
-      X xs[kN];
-      load_vec<X>(x + vi * kN, xs);
-      C vs[kN];
-#pragma unroll
-      for (int j = 0; j < kN; ++j) vs[j] = smoothed<C, SM>(In<X>::get(xs[j]), smooth, vi * kN + j);
-      f.vec(vi, nvec, vs);
-    }
-    tail_begin = nvec * kN;
+    const bool last = rank == splits - 1;
+    return Share{nvec * rank / splits, nvec * (rank + 1) / splits, last ? nvec * kN : int64_t{k}, int64_t{k}};
+  } else {
+    return Share{0, 0, int64_t{k} * rank / splits, int64_t{k} * (rank + 1) / splits};
   }
-  for (int64_t i = tail_begin + threadIdx.x; i < k; i += blockDim.x)
-    f.one(i, smoothed<C, SM>(In<X>::get(x[i]), smooth, i));
+}
+
+// Elements of the largest share_of (host side: the CTA size and the cache size follow it).
+int64_t share_capacity(int32_t k, int vec_elems, int64_t splits) {
+  const int64_t nvec = k / vec_elems;
+  return (nvec + splits - 1) / splits * vec_elems + (k - nvec * vec_elems);
+}
+
+// Visits every element of a share in a fixed per-thread order, with v = smoothed x (kLoad) or 0
+// (!kLoad: the pass takes v from its cache): thread t takes the share's local vectors
+// lv = t, t + blockDim, ... of nl (f.vec(vi, lv, nl, v[kN]), vi = vec_begin + lv), then the single
+// elements one_begin + li, li = t, t + blockDim, ... (f.one(i, slot, v), slot = nl * kN + li). The
+// slots of a share are 0 .. its element count - 1.
+template <typename X, typename SM, bool kVector, bool kLoad, typename F>
+__device__ __forceinline__ void for_share(const X* x, const void* smooth, const Share& s, F&& f) {
+  using C = typename In<X>::C;
+  int64_t one_slot = 0;
+  if constexpr (kVector) {
+    constexpr int kN = Vec<X>::kN;
+    const int64_t nl = s.vec_end - s.vec_begin;
+    for (int64_t lv = threadIdx.x; lv < nl; lv += blockDim.x) {
+      const int64_t vi = s.vec_begin + lv;
+      C vs[kN];
+      if constexpr (kLoad) {
+        X xs[kN];
+        load_vec<X>(x + vi * kN, xs);
+#pragma unroll
+        for (int j = 0; j < kN; ++j) vs[j] = smoothed<C, SM>(In<X>::get(xs[j]), smooth, vi * kN + j);
+      } else {
+#pragma unroll
+        for (int j = 0; j < kN; ++j) vs[j] = C(0);
+      }
+      f.vec(vi, lv, nl, vs);
+    }
+    one_slot = nl * kN;
+  }
+  const int64_t ones = s.one_end - s.one_begin;
+  for (int64_t li = threadIdx.x; li < ones; li += blockDim.x) {
+    const int64_t i = s.one_begin + li;
+    f.one(i, one_slot + li, kLoad ? smoothed<C, SM>(In<X>::get(x[i]), smooth, i) : C(0));
+  }
 }
 
 // ------------------------------------------------------------------ per-element passes
@@ -195,17 +249,18 @@ struct StaticQ {
   static constexpr int kN = Vec<X>::kN;
   int8_t* q;
   C scale;
-  __device__ void vec(int64_t vi, int64_t, const C (&v)[kN]) const {
+  __device__ void vec(int64_t vi, int64_t, int64_t, const C (&v)[kN]) const {
     int8_t r[kN];
 #pragma unroll
     for (int j = 0; j < kN; ++j) r[j] = sat_s8(div_rn(v[j], scale));
     store_q<X>(q + vi * kN, r);
   }
-  __device__ void one(int64_t i, C v) const { q[i] = sat_s8(div_rn(v, scale)); }
+  __device__ void one(int64_t i, int64_t, C v) const { q[i] = sat_s8(div_rn(v, scale)); }
 };
 
-// Dynamic pass 1: v cached, abs-max over the non-NaN values, NaN flag. Cache layout: element j of
-// vector vi at j * nvec + vi (consecutive threads hit consecutive banks), tail element i at i.
+// Dynamic pass 1: v cached, abs-max over the non-NaN values, NaN flag. Cache layout (slots of the
+// share): element j of local vector lv at j * nl + lv (consecutive threads hit consecutive banks),
+// single elements at their slot.
 template <typename X, bool kCache>
 struct AbsMaxPass {
   using C = typename In<X>::C;
@@ -218,11 +273,11 @@ struct AbsMaxPass {
     if (v != v) nan = true;
     else amax = max_c(amax, abs_c(v));
   }
-  __device__ void vec(int64_t vi, int64_t nvec, const C (&v)[kN]) {
+  __device__ void vec(int64_t, int64_t lv, int64_t nl, const C (&v)[kN]) {
 #pragma unroll
-    for (int j = 0; j < kN; ++j) add(j * nvec + vi, v[j]);
+    for (int j = 0; j < kN; ++j) add(j * nl + lv, v[j]);
   }
-  __device__ void one(int64_t i, C v) { add(i, v); }
+  __device__ void one(int64_t, int64_t slot, C v) { add(slot, v); }
 };
 
 // Dynamic pass 2: q = sat_s8(rne(v / scale)), or 0 for a row without a finite positive scale; v from
@@ -239,13 +294,13 @@ struct QuantizePass {
     if (kCache) v = cache[slot];
     return valid ? sat_s8(div_rn(v, scale)) : int8_t(0);
   }
-  __device__ void vec(int64_t vi, int64_t nvec, const C (&v)[kN]) const {
+  __device__ void vec(int64_t vi, int64_t lv, int64_t nl, const C (&v)[kN]) const {
     int8_t r[kN];
 #pragma unroll
-    for (int j = 0; j < kN; ++j) r[j] = one_q(j * nvec + vi, v[j]);
+    for (int j = 0; j < kN; ++j) r[j] = one_q(j * nl + lv, v[j]);
     store_q<X>(q + vi * kN, r);
   }
-  __device__ void one(int64_t i, C v) const { q[i] = one_q(i, v); }
+  __device__ void one(int64_t i, int64_t slot, C v) const { q[i] = one_q(slot, v); }
 };
 
 // Allows the dependent grid (see the top of this file) to be scheduled now; no-op before sm_90.
@@ -254,6 +309,35 @@ __device__ __forceinline__ void allow_dependent_launch() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
+
+// Waits until the previous grid on the stream (when this grid was launched as its programmatic
+// dependent) has completed and its memory is visible; returns at once otherwise. No-op before sm_90,
+// where src/ never sets overlap_previous.
+__device__ __forceinline__ void wait_previous_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+// Thread-block cluster primitives (sm_90): every thread of every CTA of the cluster executes each
+// arrive and each wait, in pairs. arrive.release orders this thread's earlier memory accesses
+// before the peers' wait.acquire returns.
+__device__ __forceinline__ void cluster_arrive() { asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory"); }
+__device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory"); }
+__device__ __forceinline__ uint32_t cluster_rank() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+// The generic address of `p` (this CTA's shared memory) in the shared memory of cluster CTA `rank`.
+template <typename T>
+__device__ __forceinline__ const volatile T* peer_shared(const T* p, uint32_t rank) {
+  uint64_t a;
+  asm volatile("mapa.u64 %0, %1, %2;" : "=l"(a) : "l"(reinterpret_cast<uint64_t>(p)), "r"(rank));
+  return reinterpret_cast<const volatile T*>(a);
+}
+#endif
 
 // ------------------------------------------------------------------ kernels
 template <typename X, typename SM, bool kVector>
@@ -266,42 +350,81 @@ __global__ void __launch_bounds__(kMaxThreads) quantize_static_kernel(QuantizePa
   const X* x = static_cast<const X*>(p.x) + row * p.ld_x;
   int8_t* q = p.q + row * p.ld_q;
   StaticQ<X> f{q, scale};
-  for_row<X, SM, kVector>(x, p.smooth, p.k, f);
+  for_share<X, SM, kVector, true>(x, p.smooth, share_of<X, kVector>(p.k, 0, 1), f);
 }
 
+// Grid: m * splits CTAs, splits = max(1, p.row_splits); with splits > 1 launched as clusters of
+// splits x 1 x 1 CTAs, one cluster per row (CTA blockIdx.x = row * splits + cluster rank).
 template <typename X, typename SM, bool kVector, bool kCache>
 __global__ void __launch_bounds__(kMaxThreads) quantize_dynamic_kernel(QuantizeParams p) {
   using C = typename In<X>::C;
-  constexpr int kN = Vec<X>::kN;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   C* cache = reinterpret_cast<C*>(smem_raw);
   __shared__ C warp_max[kMaxWarps];
+  __shared__ C cta_max;    // this CTA's partial abs-max (read by the cluster's CTAs)
+  __shared__ int cta_nan;  // this CTA's partial NaN flag (read by the cluster's CTAs)
   __shared__ C row_scale;
 
-  const int64_t row = blockIdx.x;
+  const int64_t splits = p.row_splits > 1 ? p.row_splits : 1;
+  const int64_t row = blockIdx.x / splits;
+  int64_t rank = 0;
+  if (splits > 1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    rank = cluster_rank();
+#else
+    __trap();  // src/ splits rows only where this kernel's sm_90 image runs (no clusters here)
+#endif
+  }
   const X* x = static_cast<const X*>(p.x) + row * p.ld_x;
   int8_t* q = p.q + row * p.ld_q;
+  const Share share = share_of<X, kVector>(p.k, rank, splits);
+  wait_previous_grid();  // before any global memory access (overlap_previous)
 
-  // Pass 1: v = smoothed x (cached), abs-max over the non-NaN values, NaN flag. Cache layout: element
-  // j of vector vi at j * nvec + vi (consecutive threads hit consecutive banks), tail element i at i.
+  // Pass 1: v = smoothed x (cached), abs-max over the non-NaN values, NaN flag.
   AbsMaxPass<X, kCache> pass1{cache, C(0), false};
-  for_row<X, SM, kVector>(x, p.smooth, p.k, pass1);
+  for_share<X, SM, kVector, true>(x, p.smooth, share, pass1);
 
   C amax = pass1.amax;
 #pragma unroll
   for (int o = kWarp / 2; o > 0; o /= 2) amax = max_c(amax, __shfl_xor_sync(0xffffffffu, amax, o));
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   if (lane == 0) warp_max[warp] = amax;
-  const bool row_nan = __syncthreads_or(pass1.nan ? 1 : 0) != 0;  // also the barrier for warp_max
+  const bool share_nan = __syncthreads_or(pass1.nan ? 1 : 0) != 0;  // also the barrier for warp_max
   // x is read (the cached kernel does not read it again): the dependent's weight prefetch no
   // longer competes with this grid's loads. It starts once every CTA of this grid got here.
   allow_dependent_launch();
+  C row_max = C(0);  // thread 0: the row's abs-max and NaN flag
+  bool row_nan = false;
   if (threadIdx.x == 0) {
     C m = warp_max[0];
     const int warps = blockDim.x / kWarp;
     for (int w = 1; w < warps; ++w) m = max_c(m, warp_max[w]);
-    row_scale = store_scale<C>(p.scale_out, p.scale_dtype, row, div_rn(m, C(127)), row_nan);
+    cta_max = m;
+    cta_nan = share_nan ? 1 : 0;
+    row_max = m;
+    row_nan = share_nan;
   }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (splits > 1) {
+    // Every CTA combines the cluster's partials in rank order (the max is exact, so all CTAs get
+    // the same abs-max). The second arrive says this CTA is done reading its peers; the matching
+    // wait at the end keeps every CTA's shared memory alive until all have read it.
+    cluster_arrive();
+    cluster_wait();
+    if (threadIdx.x == 0) {
+      row_max = *peer_shared(&cta_max, 0);
+      int nan = *peer_shared(&cta_nan, 0);
+      for (uint32_t r = 1; r < static_cast<uint32_t>(splits); ++r) {
+        row_max = max_c(row_max, *peer_shared(&cta_max, r));
+        nan |= *peer_shared(&cta_nan, r);
+      }
+      row_nan = nan != 0;
+    }
+    cluster_arrive();
+  }
+#endif
+  if (threadIdx.x == 0)
+    row_scale = store_scale<C>(p.scale_out, p.scale_dtype, row, div_rn(row_max, C(127)), row_nan, rank == 0);
   __syncthreads();
   const C scale = row_scale;
   const bool valid = isfinite(scale) && scale > C(0);
@@ -309,28 +432,17 @@ __global__ void __launch_bounds__(kMaxThreads) quantize_dynamic_kernel(QuantizeP
   // Pass 2: q = sat_s8(rne(v / scale)), or 0 for a row without a finite positive scale. Every
   // thread reads back only the cache entries it wrote itself (same visiting order).
   QuantizePass<X, kCache> pass2{cache, q, scale, valid};
-  if (kCache) {
-    // v comes from the cache: walk the same index pattern without touching x.
-    if constexpr (kVector) {
-      const int64_t nvec = p.k / kN;
-      for (int64_t vi = threadIdx.x; vi < nvec; vi += blockDim.x) {
-        C vs[kN];
-#pragma unroll
-        for (int j = 0; j < kN; ++j) vs[j] = C(0);
-        pass2.vec(vi, nvec, vs);
-      }
-      for (int64_t i = nvec * kN + threadIdx.x; i < p.k; i += blockDim.x) pass2.one(i, C(0));
-    } else {
-      for (int64_t i = threadIdx.x; i < p.k; i += blockDim.x) pass2.one(i, C(0));
-    }
-  } else {
-    for_row<X, SM, kVector>(x, p.smooth, p.k, pass2);
-  }
+  if (kCache) for_share<X, SM, kVector, false>(x, p.smooth, share, pass2);  // v from the cache
+  else for_share<X, SM, kVector, true>(x, p.smooth, share, pass2);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (splits > 1) cluster_wait();
+#endif
 }
 
 // ------------------------------------------------------------------ dispatch
-int threads_for(int32_t k, int vec_elems) {
-  const int64_t units = (static_cast<int64_t>(k) + vec_elems - 1) / vec_elems;
+// CTA size for a share of `elements` elements handled in units of vec_elems.
+int threads_for(int64_t elements, int vec_elems) {
+  const int64_t units = (elements + vec_elems - 1) / vec_elems;
   int64_t t = (units + kVecsPerThread - 1) / kVecsPerThread;
   t = (t + kWarp - 1) / kWarp * kWarp;
   if (t < kMinThreads) t = kMinThreads;
@@ -340,20 +452,54 @@ int threads_for(int32_t k, int vec_elems) {
 
 bool aligned(const void* ptr, int64_t a) { return reinterpret_cast<uintptr_t>(ptr) % static_cast<uintptr_t>(a) == 0; }
 
+// Launches a dynamic kernel over m rows of `splits` CTAs each; splits > 1 as clusters of splits CTAs;
+// p.overlap_previous: as a programmatic dependent of the previous kernel on the stream.
+cudaError_t launch_rows(void (*kernel)(QuantizeParams), const QuantizeParams& p, int64_t splits, int threads,
+                        size_t smem, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(static_cast<int64_t>(p.m) * splits));
+  if (splits == 1 && !p.overlap_previous) {
+    kernel<<<grid, threads, smem, stream>>>(p);
+    return cudaGetLastError();
+  }
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3(static_cast<unsigned>(threads));
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[2];
+  unsigned n = 0;
+  if (splits > 1) {
+    attr[n].id = cudaLaunchAttributeClusterDimension;
+    attr[n].val.clusterDim.x = static_cast<unsigned>(splits);
+    attr[n].val.clusterDim.y = 1;
+    attr[n].val.clusterDim.z = 1;
+    ++n;
+  }
+  if (p.overlap_previous) {
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n].val.programmaticStreamSerializationAllowed = 1;
+    ++n;
+  }
+  cfg.attrs = attr;
+  cfg.numAttrs = n;
+  return cudaLaunchKernelEx(&cfg, kernel, p);
+}
+
 template <typename X, typename SM, bool kVector>
 cudaError_t launch_typed(const QuantizeParams& p, cudaStream_t stream) {
   using C = typename In<X>::C;
-  const int threads = threads_for(p.k, kVector ? Vec<X>::kN : 1);
-  const dim3 grid(static_cast<unsigned>(p.m));
+  const int vec_elems = kVector ? Vec<X>::kN : 1;
   if (!p.dynamic) {
-    quantize_static_kernel<X, SM, kVector><<<grid, threads, 0, stream>>>(p);
-  } else if (static_cast<int64_t>(p.k) * static_cast<int64_t>(sizeof(C)) <= kRowCacheBytes) {
-    const size_t smem = static_cast<size_t>(p.k) * sizeof(C);
-    quantize_dynamic_kernel<X, SM, kVector, true><<<grid, threads, smem, stream>>>(p);
-  } else {
-    quantize_dynamic_kernel<X, SM, kVector, false><<<grid, threads, 0, stream>>>(p);
+    quantize_static_kernel<X, SM, kVector><<<dim3(static_cast<unsigned>(p.m)), threads_for(p.k, vec_elems), 0, stream>>>(p);
+    return cudaGetLastError();
   }
-  return cudaGetLastError();
+  const int64_t splits = p.row_splits > 1 ? p.row_splits : 1;
+  const int64_t share = share_capacity(p.k, vec_elems, splits);
+  const int threads = threads_for(share, vec_elems);
+  if (share * static_cast<int64_t>(sizeof(C)) <= kRowCacheBytes)
+    return launch_rows(quantize_dynamic_kernel<X, SM, kVector, true>, p, splits, threads,
+                       static_cast<size_t>(share) * sizeof(C), stream);
+  return launch_rows(quantize_dynamic_kernel<X, SM, kVector, false>, p, splits, threads, 0, stream);
 }
 
 template <typename X, typename SM>
@@ -407,7 +553,7 @@ cudaError_t quantize_prepare() {
 }
 
 cudaError_t launch_quantize(const QuantizeParams& p, int32_t num_sms, cudaStream_t stream) {
-  (void)num_sms;  // one CTA per row: the grid does not depend on the SM count
+  (void)num_sms;  // the grid is m x row_splits CTAs; src/ chose row_splits (SM count included)
   switch (p.x_dtype) {
     case Dtype::F32: return launch_x<float>(p, stream);
     case Dtype::F64: return launch_x<double>(p, stream);

@@ -23,15 +23,17 @@ constexpr int64_t kLargeBucketMaxM = kernels::kDecodeMaxM;       // eight n8 til
 // N = 10240 wide at 61% of the bandwidth floor (its second wave is 21% full).
 constexpr double kWideFillMargin = 0.05;
 
-// Programmatic dependent launch after the dynamic quantizer (one quantizer CTA per row of M):
-// while the quantizer runs, the SMs holding its CTAs take fewer early decode CTAs. Measured on the
-// H100 (bf16, M = 1, 8, 16; N x K = 4096x4096, 6144x4096, 4096x14336, 57344x8192): overlapping
-// saved 1.2-3.1 us per run except at M = 16, K = 14336 (M x K = 229376), where it cost 1.0 us. So
-// it is used in the small-M bucket up to the largest M x K measured to gain (M = 16, K = 8192),
-// and only where the device runs the decode kernels' sm_90 image, which waits for its producer
-// (sm_80 images and compute_80 PTX JIT-compiled for newer GPUs do not).
+// Programmatic dependent launch after the dynamic quantizer: while the quantizer runs, the SMs
+// holding its CTAs take fewer early decode CTAs. With one quantizer CTA per row this cost 1.0 us at
+// M = 16, K = 14336 (the limit was M x K <= 16 x 8192). With long rows split over clusters (src/gpu.cpp)
+// and the quantizer itself a programmatic dependent of the kernel before it, re-measured on the H100
+// (bf16, M = 1, 8, 16; N x K = 4096x4096, 4096x14336, 8192x28672, 28672x4096): overlapping saved
+// 1.1-6.4 us per run back to back and 1.2-6.9 us isolated, at every shape and M. So it is used in
+// the small-M bucket up to the largest M x K measured (M = 16, K = 28672), and only where the
+// device runs the decode kernels' sm_90 image, which waits for its producer (sm_80 images and
+// compute_80 PTX JIT-compiled for newer GPUs do not).
 constexpr int64_t kOverlapMaxM = kernels::kDecodeSmallMaxM;
-constexpr int64_t kOverlapMaxMK = kOverlapMaxM * 8192;
+constexpr int64_t kOverlapMaxMK = kOverlapMaxM * 28672;
 constexpr int32_t kOverlapSm = 90;
 
 // The static plan's decode kernels (every M bucket) are launched the same way (decode_overlap_previous): their

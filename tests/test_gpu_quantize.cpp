@@ -2,8 +2,9 @@
 // kernel (itself checked against an independent oracle in test_host_quantize.cpp), through the C
 // API with SQ_PREFERENCE_FASTEST and SQ_PREFERENCE_GPU_PORTABLE: every input dtype and scale/smooth
 // dtype, odd K, M = 1, rows long enough for every kernel path (vector and scalar loads, the shared
-// memory row cache with and without its opt-in size, no cache), zero / NaN / Inf rows, strided and
-// misaligned rows, poisoned outputs (padding and the scale past M must keep their poison).
+// memory row cache with and without its opt-in size, no cache, rows split over a thread-block cluster
+// on sm_90), zero / NaN / Inf rows, strided and misaligned rows, poisoned outputs (padding and the
+// scale past M must keep their poison).
 #include <catch2/catch.hpp>
 
 #include <cuda_runtime_api.h>
@@ -171,6 +172,23 @@ TEST_CASE("GPU dynamic quantize: long rows (opt-in cache, no cache)", "[quantize
   check_quantize({SQ_PREFERENCE_FASTEST, false, SQ_DTYPE_F16, SQ_DTYPE_F32, true, 4, 70001});
 }
 
+TEST_CASE("GPU dynamic quantize: long rows at decode M (split rows)", "[quantize]") {
+  // On sm_90, src/gpu.cpp splits a row of more than 8 KiB of x over a cluster of up to 8 CTAs while
+  // M x CTAs per row fits the SMs: these rows take 2..8 CTAs each (M = 40: fewer, by the SM count),
+  // vector and scalar (odd stride, misaligned) paths; one CTA per row on other GPUs. Edge rows
+  // (zeros, NaN in the middle, +Inf in the last share, -Inf in the first) at M >= 5.
+  int v = 0;
+  for (sq_dtype x : kFloats) {
+    for (int64_t m : {1, 3, 5, 8, 16, 40}) {
+      const sq_dtype s = kFloats[v++ % 4];
+      check_quantize({SQ_PREFERENCE_FASTEST, true, x, s, (v & 1) != 0, m, 28672, 0, 0, true});
+      check_quantize({SQ_PREFERENCE_FASTEST, true, x, s, (v & 1) == 0, m, 14339, 5, 1, true});
+    }
+    check_quantize({SQ_PREFERENCE_FASTEST, true, x, SQ_DTYPE_F32, true, 16, 9001, 0, 0, true});
+    check_quantize({SQ_PREFERENCE_FASTEST, true, x, SQ_DTYPE_BF16, false, 2, 300007, 0, 0, false});  // shares past the cache
+  }
+}
+
 namespace {
 
 struct LCase {
@@ -280,6 +298,14 @@ TEST_CASE("GPU quantized linear at decode sizes (the linear overlaps the quantiz
       for (int64_t k : {4096, 8192, 14336}) check_quantized_linear({SQ_PREFERENCE_FASTEST, t, t, m, 4096, k, m != 8, m == 16});
 }
 
+TEST_CASE("GPU quantized linear with long rows at decode sizes (split quantizer rows)", "[quantize]") {
+  for (sq_dtype t : kFloats)
+    for (int64_t m : {1, 5, 16}) {
+      check_quantized_linear({SQ_PREFERENCE_FASTEST, t, t, m, 72, 28672, m != 5, m != 1});
+      check_quantized_linear({SQ_PREFERENCE_FASTEST, t, SQ_DTYPE_BF16, m, 40, 14336, true, m == 5});
+    }
+}
+
 TEST_CASE("GPU quantized linear under CUDA graph capture and replay (decode size)", "[quantize][graph]") {
   const int64_t M = 8, N = 4096, K = 4096;
   const sq_dtype t = SQ_DTYPE_BF16;
@@ -342,10 +368,121 @@ TEST_CASE("GPU quantized linear under CUDA graph capture and replay (decode size
   CUDA_REQUIRE(cudaStreamDestroy(s));
 }
 
+TEST_CASE("the dynamic plan reads x that the kernel before it wrote (programmatic launch), eager and in a graph",
+          "[quantize][graph]") {
+  // A static linear writes x (its bf16 out) on the stream, then SQ_OP_QUANTIZED_LINEAR reads it with
+  // no host synchronization in between; x, q (workspace), out and the scales are poisoned first (a
+  // poisoned x is NaN: every scale would be NaN). On sm_90 the quantizer starts as a programmatic
+  // dependent of the linear before it and must wait for its writes; rows of 14336 split (M = 1, 16).
+  const int64_t N1 = 14336, K1 = 256, N2 = 320;
+  const sq_dtype t = SQ_DTYPE_BF16;
+  for (const int64_t M : {int64_t{1}, int64_t{16}}) {
+    for (const bool graph : {false, true}) {
+      CAPTURE(M, graph);
+      sq_plan_desc d1 = linear_desc(t, N1, K1, M, 0.013);
+      sq_plan_desc d2 = linear_desc(t, N2, N1, M, 0.0);
+      d2.op = SQ_OP_QUANTIZED_LINEAR;
+      d2.act_dtype = t;
+      cudaStream_t s;
+      CUDA_REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+      sq_plan g1 = nullptr, g2 = nullptr, h1 = nullptr, h2 = nullptr;
+      REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(s), &d1, SQ_PREFERENCE_FASTEST, &g1) == SQ_STATUS_SUCCESS);
+      REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(s), &d2, SQ_PREFERENCE_FASTEST, &g2) == SQ_STATUS_SUCCESS);
+      REQUIRE(sq_plan_select(nullptr, &d1, SQ_PREFERENCE_HOST_REFERENCE, &h1) == SQ_STATUS_SUCCESS);
+      REQUIRE(sq_plan_select(nullptr, &d2, SQ_PREFERENCE_HOST_REFERENCE, &h2) == SQ_STATUS_SUCCESS);
+      size_t bytes = 0;
+      REQUIRE(sq_plan_workspace_size(g2, &bytes) == SQ_STATUS_SUCCESS);
+      HostWorkspace hws(bytes);
+
+      const std::vector<int8_t> act = random_s8(static_cast<size_t>(M * K1)), w1 = random_s8(static_cast<size_t>(N1 * K1)),
+                                w2 = random_s8(static_cast<size_t>(N2 * N1));
+      Buf ws1 = random_scales(t, static_cast<size_t>(N1)), ws2 = random_scales(t, static_cast<size_t>(N2));
+      Buf x_ref(t, static_cast<size_t>(M * N1)), scr1_ref(t, static_cast<size_t>(M)), out_ref(t, static_cast<size_t>(M * N2)),
+          scale_ref(t, static_cast<size_t>(M));
+      sq_run_args a1 = run_args();
+      a1.m = M;
+      a1.act = act.data();
+      a1.weight = w1.data();
+      a1.weight_scale = ws1.data();
+      a1.act_scale_scratch = scr1_ref.data();
+      a1.out = x_ref.data();
+      REQUIRE(sq_plan_run(h1, nullptr, nullptr, 0, &a1) == SQ_STATUS_SUCCESS);
+      sq_run_args a2 = run_args();
+      a2.m = M;
+      a2.act = x_ref.data();
+      a2.weight = w2.data();
+      a2.weight_scale = ws2.data();
+      a2.act_scale_scratch = scale_ref.data();
+      a2.out = out_ref.data();
+      REQUIRE(sq_plan_run(h2, nullptr, hws.data(), bytes, &a2) == SQ_STATUS_SUCCESS);
+
+      DevBuf d_act(act.size()), d_w1(w1.size()), d_w2(w2.size()), d_ws1(ws1.bytes.size()), d_ws2(ws2.bytes.size()),
+          d_x(x_ref.bytes.size()), d_scr1(scr1_ref.bytes.size()), d_out(out_ref.bytes.size()),
+          d_scale(scale_ref.bytes.size()), d_work(bytes);
+      d_act.upload(act.data(), act.size());
+      d_w1.upload(w1.data(), w1.size());
+      d_w2.upload(w2.data(), w2.size());
+      d_ws1.upload(ws1.data(), ws1.bytes.size());
+      d_ws2.upload(ws2.data(), ws2.bytes.size());
+      a1.act = d_act.p;
+      a1.weight = d_w1.p;
+      a1.weight_scale = d_ws1.p;
+      a1.act_scale_scratch = d_scr1.p;
+      a1.out = d_x.p;
+      a2.act = d_x.p;
+      a2.weight = d_w2.p;
+      a2.weight_scale = d_ws2.p;
+      a2.act_scale_scratch = d_scale.p;
+      a2.out = d_out.p;
+      auto enqueue = [&] {
+        REQUIRE(sq_plan_run(g1, reinterpret_cast<sq_stream>(s), nullptr, 0, &a1) == SQ_STATUS_SUCCESS);
+        REQUIRE(sq_plan_run(g2, reinterpret_cast<sq_stream>(s), d_work.p, bytes, &a2) == SQ_STATUS_SUCCESS);
+      };
+      cudaGraph_t g = nullptr;
+      cudaGraphExec_t exec = nullptr;
+      if (graph) {
+        CUDA_REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+        enqueue();
+        CUDA_REQUIRE(cudaStreamEndCapture(s, &g));
+        CUDA_REQUIRE(cudaGraphInstantiate(&exec, g, 0));
+      }
+      for (int rep = 0; rep < 3; ++rep) {
+        d_x.poison();
+        d_work.poison();
+        d_out.poison();
+        d_scale.poison();
+        if (graph) {
+          CUDA_REQUIRE(cudaGraphLaunch(exec, s));
+        } else {
+          enqueue();
+        }
+        CUDA_REQUIRE(cudaStreamSynchronize(s));
+        CUDA_REQUIRE(cudaGetLastError());
+        Buf got(t, out_ref.count()), got_scale(t, scale_ref.count());
+        d_out.download(got.data(), got.bytes.size());
+        d_scale.download(got_scale.data(), got_scale.bytes.size());
+        REQUIRE(first_bit_difference(got_scale, scale_ref) == -1);
+        REQUIRE(first_bit_difference(got, out_ref) == -1);
+      }
+      if (graph) {
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(g);
+      }
+      sq_plan_destroy(g1);
+      sq_plan_destroy(g2);
+      sq_plan_destroy(h1);
+      sq_plan_destroy(h2);
+      CUDA_REQUIRE(cudaStreamDestroy(s));
+    }
+  }
+}
+
 TEST_CASE("GPU quantize: a small case for compute-sanitizer", "[quantize][sanitize]") {
   check_quantize({SQ_PREFERENCE_FASTEST, true, SQ_DTYPE_F16, SQ_DTYPE_F32, true, 6, 77, 0, 0, true});
   check_quantize({SQ_PREFERENCE_FASTEST, true, SQ_DTYPE_F32, SQ_DTYPE_BF16, false, 3, 13001, 0, 0, true});
   check_quantize({SQ_PREFERENCE_FASTEST, false, SQ_DTYPE_BF16, SQ_DTYPE_F64, true, 2, 45, 3, 1});
   check_quantized_linear({SQ_PREFERENCE_FASTEST, SQ_DTYPE_BF16, SQ_DTYPE_BF16, 3, 16, 40, true, true});
   check_quantized_linear({SQ_PREFERENCE_FASTEST, SQ_DTYPE_BF16, SQ_DTYPE_BF16, 5, 40, 64, true, false});  // overlapped
+  check_quantize({SQ_PREFERENCE_FASTEST, true, SQ_DTYPE_BF16, SQ_DTYPE_BF16, true, 5, 14339, 5, 1, true});  // split
+  check_quantized_linear({SQ_PREFERENCE_FASTEST, SQ_DTYPE_BF16, SQ_DTYPE_BF16, 6, 24, 16384, true, true});    // split
 }
