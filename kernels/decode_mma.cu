@@ -17,7 +17,7 @@
 //   bytes [16q + 8, 16q + 16) of the chunk.
 //   The K groups' exact int32 partials meet in shared memory and are summed in K-group order,
 //   then the scale epilogue (epilogue.cuh) writes out, bounds-checked on N and M.
-// Programmatic dependent launch (PDL): when src/ sets LinearParams::overlap_quantizer (sm_90: the
+// Programmatic dependent launch (PDL): when src/ sets LinearParams::programmatic (sm_90: the
 // dynamic plan after its quantizer, src/dispatch_decode.cpp decode_overlap_quantizer, and the
 // static plan after whatever precedes it, decode_overlap_previous), the launcher takes the kPdl
 // instantiation with programmatic stream serialization: its CTAs may start while the previous
@@ -173,7 +173,7 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
   const int tiles = (m + kTokensPerTile - 1) / kTokensPerTile;  // token tiles holding rows of M
 
   if constexpr (kPdl) {
-    if (p.overlap_quantizer) {  // always true where the launcher takes kPdl
+    if (p.programmatic) {  // always true where the launcher takes kPdl
       // Before the wait: prefetch to L2 what the first loop iteration reads of this CTA's weight
       // rows (one row per thread; K % 16 == 0 and 16-byte aligned rows, see decode_mma.hpp).
       constexpr int kFirstIterBytes = kKGroups * kChunksPerIter * kKPerChunk;
@@ -313,9 +313,9 @@ struct LaunchDecode {
     cfg.stream = stream;
     if constexpr (has_pdl<kTokenTiles>()) {
       // Following a small quantizer grid: start early and wait in the kernel (top of this file).
-      // src/ decided (overlap_quantizer); the image check is a safety net for images that would
+      // src/ decided (programmatic); the image check is a safety net for images that would
       // not wait (then the plain instantiation runs, still correct).
-      const bool pdl = p.overlap_quantizer && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
+      const bool pdl = p.programmatic && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
       if (pdl) {
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;

@@ -32,11 +32,13 @@ struct LinearParams {
   void* out;  // [m, n] of T, row stride ld_out
   int64_t ld_out;
   Dtype dtype;  // T
-  // Set by src/ (decode_overlap_quantizer) when this linear directly follows the dynamic quantizer
-  // on the stream and should overlap it: a kernel that supports programmatic dependent launch (the
-  // decode kernels' sm_90 image) is then launched to start early and executes griddepcontrol.wait
-  // before it reads act or row_scale or writes anything; other kernels ignore it.
-  bool overlap_quantizer;
+  // Set by src/ (src/dispatch_decode.cpp: decode_overlap_quantizer after the dynamic quantizer,
+  // decode_overlap_previous in the static plan) when this linear should start as a programmatic
+  // dependent of the kernel before it on the stream: a kernel that supports programmatic dependent
+  // launch (the decode kernels' sm_90 image) is then launched to start early, may prefetch weight
+  // bytes to L2, and executes griddepcontrol.wait before it reads act, row_scale, weight_scale or
+  // bias or writes anything; other kernels ignore it.
+  bool programmatic;
 };
 
 // A compiled kernel configuration. src/ chooses one per run (M bucket, alignment).

@@ -21,7 +21,7 @@ struct LinearShape {
 cudaError_t decode_prepare();
 const kernels::KernelVariant* decode_choose(const LinearShape& s);
 // Whether the decode kernel chosen for s, following the dynamic quantizer on the stream, should be
-// launched as its programmatic dependent (start early, wait in the kernel): LinearParams::overlap_quantizer.
+// launched as its programmatic dependent (start early, wait in the kernel): LinearParams::programmatic.
 bool decode_overlap_quantizer(const LinearShape& s);
 // Whether the static plan's decode kernel chosen for s should be launched as a programmatic
 // dependent of whatever precedes it on the stream (same mechanism and flag; every decode M bucket).
