@@ -312,7 +312,7 @@ struct LaunchDecode {
     cfg.dynamicSmemBytes = S::kSmemBytes;
     cfg.stream = stream;
     if constexpr (has_pdl<kTokenTiles>()) {
-      // Following a small quantizer grid: start early and wait in the kernel (top of this file).
+      // After the previous kernel on the stream: start early and wait in the kernel (top of this file).
       // src/ decided (programmatic); the image check is a safety net for images that would
       // not wait (then the plain instantiation runs, still correct).
       const bool pdl = p.programmatic && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
