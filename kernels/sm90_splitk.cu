@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "epilogue.cuh"
 #include "sm90_common.cuh"
@@ -16,19 +17,43 @@ namespace {
 
 using namespace sm90;
 
-// The split-K variant (small M): one 128 x kSplitTileN tile per cluster of S CTAs along K. Each CTA
+// The split-K variant (small M): one 128 x BN tile per cluster of S CTAs along K. Each CTA
 // accumulates an exact int32 partial over its K range into its (drained) stage ring, and after a
 // cluster barrier CTA r reduces rows [r*R/S, (r+1)*R/S) of the tile over all S partials in rank
 // order through distributed shared memory, applies the epilogue and stores 16 bytes per thread.
-constexpr int kSplitTileN = 128;
-constexpr int kSplitStages = 6;
-using SplitConfig = TileConfig<kSplitTileN, kSplitStages>;
-constexpr int kPartialPadInts = 8;  // int32 padding per partial row: fragment stores without bank conflicts
-constexpr int kPartialPitch = kSplitTileN + kPartialPadInts;  // int32 elements between partial rows
+constexpr int kMaxSplitStages = 8;   // pipeline depth cap
+constexpr int kPartialPadInts = 8;   // int32 padding per partial row (see partial_pitch)
+constexpr int kBankWords = 32;       // shared-memory banks of 4 bytes
 constexpr int kMaxClusterSplit = 8;  // portable cluster size
 constexpr int kStoreBytes = 16;      // one vector store of the staged epilogue
-static_assert(kTileM * kPartialPitch * static_cast<int>(sizeof(int32_t)) <= kSplitStages * SplitConfig::kStageBytes,
-              "the int32 partial tile fits in the stage ring");
+
+// Stages of the BN-wide tile that fit in the dynamic shared memory (with the barriers and the
+// alignment slack), at most kMaxSplitStages.
+constexpr int split_stages(int bn) {
+  const int stage_bytes = kTileM * kTileK + bn * kTileK;
+  const int fit = (kMaxDynamicSmem - kSmemAlign - 2 * kMaxSplitStages * 8) / stage_bytes;
+  return fit < kMaxSplitStages ? fit : kMaxSplitStages;
+}
+// int32 elements between partial rows: BN plus padding such that the fragment stores (8-byte
+// stores; a half-warp covers 4 rows x 32 bytes) of 4 consecutive rows fall in distinct 8-bank
+// groups, i.e. the pitch is 8 or 24 modulo 32 banks.
+constexpr int partial_pitch(int bn) {
+  int pitch = bn + kPartialPadInts;
+  while (pitch % kBankWords != 8 && pitch % kBankWords != 24) pitch += kPartialPadInts;
+  return pitch;
+}
+
+template <int BN>
+struct SplitTile {
+  static constexpr int kStages = split_stages(BN);
+  using Cfg = TileConfig<BN, kStages>;
+  static constexpr int kPartialPitch = partial_pitch(BN);
+  static_assert(kStages >= 2, "pipeline depth");
+  static_assert(kTileM * kPartialPitch * static_cast<int>(sizeof(int32_t)) <= kStages * Cfg::kStageBytes,
+                "the int32 partial tile fits in the stage ring");
+  static_assert(Cfg::kBBytes % kSwizzleAtomBytes == 0, "every stage's B tile starts on a swizzle atom");
+  static_assert((kPartialPitch * sizeof(int32_t)) % kStoreBytes == 0, "16-byte aligned partial rows");
+};
 
 // ------------------------------------------------------------------ the split-K kernel
 // One output tile per cluster; the cluster's S CTAs (cluster dims S x 1 x 1, consecutive in x) split
@@ -54,12 +79,14 @@ template <> struct PartialLoad<8> {
   }
 };
 
-template <typename T>
+template <typename T, int TILE_N>
 __global__ void __launch_bounds__(kThreads, 1)
     sm90_wgmma_splitk_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                              const __grid_constant__ LinearParams p) {
-  using Cfg = SplitConfig;
+  using Tile = SplitTile<TILE_N>;
+  using Cfg = typename Tile::Cfg;
   constexpr int BN = Cfg::kTileN;
+  constexpr int kPartialPitch = Tile::kPartialPitch;
   constexpr int STAGES = Cfg::kStages;
   using E = Epi<T>;
   using C = typename E::C;
@@ -196,10 +223,14 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   // ---------------- reduction and epilogue of rows [r_begin, r_end) of the tile
   // kCols consecutive columns per thread: one 16-byte store of T.
+  // kThreadsPerRow threads cover one row; kRowsPerPass rows per pass. When kThreadsPerRow does not
+  // divide kConsumerThreads (e.g. BN = 96, 160 or 224 with 8 columns per thread), the last
+  // kConsumerThreads - kReduceThreads threads take no rows.
   constexpr int kCols = kStoreBytes / static_cast<int>(sizeof(T));
   constexpr int kThreadsPerRow = BN / kCols;
   constexpr int kRowsPerPass = kConsumerThreads / kThreadsPerRow;
-  static_assert(BN % kCols == 0 && kConsumerThreads % kThreadsPerRow == 0, "reduction mapping");
+  constexpr int kReduceThreads = kRowsPerPass * kThreadsPerRow;
+  static_assert(BN % kCols == 0 && kRowsPerPass >= 1, "reduction mapping");
   const int ct = threadIdx.x - kWarpgroupThreads;  // 0 .. kConsumerThreads-1
   const int cidx = (ct % kThreadsPerRow) * kCols;  // first column of this thread inside the tile
   const int32_t col = nt * BN + cidx;
@@ -219,7 +250,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     cs[i] = ok ? E::to_c(__ldg(wscale + col + i)) : C(0);
     cb[i] = (ok && has_bias) ? E::to_c(__ldg(bias + col + i)) : C(0);
   }
-  for (int32_t r = r_begin + ct / kThreadsPerRow; r < r_end; r += kRowsPerPass) {
+  const int32_t r_first = ct < kReduceThreads ? r_begin + ct / kThreadsPerRow : r_end;
+  for (int32_t r = r_first; r < r_end; r += kRowsPerPass) {
     const uint32_t addr = part + static_cast<uint32_t>((r * kPartialPitch + cidx) * sizeof(int32_t));
     int32_t sum[kCols];
     PartialLoad<kCols>::load(map_cluster(addr, 0), sum);
@@ -248,10 +280,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   cluster_sync();  // no CTA leaves (freeing its shared memory) while a peer may still read it
 }
 
-// The split-K variant: clusters of SPLIT CTAs along K, one cluster per 128 x kSplitTileN tile.
-template <int SPLIT>
+// The split-K variant: clusters of SPLIT CTAs along K, one cluster per 128 x TILE_N tile.
+template <int TILE_N, int SPLIT>
 struct LaunchSplit {
   static_assert(SPLIT >= 1 && SPLIT <= kMaxClusterSplit, "portable cluster size");
+  using Cfg = typename SplitTile<TILE_N>::Cfg;
   const LinearParams& p;
   cudaStream_t stream;
   template <typename T>
@@ -259,10 +292,10 @@ struct LaunchSplit {
     CUtensorMap map_a, map_b;
     cudaError_t e = encode_kmajor(&map_a, p.act, p.m, p.k, p.ld_act, kTileM);
     if (e != cudaSuccess) return e;
-    e = encode_kmajor(&map_b, p.weight, p.n, p.k, p.ld_weight, SplitConfig::kTileN);
+    e = encode_kmajor(&map_b, p.weight, p.n, p.k, p.ld_weight, Cfg::kTileN);
     if (e != cudaSuccess) return e;
     const int64_t tiles = ((static_cast<int64_t>(p.m) + kTileM - 1) / kTileM) *
-                          ((static_cast<int64_t>(p.n) + SplitConfig::kTileN - 1) / SplitConfig::kTileN);
+                          ((static_cast<int64_t>(p.n) + Cfg::kTileN - 1) / Cfg::kTileN);
     if (tiles * SPLIT > INT32_MAX) return cudaErrorInvalidConfiguration;
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeClusterDimension;
@@ -272,44 +305,113 @@ struct LaunchSplit {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(static_cast<unsigned>(tiles * SPLIT));
     cfg.blockDim = dim3(kThreads);
-    cfg.dynamicSmemBytes = SplitConfig::kSmemBytes;
+    cfg.dynamicSmemBytes = Cfg::kSmemBytes;
     cfg.stream = stream;
     cfg.attrs = attr;
     cfg.numAttrs = 1;
     LinearParams params = p;
     void* args[] = {&map_a, &map_b, &params};
-    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T>), args);
+    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_N>), args);
   }
 };
 
+template <int TILE_N>
 struct PrepareSplit {
   template <typename T>
   cudaError_t operator()() const {
-    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T>),
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, SplitConfig::kSmemBytes);
+    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_N>),
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, SplitTile<TILE_N>::Cfg::kSmemBytes);
   }
 };
 
-cudaError_t prepare_split() {
-  if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
+template <int TILE_N>
+cudaError_t prepare_width() {
   for (Dtype d : {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16}) {
-    const cudaError_t e = dispatch_dtype(d, PrepareSplit{});
+    const cudaError_t e = dispatch_dtype(d, PrepareSplit<TILE_N>{});
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
 }
 
-template <int SPLIT>
-cudaError_t launch_split(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
-  return dispatch_dtype(p.dtype, LaunchSplit<SPLIT>{p, stream});
+// Every built width in order, stopping at the first failure.
+template <size_t... W>
+cudaError_t prepare_widths(std::index_sequence<W...>) {
+  cudaError_t e = cudaSuccess;
+  ((e = e == cudaSuccess ? prepare_width<kSplitTileWidths[W]>() : e), ...);
+  return e;
 }
+
+// One prepare for every width and dtype (every variant points to it).
+cudaError_t prepare_split() {
+  if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
+  return prepare_widths(std::make_index_sequence<kSplitWidthCount>{});
+}
+
+template <int TILE_N, int SPLIT>
+cudaError_t launch_split(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
+  return dispatch_dtype(p.dtype, LaunchSplit<TILE_N, SPLIT>{p, stream});
+}
+
+// "sm90_wgmma_splitk_128x<BN>x128_s<stages>_c<S>", built at compile time.
+struct VariantName {
+  char text[48];
+};
+constexpr int append_text(char* dst, int at, const char* src) {
+  while (*src != '\0') dst[at++] = *src++;
+  return at;
+}
+constexpr int append_int(char* dst, int at, int v) {
+  char digits[12] = {};
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n > 0) dst[at++] = digits[--n];
+  return at;
+}
+constexpr VariantName split_name(int tile_n, int stages, int split) {
+  VariantName name{};
+  int at = append_text(name.text, 0, "sm90_wgmma_splitk_");
+  at = append_int(name.text, at, kTileM);
+  at = append_text(name.text, at, "x");
+  at = append_int(name.text, at, tile_n);
+  at = append_text(name.text, at, "x");
+  at = append_int(name.text, at, kTileK);
+  at = append_text(name.text, at, "_s");
+  at = append_int(name.text, at, stages);
+  at = append_text(name.text, at, "_c");
+  at = append_int(name.text, at, split);
+  name.text[at] = '\0';
+  return name;
+}
+template <int TILE_N, int SPLIT>
+constexpr VariantName kSplitName = split_name(TILE_N, SplitTile<TILE_N>::kStages, SPLIT);
+
+template <int TILE_N, int SPLIT>
+const KernelVariant kSplitVariant = {kSplitName<TILE_N, SPLIT>.text, 90, true, &prepare_split,
+                                     &launch_split<TILE_N, SPLIT>};
 
 }  // namespace
 
-const KernelVariant kSm90SplitK2 = {"sm90_wgmma_splitk_128x128x128_s6_c2", 90, true, &prepare_split,
-                                    &launch_split<2>};
-const KernelVariant kSm90SplitK3 = {"sm90_wgmma_splitk_128x128x128_s6_c3", 90, true, &prepare_split,
-                                    &launch_split<3>};
+static_assert(kSplitWidthCount == 5 && kSplitMaxClusterSize == 3, "one entry per (BN, S) below");
+const SplitKVariant kSm90SplitKVariants[kSplitVariantCount] = {
+    {kSplitTileWidths[0], 1, &kSplitVariant<kSplitTileWidths[0], 1>},
+    {kSplitTileWidths[0], 2, &kSplitVariant<kSplitTileWidths[0], 2>},
+    {kSplitTileWidths[0], 3, &kSplitVariant<kSplitTileWidths[0], 3>},
+    {kSplitTileWidths[1], 1, &kSplitVariant<kSplitTileWidths[1], 1>},
+    {kSplitTileWidths[1], 2, &kSplitVariant<kSplitTileWidths[1], 2>},
+    {kSplitTileWidths[1], 3, &kSplitVariant<kSplitTileWidths[1], 3>},
+    {kSplitTileWidths[2], 1, &kSplitVariant<kSplitTileWidths[2], 1>},
+    {kSplitTileWidths[2], 2, &kSplitVariant<kSplitTileWidths[2], 2>},
+    {kSplitTileWidths[2], 3, &kSplitVariant<kSplitTileWidths[2], 3>},
+    {kSplitTileWidths[3], 1, &kSplitVariant<kSplitTileWidths[3], 1>},
+    {kSplitTileWidths[3], 2, &kSplitVariant<kSplitTileWidths[3], 2>},
+    {kSplitTileWidths[3], 3, &kSplitVariant<kSplitTileWidths[3], 3>},
+    {kSplitTileWidths[4], 1, &kSplitVariant<kSplitTileWidths[4], 1>},
+    {kSplitTileWidths[4], 2, &kSplitVariant<kSplitTileWidths[4], 2>},
+    {kSplitTileWidths[4], 3, &kSplitVariant<kSplitTileWidths[4], 3>},
+};
 
 }  // namespace kernels
 }  // namespace sq

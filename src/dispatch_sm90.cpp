@@ -1,26 +1,45 @@
 // Hopper family dispatch: which kernel runs a shape on an sm_90 device.
 //   unaligned (not aligned16) -> the portable family's choice (sm80_choose)
 //   M <= kDecodeMaxM           -> the decode kernels (decode_choose), shared by both families; also
-//                                 M <= kDecodeSmallWeightMaxM with a small weight (N*K <= 16 MiB)
-//   M <= kSplitMaxM            -> a split-K cluster kernel (128x128 tiles, clusters of S CTAs along K)
-//                                 when one fits (split_choose): S = the largest of kSplitChoices whose
-//                                 tiles * S CTAs fit in one wave of clusters and leave each CTA at
-//                                 least kMinKBlocksPerSplit K blocks; above kSplitShortKMaxM only for
-//                                 long K (k_blocks >= kLongKBlocks)
+//                                 M <= kDecodeSmallWeightMaxM with a small weight (N*K <= 16 MiB);
+//                                 but for M > kDecodeSplitMinM with a large weight
+//                                 (N*K > kSplitLargeWeightBytes) a split-K kernel when one pays
+//   M <= kSplitMaxM            -> a split-K cluster kernel (128 x BN tiles, clusters of S CTAs along
+//                                 K; BN from kernels::kSplitTileWidths, S = 1..3) when one pays
+//                                 (split_choose): the (BN, S) pair whose CTAs fill the SMs best
+//                                 (cluster_fill, times the share of the tile columns inside N),
+//                                 larger BN then smaller S kept unless another fills a fraction
+//                                 kFillMargin better; it must fill the SMs better than the narrow
+//                                 persistent kernel by kSplitGainSmallM (M <= kSplitSmallMaxM),
+//                                 kSplitGainLongK (larger M, k_blocks >= kLongKBlocks) or
+//                                 kSplitGainShortK (larger M, shorter K)
 //   otherwise                  -> the persistent wgmma + TMA kernels:
 //       M <= kNarrowMaxM       kSm90Narrow (128x128 tiles)
 //       larger M               kSm90Wide (128x256 tiles, the most efficient per tile), unless the
 //                              narrow tiles fill the waves of the SMs better by more than the
 //                              wide tile's per-tile advantage (kWideTileAdvantage): e.g. M=512 with
 //                              N=4096 (64 wide tiles for 132 SMs) or N=28672 (3.4 wide waves).
-// Measured on H100 SXM (132 SMs), .dev/k90 and .dev/p90 drivers (runs queued, operands rotated past
-// L2). M = 17..32: the decode kernels win by 5-30% except at K >= 28672 (~5% behind split2).
-// M = 33..64: split-K 1.2-1.5x over the decode kernels at N x K = 6144x4096, 4096x14336, 8192x8192,
-// 8192x28672 (equal at 4096x4096); where no split fits (N >= 10240) the narrow kernel is 1.4-1.6x
-// over the decode kernels. M = 65..256: split-K wins only for long K (4096x14336: 1.3x at M=96..128,
-// 1.09x at M=256; 8192x28672: 1.03x), and loses 5-15% to the narrow kernel for K <= 8192.
+// Measured on H100 SXM (132 SMs), .dev/k90, .dev/p90 and .dev/split drivers (runs queued, operands
+// rotated past L2; .dev/split/results/call2_driver.txt). The split-K kernels stream the weight at
+// 75-95% of the copy bandwidth when their CTAs fill the SMs, plus a fixed ~9 us (tensor maps,
+// pipeline fill, reduction, epilogue). Before -> after the tile widths, us, bf16 / f32 out:
+// M = 33..64: 10240x8192 narrow (80 CTAs) 45.6/44.3 -> 128x160 c2 (128 CTAs) 38.2/38.6; 28672x4096
+// narrow (224 tiles, 1.7 waves) 59.7/56.9 -> 128x224 c1 (128) 49.1/51.9; 57344x8192 narrow 188/186
+// -> 128x224 c1 (2 full waves) 168/174; 6144x4096 128x128 c2 (96) 18.0/17.8 -> 128x96 c2 (128)
+// 17.4/17.4; even at 8192x8192 and 8192x28672 (128x128 c2 stays) and 4096x14336 (128x128 c3 stays:
+// 128x64 c2, 128 CTAs, is 6% slower there, hence BN >= kMinTileNSmallM while one consumer
+// warpgroup idles). M = 17..32: the split beats the decode kernels only for weights above 64 MiB
+// (10240x8192 38.9-41.4 -> 37.0-37.4, 28672x4096 50.7-55.6 -> 47.8-49.0, 57344x8192 170-177 ->
+// 166-169, 8192x28672 91.2-94.3 -> 86.7-87.0) and loses at 64 MiB and below (8192x8192 30.0 vs
+// 32.2, 4096x14336 26.7-28.9 vs 29.7-30.8, 6144x4096 15.6 vs 17.4). M = 65..256: the split's
+// reduction and unoverlapped epilogue cost 1-3 us, so it pays over the narrow kernel only where
+// that fills the SMs far worse (4096x4096 M=96..128, fill ratio 4: 18.0-19.0/17.1 -> 14.9/15.0
+// with 128x64 c2) or for long K (4096x14336 M=96..128: 31.5-33.0/31.5-32.7 -> 30.2-30.5/30.6-30.7
+// with 128x64 c2; M=129..256 128x128 c2 as before). It is mixed at ratio 2.7 (6144x4096 M=128:
+// bf16 19.4 -> 18.5, f32 17.7 -> 18.8) and 2.0 (8192x8192 M=128: +3%/-6%), and even or mixed at
+// N >= 10240 with K <= 8192 (e.g. 28672x4096 M=128: +8%/-6%), where the narrow or wide kernel stays.
 // Clusters of 3 fill at most 117 of 132 SMs (GPCs of uneven size), clusters of 4 only 120 and
-// never won; clusters of 2 fill all SMs.
+// never won; clusters of 1 and 2 fill all SMs.
 #include <cstdint>
 
 #include "families.hpp"
@@ -31,38 +50,44 @@ namespace sq {
 
 namespace {
 
-constexpr int64_t kDecodeMaxM = 32;        // the decode kernels win up to here
+constexpr int64_t kDecodeMaxM = 32;        // the decode kernels win up to here (but see below)
 // Up to kDecodeSmallWeightMaxM they also win when the weight is small (N * K bytes at most this):
 // the fixed cost of the wgmma pipelines (tensor maps, pipeline fill, epilogue; ~9 us) outweighs
-// their bandwidth advantage (4096x4096: decode 14.2-14.7 us, split-K 15.3-16.2 us, narrow 17.1 us).
+// their bandwidth advantage (4096x4096: decode 14.2-14.7 us, split-K 15.2-15.6 us, narrow 17.1 us).
 constexpr int64_t kDecodeSmallWeightMaxM = 64;
 constexpr int64_t kDecodeSmallWeightBytes = int64_t{16} << 20;
+// Above kDecodeSplitMinM rows a weight of more than kSplitLargeWeightBytes streams faster through a
+// split-K kernel than through the decode kernels (measured at M = 17 and 32).
+constexpr int64_t kDecodeSplitMinM = 16;
+constexpr int64_t kSplitLargeWeightBytes = int64_t{64} << 20;
 constexpr int64_t kSplitMaxM = 256;        // the split-K kernels' M range
-constexpr int64_t kSplitShortKMaxM = 64;   // up to here the split pays at any K; above, only for long K
+constexpr int64_t kSplitSmallMaxM = 64;    // up to here one tile of rows: the split pays at any K
 constexpr int64_t kLongKBlocks = 96;       // K >= 12288 (measured wins at 14336 and 28672, losses at 8192)
 constexpr int64_t kMinKBlocksPerSplit = 4; // K blocks per CTA of a split, at least
+// Up to one wgmma's rows (one consumer warpgroup works) the tile is at least this wide.
+constexpr int64_t kWgmmaM = 64;
+constexpr int64_t kMinTileNSmallM = 96;
+// How much better than the narrow kernel the split must fill the SMs (ratio of the fill fractions).
+constexpr double kSplitGainSmallM = 1.0;  // M <= kSplitSmallMaxM: ties go to the split
+constexpr double kSplitGainLongK = 1.1;   // larger M, long K
+constexpr double kSplitGainShortK = 3.0;  // larger M, short K: won at ratio 4, mixed at 2.7 and 2.0
 constexpr int64_t kTileK = 128;            // K block of every sm90 variant
 constexpr int64_t kNarrowMaxM = 128;
 constexpr int64_t kTileM = 128;  // every sm90 variant
 constexpr int64_t kWideTileN = 256;
 constexpr int64_t kNarrowTileN = 128;
-constexpr int64_t kSplitTileN = 128;
 // Throughput of a wide tile relative to two narrow tiles at equal SM fill (measured ~1.1-1.2).
 constexpr double kWideTileAdvantage = 1.1;
 
-// A split S and the fraction of the SMs that clusters of S CTAs can occupy at once (H100 SXM,
-// cudaOccupancyMaxActiveClusters: 66 clusters of 2 = 132 SMs, 39 clusters of 3 = 117 SMs).
-struct SplitChoice {
-  int64_t split;
-  double sm_fill;
-  const kernels::KernelVariant* variant;
-};
-// Largest split first.
-const SplitChoice kSplitChoices[] = {{3, 0.88, &kernels::kSm90SplitK3}, {2, 1.0, &kernels::kSm90SplitK2}};
+// The fraction of the SMs that clusters of 3 CTAs can occupy at once (H100 SXM,
+// cudaOccupancyMaxActiveClusters: 39 clusters of 3 = 117 SMs; clusters of 1 and 2 fill all 132).
+constexpr double kSplit3SmFill = 0.88;
+// Relative score margin by which a narrower tile or a larger split must beat the preferred pair.
+constexpr double kFillMargin = 0.03;
 
-// One prepare covers every split (they share the kernels).
+// One prepare covers every split-K variant (they share one prepare).
 const kernels::KernelVariant* const kSm90Variants[] = {&kernels::kSm90Wide, &kernels::kSm90Narrow,
-                                                       &kernels::kSm90SplitK2};
+                                                       kernels::kSm90SplitKVariants[0].variant};
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -72,16 +97,45 @@ double wave_fill(int64_t tiles, int64_t sms) {
   return static_cast<double>(tiles) / static_cast<double>(waves * sms);
 }
 
-// The split-K variant for a shape in its M range, or nullptr when none fits or pays.
+// How well a launch of ctas CTAs in clusters of `split` fills the SMs: the fraction of the SM slots
+// of all its waves that hold a CTA (a wave is as many clusters as fit at once).
+double cluster_fill(int64_t ctas, int64_t split, int64_t sms) {
+  const double fit = split == 3 ? kSplit3SmFill : 1.0;
+  const int64_t clusters_at_once = static_cast<int64_t>(fit * static_cast<double>(sms)) / split;
+  const int64_t slots = (clusters_at_once > 0 ? clusters_at_once : 1) * split;
+  const int64_t waves = ceil_div(ctas, slots);
+  return static_cast<double>(ctas) / static_cast<double>(waves * sms);
+}
+
+// The split-K variant for a shape in its M range, or nullptr when none pays over the narrow
+// persistent kernel. Score of a (BN, S) pair: cluster_fill times the share of the tile columns
+// inside N; the best score wins, a pair of larger BN or smaller S (less A traffic per weight byte,
+// less reduction) being kept unless another scores a fraction kFillMargin more.
 const kernels::KernelVariant* split_choose(const LinearShape& s, int64_t sms) {
-  const int64_t tiles = ceil_div(s.m, kTileM) * ceil_div(s.n, kSplitTileN);
+  const int64_t m_tiles = ceil_div(s.m, kTileM);
   const int64_t k_blocks = ceil_div(s.k, kTileK);
-  if (s.m > kSplitShortKMaxM && k_blocks < kLongKBlocks) return nullptr;
-  for (const SplitChoice& c : kSplitChoices) {
-    const double ctas = static_cast<double>(tiles * c.split);
-    if (ctas <= c.sm_fill * static_cast<double>(sms) && k_blocks >= c.split * kMinKBlocksPerSplit) return c.variant;
+  const kernels::KernelVariant* best = nullptr;
+  double best_score = 0.0;
+  // Widest first, smallest split first inside a width.
+  for (int32_t w = kernels::kSplitWidthCount - 1; w >= 0; --w) {
+    const int64_t tile_n = kernels::kSplitTileWidths[w];
+    if (s.m <= kWgmmaM && tile_n < kMinTileNSmallM) continue;
+    for (const kernels::SplitKVariant& c : kernels::kSm90SplitKVariants) {
+      if (c.tile_n != tile_n) continue;
+      if (c.split > 1 && k_blocks < c.split * kMinKBlocksPerSplit) continue;
+      const int64_t n_tiles = ceil_div(s.n, tile_n);
+      const double score = cluster_fill(m_tiles * n_tiles * c.split, c.split, sms) * static_cast<double>(s.n) /
+                           static_cast<double>(n_tiles * tile_n);
+      if (best == nullptr || score > best_score * (1.0 + kFillMargin)) {
+        best = c.variant;
+        best_score = score;
+      }
+    }
   }
-  return nullptr;
+  const double narrow = wave_fill(m_tiles * ceil_div(s.n, kNarrowTileN), sms);
+  if (s.m <= kSplitSmallMaxM) return best_score >= narrow * kSplitGainSmallM ? best : nullptr;
+  const double gain = k_blocks >= kLongKBlocks ? kSplitGainLongK : kSplitGainShortK;
+  return best_score > narrow * gain ? best : nullptr;
 }
 
 }  // namespace
@@ -101,10 +155,13 @@ cudaError_t sm90_prepare() {
 
 const kernels::KernelVariant& sm90_choose(const LinearShape& s) {
   if (!s.aligned16) return sm80_choose(s);
+  const int64_t sms = s.num_sms > 0 ? s.num_sms : 1;
   if (s.m <= kDecodeMaxM || (s.m <= kDecodeSmallWeightMaxM && s.n * s.k <= kDecodeSmallWeightBytes)) {
+    if (s.m > kDecodeSplitMinM && s.n * s.k > kSplitLargeWeightBytes) {
+      if (const kernels::KernelVariant* v = split_choose(s, sms)) return *v;
+    }
     if (const kernels::KernelVariant* d = decode_choose(s)) return *d;
   }
-  const int64_t sms = s.num_sms > 0 ? s.num_sms : 1;
   if (s.m <= kSplitMaxM) {
     if (const kernels::KernelVariant* v = split_choose(s, sms)) return *v;
   }
