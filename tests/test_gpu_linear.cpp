@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "gpu_util.hpp"
@@ -171,9 +172,37 @@ TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a f
   struct S {
     int64_t m, n, k;
   };
-  for (const S& s : {S{40, 300, 65536}, S{200, 136, 16384}, S{48, 6144, 4096}, S{64, 8192, 28672}})
+  // Shapes whose dispatch takes split-K variants of several tile widths and splits (S = 1, 2, 3).
+  const S shapes[] = {S{40, 300, 65536}, S{200, 136, 16384}, S{48, 6144, 4096}, S{64, 8192, 28672},
+                      S{64, 28672, 640}, S{40, 10240, 2048},  S{100, 4096, 4096}};
+  std::vector<std::string> names;
+  for (const S& s : shapes) {
+    sq_plan_desc d = linear_desc(SQ_DTYPE_F32, s.n, s.k, s.m, 0.01);
+    sq_plan plan = nullptr;
+    REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
+    const char* name = nullptr;
+    REQUIRE(sq_plan_kernel_name(plan, s.m, &name) == SQ_STATUS_SUCCESS);
+    names.emplace_back(name);
+    sq_plan_destroy(plan);
     for (sq_dtype t : kDtypes)
       for (int64_t pad : {0, 3}) check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
+  }
+  // The set above must keep reaching split-K kernels of several widths and every split, or it no
+  // longer tests what it is for (a dispatch change would silently drop coverage).
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  CAPTURE(names);
+  int split_variants = 0;
+  bool c1 = false, c2 = false, c3 = false;
+  for (const std::string& n : names) {
+    if (n.find("splitk") == std::string::npos) continue;
+    ++split_variants;
+    c1 = c1 || n.find("_c1") != std::string::npos;
+    c2 = c2 || n.find("_c2") != std::string::npos;
+    c3 = c3 || n.find("_c3") != std::string::npos;
+  }
+  CHECK(split_variants >= 5);
+  CHECK((c1 && c2 && c3));
 }
 
 TEST_CASE("the largest legal K, extreme values, and odd K take exact paths", "[linear]") {
