@@ -19,7 +19,7 @@
 //   then the scale epilogue (epilogue.cuh) writes out, bounds-checked on N and M.
 // Programmatic dependent launch (PDL): when src/ sets LinearParams::programmatic (sm_90: the
 // dynamic plan after its quantizer, src/dispatch_decode.cpp decode_overlap_quantizer, and the
-// static plan after whatever precedes it, decode_overlap_previous), the launcher takes the kPdl
+// static plan after whatever precedes it, linear_overlap_previous), the launcher takes the kPdl
 // instantiation with programmatic stream serialization: its CTAs may start while the previous
 // kernel on the stream still runs, prefetch to L2 the weight bytes of their first loop iteration
 // (a prefetch changes no memory), then griddepcontrol.wait until the previous grid has completed

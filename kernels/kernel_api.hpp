@@ -33,7 +33,7 @@ struct LinearParams {
   int64_t ld_out;
   Dtype dtype;  // T
   // Set by src/ (src/dispatch_decode.cpp: decode_overlap_quantizer after the dynamic quantizer,
-  // decode_overlap_previous in the static plan) when this linear should start as a programmatic
+  // linear_overlap_previous in the static plan) when this linear should start as a programmatic
   // dependent of the kernel before it on the stream: a kernel that supports programmatic dependent
   // launch (the decode kernels' sm_90 image) is then launched to start early, may prefetch weight
   // bytes to L2, and executes griddepcontrol.wait before it reads act, row_scale, weight_scale or

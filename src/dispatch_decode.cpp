@@ -36,13 +36,18 @@ constexpr int64_t kOverlapMaxM = kernels::kDecodeSmallMaxM;
 constexpr int64_t kOverlapMaxMK = kOverlapMaxM * 28672;
 constexpr int32_t kOverlapSm = 90;
 
-// The static plan's decode kernels (every M bucket) are launched the same way (decode_overlap_previous): their
-// CTAs may start as the previous kernel on the stream drains and wait (griddepcontrol.wait) before
-// they read act or the scales or write anything; only the L2 prefetch of their first weight bytes
+// The static plan's linear is launched the same way on sm_90 (linear_overlap_previous; the decode
+// kernels honour the flag, the Hopper wgmma kernels ignore it): their CTAs may start as the
+// previous kernel on the stream drains and wait (griddepcontrol.wait) before they read act or the
+// scales or write anything; only the L2 prefetch of their first weight bytes
 // runs early, and a prefetch has no visible effect on memory. Measured on the H100 (bf16, M = 1, 8,
 // 16, the 8 Llama shapes): back to back (a model's layer sequence) -1.3..-5.5 us per run, where the
 // next launch hides under the previous run's tail; isolated -0.2..-4.6 us, as the prefetch starts
 // the weight stream before the main loop's loads (+0.6 / +1.5 us only on 57344x8192 at M = 16).
+// The same launch of the Hopper split-K kernels (an L2 prefetch of each CTA's first weight boxes,
+// then griddepcontrol.wait) was measured and dropped (bf16, M = 32..256, the 8 Llama shapes): on the
+// rows that run a split-K kernel, +1.3..+2.9 us isolated on most (70b_qkv M=32 37.3 -> 40.2 us) and
+// -0.7..+1.1 us back to back.
 const kernels::KernelVariant* const kDecodeVariants[] = {
     &kernels::kDecodeMmaM16, &kernels::kDecodeMmaM32, &kernels::kDecodeMmaM32Wide,
     &kernels::kDecodeMmaM64, &kernels::kDecodeMmaM64Wide};
@@ -83,8 +88,6 @@ bool decode_overlap_quantizer(const LinearShape& s) {
   return s.sm == kOverlapSm && decode_choose(s) != nullptr && s.m <= kOverlapMaxM && s.m * s.k <= kOverlapMaxMK;
 }
 
-bool decode_overlap_previous(const LinearShape& s) {
-  return s.sm == kOverlapSm && decode_choose(s) != nullptr;
-}
+bool linear_overlap_previous(const LinearShape& s) { return s.sm == kOverlapSm; }
 
 }  // namespace sq

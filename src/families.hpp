@@ -23,9 +23,10 @@ const kernels::KernelVariant* decode_choose(const LinearShape& s);
 // Whether the decode kernel chosen for s, following the dynamic quantizer on the stream, should be
 // launched as its programmatic dependent (start early, wait in the kernel): LinearParams::programmatic.
 bool decode_overlap_quantizer(const LinearShape& s);
-// Whether the static plan's decode kernel chosen for s should be launched as a programmatic
-// dependent of whatever precedes it on the stream (same mechanism and flag; every decode M bucket).
-bool decode_overlap_previous(const LinearShape& s);
+// Whether the static plan's linear kernel for s should be launched as a programmatic dependent of
+// whatever precedes it on the stream (LinearParams::programmatic): on sm_90 devices, where the
+// decode kernels' sm_90 image honours it; other kernels ignore it.
+bool linear_overlap_previous(const LinearShape& s);
 
 // Portable family (mma.sync, sm_80+): src/dispatch_sm80.cpp.
 cudaError_t sm80_prepare();  // once per plan at select, on the plan's device

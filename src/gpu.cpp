@@ -250,7 +250,7 @@ sq_status gpu_run(const sq_plan_st& plan, sq_stream stream, void* workspace, con
     case SQ_OP_SMOOTHQUANT_LINEAR: {
       kernels::LinearParams p = linear_params(plan, a, r, static_cast<const int8_t*>(a.act), r.ld_act);
       const LinearShape shape = shape_of(plan, r.m, r.aligned16);
-      p.programmatic = decode_overlap_previous(shape);
+      p.programmatic = linear_overlap_previous(shape);
       e = choose(plan, shape).launch(p, plan.num_sms, s);
       break;
     }
