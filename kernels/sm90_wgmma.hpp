@@ -10,8 +10,10 @@
 // warps do the fused scratch fill) and two consumer warpgroups (setmaxnreg.inc), each computing
 // 64 rows of a 128 x BN output tile with wgmma (one wgmma group kept in flight, stages released
 // one k-block late) and applying the scale epilogue of kernels/epilogue.cuh to the register
-// accumulators (direct, bounds-checked stores; pairs of elements are stored together when the
-// out base and ld_out allow it).
+// accumulators (direct, bounds-checked stores after a shuffle exchange within each 4-lane quad:
+// each lane stores 16 bytes of one row (16-bit out 8 elements, f32 4, f64 2) when the out base and
+// ld_out are aligned to that width, element stores otherwise; the tile's column scales, bias and row
+// scales are prefetched into L1 at each tile's start).
 //   kSm90Wide    "sm90_wgmma_ws_128x256x128_s4"  128x256 tile, 4 stages of 48 KiB. Large M*N.
 //   kSm90Narrow  "sm90_wgmma_ws_128x128x128_s6"  128x128 tile, 6 stages of 32 KiB. Medium M or
 //                                                few tiles (twice the tiles of kSm90Wide).
