@@ -59,6 +59,9 @@ constexpr uint32_t kCanonicalNanF32 = 0x7fc00000u;
 constexpr unsigned long long kCanonicalNanF64 = 0x7ff8000000000000ull;
 constexpr unsigned short kCanonicalNanF16 = 0x7e00u;
 constexpr unsigned short kCanonicalNanBF16 = 0x7fc0u;
+// The int8 range of q, and the divisor of the dynamic scale (absmax / kS8Max).
+constexpr int kS8Max = 127;
+constexpr int kS8Min = -128;
 
 // ------------------------------------------------------------------ element types
 // In<X>: compute type C of input X, and the exact widening.
@@ -102,14 +105,14 @@ __device__ __forceinline__ double max_c(double a, double b) { return fmax(a, b);
 // num::sat_rne_s8: NaN -> 0, >= 127 -> 127, <= -128 -> -128, else round half to even.
 __device__ __forceinline__ int8_t sat_s8(float v) {
   if (v != v) return 0;
-  if (v >= 127.0f) return 127;
-  if (v <= -128.0f) return -128;
+  if (v >= static_cast<float>(kS8Max)) return kS8Max;
+  if (v <= static_cast<float>(kS8Min)) return kS8Min;
   return static_cast<int8_t>(__float2int_rn(v));
 }
 __device__ __forceinline__ int8_t sat_s8(double v) {
   if (v != v) return 0;
-  if (v >= 127.0) return 127;
-  if (v <= -128.0) return -128;
+  if (v >= static_cast<double>(kS8Max)) return kS8Max;
+  if (v <= static_cast<double>(kS8Min)) return kS8Min;
   return static_cast<int8_t>(__double2int_rn(v));
 }
 
@@ -424,7 +427,7 @@ __global__ void __launch_bounds__(kMaxThreads) quantize_dynamic_kernel(QuantizeP
   }
 #endif
   if (threadIdx.x == 0)
-    row_scale = store_scale<C>(p.scale_out, p.scale_dtype, row, div_rn(row_max, C(127)), row_nan, rank == 0);
+    row_scale = store_scale<C>(p.scale_out, p.scale_dtype, row, div_rn(row_max, static_cast<C>(kS8Max)), row_nan, rank == 0);
   __syncthreads();
   const C scale = row_scale;
   const bool valid = isfinite(scale) && scale > C(0);
