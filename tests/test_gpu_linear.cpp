@@ -348,15 +348,7 @@ TEST_CASE("a decode-size linear reads what the kernel before it wrote (programma
   for (const int64_t M : {int64_t{1}, int64_t{16}}) {
     for (const bool graph : {false, true}) {
       CAPTURE(M, graph);
-      sq_plan_desc qd;
-      std::memset(&qd, 0, sizeof(qd));
-      qd.struct_size = sizeof(qd);
-      qd.op = SQ_OP_QUANTIZE_STATIC;
-      qd.act_dtype = SQ_DTYPE_F32;
-      qd.out_dtype = SQ_DTYPE_S8;
-      qd.k = K;
-      qd.max_m = M;
-      qd.act_scale = kQuantScale;
+      sq_plan_desc qd = quantize_desc(SQ_OP_QUANTIZE_STATIC, SQ_DTYPE_F32, SQ_DTYPE_INVALID, K, M, kQuantScale);
       sq_plan_desc ld = linear_desc(SQ_DTYPE_BF16, N, K, M, 0.02);
       cudaStream_t s;
       CUDA_REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));

@@ -26,20 +26,6 @@ const sq_preference kGpuPrefs[] = {SQ_PREFERENCE_FASTEST, SQ_PREFERENCE_GPU_PORT
 
 const char* pref_str(sq_preference p) { return p == SQ_PREFERENCE_FASTEST ? "FASTEST" : "GPU_PORTABLE"; }
 
-sq_plan_desc quantize_desc(bool dynamic, sq_dtype x, sq_dtype scale, int64_t k, int64_t max_m, double act_scale) {
-  sq_plan_desc d;
-  std::memset(&d, 0, sizeof(d));
-  d.struct_size = sizeof(d);
-  d.op = dynamic ? SQ_OP_QUANTIZE_DYNAMIC : SQ_OP_QUANTIZE_STATIC;
-  d.act_dtype = x;
-  d.scale_dtype = scale;
-  d.out_dtype = SQ_DTYPE_S8;
-  d.k = k;
-  d.max_m = max_m;
-  d.act_scale = dynamic ? 0.0 : act_scale;
-  return d;
-}
-
 // Random activations in [-1, 1] with every 7th channel an outlier (x20); with `edges` and m >= 5,
 // row 1 is all zeros, row 2 holds a NaN, row 3 a +Inf, row 4 a -Inf and a value that saturates.
 Buf make_x(sq_dtype d, int64_t m, int64_t k, int64_t ld, bool edges) {
@@ -76,7 +62,8 @@ void check_quantize(const QCase& c) {
   if (c.smooth) smooth = random_scales(c.scale, static_cast<size_t>(c.k), 0.05, 20.0);
   const double act_scale = 0.0117;
   const sq_dtype scale_dt = c.dynamic ? c.scale : SQ_DTYPE_F32;
-  sq_plan_desc d = quantize_desc(c.dynamic, c.x, c.scale, c.k, c.m + 2, act_scale);
+  sq_plan_desc d = quantize_desc(c.dynamic ? SQ_OP_QUANTIZE_DYNAMIC : SQ_OP_QUANTIZE_STATIC, c.x, c.scale, c.k,
+                                 c.m + 2, c.dynamic ? 0.0 : act_scale);
   sq_plan host = nullptr, gpu = nullptr;
   REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &host) == SQ_STATUS_SUCCESS);
   REQUIRE(sq_plan_select(nullptr, &d, c.pref, &gpu) == SQ_STATUS_SUCCESS);

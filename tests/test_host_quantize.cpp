@@ -81,20 +81,6 @@ void oracle_quantize(bool dynamic, const Buf& x, int64_t ldx, const Buf* smooth,
   }
 }
 
-sq_plan_desc quantize_desc(sq_op op, sq_dtype x, sq_dtype scale, int64_t k, int64_t max_m, double act_scale) {
-  sq_plan_desc d;
-  std::memset(&d, 0, sizeof(d));
-  d.struct_size = sizeof(d);
-  d.op = op;
-  d.act_dtype = x;
-  d.scale_dtype = scale;
-  d.out_dtype = SQ_DTYPE_S8;
-  d.k = k;
-  d.max_m = max_m;
-  d.act_scale = act_scale;
-  return d;
-}
-
 // Random activations in [-range, range] with a few outlier channels (never all zero).
 Buf random_x(sq_dtype d, int64_t rows, int64_t ld, double range) {
   Buf b = random_values(d, static_cast<size_t>(rows * ld), -range, range);

@@ -163,6 +163,22 @@ inline sq_plan_desc linear_desc(sq_dtype t, int64_t n, int64_t k, int64_t max_m,
   return d;
 }
 
+// A quantize op's descriptor: x of dtype x, scale_dtype `scale` (the dynamic scale and smooth dtype,
+// or the static op's smooth dtype / SQ_DTYPE_INVALID), int8 out.
+inline sq_plan_desc quantize_desc(sq_op op, sq_dtype x, sq_dtype scale, int64_t k, int64_t max_m, double act_scale) {
+  sq_plan_desc d;
+  std::memset(&d, 0, sizeof(d));
+  d.struct_size = sizeof(d);
+  d.op = op;
+  d.act_dtype = x;
+  d.scale_dtype = scale;
+  d.out_dtype = SQ_DTYPE_S8;
+  d.k = k;
+  d.max_m = max_m;
+  d.act_scale = act_scale;
+  return d;
+}
+
 inline sq_run_args run_args() {
   sq_run_args a;
   std::memset(&a, 0, sizeof(a));
