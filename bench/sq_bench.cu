@@ -993,16 +993,8 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       work = DevBuf(wsb);
     }
     auto dyn_launch = [&](int i) {
-      const int j = i % copies;
-      sq_run_args a;
-      std::memset(&a, 0, sizeof a);
-      a.struct_size = sizeof a;
-      a.m = M;
-      a.act = x[j].p;
-      a.weight = wgt[j].p;
-      a.weight_scale = d_ws.p;  // bf16 (the dynamic plan runs on bf16 rows only)
-      a.act_scale_scratch = scratch.p;
-      a.out = out[j].p;
+      sq_run_args a = sq_args(i);  // weight_scale is bf16: the dynamic plan runs on bf16 rows only
+      a.act = x[i % copies].p;
       CK_SQ(sq_plan_run(dplan, reinterpret_cast<sq_stream>(c.stream), wsb ? work.p : nullptr, wsb, &a));
     };
 
