@@ -88,23 +88,28 @@ static int check_api_table(void) {
   return 0;
 }
 
+/* The f32 linear of this consumer, with K = k. */
+static void linear_desc(sq_plan_desc* desc, int64_t k) {
+  memset(desc, 0, sizeof *desc);
+  desc->struct_size = sizeof *desc;
+  desc->op = SQ_OP_SMOOTHQUANT_LINEAR;
+  desc->act_dtype = SQ_DTYPE_S8;
+  desc->weight_dtype = SQ_DTYPE_S8;
+  desc->scale_dtype = SQ_DTYPE_F32;
+  desc->out_dtype = SQ_DTYPE_F32;
+  desc->n = kN;
+  desc->k = k;
+  desc->max_m = kM;
+  desc->act_scale = kActScale;
+}
+
 /* A descriptor with k = 0 is rejected with INVALID_ARGUMENT and a message, plan untouched. */
 static int check_error_path(void) {
   sq_plan_desc desc;
   sq_plan untouched = (sq_plan)&desc; /* any non-null value: select must not write it */
   sq_plan plan = untouched;
   sq_status st;
-  memset(&desc, 0, sizeof desc);
-  desc.struct_size = sizeof desc;
-  desc.op = SQ_OP_SMOOTHQUANT_LINEAR;
-  desc.act_dtype = SQ_DTYPE_S8;
-  desc.weight_dtype = SQ_DTYPE_S8;
-  desc.scale_dtype = SQ_DTYPE_F32;
-  desc.out_dtype = SQ_DTYPE_F32;
-  desc.n = kN;
-  desc.k = 0;
-  desc.max_m = kM;
-  desc.act_scale = kActScale;
+  linear_desc(&desc, 0);
   st = sq_plan_select(NULL, &desc, SQ_PREFERENCE_HOST_REFERENCE, &plan);
   CHECK(st == SQ_STATUS_INVALID_ARGUMENT, "k = 0 gave %s", sq_status_string(st));
   CHECK(sq_last_error_message()[0] != '\0', "no error message after a failed select");
@@ -134,17 +139,7 @@ static int run_linear(void) {
   for (m = 0; m < kM * kN; ++m) out[m] = NAN; /* poison: unwritten elements fail */
   for (m = 0; m < kM; ++m) act_scale_scratch[m] = NAN;
 
-  memset(&desc, 0, sizeof desc);
-  desc.struct_size = sizeof desc;
-  desc.op = SQ_OP_SMOOTHQUANT_LINEAR;
-  desc.act_dtype = SQ_DTYPE_S8;
-  desc.weight_dtype = SQ_DTYPE_S8;
-  desc.scale_dtype = SQ_DTYPE_F32;
-  desc.out_dtype = SQ_DTYPE_F32;
-  desc.n = kN;
-  desc.k = kK;
-  desc.max_m = kM;
-  desc.act_scale = kActScale;
+  linear_desc(&desc, kK);
   desc.host_threads = 1;
   CHECK_STATUS(sq_plan_select(NULL, &desc, SQ_PREFERENCE_HOST_REFERENCE, &plan));
 
