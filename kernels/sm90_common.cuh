@@ -35,18 +35,21 @@ static_assert(kTileK == 128, "the 128-byte swizzle needs 128-byte tile rows");
 static_assert(kProducerRegs * kWarpgroupThreads + kConsumerRegs * kWarpgroupThreads * kConsumerWarpgroups <= 65536,
               "register file");
 
-// BN: tile columns; STAGES: pipeline depth.
-template <int BN, int STAGES>
+// BN: tile columns; STAGES: pipeline depth; TM: tile rows (kTileM, or kWgmmaM for the split-K
+// kernel's one-warpgroup tiles at M <= 64).
+template <int BN, int STAGES, int TM = kTileM>
 struct TileConfig {
+  static constexpr int kTileRows = TM;
   static constexpr int kTileN = BN;
   static constexpr int kStages = STAGES;
-  static constexpr int kABytes = kTileM * kTileK;
+  static constexpr int kABytes = TM * kTileK;
   static constexpr int kBBytes = BN * kTileK;
   static constexpr int kStageBytes = kABytes + kBBytes;
   static constexpr int kBarrierBytes = 2 * STAGES * 8;
   static constexpr int kSmemBytes = STAGES * kStageBytes + kBarrierBytes + kSmemAlign;
   static_assert(kSmemBytes <= kMaxDynamicSmem, "shared memory");
   static_assert(BN <= 256 && BN % 16 == 0, "wgmma N / TMA box");
+  static_assert(TM % kWgmmaM == 0 && TM <= kTileM, "whole wgmma row blocks, at most the consumer warpgroups'");
 };
 constexpr int kConsumerThreads = kWarpgroupThreads * kConsumerWarpgroups;
 constexpr int kConsumerBarrier = 1;  // named barrier of the consumer warpgroups (0 is __syncthreads)

@@ -3,6 +3,7 @@
 // rank order through distributed shared memory. See sm90_splitk.hpp.
 #include "sm90_splitk.hpp"
 
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -17,20 +18,20 @@ namespace {
 
 using namespace sm90;
 
-// The split-K variant (small M): one 128 x BN tile per cluster of S CTAs along K. Each CTA
+// The split-K variant (small M): one TM x BN tile per cluster of S CTAs along K. Each CTA
 // accumulates an exact int32 partial over its K range into its (drained) stage ring, and after a
 // cluster barrier CTA r reduces rows [r*R/S, (r+1)*R/S) of the tile over all S partials in rank
 // order through distributed shared memory, applies the epilogue and stores 16 bytes per thread.
-constexpr int kMaxSplitStages = 8;   // pipeline depth cap
+constexpr int kMaxSplitStages = 16;  // pipeline depth cap
 constexpr int kPartialPadInts = 8;   // int32 padding per partial row (see partial_pitch)
 constexpr int kBankWords = 32;       // shared-memory banks of 4 bytes
 constexpr int kMaxClusterSplit = 8;  // portable cluster size
 constexpr int kStoreBytes = 16;      // one vector store of the staged epilogue
 
-// Stages of the BN-wide tile that fit in the dynamic shared memory (with the barriers and the
+// Stages of the TM x BN tile that fit in the dynamic shared memory (with the barriers and the
 // alignment slack), at most kMaxSplitStages.
-constexpr int split_stages(int bn) {
-  const int stage_bytes = kTileM * kTileK + bn * kTileK;
+constexpr int split_stages(int tm, int bn) {
+  const int stage_bytes = tm * kTileK + bn * kTileK;
   const int fit = (kMaxDynamicSmem - kSmemAlign - 2 * kMaxSplitStages * 8) / stage_bytes;
   return fit < kMaxSplitStages ? fit : kMaxSplitStages;
 }
@@ -43,15 +44,16 @@ constexpr int partial_pitch(int bn) {
   return pitch;
 }
 
-template <int BN>
+template <int TM, int BN>
 struct SplitTile {
-  static constexpr int kStages = split_stages(BN);
-  using Cfg = TileConfig<BN, kStages>;
+  static constexpr int kStages = split_stages(TM, BN);
+  using Cfg = TileConfig<BN, kStages, TM>;
   static constexpr int kPartialPitch = partial_pitch(BN);
   static_assert(kStages >= 2, "pipeline depth");
-  static_assert(kTileM * kPartialPitch * static_cast<int>(sizeof(int32_t)) <= kStages * Cfg::kStageBytes,
+  static_assert(TM * kPartialPitch * static_cast<int>(sizeof(int32_t)) <= kStages * Cfg::kStageBytes,
                 "the int32 partial tile fits in the stage ring");
-  static_assert(Cfg::kBBytes % kSwizzleAtomBytes == 0, "every stage's B tile starts on a swizzle atom");
+  static_assert(Cfg::kABytes % kSwizzleAtomBytes == 0 && Cfg::kBBytes % kSwizzleAtomBytes == 0,
+                "every stage's A and B tiles start on a swizzle atom");
   static_assert((kPartialPitch * sizeof(int32_t)) % kStoreBytes == 0, "16-byte aligned partial rows");
 };
 
@@ -79,12 +81,13 @@ template <> struct PartialLoad<8> {
   }
 };
 
-template <typename T, int TILE_N>
+template <typename T, int TILE_M, int TILE_N>
 __global__ void __launch_bounds__(kThreads, 1)
     sm90_wgmma_splitk_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                              const __grid_constant__ LinearParams p) {
-  using Tile = SplitTile<TILE_N>;
+  using Tile = SplitTile<TILE_M, TILE_N>;
   using Cfg = typename Tile::Cfg;
+  constexpr int TM = Cfg::kTileRows;
   constexpr int BN = Cfg::kTileN;
   constexpr int kPartialPitch = Tile::kPartialPitch;
   constexpr int STAGES = Cfg::kStages;
@@ -101,14 +104,14 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   const uint32_t split = cluster_nctarank();
   const uint32_t rank = cluster_ctarank();
-  const int32_t m_tiles = (p.m + kTileM - 1) / kTileM;
+  const int32_t m_tiles = (p.m + TM - 1) / TM;
   const int32_t tile = static_cast<int32_t>(blockIdx.x / split);
   const int32_t mt = tile % m_tiles;
   const int32_t nt = tile / m_tiles;
   const int32_t k_blocks = (p.k + kTileK - 1) / kTileK;
   const int32_t kb_begin = static_cast<int32_t>(static_cast<int64_t>(k_blocks) * rank / split);
   const int32_t kb_end = static_cast<int32_t>(static_cast<int64_t>(k_blocks) * (rank + 1) / split);
-  const int32_t rows_valid = min(kTileM, p.m - mt * kTileM);  // rows of this tile inside the matrix
+  const int32_t rows_valid = min(TM, p.m - mt * TM);  // rows of this tile inside the matrix
   const int warpgroup = threadIdx.x / kWarpgroupThreads;
   const int lane = threadIdx.x % 32;
 
@@ -134,7 +137,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int32_t kb = kb_begin; kb < kb_end; ++kb) {
           mbar_wait(&empty_bar[stage], phase ^ 1);
           mbar_arrive_expect_tx(&full_bar[stage], Cfg::kStageBytes);
-          tma_load_2d(smem_a + stage * Cfg::kABytes, &tmap_a, &full_bar[stage], kb * kTileK, mt * kTileM);
+          tma_load_2d(smem_a + stage * Cfg::kABytes, &tmap_a, &full_bar[stage], kb * kTileK, mt * TM);
           tma_load_2d(smem_b + stage * Cfg::kBBytes, &tmap_b, &full_bar[stage], kb * kTileK, nt * BN);
           if (++stage == STAGES) {
             stage = 0;
@@ -147,7 +150,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       // Fused scratch fill: rank 0 of the clusters of N tile 0 owns rows [m0, m0 + rows_valid).
       const T scale = E::from_bits(p.static_scale_bits);
       T* dst = static_cast<T*>(p.row_scale_out);
-      for (int r = threadIdx.x - 32; r < rows_valid; r += kWarpgroupThreads - 32) dst[mt * kTileM + r] = scale;
+      for (int r = threadIdx.x - 32; r < rows_valid; r += kWarpgroupThreads - 32) dst[mt * TM + r] = scale;
     }
     cluster_sync();  // the partials are written
     cluster_sync();  // every CTA has read them
@@ -158,7 +161,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   setmaxnreg_inc<kConsumerRegs>();
   const int cwg = warpgroup - 1;
   const int warp_in_wg = (threadIdx.x / 32) % 4;
-  // A warpgroup whose 64 rows all lie past M only keeps the ring turning (M <= 64).
+  // A warpgroup whose 64 rows all lie past M (or past a 64-row tile) only keeps the ring turning.
   const bool active = cwg * kWgmmaM < rows_valid;
   const uint32_t a_base = smem_u32(smem_a) + cwg * kWgmmaM * kTileK;
   const uint32_t b_base = smem_u32(smem_b);
@@ -192,7 +195,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     wgmma_wait<0>();
     if (kb_end > kb_begin && lane == 0) mbar_arrive(&empty_bar[prev_stage]);
     // Both warpgroups are done reading the ring (and every TMA write into it has landed: each
-    // stage was waited for): it now takes this CTA's partial tile, int32 [kTileM][kPartialPitch].
+    // stage was waited for): it now takes this CTA's partial tile, int32 [TM][kPartialPitch].
     consumer_sync();
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -261,7 +264,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int i = 0; i < kCols; ++i) sum[i] += v[i];
     }
-    const int32_t row = mt * kTileM + r;
+    const int32_t row = mt * TM + r;
     const C rs = row_scale_of<T>(p, row);
     T v[kCols];
 #pragma unroll
@@ -280,21 +283,21 @@ __global__ void __launch_bounds__(kThreads, 1)
   cluster_sync();  // no CTA leaves (freeing its shared memory) while a peer may still read it
 }
 
-// The split-K variant: clusters of SPLIT CTAs along K, one cluster per 128 x TILE_N tile.
-template <int TILE_N, int SPLIT>
+// The split-K variant: clusters of SPLIT CTAs along K, one cluster per TILE_M x TILE_N tile.
+template <int TILE_M, int TILE_N, int SPLIT>
 struct LaunchSplit {
   static_assert(SPLIT >= 1 && SPLIT <= kMaxClusterSplit, "portable cluster size");
-  using Cfg = typename SplitTile<TILE_N>::Cfg;
+  using Cfg = typename SplitTile<TILE_M, TILE_N>::Cfg;
   const LinearParams& p;
   cudaStream_t stream;
   template <typename T>
   cudaError_t operator()() const {
     CUtensorMap map_a, map_b;
-    cudaError_t e = encode_kmajor(&map_a, p.act, p.m, p.k, p.ld_act, kTileM);
+    cudaError_t e = encode_kmajor(&map_a, p.act, p.m, p.k, p.ld_act, Cfg::kTileRows);
     if (e != cudaSuccess) return e;
     e = encode_kmajor(&map_b, p.weight, p.n, p.k, p.ld_weight, Cfg::kTileN);
     if (e != cudaSuccess) return e;
-    const int64_t tiles = ((static_cast<int64_t>(p.m) + kTileM - 1) / kTileM) *
+    const int64_t tiles = ((static_cast<int64_t>(p.m) + Cfg::kTileRows - 1) / Cfg::kTileRows) *
                           ((static_cast<int64_t>(p.n) + Cfg::kTileN - 1) / Cfg::kTileN);
     if (tiles * SPLIT > INT32_MAX) return cudaErrorInvalidConfiguration;
     cudaLaunchAttribute attr[1];
@@ -311,48 +314,53 @@ struct LaunchSplit {
     cfg.numAttrs = 1;
     LinearParams params = p;
     void* args[] = {&map_a, &map_b, &params};
-    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_N>), args);
+    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>),
+                               args);
   }
 };
 
-template <int TILE_N>
+template <int TILE_M, int TILE_N>
 struct PrepareSplit {
   template <typename T>
   cudaError_t operator()() const {
-    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_N>),
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, SplitTile<TILE_N>::Cfg::kSmemBytes);
+    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>),
+                                cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                SplitTile<TILE_M, TILE_N>::Cfg::kSmemBytes);
   }
 };
 
-template <int TILE_N>
-cudaError_t prepare_width() {
+template <int TILE_M, int TILE_N>
+cudaError_t prepare_tile() {
   for (Dtype d : {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16}) {
-    const cudaError_t e = dispatch_dtype(d, PrepareSplit<TILE_N>{});
+    const cudaError_t e = dispatch_dtype(d, PrepareSplit<TILE_M, TILE_N>{});
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
 }
 
-// Every built width in order, stopping at the first failure.
-template <size_t... W>
+// Every built width of one tile height in order, stopping at the first failure.
+template <int TILE_M, size_t... W>
 cudaError_t prepare_widths(std::index_sequence<W...>) {
   cudaError_t e = cudaSuccess;
-  ((e = e == cudaSuccess ? prepare_width<kSplitTileWidths[W]>() : e), ...);
+  ((e = e == cudaSuccess ? prepare_tile<TILE_M, kSplitTileWidths[W]>() : e), ...);
   return e;
 }
 
-// One prepare for every width and dtype (every variant points to it).
+// One prepare for every tile and dtype (every variant points to it).
+static_assert(kSplitHeightCount == 2, "prepare_split covers both tile heights");
 cudaError_t prepare_split() {
   if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
-  return prepare_widths(std::make_index_sequence<kSplitWidthCount>{});
+  const cudaError_t e = prepare_widths<kSplitTileRows[0]>(std::make_index_sequence<kSplitWidthCount>{});
+  if (e != cudaSuccess) return e;
+  return prepare_widths<kSplitTileRows[1]>(std::make_index_sequence<kSplitWidthCount>{});
 }
 
-template <int TILE_N, int SPLIT>
+template <int TILE_M, int TILE_N, int SPLIT>
 cudaError_t launch_split(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
-  return dispatch_dtype(p.dtype, LaunchSplit<TILE_N, SPLIT>{p, stream});
+  return dispatch_dtype(p.dtype, LaunchSplit<TILE_M, TILE_N, SPLIT>{p, stream});
 }
 
-// "sm90_wgmma_splitk_128x<BN>x128_s<stages>_c<S>", built at compile time.
+// "sm90_wgmma_splitk_<TM>x<BN>x128_s<stages>_c<S>", built at compile time.
 struct VariantName {
   char text[48];
 };
@@ -370,10 +378,10 @@ constexpr int append_int(char* dst, int at, int v) {
   while (n > 0) dst[at++] = digits[--n];
   return at;
 }
-constexpr VariantName split_name(int tile_n, int stages, int split) {
+constexpr VariantName split_name(int tile_m, int tile_n, int stages, int split) {
   VariantName name{};
   int at = append_text(name.text, 0, "sm90_wgmma_splitk_");
-  at = append_int(name.text, at, kTileM);
+  at = append_int(name.text, at, tile_m);
   at = append_text(name.text, at, "x");
   at = append_int(name.text, at, tile_n);
   at = append_text(name.text, at, "x");
@@ -385,33 +393,32 @@ constexpr VariantName split_name(int tile_n, int stages, int split) {
   name.text[at] = '\0';
   return name;
 }
-template <int TILE_N, int SPLIT>
-constexpr VariantName kSplitName = split_name(TILE_N, SplitTile<TILE_N>::kStages, SPLIT);
+template <int TILE_M, int TILE_N, int SPLIT>
+constexpr VariantName kSplitName = split_name(TILE_M, TILE_N, SplitTile<TILE_M, TILE_N>::kStages, SPLIT);
 
-template <int TILE_N, int SPLIT>
-const KernelVariant kSplitVariant = {kSplitName<TILE_N, SPLIT>.text, 90, true, &prepare_split,
-                                     &launch_split<TILE_N, SPLIT>};
+template <int TILE_M, int TILE_N, int SPLIT>
+const KernelVariant kSplitVariant = {kSplitName<TILE_M, TILE_N, SPLIT>.text, 90, true, &prepare_split,
+                                     &launch_split<TILE_M, TILE_N, SPLIT>};
+
+// Entry I of the table: tile height kSplitTileRows[I / kEntriesPerHeight], then BN in
+// kSplitTileWidths order, then S = 1 .. kSplitMaxClusterSize.
+constexpr size_t kEntriesPerHeight = kSplitWidthCount * kSplitMaxClusterSize;
+template <size_t I>
+constexpr SplitKVariant table_entry() {
+  constexpr int tile_m = kSplitTileRows[I / kEntriesPerHeight];
+  constexpr int tile_n = kSplitTileWidths[I % kEntriesPerHeight / kSplitMaxClusterSize];
+  constexpr int split = static_cast<int>(I % kSplitMaxClusterSize) + 1;
+  return {tile_m, tile_n, split, &kSplitVariant<tile_m, tile_n, split>};
+}
+template <size_t... I>
+constexpr std::array<SplitKVariant, kSplitVariantCount> table(std::index_sequence<I...>) {
+  return {table_entry<I>()...};
+}
 
 }  // namespace
 
-static_assert(kSplitWidthCount == 5 && kSplitMaxClusterSize == 3, "one entry per (BN, S) below");
-const SplitKVariant kSm90SplitKVariants[kSplitVariantCount] = {
-    {kSplitTileWidths[0], 1, &kSplitVariant<kSplitTileWidths[0], 1>},
-    {kSplitTileWidths[0], 2, &kSplitVariant<kSplitTileWidths[0], 2>},
-    {kSplitTileWidths[0], 3, &kSplitVariant<kSplitTileWidths[0], 3>},
-    {kSplitTileWidths[1], 1, &kSplitVariant<kSplitTileWidths[1], 1>},
-    {kSplitTileWidths[1], 2, &kSplitVariant<kSplitTileWidths[1], 2>},
-    {kSplitTileWidths[1], 3, &kSplitVariant<kSplitTileWidths[1], 3>},
-    {kSplitTileWidths[2], 1, &kSplitVariant<kSplitTileWidths[2], 1>},
-    {kSplitTileWidths[2], 2, &kSplitVariant<kSplitTileWidths[2], 2>},
-    {kSplitTileWidths[2], 3, &kSplitVariant<kSplitTileWidths[2], 3>},
-    {kSplitTileWidths[3], 1, &kSplitVariant<kSplitTileWidths[3], 1>},
-    {kSplitTileWidths[3], 2, &kSplitVariant<kSplitTileWidths[3], 2>},
-    {kSplitTileWidths[3], 3, &kSplitVariant<kSplitTileWidths[3], 3>},
-    {kSplitTileWidths[4], 1, &kSplitVariant<kSplitTileWidths[4], 1>},
-    {kSplitTileWidths[4], 2, &kSplitVariant<kSplitTileWidths[4], 2>},
-    {kSplitTileWidths[4], 3, &kSplitVariant<kSplitTileWidths[4], 3>},
-};
+const std::array<SplitKVariant, kSplitVariantCount> kSm90SplitKVariants =
+    table(std::make_index_sequence<kSplitVariantCount>{});
 
 }  // namespace kernels
 }  // namespace sq

@@ -4,8 +4,9 @@
 //                                 M <= kDecodeSmallWeightMaxM with a small weight (N*K <= 16 MiB);
 //                                 but for M > kDecodeSplitMinM with a large weight
 //                                 (N*K > kSplitLargeWeightBytes) a split-K kernel when one pays
-//   M <= kSplitMaxM            -> a split-K cluster kernel (128 x BN tiles, clusters of S CTAs along
-//                                 K; BN from kernels::kSplitTileWidths, S = 1..3) when one pays
+//   M <= kSplitMaxM            -> a split-K cluster kernel (TM x BN tiles, clusters of S CTAs along
+//                                 K; TM = 64 up to M = 64, else 128; BN from
+//                                 kernels::kSplitTileWidths, S = 1..3) when one pays
 //                                 (split_choose): the (BN, S) pair whose CTAs fill the SMs best
 //                                 (cluster_fill, times the share of the tile columns inside N),
 //                                 larger BN then smaller S kept unless another fills a fraction
@@ -26,10 +27,13 @@
 // M = 33..64: 10240x8192 narrow (80 CTAs) 45.6/44.3 -> 128x160 c2 (128 CTAs) 38.2/38.6; 28672x4096
 // narrow (224 tiles, 1.7 waves) 59.7/56.9 -> 128x224 c1 (128) 49.1/51.9; 57344x8192 narrow 188/186
 // -> 128x224 c1 (2 full waves) 168/174; 6144x4096 128x128 c2 (96) 18.0/17.8 -> 128x96 c2 (128)
-// 17.4/17.4; even at 8192x8192 and 8192x28672 (128x128 c2 stays) and 4096x14336 (128x128 c3 stays:
-// 128x64 c2, 128 CTAs, is 6% slower there, hence BN >= kMinTileNSmallM while one consumer
-// warpgroup idles). M = 17..32: the split beats the decode kernels only for weights above 64 MiB
-// (10240x8192 38.9-41.4 -> 37.0-37.4, 28672x4096 50.7-55.6 -> 47.8-49.0, 57344x8192 170-177 ->
+// 17.4/17.4; even at 8192x8192 and 8192x28672 (128x128 c2 stays). 64-row tiles (M <= 64;
+// .dev/m64, bf16, back to back): a 128-row tile's stage carries 64 zero-filled rows of A, which
+// cost TMA and shared-memory bandwidth and stages; without them 4096x14336 M=64 takes 64x64 c2
+// (128 CTAs, 14 stages) at 27.7 us instead of 128x128 c3 (96 CTAs) at 30.1 (64x128 c3: 30.2,
+// 128x64 c2: 30.4, so it is the narrow tile that gains: 9 -> 14 stages); the other shapes' choices
+// stay within +-2% (6144x4096 M=64 16.2 -> 15.7). M = 17..32: the split beats the decode kernels
+// only for weights above 64 MiB (10240x8192 38.9-41.4 -> 37.0-37.4, 28672x4096 50.7-55.6 -> 47.8-49.0, 57344x8192 170-177 ->
 // 166-169, 8192x28672 91.2-94.3 -> 86.7-87.0) and loses at 64 MiB and below (8192x8192 30.0 vs
 // 32.2, 4096x14336 26.7-28.9 vs 29.7-30.8, 6144x4096 15.6 vs 17.4). M = 65..256: the split's
 // reduction and unoverlapped epilogue cost 1-3 us, so it pays over the narrow kernel only where
@@ -64,9 +68,8 @@ constexpr int64_t kSplitMaxM = 256;        // the split-K kernels' M range
 constexpr int64_t kSplitSmallMaxM = 64;    // up to here one tile of rows: the split pays at any K
 constexpr int64_t kLongKBlocks = 96;       // K >= 12288 (measured wins at 14336 and 28672, losses at 8192)
 constexpr int64_t kMinKBlocksPerSplit = 4; // K blocks per CTA of a split, at least
-// Up to one wgmma's rows (one consumer warpgroup works) the tile is at least this wide.
+// Up to one wgmma's rows the split-K kernels take tiles of that many rows.
 constexpr int64_t kWgmmaM = 64;
-constexpr int64_t kMinTileNSmallM = 96;
 // How much better than the narrow kernel the split must fill the SMs (ratio of the fill fractions).
 constexpr double kSplitGainSmallM = 1.0;  // M <= kSplitSmallMaxM: ties go to the split
 constexpr double kSplitGainLongK = 1.1;   // larger M, long K
@@ -112,16 +115,17 @@ double cluster_fill(int64_t ctas, int64_t split, int64_t sms) {
 // inside N; the best score wins, a pair of larger BN or smaller S (less A traffic per weight byte,
 // less reduction) being kept unless another scores a fraction kFillMargin more.
 const kernels::KernelVariant* split_choose(const LinearShape& s, int64_t sms) {
-  const int64_t m_tiles = ceil_div(s.m, kTileM);
+  // Up to one wgmma of rows the 64-row tiles: their stages carry no zero-filled rows of A.
+  const int64_t tile_m = s.m <= kWgmmaM ? kWgmmaM : kTileM;
+  const int64_t m_tiles = ceil_div(s.m, tile_m);
   const int64_t k_blocks = ceil_div(s.k, kTileK);
   const kernels::KernelVariant* best = nullptr;
   double best_score = 0.0;
   // Widest first, smallest split first inside a width.
   for (int32_t w = kernels::kSplitWidthCount - 1; w >= 0; --w) {
     const int64_t tile_n = kernels::kSplitTileWidths[w];
-    if (s.m <= kWgmmaM && tile_n < kMinTileNSmallM) continue;
     for (const kernels::SplitKVariant& c : kernels::kSm90SplitKVariants) {
-      if (c.tile_n != tile_n) continue;
+      if (c.tile_m != tile_m || c.tile_n != tile_n) continue;
       if (c.split > 1 && k_blocks < c.split * kMinKBlocksPerSplit) continue;
       const int64_t n_tiles = ceil_div(s.n, tile_n);
       const double score = cluster_fill(m_tiles * n_tiles * c.split, c.split, sms) * static_cast<double>(s.n) /

@@ -172,7 +172,8 @@ TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a f
   struct S {
     int64_t m, n, k;
   };
-  // Shapes whose dispatch takes split-K variants of several tile widths and splits (S = 1, 2, 3).
+  // Shapes whose dispatch takes split-K variants of both tile heights (64 rows up to M = 64, else
+  // 128), several tile widths and every split (S = 1, 2, 3).
   const S shapes[] = {S{40, 300, 65536}, S{200, 136, 16384}, S{48, 6144, 4096}, S{64, 8192, 28672},
                       S{64, 28672, 640}, S{40, 10240, 2048},  S{100, 4096, 4096}};
   std::vector<std::string> names;
@@ -193,16 +194,19 @@ TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a f
   names.erase(std::unique(names.begin(), names.end()), names.end());
   CAPTURE(names);
   int split_variants = 0;
-  bool c1 = false, c2 = false, c3 = false;
+  bool c1 = false, c2 = false, c3 = false, rows64 = false, rows128 = false;
   for (const std::string& n : names) {
     if (n.find("splitk") == std::string::npos) continue;
     ++split_variants;
     c1 = c1 || n.find("_c1") != std::string::npos;
     c2 = c2 || n.find("_c2") != std::string::npos;
     c3 = c3 || n.find("_c3") != std::string::npos;
+    rows64 = rows64 || n.find("splitk_64x") != std::string::npos;
+    rows128 = rows128 || n.find("splitk_128x") != std::string::npos;
   }
   CHECK(split_variants >= 5);
   CHECK((c1 && c2 && c3));
+  CHECK((rows64 && rows128));
 }
 
 TEST_CASE("the largest legal K, extreme values, and odd K take exact paths", "[linear]") {
