@@ -159,6 +159,36 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   // ---------------- consumer warpgroups
   setmaxnreg_inc<kConsumerRegs>();
+  // The reduction's mapping and its column scales and bias, loaded before the main loop so that
+  // their latency is hidden under it (they are only read after the cluster barrier).
+  // kCols consecutive columns per thread: one 16-byte store of T.
+  // kThreadsPerRow threads cover one row; kRowsPerPass rows per pass. When kThreadsPerRow does not
+  // divide kConsumerThreads (e.g. BN = 96, 160 or 224 with 8 columns per thread), the last
+  // kConsumerThreads - kReduceThreads threads take no rows.
+  constexpr int kCols = kStoreBytes / static_cast<int>(sizeof(T));
+  constexpr int kThreadsPerRow = BN / kCols;
+  constexpr int kRowsPerPass = kConsumerThreads / kThreadsPerRow;
+  constexpr int kReduceThreads = kRowsPerPass * kThreadsPerRow;
+  static_assert(BN % kCols == 0 && kRowsPerPass >= 1, "reduction mapping");
+  const int ct = threadIdx.x - kWarpgroupThreads;  // 0 .. kConsumerThreads-1
+  const int cidx = (ct % kThreadsPerRow) * kCols;  // first column of this thread inside the tile
+  const int32_t col = nt * BN + cidx;
+  const int32_t r_begin = static_cast<int32_t>(static_cast<int64_t>(rows_valid) * rank / split);
+  const int32_t r_end = static_cast<int32_t>(static_cast<int64_t>(rows_valid) * (rank + 1) / split);
+
+  const T* wscale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  const bool has_bias = bias != nullptr;
+  T* out = static_cast<T*>(p.out);
+  const bool vec_ok = (p.ld_out * static_cast<int64_t>(sizeof(T))) % kStoreBytes == 0 &&
+                      reinterpret_cast<uintptr_t>(out) % kStoreBytes == 0 && col + kCols <= p.n;
+  C cs[kCols], cb[kCols];
+#pragma unroll
+  for (int i = 0; i < kCols; ++i) {
+    const bool ok = col + i < p.n;
+    cs[i] = ok ? E::to_c(__ldg(wscale + col + i)) : C(0);
+    cb[i] = (ok && has_bias) ? E::to_c(__ldg(bias + col + i)) : C(0);
+  }
   const int cwg = warpgroup - 1;
   const int warp_in_wg = (threadIdx.x / 32) % 4;
   // A warpgroup whose 64 rows all lie past M (or past a 64-row tile) only keeps the ring turning.
@@ -224,35 +254,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
   cluster_sync();
 
-  // ---------------- reduction and epilogue of rows [r_begin, r_end) of the tile
-  // kCols consecutive columns per thread: one 16-byte store of T.
-  // kThreadsPerRow threads cover one row; kRowsPerPass rows per pass. When kThreadsPerRow does not
-  // divide kConsumerThreads (e.g. BN = 96, 160 or 224 with 8 columns per thread), the last
-  // kConsumerThreads - kReduceThreads threads take no rows.
-  constexpr int kCols = kStoreBytes / static_cast<int>(sizeof(T));
-  constexpr int kThreadsPerRow = BN / kCols;
-  constexpr int kRowsPerPass = kConsumerThreads / kThreadsPerRow;
-  constexpr int kReduceThreads = kRowsPerPass * kThreadsPerRow;
-  static_assert(BN % kCols == 0 && kRowsPerPass >= 1, "reduction mapping");
-  const int ct = threadIdx.x - kWarpgroupThreads;  // 0 .. kConsumerThreads-1
-  const int cidx = (ct % kThreadsPerRow) * kCols;  // first column of this thread inside the tile
-  const int32_t col = nt * BN + cidx;
-  const int32_t r_begin = static_cast<int32_t>(static_cast<int64_t>(rows_valid) * rank / split);
-  const int32_t r_end = static_cast<int32_t>(static_cast<int64_t>(rows_valid) * (rank + 1) / split);
-
-  const T* wscale = static_cast<const T*>(p.weight_scale);
-  const T* bias = static_cast<const T*>(p.bias);
-  const bool has_bias = bias != nullptr;
-  T* out = static_cast<T*>(p.out);
-  const bool vec_ok = (p.ld_out * static_cast<int64_t>(sizeof(T))) % kStoreBytes == 0 &&
-                      reinterpret_cast<uintptr_t>(out) % kStoreBytes == 0 && col + kCols <= p.n;
-  C cs[kCols], cb[kCols];
-#pragma unroll
-  for (int i = 0; i < kCols; ++i) {
-    const bool ok = col + i < p.n;
-    cs[i] = ok ? E::to_c(__ldg(wscale + col + i)) : C(0);
-    cb[i] = (ok && has_bias) ? E::to_c(__ldg(bias + col + i)) : C(0);
-  }
+  // ---------------- reduction and epilogue of rows [r_begin, r_end) of the tile (mapping above)
   const int32_t r_first = ct < kReduceThreads ? r_begin + ct / kThreadsPerRow : r_end;
   for (int32_t r = r_first; r < r_end; r += kRowsPerPass) {
     const uint32_t addr = part + static_cast<uint32_t>((r * kPartialPitch + cidx) * sizeof(int32_t));
