@@ -231,6 +231,44 @@ template <> struct Wgmma<128> {
   }
 };
 
+// ------------------------------------------------------------------ variant names
+// A kernel variant's name, built at compile time from its tile constants.
+struct VariantName {
+  char text[48];
+};
+constexpr int append_text(char* dst, int at, const char* src) {
+  while (*src != '\0') dst[at++] = *src++;
+  return at;
+}
+constexpr int append_int(char* dst, int at, int v) {
+  char digits[12] = {};
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n > 0) dst[at++] = digits[--n];
+  return at;
+}
+// "<prefix><tile_m>x<tile_n>x<kTileK>_s<stages>", then "_c<split>" when split > 0.
+constexpr VariantName tile_variant_name(const char* prefix, int tile_m, int tile_n, int stages, int split) {
+  VariantName name{};
+  int at = append_text(name.text, 0, prefix);
+  at = append_int(name.text, at, tile_m);
+  at = append_text(name.text, at, "x");
+  at = append_int(name.text, at, tile_n);
+  at = append_text(name.text, at, "x");
+  at = append_int(name.text, at, kTileK);
+  at = append_text(name.text, at, "_s");
+  at = append_int(name.text, at, stages);
+  if (split > 0) {
+    at = append_text(name.text, at, "_c");
+    at = append_int(name.text, at, split);
+  }
+  name.text[at] = '\0';
+  return name;
+}
+
 // ------------------------------------------------------------------ host side
 inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {

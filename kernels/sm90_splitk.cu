@@ -363,40 +363,9 @@ cudaError_t launch_split(const LinearParams& p, int32_t /*num_sms*/, cudaStream_
 }
 
 // "sm90_wgmma_splitk_<TM>x<BN>x128_s<stages>_c<S>", built at compile time.
-struct VariantName {
-  char text[48];
-};
-constexpr int append_text(char* dst, int at, const char* src) {
-  while (*src != '\0') dst[at++] = *src++;
-  return at;
-}
-constexpr int append_int(char* dst, int at, int v) {
-  char digits[12] = {};
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v > 0);
-  while (n > 0) dst[at++] = digits[--n];
-  return at;
-}
-constexpr VariantName split_name(int tile_m, int tile_n, int stages, int split) {
-  VariantName name{};
-  int at = append_text(name.text, 0, "sm90_wgmma_splitk_");
-  at = append_int(name.text, at, tile_m);
-  at = append_text(name.text, at, "x");
-  at = append_int(name.text, at, tile_n);
-  at = append_text(name.text, at, "x");
-  at = append_int(name.text, at, kTileK);
-  at = append_text(name.text, at, "_s");
-  at = append_int(name.text, at, stages);
-  at = append_text(name.text, at, "_c");
-  at = append_int(name.text, at, split);
-  name.text[at] = '\0';
-  return name;
-}
 template <int TILE_M, int TILE_N, int SPLIT>
-constexpr VariantName kSplitName = split_name(TILE_M, TILE_N, SplitTile<TILE_M, TILE_N>::kStages, SPLIT);
+constexpr VariantName kSplitName =
+    tile_variant_name("sm90_wgmma_splitk_", TILE_M, TILE_N, SplitTile<TILE_M, TILE_N>::kStages, SPLIT);
 
 template <int TILE_M, int TILE_N, int SPLIT>
 const KernelVariant kSplitVariant = {kSplitName<TILE_M, TILE_N, SPLIT>.text, 90, true, &prepare_split,

@@ -4,6 +4,7 @@
 //   epilogue of kernels/epilogue.cuh runs on the register accumulators. See sm90_wgmma.hpp.
 #include "sm90_wgmma.hpp"
 
+#include <array>
 #include <cstdint>
 
 #include "epilogue.cuh"
@@ -15,14 +16,24 @@ namespace {
 
 using namespace sm90;
 
-constexpr int kRasterGroupM = 8;   // M tiles per raster group (tile order for L2 reuse)
-constexpr int kEpilogueBatch = 8;  // 8-column groups whose scales the epilogue loads at once
+constexpr int kRasterGroupM = 8;      // M tiles per raster group (tile order for L2 reuse)
+constexpr int kMaxEpilogueBatch = 8;  // 8-column groups whose scales the epilogue loads at once, at most
+constexpr int kColumnGroup = 8;       // columns of one accumulator group (the fragment's 8-column blocks)
 
-using WideConfig = TileConfig<256, 4>;
-using NarrowConfig = TileConfig<128, 6>;
-static_assert((WideConfig::kTileN / 8) % kEpilogueBatch == 0, "epilogue batches");
-static_assert((NarrowConfig::kTileN / 8) % kEpilogueBatch == 0, "epilogue batches");
-static_assert(kEpilogueBatch % 2 == 0, "the quad exchange of 16-bit outputs takes pairs of 8-column groups");
+// The tile widths (kPersistentTileWidths) with as many stages as fit in the shared memory, except
+// 128 (6 stages, its measured configuration since v0.1.0).
+using Tile96 = TileConfig<96, 8>;
+using Tile128 = TileConfig<128, 6>;
+using Tile160 = TileConfig<160, 6>;
+using Tile256 = TileConfig<256, 4>;
+
+// 8-column groups per epilogue batch for a tile width: the largest even divisor of its group count
+// up to kMaxEpilogueBatch (even: the quad exchange of 16-bit outputs takes pairs of groups).
+constexpr int epilogue_batch(int bn) {
+  for (int b = kMaxEpilogueBatch; b >= 2; b -= 2)
+    if ((bn / kColumnGroup) % b == 0) return b;
+  return 0;
+}
 
 // ------------------------------------------------------------------ epilogue helpers
 // The accumulator fragment gives each lane two consecutive columns (a "pair") of a row per
@@ -170,6 +181,9 @@ __global__ void __launch_bounds__(kThreads, 1)
                          const __grid_constant__ LinearParams p) {
   constexpr int BN = Cfg::kTileN;
   constexpr int STAGES = Cfg::kStages;
+  constexpr int kEpilogueBatch = epilogue_batch(BN);
+  static_assert(kEpilogueBatch >= 2 && BN % kColumnGroup == 0, "whole, even epilogue batches");
+  static_assert(STAGES * Cfg::kStageBytes + Cfg::kBarrierBytes + kSmemAlign <= kMaxDynamicSmem, "shared memory");
   using E = Epi<T>;
   using C = typename E::C;
 
@@ -454,12 +468,27 @@ cudaError_t launch_config(const LinearParams& p, int32_t num_sms, cudaStream_t s
   return dispatch_dtype(p.dtype, Launch<Cfg>{p, num_sms, stream});
 }
 
+// "sm90_wgmma_ws_128x<BN>x128_s<stages>", built at compile time.
+template <typename Cfg>
+constexpr VariantName kPersistentName =
+    tile_variant_name("sm90_wgmma_ws_", kTileM, Cfg::kTileN, Cfg::kStages, /*split=*/0);
+template <typename Cfg>
+const KernelVariant kPersistent = {kPersistentName<Cfg>.text, 90, true, &prepare_config<Cfg>, &launch_config<Cfg>};
+
 }  // namespace
 
-const KernelVariant kSm90Wide = {"sm90_wgmma_ws_128x256x128_s4", 90, true, &prepare_config<WideConfig>,
-                                 &launch_config<WideConfig>};
-const KernelVariant kSm90Narrow = {"sm90_wgmma_ws_128x128x128_s6", 90, true, &prepare_config<NarrowConfig>,
-                                   &launch_config<NarrowConfig>};
+static_assert(kPersistentWidthCount == 4 && kPersistentTileWidths[0] == Tile96::kTileN &&
+                  kPersistentTileWidths[1] == Tile128::kTileN && kPersistentTileWidths[2] == Tile160::kTileN &&
+                  kPersistentTileWidths[3] == Tile256::kTileN,
+              "one entry per built width, in kPersistentTileWidths order");
+const std::array<PersistentVariant, kPersistentWidthCount> kSm90PersistentVariants = {{
+    {Tile96::kTileN, &kPersistent<Tile96>},
+    {Tile128::kTileN, &kPersistent<Tile128>},
+    {Tile160::kTileN, &kPersistent<Tile160>},
+    {Tile256::kTileN, &kPersistent<Tile256>},
+}};
+const KernelVariant& kSm90Wide = kPersistent<Tile256>;
+const KernelVariant& kSm90Narrow = kPersistent<Tile128>;
 
 }  // namespace kernels
 }  // namespace sq

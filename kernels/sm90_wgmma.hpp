@@ -14,9 +14,11 @@
 // each lane stores 16 bytes of one row (16-bit out 8 elements, f32 4, f64 2) when the out base and
 // ld_out are aligned to that width, element stores otherwise; the tile's column scales, bias and row
 // scales are prefetched into L1 at each tile's start).
-//   kSm90Wide    "sm90_wgmma_ws_128x256x128_s4"  128x256 tile, 4 stages of 48 KiB. Large M*N.
-//   kSm90Narrow  "sm90_wgmma_ws_128x128x128_s6"  128x128 tile, 6 stages of 32 KiB. Medium M or
-//                                                few tiles (twice the tiles of kSm90Wide).
+// One variant per tile width BN in kPersistentTileWidths, "sm90_wgmma_ws_128x<BN>x128_s<stages>":
+//   128x96 (8 stages of 28 KiB), 128x128 (6 of 32 KiB), 128x160 (6 of 36 KiB), 128x256 (4 of
+//   48 KiB). The widths other than 128 and 256 let the tile count fill the waves of the SMs at
+//   medium M (src/dispatch_sm90.cpp).
+//   kSm90Wide is the 128x256 variant, kSm90Narrow the 128x128 one.
 // Constraints (checked by src/, not here): compute capability 9.0 (sm_90a), aligned16
 // (k % 16 == 0, act/weight bases 16-byte aligned, ld_act % 16 == 0, ld_weight % 16 == 0),
 // any M >= 1, N >= 1 and K <= SQ_MAX_K (M, N and K edges are zero-filled by TMA; every variant
@@ -29,13 +31,26 @@
 // also read that buffer through p.row_scale.
 #pragma once
 
+#include <array>
+#include <cstdint>
+
 #include "kernel_api.hpp"
 
 namespace sq {
 namespace kernels {
 
-extern const KernelVariant kSm90Wide;
-extern const KernelVariant kSm90Narrow;
+constexpr int32_t kPersistentTileWidths[] = {96, 128, 160, 256};
+constexpr int32_t kPersistentWidthCount = sizeof(kPersistentTileWidths) / sizeof(kPersistentTileWidths[0]);
+
+// One persistent variant: its tile width and the variant to run.
+struct PersistentVariant {
+  int32_t tile_n;
+  const KernelVariant* variant;
+};
+// Every built width, in kPersistentTileWidths order.
+extern const std::array<PersistentVariant, kPersistentWidthCount> kSm90PersistentVariants;
+extern const KernelVariant& kSm90Wide;
+extern const KernelVariant& kSm90Narrow;
 
 }  // namespace kernels
 }  // namespace sq

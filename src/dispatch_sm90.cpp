@@ -14,12 +14,11 @@
 //                                 persistent kernel by kSplitGainSmallM (M <= kSplitSmallMaxM),
 //                                 kSplitGainLongK (larger M, k_blocks >= kLongKBlocks) or
 //                                 kSplitGainShortK (larger M, shorter K)
-//   otherwise                  -> the persistent wgmma + TMA kernels:
-//       M <= kNarrowMaxM       kSm90Narrow (128x128 tiles)
-//       larger M               kSm90Wide (128x256 tiles, the most efficient per tile), unless the
-//                              narrow tiles fill the waves of the SMs better by more than the
-//                              wide tile's per-tile advantage (kWideTileAdvantage): e.g. M=512 with
-//                              N=4096 (64 wide tiles for 132 SMs) or N=28672 (3.4 wide waves).
+//   otherwise                  -> a persistent wgmma + TMA kernel (persistent_choose): the tile
+//                                 width (96, 128, 160 or 256) whose waves the cost model
+//                                 (kPartialWaveExponent) finishes first: e.g. 128x96 for
+//                                 N = 4096..8192 at M = 128..256, 128x160 for N = 10240 at
+//                                 M = 256..1024, 128x256 at large M.
 // Measured on H100 SXM (132 SMs), .dev/k90, .dev/p90 and .dev/split drivers (runs queued, operands
 // rotated past L2; .dev/split/results/call2_driver.txt). The split-K kernels stream the weight at
 // 75-95% of the copy bandwidth when their CTAs fill the SMs, plus a fixed ~9 us (tensor maps,
@@ -44,6 +43,7 @@
 // N >= 10240 with K <= 8192 (e.g. 28672x4096 M=128: +8%/-6%), where the narrow or wide kernel stays.
 // Clusters of 3 fill at most 117 of 132 SMs (GPCs of uneven size), clusters of 4 only 120 and
 // never won; clusters of 1 and 2 fill all SMs.
+#include <cmath>
 #include <cstdint>
 
 #include "families.hpp"
@@ -75,12 +75,19 @@ constexpr double kSplitGainSmallM = 1.0;  // M <= kSplitSmallMaxM: ties go to th
 constexpr double kSplitGainLongK = 1.1;   // larger M, long K
 constexpr double kSplitGainShortK = 3.0;  // larger M, short K: won at ratio 4, mixed at 2.7 and 2.0
 constexpr int64_t kTileK = 128;            // K block of every sm90 variant
-constexpr int64_t kNarrowMaxM = 128;
-constexpr int64_t kTileM = 128;  // every sm90 variant
-constexpr int64_t kWideTileN = 256;
+constexpr int64_t kTileM = 128;  // every persistent variant and the split-K ones above M = 64
 constexpr int64_t kNarrowTileN = 128;
-// Throughput of a wide tile relative to two narrow tiles at equal SM fill (measured ~1.1-1.2).
-constexpr double kWideTileAdvantage = 1.1;
+// Cost model of the persistent kernels (tile widths kernels::kPersistentTileWidths): a wave of
+// BN-wide tiles (one per SM) takes time proportional to BN, and a last, partial wave that fills a
+// fraction f of the SMs takes f^kPartialWaveExponent of a full one (its CTAs share the memory
+// system with fewer others). Fitted on the H100 (.dev/m64 driver, --persistent: every width timed
+// back to back at M = 128..2048 on the 8 Llama shapes, bf16 and f32, 64 rows): this model's choice
+// is on average 0.4% and at worst 4% slower than the fastest width, where choosing between the
+// 128 and 256 widths alone by wave fill was on average 5% and at worst 30% slower. A 224 width
+// was measured too and dropped: it won by at most 4% and the model also took it where it lost 11%.
+constexpr double kPartialWaveExponent = 0.5;
+// A narrower width is taken only when the model says it is this fraction faster.
+constexpr double kWidthMargin = 0.02;
 
 // The fraction of the SMs that clusters of 3 CTAs can occupy at once (H100 SXM,
 // cudaOccupancyMaxActiveClusters: 39 clusters of 3 = 117 SMs; clusters of 1 and 2 fill all 132).
@@ -88,9 +95,6 @@ constexpr double kSplit3SmFill = 0.88;
 // Relative score margin by which a narrower tile or a larger split must beat the preferred pair.
 constexpr double kFillMargin = 0.03;
 
-// One prepare covers every split-K variant (they share one prepare).
-const kernels::KernelVariant* const kSm90Variants[] = {&kernels::kSm90Wide, &kernels::kSm90Narrow,
-                                                       kernels::kSm90SplitKVariants[0].variant};
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -142,6 +146,27 @@ const kernels::KernelVariant* split_choose(const LinearShape& s, int64_t sms) {
   return best_score > narrow * gain ? best : nullptr;
 }
 
+// The persistent variant whose tiles the cost model runs fastest, widest first, a narrower width
+// taken only when it is kWidthMargin faster.
+const kernels::KernelVariant& persistent_choose(const LinearShape& s, int64_t sms) {
+  const int64_t m_tiles = ceil_div(s.m, kTileM);
+  const kernels::KernelVariant* best = nullptr;
+  double best_cost = 0.0;
+  for (int32_t w = kernels::kPersistentWidthCount - 1; w >= 0; --w) {
+    const kernels::PersistentVariant& v = kernels::kSm90PersistentVariants[w];
+    const int64_t tiles = m_tiles * ceil_div(s.n, v.tile_n);
+    const int64_t full_waves = tiles / sms;
+    const double last_fill = static_cast<double>(tiles % sms) / static_cast<double>(sms);
+    const double waves = static_cast<double>(full_waves) + std::pow(last_fill, kPartialWaveExponent);
+    const double cost = waves * static_cast<double>(v.tile_n);
+    if (best == nullptr || cost < best_cost * (1.0 - kWidthMargin)) {
+      best = v.variant;
+      best_cost = cost;
+    }
+  }
+  return *best;
+}
+
 }  // namespace
 
 cudaError_t sm90_prepare() {
@@ -150,11 +175,12 @@ cudaError_t sm90_prepare() {
   if (e != cudaSuccess) return e;
   e = decode_prepare();
   if (e != cudaSuccess) return e;
-  for (const kernels::KernelVariant* v : kSm90Variants) {
-    e = v->prepare();
+  for (const kernels::PersistentVariant& v : kernels::kSm90PersistentVariants) {
+    e = v.variant->prepare();
     if (e != cudaSuccess) return e;
   }
-  return cudaSuccess;
+  // One prepare covers every split-K variant (they share one prepare).
+  return kernels::kSm90SplitKVariants[0].variant->prepare();
 }
 
 const kernels::KernelVariant& sm90_choose(const LinearShape& s) {
@@ -169,11 +195,7 @@ const kernels::KernelVariant& sm90_choose(const LinearShape& s) {
   if (s.m <= kSplitMaxM) {
     if (const kernels::KernelVariant* v = split_choose(s, sms)) return *v;
   }
-  if (s.m <= kNarrowMaxM) return kernels::kSm90Narrow;
-  const int64_t m_tiles = ceil_div(s.m, kTileM);
-  const double wide = wave_fill(m_tiles * ceil_div(s.n, kWideTileN), sms);
-  const double narrow = wave_fill(m_tiles * ceil_div(s.n, kNarrowTileN), sms);
-  return narrow > wide * kWideTileAdvantage ? kernels::kSm90Narrow : kernels::kSm90Wide;
+  return persistent_choose(s, sms);
 }
 
 }  // namespace sq

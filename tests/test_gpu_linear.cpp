@@ -163,21 +163,15 @@ TEST_CASE("decode kernels on both sides of the narrow/wide switch (N = 32 * SMs)
       for (int64_t m : {1, 16, 17, 33, 64}) check_case({pref, SQ_DTYPE_BF16, m, n, 512, m % 2 == 1});
 }
 
-TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a fixed order", "[linear]") {
-  const std::vector<sq_preference> f = families();
-  if (std::find(f.begin(), f.end(), SQ_PREFERENCE_GPU_HOPPER) == f.end()) {
-    WARN("not an sm_90 GPU: the Hopper split-K kernels are not exercised");
-    return;
-  }
-  struct S {
-    int64_t m, n, k;
-  };
-  // Shapes whose dispatch takes split-K variants of both tile heights (64 rows up to M = 64, else
-  // 128), several tile widths and every split (S = 1, 2, 3).
-  const S shapes[] = {S{40, 300, 65536}, S{200, 136, 16384}, S{48, 6144, 4096}, S{64, 8192, 28672},
-                      S{64, 28672, 640}, S{40, 10240, 2048},  S{100, 4096, 4096}};
+struct Shape {
+  int64_t m, n, k;
+};
+
+// Every shape through the Hopper family in every dtype, packed with bias and with padded out rows
+// (pad_out) without, against the host kernel; returns the distinct kernels the plan chose, sorted.
+std::vector<std::string> check_hopper_shapes(const std::vector<Shape>& shapes, int64_t pad_out) {
   std::vector<std::string> names;
-  for (const S& s : shapes) {
+  for (const Shape& s : shapes) {
     sq_plan_desc d = linear_desc(SQ_DTYPE_F32, s.n, s.k, s.m, 0.01);
     sq_plan plan = nullptr;
     REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
@@ -186,12 +180,32 @@ TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a f
     names.emplace_back(name);
     sq_plan_destroy(plan);
     for (sq_dtype t : kDtypes)
-      for (int64_t pad : {0, 3}) check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
+      for (int64_t pad : {int64_t{0}, pad_out})
+        check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
   }
-  // The set above must keep reaching split-K kernels of several widths and every split, or it no
-  // longer tests what it is for (a dispatch change would silently drop coverage).
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+bool has_hopper() {
+  const std::vector<sq_preference> f = families();
+  return std::find(f.begin(), f.end(), SQ_PREFERENCE_GPU_HOPPER) != f.end();
+}
+
+TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a fixed order", "[linear]") {
+  if (!has_hopper()) {
+    WARN("not an sm_90 GPU: the Hopper split-K kernels are not exercised");
+    return;
+  }
+  // Shapes whose dispatch takes split-K variants of both tile heights (64 rows up to M = 64, else
+  // 128), several tile widths and every split (S = 1, 2, 3).
+  const std::vector<std::string> names =
+      check_hopper_shapes({{40, 300, 65536}, {200, 136, 16384}, {48, 6144, 4096}, {64, 8192, 28672},
+                           {64, 28672, 640}, {40, 10240, 2048}, {100, 4096, 4096}},
+                          3);
+  // The set above must keep reaching split-K kernels of several widths and every split, or it no
+  // longer tests what it is for (a dispatch change would silently drop coverage).
   CAPTURE(names);
   int split_variants = 0;
   bool c1 = false, c2 = false, c3 = false, rows64 = false, rows128 = false;
@@ -207,6 +221,30 @@ TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a f
   CHECK(split_variants >= 5);
   CHECK((c1 && c2 && c3));
   CHECK((rows64 && rows128));
+}
+
+TEST_CASE("Hopper persistent kernels of every tile width (M > 256) equal the host kernel", "[linear]") {
+  if (!has_hopper()) {
+    WARN("not an sm_90 GPU: the Hopper persistent kernels are not exercised");
+    return;
+  }
+  // On the 132-SM H100 the dispatch's cost model takes the 128, 96, 160 and 256 wide tiles here
+  // (N not a multiple of the width, M not a multiple of 128, several K blocks).
+  const std::vector<std::string> names =
+      check_hopper_shapes({{257, 100, 400}, {257, 132, 400}, {513, 3332, 272}, {769, 3748, 144}}, 5);
+  int sms = 0, dev = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  CAPTURE(names, sms);
+  if (sms != 132) {
+    WARN("not a 132-SM GPU: the dispatch may take other widths for these shapes; coverage not asserted");
+    return;
+  }
+  for (const char* w : {"sm90_wgmma_ws_128x96x", "sm90_wgmma_ws_128x128x", "sm90_wgmma_ws_128x160x",
+                        "sm90_wgmma_ws_128x256x"}) {
+    CAPTURE(w);
+    CHECK(std::any_of(names.begin(), names.end(), [&](const std::string& n) { return n.rfind(w, 0) == 0; }));
+  }
 }
 
 TEST_CASE("the largest legal K, extreme values, and odd K take exact paths", "[linear]") {
