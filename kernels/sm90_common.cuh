@@ -231,6 +231,99 @@ template <> struct Wgmma<128> {
   }
 };
 
+// ------------------------------------------------------------------ the stage ring
+// The warp-specialized pipeline of both Hopper kernels: Cfg::kStages stages of one A tile
+// (Cfg::kABytes) and one B tile (Cfg::kBBytes) in the dynamic shared memory, 1024-byte aligned:
+// the A tiles, then the B tiles, then the full and empty mbarriers. The producer thread fills a
+// stage with two TMA loads (full barrier: its one arrive carries the byte count); every consumer
+// warp releases it (empty barrier: kConsumerWarpgroups * 4 arrivals) once its wgmmas have read it.
+
+// A position in the ring: the stage and the parity of its current use.
+template <int STAGES>
+struct RingPos {
+  int stage = 0;
+  uint32_t phase = 0;
+  __device__ __forceinline__ void advance() {
+    if (++stage == STAGES) {
+      stage = 0;
+      phase ^= 1;
+    }
+  }
+};
+
+template <typename Cfg>
+struct StageRing {
+  using Pos = RingPos<Cfg::kStages>;
+  uint8_t* a;
+  uint8_t* b;
+  uint64_t* full;
+  uint64_t* empty;
+
+  __device__ __forceinline__ explicit StageRing(uint8_t* smem_raw)
+      : a(reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + (kSmemAlign - 1)) &
+                                     ~static_cast<uintptr_t>(kSmemAlign - 1))),
+        b(a + Cfg::kStages * Cfg::kABytes),
+        full(reinterpret_cast<uint64_t*>(b + Cfg::kStages * Cfg::kBBytes)),
+        empty(full + Cfg::kStages) {}
+
+  // By thread 0; the CTA synchronizes (__syncthreads) before any other use.
+  __device__ __forceinline__ void init() const {
+    for (int s = 0; s < Cfg::kStages; ++s) {
+      mbar_init(&full[s], 1);                           // the producer's arrive.expect_tx
+      mbar_init(&empty[s], kConsumerWarpgroups * 4);  // one arrive per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+
+  // Producer thread: waits until the stage at pos is free, then loads K block kb of the A rows
+  // from a_row and of the B rows from b_row into it; advances pos.
+  __device__ __forceinline__ void load(Pos& pos, const CUtensorMap* map_a, const CUtensorMap* map_b, int32_t kb,
+                                       int32_t a_row, int32_t b_row) const {
+    mbar_wait(&empty[pos.stage], pos.phase ^ 1);
+    mbar_arrive_expect_tx(&full[pos.stage], Cfg::kStageBytes);
+    tma_load_2d(a + pos.stage * Cfg::kABytes, map_a, &full[pos.stage], kb * kTileK, a_row);
+    tma_load_2d(b + pos.stage * Cfg::kBBytes, map_b, &full[pos.stage], kb * kTileK, b_row);
+    pos.advance();
+  }
+
+  // Consumer warpgroup: accumulates `blocks` consecutive stages into acc with the 64 rows of A at
+  // byte a_offset of each A tile (one wgmma group kept in flight; a stage is released once the
+  // next group is issued and it is done). kOverwriteFirst: the first wgmma overwrites acc instead
+  // of accumulating into it. Advances pos.
+  template <bool kOverwriteFirst, int BN>
+  __device__ __forceinline__ void mma_blocks(Pos& pos, uint32_t a_offset, int32_t blocks,
+                                             int32_t (&acc)[Wgmma<BN>::kAccRegs], int lane) const {
+    const uint32_t a_base = smem_u32(a) + a_offset;
+    const uint32_t b_base = smem_u32(b);
+    int prev_stage = 0;
+    for (int32_t i = 0; i < blocks; ++i) {
+      mbar_wait(&full[pos.stage], pos.phase);
+      const uint64_t da = make_desc_sw128(a_base + pos.stage * Cfg::kABytes);
+      const uint64_t db = make_desc_sw128(b_base + pos.stage * Cfg::kBBytes);
+      wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < kKSteps; ++ks)
+        Wgmma<BN>::mma(acc, da + ks * kDescKStep, db + ks * kDescKStep, kOverwriteFirst ? (i | ks) != 0 : 1);
+      wgmma_commit();
+      wgmma_wait<1>();
+      if (i > 0 && lane == 0) mbar_arrive(&empty[prev_stage]);
+      prev_stage = pos.stage;
+      pos.advance();
+    }
+    wgmma_wait<0>();
+    if (blocks > 0 && lane == 0) mbar_arrive(&empty[prev_stage]);
+  }
+
+  // Consumer warpgroup without rows to compute: releases `blocks` stages as they land.
+  __device__ __forceinline__ void release_blocks(Pos& pos, int32_t blocks, int lane) const {
+    for (int32_t i = 0; i < blocks; ++i) {
+      mbar_wait(&full[pos.stage], pos.phase);
+      if (lane == 0) mbar_arrive(&empty[pos.stage]);
+      pos.advance();
+    }
+  }
+};
+
 // ------------------------------------------------------------------ variant names
 // A kernel variant's name, built at compile time from its tile constants.
 struct VariantName {

@@ -90,17 +90,12 @@ __global__ void __launch_bounds__(kThreads, 1)
   constexpr int TM = Cfg::kTileRows;
   constexpr int BN = Cfg::kTileN;
   constexpr int kPartialPitch = Tile::kPartialPitch;
-  constexpr int STAGES = Cfg::kStages;
   using E = Epi<T>;
   using C = typename E::C;
 
   extern __shared__ uint8_t smem_raw[];
-  uint8_t* smem = reinterpret_cast<uint8_t*>(
-      (reinterpret_cast<uintptr_t>(smem_raw) + (kSmemAlign - 1)) & ~static_cast<uintptr_t>(kSmemAlign - 1));
-  uint8_t* smem_a = smem;
-  uint8_t* smem_b = smem + STAGES * Cfg::kABytes;
-  uint64_t* full_bar = reinterpret_cast<uint64_t*>(smem_b + STAGES * Cfg::kBBytes);
-  uint64_t* empty_bar = full_bar + STAGES;
+  const StageRing<Cfg> ring(smem_raw);
+  typename StageRing<Cfg>::Pos pos;
 
   const uint32_t split = cluster_nctarank();
   const uint32_t rank = cluster_ctarank();
@@ -115,13 +110,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int warpgroup = threadIdx.x / kWarpgroupThreads;
   const int lane = threadIdx.x % 32;
 
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < STAGES; ++s) {
-      mbar_init(&full_bar[s], 1);
-      mbar_init(&empty_bar[s], kConsumerWarpgroups * 4);
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-  }
+  if (threadIdx.x == 0) ring.init();
   __syncthreads();
 
   if (warpgroup == 0) {
@@ -132,18 +121,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (lane == 0) {
         tma_prefetch_desc(&tmap_a);
         tma_prefetch_desc(&tmap_b);
-        int stage = 0;
-        uint32_t phase = 0;
-        for (int32_t kb = kb_begin; kb < kb_end; ++kb) {
-          mbar_wait(&empty_bar[stage], phase ^ 1);
-          mbar_arrive_expect_tx(&full_bar[stage], Cfg::kStageBytes);
-          tma_load_2d(smem_a + stage * Cfg::kABytes, &tmap_a, &full_bar[stage], kb * kTileK, mt * TM);
-          tma_load_2d(smem_b + stage * Cfg::kBBytes, &tmap_b, &full_bar[stage], kb * kTileK, nt * BN);
-          if (++stage == STAGES) {
-            stage = 0;
-            phase ^= 1;
-          }
-        }
+        for (int32_t kb = kb_begin; kb < kb_end; ++kb) ring.load(pos, &tmap_a, &tmap_b, kb, mt * TM, nt * BN);
       }
       __syncwarp();
     } else if (p.row_scale_out != nullptr && nt == 0 && rank == 0) {
@@ -193,37 +171,15 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int warp_in_wg = (threadIdx.x / 32) % 4;
   // A warpgroup whose 64 rows all lie past M (or past a 64-row tile) only keeps the ring turning.
   const bool active = cwg * kWgmmaM < rows_valid;
-  const uint32_t a_base = smem_u32(smem_a) + cwg * kWgmmaM * kTileK;
-  const uint32_t b_base = smem_u32(smem_b);
 
-  const uint32_t part = smem_u32(smem);
+  const uint32_t part = smem_u32(ring.a);
   if (active) {
     // Zeroed up front, so that a CTA without K blocks (S > K blocks) holds a zero partial and every
     // wgmma accumulates.
     int32_t acc[Wgmma<BN>::kAccRegs];
 #pragma unroll
     for (int i = 0; i < Wgmma<BN>::kAccRegs; ++i) acc[i] = 0;
-    int stage = 0;
-    uint32_t phase = 0;
-    int prev_stage = 0;
-    for (int32_t kb = kb_begin; kb < kb_end; ++kb) {
-      mbar_wait(&full_bar[stage], phase);
-      const uint64_t da = make_desc_sw128(a_base + stage * Cfg::kABytes);
-      const uint64_t db = make_desc_sw128(b_base + stage * Cfg::kBBytes);
-      wgmma_fence();
-#pragma unroll
-      for (int ks = 0; ks < kKSteps; ++ks) Wgmma<BN>::mma(acc, da + ks * kDescKStep, db + ks * kDescKStep, 1);
-      wgmma_commit();
-      wgmma_wait<1>();
-      if (kb > kb_begin && lane == 0) mbar_arrive(&empty_bar[prev_stage]);
-      prev_stage = stage;
-      if (++stage == STAGES) {
-        stage = 0;
-        phase ^= 1;
-      }
-    }
-    wgmma_wait<0>();
-    if (kb_end > kb_begin && lane == 0) mbar_arrive(&empty_bar[prev_stage]);
+    ring.template mma_blocks<false, BN>(pos, cwg * kWgmmaM * kTileK, kb_end - kb_begin, acc, lane);
     // Both warpgroups are done reading the ring (and every TMA write into it has landed: each
     // stage was waited for): it now takes this CTA's partial tile, int32 [TM][kPartialPitch].
     consumer_sync();
@@ -240,16 +196,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
   } else {
     // A warpgroup whose rows all lie past M: release each stage once it has landed.
-    int stage = 0;
-    uint32_t phase = 0;
-    for (int32_t kb = kb_begin; kb < kb_end; ++kb) {
-      mbar_wait(&full_bar[stage], phase);
-      if (lane == 0) mbar_arrive(&empty_bar[stage]);
-      if (++stage == STAGES) {
-        stage = 0;
-        phase ^= 1;
-      }
-    }
+    ring.release_blocks(pos, kb_end - kb_begin, lane);
     consumer_sync();
   }
   cluster_sync();

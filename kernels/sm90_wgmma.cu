@@ -180,20 +180,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     sm90_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                          const __grid_constant__ LinearParams p) {
   constexpr int BN = Cfg::kTileN;
-  constexpr int STAGES = Cfg::kStages;
   constexpr int kEpilogueBatch = epilogue_batch(BN);
   static_assert(kEpilogueBatch >= 2 && BN % kColumnGroup == 0, "whole, even epilogue batches");
-  static_assert(STAGES * Cfg::kStageBytes + Cfg::kBarrierBytes + kSmemAlign <= kMaxDynamicSmem, "shared memory");
   using E = Epi<T>;
   using C = typename E::C;
 
   extern __shared__ uint8_t smem_raw[];
-  uint8_t* smem = reinterpret_cast<uint8_t*>(
-      (reinterpret_cast<uintptr_t>(smem_raw) + (kSmemAlign - 1)) & ~static_cast<uintptr_t>(kSmemAlign - 1));
-  uint8_t* smem_a = smem;
-  uint8_t* smem_b = smem + STAGES * Cfg::kABytes;
-  uint64_t* full_bar = reinterpret_cast<uint64_t*>(smem_b + STAGES * Cfg::kBBytes);
-  uint64_t* empty_bar = full_bar + STAGES;
+  const StageRing<Cfg> ring(smem_raw);
+  typename StageRing<Cfg>::Pos pos;
 
   const int32_t m_tiles = (p.m + kTileM - 1) / kTileM;
   const int32_t n_tiles = (p.n + BN - 1) / BN;
@@ -202,13 +196,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int warpgroup = threadIdx.x / kWarpgroupThreads;
   const int lane = threadIdx.x % 32;
 
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < STAGES; ++s) {
-      mbar_init(&full_bar[s], 1);                          // the producer's arrive.expect_tx
-      mbar_init(&empty_bar[s], kConsumerWarpgroups * 4);  // one arrive per consumer warp
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-  }
+  if (threadIdx.x == 0) ring.init();
   __syncthreads();
 
   if (warpgroup == 0) {
@@ -219,21 +207,10 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (lane == 0) {
         tma_prefetch_desc(&tmap_a);
         tma_prefetch_desc(&tmap_b);
-        int stage = 0;
-        uint32_t phase = 0;
         for (int32_t tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
           int32_t mt, nt;
           tile_coords(tile, m_tiles, n_tiles, mt, nt);
-          for (int32_t kb = 0; kb < k_blocks; ++kb) {
-            mbar_wait(&empty_bar[stage], phase ^ 1);
-            mbar_arrive_expect_tx(&full_bar[stage], Cfg::kStageBytes);
-            tma_load_2d(smem_a + stage * Cfg::kABytes, &tmap_a, &full_bar[stage], kb * kTileK, mt * kTileM);
-            tma_load_2d(smem_b + stage * Cfg::kBBytes, &tmap_b, &full_bar[stage], kb * kTileK, nt * BN);
-            if (++stage == STAGES) {
-              stage = 0;
-              phase ^= 1;
-            }
-          }
+          for (int32_t kb = 0; kb < k_blocks; ++kb) ring.load(pos, &tmap_a, &tmap_b, kb, mt * kTileM, nt * BN);
         }
       }
     } else if (p.row_scale_out != nullptr) {
@@ -255,8 +232,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   setmaxnreg_inc<kConsumerRegs>();
   const int cwg = warpgroup - 1;            // 0 or 1: rows [64*cwg, 64*cwg + 64) of the tile
   const int warp_in_wg = (threadIdx.x / 32) % 4;
-  const uint32_t a_base = smem_u32(smem_a) + cwg * kWgmmaM * kTileK;
-  const uint32_t b_base = smem_u32(smem_b);
 
   const T* wscale = static_cast<const T*>(p.weight_scale);
   const T* bias = static_cast<const T*>(p.bias);
@@ -268,8 +243,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int quad_lane = lane % kQuadLanes;
 
   int32_t acc[Wgmma<BN>::kAccRegs];
-  int stage = 0;
-  uint32_t phase = 0;
   for (int32_t tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
     int32_t mt, nt;
     tile_coords(tile, m_tiles, n_tiles, mt, nt);
@@ -289,28 +262,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     }
 
-    int prev_stage = 0;
-    for (int32_t kb = 0; kb < k_blocks; ++kb) {
-      mbar_wait(&full_bar[stage], phase);
-      const uint64_t da = make_desc_sw128(a_base + stage * Cfg::kABytes);
-      const uint64_t db = make_desc_sw128(b_base + stage * Cfg::kBBytes);
-      wgmma_fence();
-#pragma unroll
-      for (int ks = 0; ks < kKSteps; ++ks) {
-        Wgmma<BN>::mma(acc, da + ks * kDescKStep, db + ks * kDescKStep, (kb | ks) != 0);
-      }
-      wgmma_commit();
-      // Keep one group in flight; the previous stage's wgmmas are done: release it.
-      wgmma_wait<1>();
-      if (kb > 0 && lane == 0) mbar_arrive(&empty_bar[prev_stage]);
-      prev_stage = stage;
-      if (++stage == STAGES) {
-        stage = 0;
-        phase ^= 1;
-      }
-    }
-    wgmma_wait<0>();
-    if (lane == 0) mbar_arrive(&empty_bar[prev_stage]);
+    // The tile's K blocks (K >= 1: at least one), the first wgmma overwriting the previous tile's acc.
+    ring.template mma_blocks<true, BN>(pos, cwg * kWgmmaM * kTileK, k_blocks, acc, lane);
 
     // ---------------- epilogue on the accumulator fragment:
     // acc[4j + 2h + e] is row warp_in_wg*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e.

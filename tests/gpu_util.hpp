@@ -26,4 +26,33 @@ struct DevBuf {
   void poison() { CUDA_REQUIRE(cudaMemset(p, 0xFF, bytes)); }  // NaN in every float dtype
 };
 
+// Runs enqueue() (work queued on s) three times, eagerly or as one captured CUDA graph replayed,
+// with poison() before and check() after each run (once s has drained).
+template <typename Enqueue, typename Poison, typename Check>
+void run_three_times(cudaStream_t s, bool graph, Enqueue enqueue, Poison poison, Check check) {
+  cudaGraph_t g = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  if (graph) {
+    CUDA_REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    enqueue();
+    CUDA_REQUIRE(cudaStreamEndCapture(s, &g));
+    CUDA_REQUIRE(cudaGraphInstantiate(&exec, g, 0));
+  }
+  for (int rep = 0; rep < 3; ++rep) {
+    poison();
+    if (graph) {
+      CUDA_REQUIRE(cudaGraphLaunch(exec, s));
+    } else {
+      enqueue();
+    }
+    CUDA_REQUIRE(cudaStreamSynchronize(s));
+    CUDA_REQUIRE(cudaGetLastError());
+    check();
+  }
+  if (graph) {
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+  }
+}
+
 }  // namespace sqt

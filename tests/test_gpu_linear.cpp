@@ -436,35 +436,20 @@ TEST_CASE("a decode-size linear reads what the kernel before it wrote (programma
         REQUIRE(sq_plan_run(quant, reinterpret_cast<sq_stream>(s), nullptr, 0, &qa) == SQ_STATUS_SUCCESS);
         REQUIRE(sq_plan_run(lin, reinterpret_cast<sq_stream>(s), nullptr, 0, &la) == SQ_STATUS_SUCCESS);
       };
-      cudaGraph_t g = nullptr;
-      cudaGraphExec_t exec = nullptr;
-      if (graph) {
-        CUDA_REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-        enqueue();
-        CUDA_REQUIRE(cudaStreamEndCapture(s, &g));
-        CUDA_REQUIRE(cudaGraphInstantiate(&exec, g, 0));
-      }
-      for (int rep = 0; rep < 3; ++rep) {
-        d_q.poison();
-        d_out.poison();
-        d_scratch.poison();
-        if (graph) {
-          CUDA_REQUIRE(cudaGraphLaunch(exec, s));
-        } else {
-          enqueue();
-        }
-        CUDA_REQUIRE(cudaStreamSynchronize(s));
-        CUDA_REQUIRE(cudaGetLastError());
-        Buf got(SQ_DTYPE_BF16, static_cast<size_t>(M * N)), got_scratch(SQ_DTYPE_BF16, static_cast<size_t>(M));
-        d_out.download(got.data(), got.bytes.size());
-        d_scratch.download(got_scratch.data(), got_scratch.bytes.size());
-        REQUIRE(first_bit_difference(got, ref) == -1);
-        REQUIRE(first_bit_difference(got_scratch, ref_scratch) == -1);
-      }
-      if (graph) {
-        cudaGraphExecDestroy(exec);
-        cudaGraphDestroy(g);
-      }
+      run_three_times(
+          s, graph, enqueue,
+          [&] {
+            d_q.poison();
+            d_out.poison();
+            d_scratch.poison();
+          },
+          [&] {
+            Buf got(SQ_DTYPE_BF16, static_cast<size_t>(M * N)), got_scratch(SQ_DTYPE_BF16, static_cast<size_t>(M));
+            d_out.download(got.data(), got.bytes.size());
+            d_scratch.download(got_scratch.data(), got_scratch.bytes.size());
+            REQUIRE(first_bit_difference(got, ref) == -1);
+            REQUIRE(first_bit_difference(got_scratch, ref_scratch) == -1);
+          });
       sq_plan_destroy(quant);
       sq_plan_destroy(lin);
       sq_plan_destroy(host);

@@ -425,36 +425,21 @@ TEST_CASE("the dynamic plan reads x that the kernel before it wrote (programmati
         REQUIRE(sq_plan_run(g1, reinterpret_cast<sq_stream>(s), nullptr, 0, &a1) == SQ_STATUS_SUCCESS);
         REQUIRE(sq_plan_run(g2, reinterpret_cast<sq_stream>(s), d_work.p, bytes, &a2) == SQ_STATUS_SUCCESS);
       };
-      cudaGraph_t g = nullptr;
-      cudaGraphExec_t exec = nullptr;
-      if (graph) {
-        CUDA_REQUIRE(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-        enqueue();
-        CUDA_REQUIRE(cudaStreamEndCapture(s, &g));
-        CUDA_REQUIRE(cudaGraphInstantiate(&exec, g, 0));
-      }
-      for (int rep = 0; rep < 3; ++rep) {
-        d_x.poison();
-        d_work.poison();
-        d_out.poison();
-        d_scale.poison();
-        if (graph) {
-          CUDA_REQUIRE(cudaGraphLaunch(exec, s));
-        } else {
-          enqueue();
-        }
-        CUDA_REQUIRE(cudaStreamSynchronize(s));
-        CUDA_REQUIRE(cudaGetLastError());
-        Buf got(t, out_ref.count()), got_scale(t, scale_ref.count());
-        d_out.download(got.data(), got.bytes.size());
-        d_scale.download(got_scale.data(), got_scale.bytes.size());
-        REQUIRE(first_bit_difference(got_scale, scale_ref) == -1);
-        REQUIRE(first_bit_difference(got, out_ref) == -1);
-      }
-      if (graph) {
-        cudaGraphExecDestroy(exec);
-        cudaGraphDestroy(g);
-      }
+      run_three_times(
+          s, graph, enqueue,
+          [&] {
+            d_x.poison();
+            d_work.poison();
+            d_out.poison();
+            d_scale.poison();
+          },
+          [&] {
+            Buf got(t, out_ref.count()), got_scale(t, scale_ref.count());
+            d_out.download(got.data(), got.bytes.size());
+            d_scale.download(got_scale.data(), got_scale.bytes.size());
+            REQUIRE(first_bit_difference(got_scale, scale_ref) == -1);
+            REQUIRE(first_bit_difference(got, out_ref) == -1);
+          });
       sq_plan_destroy(g1);
       sq_plan_destroy(g2);
       sq_plan_destroy(h1);
