@@ -32,8 +32,8 @@
 // (128 CTAs, 14 stages) at 27.7 us instead of 128x128 c3 (96 CTAs) at 30.1 (64x128 c3: 30.2,
 // 128x64 c2: 30.4, so it is the narrow tile that gains: 9 -> 14 stages); the other shapes' choices
 // stay within +-2% (6144x4096 M=64 16.2 -> 15.7). M = 17..32: the split beats the decode kernels
-// only for weights above 64 MiB (10240x8192 38.9-41.4 -> 37.0-37.4, 28672x4096 50.7-55.6 -> 47.8-49.0, 57344x8192 170-177 ->
-// 166-169, 8192x28672 91.2-94.3 -> 86.7-87.0) and loses at 64 MiB and below (8192x8192 30.0 vs
+// only for weights above 64 MiB (10240x8192 38.9-41.4 -> 37.0-37.4, 28672x4096 50.7-55.6 ->
+// 47.8-49.0, 57344x8192 170-177 -> 166-169, 8192x28672 91.2-94.3 -> 86.7-87.0) and loses at 64 MiB and below (8192x8192 30.0 vs
 // 32.2, 4096x14336 26.7-28.9 vs 29.7-30.8, 6144x4096 15.6 vs 17.4). M = 65..256: the split's
 // reduction and unoverlapped epilogue cost 1-3 us, so it pays over the narrow kernel only where
 // that fills the SMs far worse (4096x4096 M=96..128, fill ratio 4: 18.0-19.0/17.1 -> 14.9/15.0
@@ -94,7 +94,6 @@ constexpr double kWidthMargin = 0.02;
 constexpr double kSplit3SmFill = 0.88;
 // Relative score margin by which a narrower tile or a larger split must beat the preferred pair.
 constexpr double kFillMargin = 0.03;
-
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
