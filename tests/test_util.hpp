@@ -104,17 +104,29 @@ inline Buf random_values(sq_dtype d, size_t n, double lo, double hi) {
   return b;
 }
 
-// The oracle for SQ_OP_SMOOTHQUANT_LINEAR: a naive int64 accumulation (checked to fit int32),
-// then the contract's epilogue written with independent conversions. Writes out[m*ld_out+n].
-inline void oracle_linear(int64_t M, int64_t N, int64_t K, const int8_t* act, int64_t lda, const int8_t* w,
-                          int64_t ldw, const Buf& wscale, const Buf* bias, const Buf& row_scale, Buf& out,
-                          int64_t ldo) {
+// The oracle for SQ_OP_SMOOTHQUANT_LINEAR in two steps. oracle_acc: a naive int64 accumulation
+// (checked to fit int32 by the caller's choice of K), acc[m*N+n].
+inline std::vector<int32_t> oracle_acc(int64_t M, int64_t N, int64_t K, const int8_t* act, int64_t lda, const int8_t* w,
+                                       int64_t ldw) {
+  std::vector<int32_t> acc(static_cast<size_t>(M * N));
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t a = 0;
+      for (int64_t k = 0; k < K; ++k) a += static_cast<int64_t>(act[m * lda + k]) * w[n * ldw + k];
+      acc[static_cast<size_t>(m * N + n)] = static_cast<int32_t>(a);
+    }
+  }
+  return acc;
+}
+
+// oracle_epilogue: the contract's epilogue written with independent conversions, from the
+// accumulators of oracle_acc. Writes out[m*ld_out+n].
+inline void oracle_epilogue(int64_t M, int64_t N, const std::vector<int32_t>& acc, const Buf& wscale, const Buf* bias,
+                            const Buf& row_scale, Buf& out, int64_t ldo) {
   const sq_dtype t = out.dtype;
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t n = 0; n < N; ++n) {
-      int64_t acc = 0;
-      for (int64_t k = 0; k < K; ++k) acc += static_cast<int64_t>(act[m * lda + k]) * w[n * ldw + k];
-      const int32_t a32 = static_cast<int32_t>(acc);
+      const int32_t a32 = acc[static_cast<size_t>(m * N + n)];
       void* dst = out.at(static_cast<size_t>(m * ldo + n));
       if (t == SQ_DTYPE_F64) {
         double y = static_cast<double>(a32) * row_scale.get(m);
@@ -137,6 +149,13 @@ inline void oracle_linear(int64_t M, int64_t N, int64_t K, const int8_t* act, in
       }
     }
   }
+}
+
+// The whole oracle: out[m*ld_out+n] for act [M, K] (row stride lda) and w [N, K] (ldw).
+inline void oracle_linear(int64_t M, int64_t N, int64_t K, const int8_t* act, int64_t lda, const int8_t* w,
+                          int64_t ldw, const Buf& wscale, const Buf* bias, const Buf& row_scale, Buf& out,
+                          int64_t ldo) {
+  oracle_epilogue(M, N, oracle_acc(M, N, K, act, lda, w, ldw), wscale, bias, row_scale, out, ldo);
 }
 
 // Index of the first differing element of two same-dtype buffers (bitwise), or -1.

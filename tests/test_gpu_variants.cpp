@@ -1,0 +1,180 @@
+// GPU tests of kernels/ below the plan: every built Hopper variant (split-K and persistent), not
+// only the ones the dispatch picks for the shapes of test_gpu_linear.cpp, launched directly with
+// kernels::LinearParams and compared bit for bit with the oracle of test_util.hpp. This program
+// links the kernel objects themselves (their symbols are hidden in libsmoothquant.so).
+#include <catch2/catch.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "families.hpp"
+#include "gpu_util.hpp"
+#include "sm90_splitk.hpp"
+#include "sm90_wgmma.hpp"
+#include "test_util.hpp"
+
+using namespace sqt;
+namespace kernels = sq::kernels;
+
+namespace {
+
+// How a case passes the scales and lays out out.
+enum class Mode {
+  kPlain,         // no bias, the static act scale (and the fused scratch fill), packed out rows
+  kRowScales,     // bias, one act scale per row from memory, out rows padded (vector stores)
+  kScalarStores,  // bias, the static act scale and fill, out rows of N + 5 elements from an odd
+                  // element offset: only element stores are aligned
+};
+constexpr int64_t kRowPad = 8;      // kRowScales: out row padding (elements)
+constexpr int64_t kOddRowPad = 5;   // kScalarStores: out row padding (elements)
+constexpr int64_t kGuardRows = 3;   // poisoned rows past M that must stay untouched
+constexpr int64_t kScratchGuard = 64;
+
+kernels::Dtype kernel_dtype(sq_dtype t) { return static_cast<kernels::Dtype>(t); }
+
+bool is_sm90() {
+  int dev = 0, major = 0, minor = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+  return major == 9 && minor == 0;
+}
+
+int num_sms() {
+  int dev = 0, sms = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  return sms;
+}
+
+// One shape's operands on the host and the device (row strides lda / ldw), and the oracle's
+// accumulators (once per shape; the epilogue runs per dtype and mode).
+struct Operands {
+  int64_t m, n, k, lda, ldw;
+  std::vector<int8_t> act, w;
+  std::vector<int32_t> acc;
+  DevBuf d_act, d_w;
+  Operands(int64_t m_, int64_t n_, int64_t k_, int64_t pad)
+      : m(m_), n(n_), k(k_), lda(k_ + pad), ldw(k_ + pad), act(random_s8(static_cast<size_t>(m_ * lda))),
+        w(random_s8(static_cast<size_t>(n_ * ldw))), acc(oracle_acc(m, n, k, act.data(), lda, w.data(), ldw)),
+        d_act(act.size()), d_w(w.size()) {
+    d_act.upload(act.data(), act.size());
+    d_w.upload(w.data(), w.size());
+  }
+};
+
+// Every variant in `variants` on one shape, dtype and mode against the oracle: every output element
+// bit for bit, nothing written outside the output rows, the scratch filled exactly where it should be.
+void check_variants(const std::vector<const kernels::KernelVariant*>& variants, Operands& o, sq_dtype t, Mode mode) {
+  const bool has_bias = mode != Mode::kPlain;
+  const bool row_scales = mode == Mode::kRowScales;
+  const int64_t ldo = o.n + (mode == Mode::kRowScales ? kRowPad : mode == Mode::kScalarStores ? kOddRowPad : 0);
+  const int64_t out_offset = mode == Mode::kScalarStores ? 1 : 0;
+  const size_t out_count = static_cast<size_t>((o.m + kGuardRows) * ldo + out_offset);
+  const size_t es = dtype_size(t);
+
+  const Buf wscale = random_scales(t, static_cast<size_t>(o.n));
+  const Buf bias = random_values(t, static_cast<size_t>(o.n), -4.0, 4.0);
+  const Buf row_scale = random_scales(t, static_cast<size_t>(o.m));
+  Buf static_scale = random_scales(t, 1);
+  Buf oracle_scales(t, static_cast<size_t>(o.m));
+  for (int64_t r = 0; r < o.m; ++r)
+    std::memcpy(oracle_scales.at(static_cast<size_t>(r)), row_scales ? row_scale.at(static_cast<size_t>(r)) : static_scale.data(),
+                es);
+  Buf ref(t, out_count);
+  ref.poison();
+  Buf ref_view(t, static_cast<size_t>(o.m * ldo));
+  oracle_epilogue(o.m, o.n, o.acc, wscale, has_bias ? &bias : nullptr, oracle_scales, ref_view, ldo);
+  for (int64_t r = 0; r < o.m; ++r)
+    std::memcpy(ref.at(static_cast<size_t>(out_offset + r * ldo)), ref_view.at(static_cast<size_t>(r * ldo)),
+                static_cast<size_t>(o.n) * es);
+
+  DevBuf d_ws(wscale.bytes.size()), d_bias(bias.bytes.size()), d_rs(row_scale.bytes.size()),
+      d_scratch((static_cast<size_t>(o.m) + kScratchGuard) * es), d_out(out_count * es);
+  d_ws.upload(wscale.data(), wscale.bytes.size());
+  d_bias.upload(bias.data(), bias.bytes.size());
+  d_rs.upload(row_scale.data(), row_scale.bytes.size());
+  kernels::LinearParams p{};
+  p.m = static_cast<int32_t>(o.m);
+  p.n = static_cast<int32_t>(o.n);
+  p.k = static_cast<int32_t>(o.k);
+  p.act = static_cast<const int8_t*>(o.d_act.p);
+  p.ld_act = o.lda;
+  p.weight = static_cast<const int8_t*>(o.d_w.p);
+  p.ld_weight = o.ldw;
+  p.weight_scale = d_ws.p;
+  p.bias = has_bias ? d_bias.p : nullptr;
+  p.row_scale = row_scales ? d_rs.p : nullptr;
+  std::memcpy(&p.static_scale_bits, static_scale.data(), es);
+  p.row_scale_out = row_scales ? nullptr : d_scratch.p;
+  p.out = static_cast<char*>(d_out.p) + out_offset * es;
+  p.ld_out = ldo;
+  p.dtype = kernel_dtype(t);
+
+  for (const kernels::KernelVariant* v : variants) {
+    CAPTURE(v->name, o.m, o.n, o.k, o.lda, dtype_str(t), static_cast<int>(mode));
+    d_out.poison();
+    d_scratch.poison();
+    CUDA_REQUIRE(v->launch(p, num_sms(), nullptr));
+    CUDA_REQUIRE(cudaDeviceSynchronize());
+    Buf got(t, out_count), scratch(t, static_cast<size_t>(o.m) + kScratchGuard);
+    d_out.download(got.data(), got.bytes.size());
+    d_scratch.download(scratch.data(), scratch.bytes.size());
+    CHECK(first_bit_difference(got, ref) == -1);
+    Buf want_scratch(t, scratch.count());
+    want_scratch.poison();
+    if (!row_scales)
+      for (int64_t r = 0; r < o.m; ++r) std::memcpy(want_scratch.at(static_cast<size_t>(r)), static_scale.data(), es);
+    CHECK(first_bit_difference(scratch, want_scratch) == -1);
+  }
+}
+
+void check_shapes(const std::vector<const kernels::KernelVariant*>& variants,
+                  const std::vector<std::vector<int64_t>>& shapes) {
+  for (const std::vector<int64_t>& s : shapes) {  // {m, n, k, row padding of act and weight}
+    Operands o(s[0], s[1], s[2], s[3]);
+    for (sq_dtype t : {SQ_DTYPE_F32, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_BF16})
+      for (Mode mode : {Mode::kPlain, Mode::kRowScales, Mode::kScalarStores}) check_variants(variants, o, t, mode);
+  }
+}
+
+// On an sm_90 GPU: prepares the Hopper family and returns true; otherwise says so and returns false.
+bool hopper_ready() {
+  if (!is_sm90()) {
+    WARN("not an sm_90 GPU: the Hopper variants are not exercised");
+    return false;
+  }
+  REQUIRE(sq::sm90_prepare() == cudaSuccess);
+  return true;
+}
+
+template <typename Table>
+std::vector<const kernels::KernelVariant*> variants_of(const Table& table) {
+  std::vector<const kernels::KernelVariant*> v;
+  for (const auto& entry : table) v.push_back(entry.variant);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("every Hopper split-K variant (both tile heights, every width and split) equals the oracle", "[variants]") {
+  if (!hopper_ready()) return;
+  // M = 1..200 (one 64-row tile, one 128-row tile, two of each), N not a multiple of any width, K
+  // from one block to many turns of the deepest ring; strided rows.
+  check_shapes(variants_of(kernels::kSm90SplitKVariants),
+               {{1, 1000, 4096, 0}, {17, 1000, 48, 32}, {33, 136, 16, 0}, {64, 520, 20480, 0}, {65, 520, 272, 16},
+                {129, 300, 2000, 48}, {200, 1000, 48, 16}});
+}
+
+TEST_CASE("every Hopper persistent variant (every tile width) equals the oracle", "[variants]") {
+  if (!hopper_ready()) return;
+  // One row to several tiles per CTA (2048 x 2300: more tiles than SMs at every width), N edges of
+  // every width, K of one block to 64 blocks; strided rows.
+  check_shapes(variants_of(kernels::kSm90PersistentVariants),
+               {{1, 1000, 4096, 0}, {129, 1000, 2000, 48}, {300, 4000, 1040, 0}, {257, 900, 8192, 16},
+                {2048, 2300, 64, 0}});
+}
