@@ -82,6 +82,28 @@ class LinearRun {
   void launch() {
     REQUIRE(sq_plan_run(gpu_plan_, reinterpret_cast<sq_stream>(stream_), nullptr, 0, &g_) == SQ_STATUS_SUCCESS);
   }
+  // The GPU plan run on another stream than its own (the status, nothing checked).
+  sq_status run_on(cudaStream_t other) {
+    return sq_plan_run(gpu_plan_, reinterpret_cast<sq_stream>(other), nullptr, 0, &g_);
+  }
+  // can_implement with out replaced by `other_out`.
+  sq_status can_implement_with_out(void* other_out) {
+    sq_run_args a = g_;
+    a.out = other_out;
+    return sq_plan_can_implement(gpu_plan_, &a);
+  }
+  // out and the scratch still hold their poison (nothing was written).
+  void require_untouched() {
+    CUDA_REQUIRE(cudaDeviceSynchronize());
+    Buf got(c_.t, c_.m * ldo_), got_scratch(c_.t, c_.m + 1), poison_out(c_.t, c_.m * ldo_),
+        poison_scratch(c_.t, c_.m + 1);
+    poison_out.poison();
+    poison_scratch.poison();
+    d_out_.download(got.data(), got.bytes.size());
+    d_scratch_.download(got_scratch.data(), got_scratch.bytes.size());
+    REQUIRE(first_bit_difference(got, poison_out) == -1);
+    REQUIRE(first_bit_difference(got_scratch, poison_scratch) == -1);
+  }
   void verify() {
     const Case& c = c_;
     CAPTURE(c.pref, dtype_str(c.t), c.m, c.n, c.k, c.bias, c.pad_act, c.pad_w, c.pad_out, c.act_offset, kernel_);
@@ -314,6 +336,41 @@ TEST_CASE("memory-space checks in can_implement", "[linear]") {
   CHECK(info.family != SQ_KERNEL_FAMILY_HOST);
   sq_plan_destroy(gpu);
   sq_plan_destroy(host);
+}
+
+TEST_CASE("a plan runs on its GPU from another current device; another GPU's stream or memory is WRONG_DEVICE",
+          "[linear]") {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count < 2) {
+    WARN("fewer than two GPUs: the cross-device checks are not exercised");
+    return;
+  }
+  cudaStream_t s0, s1;
+  CUDA_REQUIRE(cudaSetDevice(0));
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&s0, cudaStreamNonBlocking));
+  DevBuf device0_out(int64_t{16} * 1000 * 8);  // memory of device 0
+  CUDA_REQUIRE(cudaSetDevice(1));
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));
+  for (sq_preference pref : {SQ_PREFERENCE_FASTEST, SQ_PREFERENCE_GPU_PORTABLE}) {
+    CAPTURE(pref);
+    CUDA_REQUIRE(cudaSetDevice(1));
+    LinearRun run({pref, SQ_DTYPE_BF16, 16, 1000, 1024, true}, s1);  // plan (from s1) and buffers on device 1
+    CUDA_REQUIRE(cudaSetDevice(0));
+    REQUIRE(run.run_on(s0) == SQ_STATUS_WRONG_DEVICE);
+    CHECK(last_error().find("device 1") != std::string::npos);
+    run.require_untouched();
+    REQUIRE(run.can_implement_with_out(device0_out.p) == SQ_STATUS_WRONG_DEVICE);
+    CHECK(last_error().find("device 0") != std::string::npos);
+    run.launch();  // device 0 current: the run switches to the plan's device and back
+    run.verify();
+    int current = -1;
+    CUDA_REQUIRE(cudaGetDevice(&current));
+    CHECK(current == 0);
+  }
+  CUDA_REQUIRE(cudaSetDevice(1));
+  CUDA_REQUIRE(cudaStreamDestroy(s1));
+  CUDA_REQUIRE(cudaSetDevice(0));
+  CUDA_REQUIRE(cudaStreamDestroy(s0));
 }
 
 TEST_CASE("CUDA graph capture and replay; two plans on two streams at once", "[graph]") {
