@@ -319,13 +319,16 @@ const KernelVariant kSplitVariant = {kSplitName<TILE_M, TILE_N, SPLIT>.text, 90,
                                      &launch_split<TILE_M, TILE_N, SPLIT>};
 
 // Entry I of the table: tile height kSplitTileRows[I / kEntriesPerHeight], then BN in
-// kSplitTileWidths order, then S = 1 .. kSplitMaxClusterSize.
+// kSplitTileWidths order, then S = 1 .. kSplitMaxClusterSize (the layout split_variant_index names).
 constexpr size_t kEntriesPerHeight = kSplitWidthCount * kSplitMaxClusterSize;
 template <size_t I>
 constexpr SplitKVariant table_entry() {
-  constexpr int tile_m = kSplitTileRows[I / kEntriesPerHeight];
-  constexpr int tile_n = kSplitTileWidths[I % kEntriesPerHeight / kSplitMaxClusterSize];
+  constexpr int height = static_cast<int>(I / kEntriesPerHeight);
+  constexpr int width = static_cast<int>(I % kEntriesPerHeight / kSplitMaxClusterSize);
   constexpr int split = static_cast<int>(I % kSplitMaxClusterSize) + 1;
+  static_assert(split_variant_index(height, width, split) == static_cast<int32_t>(I), "table layout");
+  constexpr int tile_m = kSplitTileRows[height];
+  constexpr int tile_n = kSplitTileWidths[width];
   return {tile_m, tile_n, split, &kSplitVariant<tile_m, tile_n, split>};
 }
 template <size_t... I>

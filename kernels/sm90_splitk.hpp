@@ -43,8 +43,12 @@ struct SplitKVariant {
   const KernelVariant* variant;
 };
 // Every (TM, BN, S): TM in kSplitTileRows order, BN in kSplitTileWidths order inside each TM,
-// S = 1 .. kSplitMaxClusterSize inside each BN.
+// S = 1 .. kSplitMaxClusterSize inside each BN; entry split_variant_index(h, w, S) holds
+// (kSplitTileRows[h], kSplitTileWidths[w], S).
 extern const std::array<SplitKVariant, kSplitVariantCount> kSm90SplitKVariants;
+constexpr int32_t split_variant_index(int32_t height, int32_t width, int32_t split) {
+  return (height * kSplitWidthCount + width) * kSplitMaxClusterSize + (split - 1);
+}
 
 }  // namespace kernels
 }  // namespace sq

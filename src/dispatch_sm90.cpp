@@ -70,6 +70,9 @@ constexpr int64_t kLongKBlocks = 96;       // K >= 12288 (measured wins at 14336
 constexpr int64_t kMinKBlocksPerSplit = 4; // K blocks per CTA of a split, at least
 // Up to one wgmma's rows the split-K kernels take tiles of that many rows.
 constexpr int64_t kWgmmaM = 64;
+static_assert(kernels::kSplitHeightCount == 2 && kernels::kSplitTileRows[0] == kWgmmaM &&
+                  kernels::kSplitTileRows[1] == 128,
+              "split_choose's two tile heights");
 // How much better than the narrow kernel the split must fill the SMs (ratio of the fill fractions).
 constexpr double kSplitGainSmallM = 1.0;  // M <= kSplitSmallMaxM: ties go to the split
 constexpr double kSplitGainLongK = 1.1;   // larger M, long K
@@ -118,17 +121,18 @@ double cluster_fill(int64_t ctas, int64_t split, int64_t sms) {
 // inside N; the best score wins, a pair of larger BN or smaller S (less A traffic per weight byte,
 // less reduction) being kept unless another scores a fraction kFillMargin more.
 const kernels::KernelVariant* split_choose(const LinearShape& s, int64_t sms) {
-  // Up to one wgmma of rows the 64-row tiles: their stages carry no zero-filled rows of A.
-  const int64_t tile_m = s.m <= kWgmmaM ? kWgmmaM : kTileM;
-  const int64_t m_tiles = ceil_div(s.m, tile_m);
+  // Up to one wgmma of rows the 64-row tiles (kSplitTileRows[0]): their stages carry no
+  // zero-filled rows of A.
+  const int32_t height = s.m <= kWgmmaM ? 0 : 1;
+  const int64_t m_tiles = ceil_div(s.m, kernels::kSplitTileRows[height]);
   const int64_t k_blocks = ceil_div(s.k, kTileK);
   const kernels::KernelVariant* best = nullptr;
   double best_score = 0.0;
   // Widest first, smallest split first inside a width.
   for (int32_t w = kernels::kSplitWidthCount - 1; w >= 0; --w) {
     const int64_t tile_n = kernels::kSplitTileWidths[w];
-    for (const kernels::SplitKVariant& c : kernels::kSm90SplitKVariants) {
-      if (c.tile_m != tile_m || c.tile_n != tile_n) continue;
+    for (int32_t split = 1; split <= kernels::kSplitMaxClusterSize; ++split) {
+      const kernels::SplitKVariant& c = kernels::kSm90SplitKVariants[kernels::split_variant_index(height, w, split)];
       if (c.split > 1 && k_blocks < c.split * kMinKBlocksPerSplit) continue;
       const int64_t n_tiles = ceil_div(s.n, tile_n);
       const double score = cluster_fill(m_tiles * n_tiles * c.split, c.split, sms) * static_cast<double>(s.n) /
