@@ -26,15 +26,17 @@
 // M = 33..64: 10240x8192 narrow (80 CTAs) 45.6/44.3 -> 128x160 c2 (128 CTAs) 38.2/38.6; 28672x4096
 // narrow (224 tiles, 1.7 waves) 59.7/56.9 -> 128x224 c1 (128) 49.1/51.9; 57344x8192 narrow 188/186
 // -> 128x224 c1 (2 full waves) 168/174; 6144x4096 128x128 c2 (96) 18.0/17.8 -> 128x96 c2 (128)
-// 17.4/17.4; even at 8192x8192 and 8192x28672 (128x128 c2 stays). 64-row tiles (M <= 64; timed
-// as bench/sq_sweep --family split does, bf16, back to back): a 128-row tile's stage carries 64
-// zero-filled rows of A, which cost TMA and shared-memory bandwidth and stages; without them 4096x14336 M=64 takes 64x64 c2
-// (128 CTAs, 14 stages) at 27.7 us instead of 128x128 c3 (96 CTAs) at 30.1 (64x128 c3: 30.2,
-// 128x64 c2: 30.4, so it is the narrow tile that gains: 9 -> 14 stages); the other shapes' choices
+// 17.4/17.4; even at 8192x8192 and 8192x28672 (128x128 c2 stays). 64-row tiles (M <= 64; every
+// split-K variant timed, bf16, back to back; bench/sq_sweep --family split repeats such a sweep): a
+// 128-row tile's stage carries 64 zero-filled rows of A, which cost TMA and shared-memory bandwidth
+// and stages; without them 4096x14336 M=64 takes 64x64 c2 (128 CTAs, 14 stages) at 27.7 us instead
+// of 128x128 c3 (96 CTAs) at 30.1 (64x128 c3: 30.2, 128x64 c2: 30.4, so it is the narrow tile that
+// gains: 9 -> 14 stages); the other shapes' choices
 // stay within +-2% (6144x4096 M=64 16.2 -> 15.7). M = 17..32: the split beats the decode kernels
 // only for weights above 64 MiB (10240x8192 38.9-41.4 -> 37.0-37.4, 28672x4096 50.7-55.6 ->
-// 47.8-49.0, 57344x8192 170-177 -> 166-169, 8192x28672 91.2-94.3 -> 86.7-87.0) and loses at 64 MiB and below (8192x8192 30.0 vs
-// 32.2, 4096x14336 26.7-28.9 vs 29.7-30.8, 6144x4096 15.6 vs 17.4). M = 65..256: the split's
+// 47.8-49.0, 57344x8192 170-177 -> 166-169, 8192x28672 91.2-94.3 -> 86.7-87.0) and loses at
+// 64 MiB and below (8192x8192 30.0 vs 32.2, 4096x14336 26.7-28.9 vs 29.7-30.8, 6144x4096 15.6 vs
+// 17.4). M = 65..256: the split's
 // reduction and unoverlapped epilogue cost 1-3 us, so it pays over the narrow kernel only where
 // that fills the SMs far worse (4096x4096 M=96..128, fill ratio 4: 18.0-19.0/17.1 -> 14.9/15.0
 // with 128x64 c2) or for long K (4096x14336 M=96..128: 31.5-33.0/31.5-32.7 -> 30.2-30.5/30.6-30.7
@@ -83,11 +85,12 @@ constexpr int64_t kNarrowTileN = 128;
 // Cost model of the persistent kernels (tile widths kernels::kPersistentTileWidths): a wave of
 // BN-wide tiles (one per SM) takes time proportional to BN, and a last, partial wave that fills a
 // fraction f of the SMs takes f^kPartialWaveExponent of a full one (its CTAs share the memory
-// system with fewer others). Fitted on the H100 (every width timed back to back, as bench/sq_sweep
-// --family persistent does, at M = 128..2048 on the 8 Llama shapes, bf16 and f32, 64 rows): this model's choice
-// is on average 0.4% and at worst 4% slower than the fastest width, where choosing between the
-// 128 and 256 widths alone by wave fill was on average 5% and at worst 30% slower. A 224 width
-// was measured too and dropped: it won by at most 4% and the model also took it where it lost 11%.
+// system with fewer others). Fitted on the H100 (every width timed back to back at M = 128..2048 on
+// the 8 Llama shapes, bf16 and f32, 64 rows; bench/sq_sweep --family persistent repeats such a
+// sweep): this model's choice is on average 0.4% and at worst 4% slower than the fastest width,
+// where choosing between the 128 and 256 widths alone by wave fill was on average 5% and at worst
+// 30% slower. A 224 width was measured too and dropped: it won by at most 4% and the model also
+// took it where it lost 11%.
 constexpr double kPartialWaveExponent = 0.5;
 // A narrower width is taken only when the model says it is this fraction faster.
 constexpr double kWidthMargin = 0.02;

@@ -82,9 +82,10 @@ void check_variants(const std::vector<const kernels::KernelVariant*>& variants, 
   const Buf row_scale = random_scales(t, static_cast<size_t>(o.m));
   Buf static_scale = random_scales(t, 1);
   Buf oracle_scales(t, static_cast<size_t>(o.m));
-  for (int64_t r = 0; r < o.m; ++r)
-    std::memcpy(oracle_scales.at(static_cast<size_t>(r)), row_scales ? row_scale.at(static_cast<size_t>(r)) : static_scale.data(),
-                es);
+  for (int64_t r = 0; r < o.m; ++r) {
+    const void* scale = row_scales ? row_scale.at(static_cast<size_t>(r)) : static_scale.data();
+    std::memcpy(oracle_scales.at(static_cast<size_t>(r)), scale, es);
+  }
   Buf ref(t, out_count);
   ref.poison();
   Buf ref_view(t, static_cast<size_t>(o.m * ldo));
