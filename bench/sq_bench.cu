@@ -9,6 +9,9 @@
 //                       without this library): out = ((T)acc * rs[m]) * ws[n]
 //   sq_dynamic_us       sq_plan_run, SQ_OP_QUANTIZED_LINEAR, bf16 x -> bf16 out (bf16 rows only)
 //   f64_vs_f32          f64 rows: f32 sq_us / f64 sq_us at the same shape (f64 throughput / f32's)
+//   read_us             a plain streaming read of the act and weight bytes (read_kernel), measured
+//                       once per shape: what any kernel needs just to read its inputs, timed the
+//                       same way (the reference for the bandwidth-bound rows)
 // Every method is timed two ways (class Timer, one helper for all of them):
 //   *_us      isolated: CUDA events around every run, runs queued behind a blocking kernel (so
 //             host launch gaps are not timed), warm-up first, median over runs; includes each
@@ -81,6 +84,13 @@ constexpr uint8_t kPoisonOut = 0xFF;                // NaN pattern in f32, bf16 
 constexpr uint8_t kPoisonRef = 0xFE;                // another pattern: two unwritten outputs differ
 constexpr double kF64TargetRatio = 0.8;             // f64 throughput target, relative to f32
 constexpr int kDecodeMaxM = 16;                     // decode rows of the back-to-back summary
+constexpr int kReadSummaryMaxM = 64;                // rows of the summary against the plain read
+constexpr double kDecodeFloorTarget = 0.6;          // issue 4: M <= 16 at >= 60% of the floor
+constexpr int kReadThreads = 512;                   // read_kernel: threads per block,
+constexpr int kReadBlocksPerSm = 4;                 // blocks per SM (2048 threads: full occupancy)
+constexpr int kReadUnroll = 4;                      // and 16-byte loads in flight per thread
+constexpr uint32_t kReadSinkMagic = 0x9e3779b9u;    // read_kernel stores only on this xor value
+constexpr int kPdlMinSm = 90;                       // programmatic dependent launch: sm_90 and later
 constexpr double kWeightScaleLo = 1.0e-3, kWeightScaleHi = 2.0e-2;
 constexpr double kActScaleLo = 5.0e-3, kActScaleHi = 5.0e-2;
 constexpr float kXMagLo = 0.05f, kXMagHi = 8.0f;   // per-row magnitude of the dynamic input
@@ -125,6 +135,48 @@ __global__ void fill_x_bf16(__nv_bfloat16* p, int64_t rows, int64_t cols, uint64
 
 // The reference for the fixed cost of one timed run: a launch that does nothing.
 __global__ void empty_kernel() {}
+
+// The reference for the bandwidth-bound rows: a streaming read of the a16 16-byte vectors at a,
+// then the b16 at b (a linear's act and weight), kReadUnroll independent loads in flight per
+// thread (grid-stride), L1 bypassed, L2 fetching 256-byte blocks (as the decode kernels' loads).
+// It folds what it reads into one xor per thread and stores it only when that equals
+// kReadSinkMagic, so no load can be dropped and almost nothing is written.
+// On sm_90 it allows the next kernel of the stream to launch at once (programmatic dependent
+// launch: the launch sets programmatic stream serialization; no run reads what another writes), so
+// back to back its runs overlap their launches as far as the hardware lets any kernel.
+__device__ __forceinline__ uint4 ld_stream(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+__device__ __forceinline__ uint32_t read_span(const uint4* p, size_t n16, size_t first, size_t stride) {
+  uint32_t x = 0;
+  size_t i = first;
+  for (; i + (kReadUnroll - 1) * stride < n16; i += kReadUnroll * stride) {
+    uint4 v[kReadUnroll];
+#pragma unroll
+    for (int u = 0; u < kReadUnroll; ++u) v[u] = ld_stream(p + i + u * stride);
+#pragma unroll
+    for (int u = 0; u < kReadUnroll; ++u) x ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
+  }
+  for (; i < n16; i += stride) {
+    const uint4 v = ld_stream(p + i);
+    x ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  return x;
+}
+__global__ void __launch_bounds__(kReadThreads) read_kernel(const uint4* a, size_t a16, const uint4* b, size_t b16,
+                                                             uint32_t* sink) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+  const size_t first = blockIdx.x * size_t{blockDim.x} + threadIdx.x;
+  const size_t stride = size_t{gridDim.x} * blockDim.x;
+  const uint32_t x = read_span(a, a16, first, stride) ^ read_span(b, b16, first, stride);
+  if (x == kReadSinkMagic) sink[0] = x;
+}
 
 // The user's separate scale kernel after cuBLASLt: out[m,n] = ((T)acc * rs[m]) * ws[n], the
 // contract's epilogue (kernels/epilogue.cuh). Vector path: N % kScaleVec == 0.
@@ -337,7 +389,7 @@ struct Row {
   Shape s;
   OutType out;
   // Isolated and back-to-back timings (NaN where the method did not run).
-  Timing sq, lt_int32, lt_scaled, dyn;
+  Timing sq, lt_int32, lt_scaled, dyn, read;
   double floor_us = NAN, dyn_floor_us = NAN;
   double f64_vs_f32 = NAN;  // f64 rows: f32 sq_us / f64 sq_us of the same shape
   std::string kernel, dyn_kernel, lt_note;
@@ -436,7 +488,9 @@ struct Context {
   cublasLtHandle_t lt = nullptr;
   DevBuf lt_ws;
   DevBuf diff;  // [0] count, [1] first index
+  DevBuf sink;  // read_kernel's store
   int num_sms = 0;
+  int sm = 0;  // compute capability, major * 10 + minor
   size_t l2_bytes = 0;
   double copy_tbps = NAN;
   double target_ms = kTargetMs;
@@ -640,6 +694,24 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       lt_int32 = timer.measure([&](int i) { CK_LT(lt_call(best, i)); }, c.target_ms, c.max_runs);
   }
 
+  // ---- the plain read of act + weight (read_kernel), once per shape
+  const Timing read = timer.measure(
+      [&](int i) {
+        const int j = i % copies;
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[0].val.programmaticStreamSerializationAllowed = c.sm >= kPdlMinSm ? 1 : 0;
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(static_cast<unsigned>(c.num_sms * kReadBlocksPerSm));
+        cfg.blockDim = dim3(kReadThreads);
+        cfg.stream = c.stream;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        CK_CUDA(cudaLaunchKernelEx(&cfg, read_kernel, act[j].as<const uint4>(), static_cast<size_t>(MK) / 16,
+                                   wgt[j].as<const uint4>(), static_cast<size_t>(NK) / 16, c.sink.as<uint32_t>()));
+      },
+      c.target_ms, c.max_runs);
+
   const size_t first_row = rows.size();  // this shape's rows start here
   for (OutType ot : opt.outs) {
     const OutDesc& od = out_desc(ot);
@@ -648,6 +720,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     row.out = ot;
     row.copies = copies;
     row.lt_int32 = lt_int32;
+    row.read = read;
     row.lt_note = lt_note;
     row.lt_algos_tried = tried;
     const size_t osz = od.size;
@@ -931,6 +1004,8 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
       << ", \"cublaslt_int32_b2b_us\": " << json_num(r.lt_int32.b2b_us)
       << ", \"cublaslt_scaled_b2b_us\": " << json_num(r.lt_scaled.b2b_us)
       << ", \"sq_dynamic_b2b_us\": " << json_num(r.dyn.b2b_us)
+      << ", \"read_us\": " << json_num(r.read.iso_us)
+      << ", \"read_b2b_us\": " << json_num(r.read.b2b_us)
       << ", \"floor_us\": " << json_num(r.floor_us)
       << ", \"dynamic_floor_us\": " << json_num(r.dyn_floor_us)
       << ", \"f64_vs_f32\": " << json_num(r.f64_vs_f32, 3)
@@ -956,25 +1031,33 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
 void print_compact(const std::vector<Row>& rows, const Context& c) {
   std::printf("=== compact (us; TOPS of sq; %%floor = floor_us/sq_us at %.2f TB/s; xLt = cuBLASLt "
               "time / sq time; f64/f32 = f32 sq_us / f64 sq_us, target >= %.2f; *_b2b: the same "
-              "from back-to-back runs, b2b_us = sq_b2b_us) ===\n",
+              "from back-to-back runs, b2b_us = sq_b2b_us; xRead = read_us / sq_us, the plain read "
+              "of act + weight against sq) ===\n",
               c.copy_tbps, kF64TargetRatio);
-  std::printf("%-18s %6s %6s %6s %-4s %9s %7s %6s %7s %7s %9s %7s %9s %9s %7s %s\n", "tag", "m",
-              "n", "k", "out", "sq_us", "TOPS", "%floor", "xLt32", "xLt+s", "b2b_us", "%fl_b2b",
-              "xLt+s_b2b", "dyn_us", "f64/f32", "check");
+  std::printf("%-18s %6s %6s %6s %-4s %9s %7s %6s %7s %7s %6s %9s %7s %9s %8s %9s %7s %s\n", "tag", "m",
+              "n", "k", "out", "sq_us", "TOPS", "%floor", "xLt32", "xLt+s", "xRead", "b2b_us", "%fl_b2b",
+              "xLt+s_b2b", "xRd_b2b", "dyn_us", "f64/f32", "check");
   const Row* worst = nullptr;  // the f64 row with the lowest f64/f32
   int f64_rows = 0, f64_below = 0;
   const Row* worst_decode = nullptr;  // the M <= kDecodeMaxM row with the lowest b2b %floor
   int lt_rows = 0, slower_iso = 0, slower_b2b = 0;  // rows where sq is slower than cuBLASLt+scale
+  // M <= kReadSummaryMaxM: the range of read_us / sq_us (isolated, back to back)
+  double rd_lo = INFINITY, rd_hi = -INFINITY, rd_b2b_lo = INFINITY, rd_b2b_hi = -INFINITY;
+  // M <= kDecodeMaxM rows under kDecodeFloorTarget of the floor isolated, and of those the rows
+  // where the plain read is under it too
+  int decode_rows = 0, decode_below = 0, decode_read_below = 0;
   for (const Row& r : rows) {
     const double tops = 2.0 * double(r.s.m) * double(r.s.n) * double(r.s.k) / (r.sq.iso_us * 1e6);
-    std::printf("%-18s %6lld %6lld %6lld %-4s %s %s %s %s %s %s %s %s %s %s %s\n", r.s.tag.c_str(),
+    std::printf("%-18s %6lld %6lld %6lld %-4s %s %s %s %s %s %s %s %s %s %s %s %s %s\n", r.s.tag.c_str(),
                 (long long)r.s.m, (long long)r.s.n, (long long)r.s.k, out_name(r.out),
                 cell(r.sq.iso_us, 9, 2).c_str(), cell(tops, 7, 1).c_str(),
                 cell(100.0 * r.floor_us / r.sq.iso_us, 6, 1).c_str(),
                 cell(r.lt_int32.iso_us / r.sq.iso_us, 7, 2).c_str(),
                 cell(r.lt_scaled.iso_us / r.sq.iso_us, 7, 2).c_str(),
+                cell(r.read.iso_us / r.sq.iso_us, 6, 2).c_str(),
                 cell(r.sq.b2b_us, 9, 2).c_str(), cell(100.0 * r.floor_us / r.sq.b2b_us, 7, 1).c_str(),
                 cell(r.lt_scaled.b2b_us / r.sq.b2b_us, 9, 2).c_str(),
+                cell(r.read.b2b_us / r.sq.b2b_us, 8, 2).c_str(),
                 cell(r.dyn.iso_us, 9, 2).c_str(),
                 cell(r.f64_vs_f32, 7, 2).c_str(), r.check.c_str());
     if (std::isfinite(r.f64_vs_f32)) {
@@ -986,6 +1069,19 @@ void print_compact(const std::vector<Row>& rows, const Context& c) {
     if (r.s.m <= kDecodeMaxM && std::isfinite(fl_b2b) &&
         (!worst_decode || fl_b2b < worst_decode->floor_us / worst_decode->sq.b2b_us))
       worst_decode = &r;
+    if (r.s.m <= kReadSummaryMaxM && std::isfinite(r.read.iso_us)) {
+      rd_lo = std::min(rd_lo, r.read.iso_us / r.sq.iso_us);
+      rd_hi = std::max(rd_hi, r.read.iso_us / r.sq.iso_us);
+      rd_b2b_lo = std::min(rd_b2b_lo, r.read.b2b_us / r.sq.b2b_us);
+      rd_b2b_hi = std::max(rd_b2b_hi, r.read.b2b_us / r.sq.b2b_us);
+    }
+    if (r.s.m <= kDecodeMaxM && std::isfinite(r.floor_us / r.sq.iso_us)) {
+      ++decode_rows;
+      if (r.floor_us / r.sq.iso_us < kDecodeFloorTarget) {
+        ++decode_below;
+        decode_read_below += r.floor_us / r.read.iso_us < kDecodeFloorTarget;
+      }
+    }
     if (std::isfinite(r.lt_scaled.iso_us)) {
       ++lt_rows;
       slower_iso += r.sq.iso_us > r.lt_scaled.iso_us;
@@ -1005,6 +1101,13 @@ void print_compact(const std::vector<Row>& rows, const Context& c) {
     std::printf("back-to-back: M<=%d lowest %%floor - (no such rows), ", kDecodeMaxM);
   std::printf("shapes slower than cuBLASLt+scale: %d (isolated) / %d (b2b) of %d rows\n",
               slower_iso, slower_b2b, lt_rows);
+  if (std::isfinite(rd_lo))
+    std::printf("plain read / sq at M<=%d: %.2f-%.2f isolated, %.2f-%.2f b2b (1 = as fast as reading act + "
+                "weight)\n", kReadSummaryMaxM, rd_lo, rd_hi, rd_b2b_lo, rd_b2b_hi);
+  if (decode_rows > 0)
+    std::printf("isolated: M<=%d rows under %.0f%% of the floor: %d of %d (the plain read itself is under it on "
+                "%d of them)\n", kDecodeMaxM, 100.0 * kDecodeFloorTarget, decode_below, decode_rows,
+                decode_read_below);
   std::printf("copy_tbps %.3f  host_run_us %.2f (%s)  empty kernel %.2f us isolated / %.2f us "
               "b2b  failures %d\n", c.copy_tbps, c.host_run_us, c.host_run_shape.c_str(),
               c.empty.iso_us, c.empty.b2b_us, c.failures);
@@ -1026,6 +1129,7 @@ int main(int argc, char** argv) {
   CK_CUDA(cudaGetDeviceProperties(&prop, dev));
   Context c;
   c.num_sms = prop.multiProcessorCount;
+  c.sm = prop.major * 10 + prop.minor;
   c.l2_bytes = static_cast<size_t>(prop.l2CacheSize);
   if (opt.quick) {
     c.target_ms = kQuickTargetMs;
@@ -1035,6 +1139,7 @@ int main(int argc, char** argv) {
   CK_LT(cublasLtCreate(&c.lt));
   c.lt_ws = DevBuf(kLtWorkspaceBytes);
   c.diff = DevBuf(2 * sizeof(unsigned long long));
+  c.sink = DevBuf(sizeof(uint32_t));
 
   std::string json = opt.json_path;
   if (json.empty()) {
