@@ -35,9 +35,11 @@ struct LinearParams {
   // Set by src/ (src/dispatch_decode.cpp: decode_overlap_quantizer after the dynamic quantizer,
   // linear_overlap_previous in the static plan) when this linear should start as a programmatic
   // dependent of the kernel before it on the stream: a kernel that supports programmatic dependent
-  // launch (the decode kernels' sm_90 image) is then launched to start early, may prefetch weight
-  // bytes to L2, and executes griddepcontrol.wait before it reads act, row_scale, weight_scale or
-  // bias or writes anything; other kernels ignore it.
+  // launch (the decode kernels' sm_90 image, the Hopper wgmma kernels) is then launched to start
+  // early, may prefetch weight bytes to L2 (the decode kernels), and executes griddepcontrol.wait
+  // before it reads act, row_scale, weight_scale or bias or writes anything; the split-K kernels
+  // also let the kernel after them start as their CTAs finish (griddepcontrol.launch_dependents).
+  // Other kernels ignore it.
   bool programmatic;
 };
 

@@ -122,6 +122,16 @@ __device__ __forceinline__ uint32_t cluster_nctarank() {
 __device__ __forceinline__ void cluster_sync() {
   asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
 }
+// Programmatic dependent launch (sm_90). launch_dependents (the split-K kernels) lets the next
+// kernel on the stream, when it was launched as a programmatic dependent of this grid, be scheduled
+// once every CTA of this grid has executed it (its CTAs then take the SMs that this grid's CTAs free
+// as they finish); wait (both Hopper kernels) returns once the grid that this one was launched as a
+// programmatic dependent of has completed and its memory is visible (at once for a grid launched
+// without the attribute).
+__device__ __forceinline__ void grid_launch_dependents() {
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+__device__ __forceinline__ void grid_wait_previous() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 // Barrier of the consumer warpgroups only (not .aligned: lanes may arrive from divergent spins).
 __device__ __forceinline__ void consumer_sync() {
   asm volatile("barrier.sync %0, %1;" ::"n"(kConsumerBarrier), "n"(kConsumerThreads) : "memory");

@@ -112,6 +112,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (threadIdx.x == 0) ring.init();
   __syncthreads();
+  // Programmatic dependent launch (src/ sets p.programmatic in the static plan on sm_90; the
+  // launcher then sets the attribute): the next kernel may be scheduled as this grid's CTAs finish,
+  // and nothing is read from or written to global memory before the previous grid has completed.
+  if (p.programmatic) grid_launch_dependents();
+  grid_wait_previous();
 
   if (warpgroup == 0) {
     // ---------------- producer warpgroup
@@ -249,18 +254,22 @@ struct LaunchSplit {
     const int64_t tiles = ((static_cast<int64_t>(p.m) + Cfg::kTileRows - 1) / Cfg::kTileRows) *
                           ((static_cast<int64_t>(p.n) + Cfg::kTileN - 1) / Cfg::kTileN);
     if (tiles * SPLIT > INT32_MAX) return cudaErrorInvalidConfiguration;
-    cudaLaunchAttribute attr[1];
+    cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
     attr[0].val.clusterDim.x = SPLIT;
     attr[0].val.clusterDim.y = 1;
     attr[0].val.clusterDim.z = 1;
+    // A programmatic dependent of the previous kernel on the stream when src/ says so (see the
+    // kernel's griddepcontrol).
+    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[1].val.programmaticStreamSerializationAllowed = p.programmatic ? 1 : 0;
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(static_cast<unsigned>(tiles * SPLIT));
     cfg.blockDim = dim3(kThreads);
     cfg.dynamicSmemBytes = Cfg::kSmemBytes;
     cfg.stream = stream;
     cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    cfg.numAttrs = 2;
     LinearParams params = p;
     void* args[] = {&map_a, &map_b, &params};
     return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>),

@@ -17,6 +17,10 @@
 // Variant names: "sm90_wgmma_splitk_<TM>x<BN>x128_s<stages>_c<S>"; one KernelVariant per
 // (TM, BN, S), the variants of one (TM, BN) share its kernels (one per T). One prepare covers them all.
 // Constraints, tensor maps and the fused scratch fill: as the persistent variants (sm90_wgmma.hpp).
+// With LinearParams::programmatic (the static plan on sm_90) a launch is a programmatic dependent of
+// the previous kernel on the stream: its CTAs may be scheduled while that kernel finishes, and every
+// thread executes griddepcontrol.wait before it reads or writes global memory; each CTA also lets
+// the next kernel be scheduled at once (griddepcontrol.launch_dependents), as its own CTAs finish.
 #pragma once
 
 #include <array>

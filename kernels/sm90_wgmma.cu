@@ -198,6 +198,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (threadIdx.x == 0) ring.init();
   __syncthreads();
+  // Programmatic dependent launch (src/ sets p.programmatic in the static plan on sm_90; the
+  // launcher then sets the attribute): nothing is read from or written to global memory before the
+  // previous grid has completed. Unlike the split-K kernels these do not let the next kernel start
+  // early (its CTAs would wait on the SMs: +1..+16 us back to back at M = 256..512 on the H100).
+  grid_wait_previous();
 
   if (warpgroup == 0) {
     // ---------------- producer warpgroup
@@ -390,10 +395,20 @@ struct Launch {
     if (tiles > INT32_MAX) return cudaErrorInvalidConfiguration;
     // Persistent: one CTA per SM (the shared memory allows one), each striding over the tiles.
     const int64_t grid = tiles < num_sms ? tiles : (num_sms > 0 ? num_sms : 1);
+    // A programmatic dependent of the previous kernel on the stream when src/ says so.
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = p.programmatic ? 1 : 0;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(static_cast<unsigned>(grid));
+    cfg.blockDim = dim3(kThreads);
+    cfg.dynamicSmemBytes = Cfg::kSmemBytes;
+    cfg.stream = stream;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
     LinearParams params = p;
     void* args[] = {&map_a, &map_b, &params};
-    return cudaLaunchKernel(reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg>),
-                            dim3(static_cast<unsigned>(grid)), dim3(kThreads), args, Cfg::kSmemBytes, stream);
+    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg>), args);
   }
 };
 

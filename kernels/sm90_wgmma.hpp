@@ -19,6 +19,9 @@
 //   48 KiB). The widths other than 128 and 256 let the tile count fill the waves of the SMs at
 //   medium M (src/dispatch_sm90.cpp).
 //   kSm90Wide is the 128x256 variant, kSm90Narrow the 128x128 one.
+// With LinearParams::programmatic (the static plan on sm_90) a launch is a programmatic dependent of
+// the previous kernel on the stream: its CTAs may be scheduled while that kernel finishes, and every
+// thread executes griddepcontrol.wait before it reads or writes global memory.
 // Constraints (checked by src/, not here): compute capability 9.0 (sm_90a), aligned16
 // (k % 16 == 0, act/weight bases 16-byte aligned, ld_act % 16 == 0, ld_weight % 16 == 0),
 // any M >= 1, N >= 1 and K <= SQ_MAX_K (M, N and K edges are zero-filled by TMA; every variant

@@ -37,17 +37,23 @@ constexpr int64_t kOverlapMaxMK = kOverlapMaxM * 28672;
 constexpr int32_t kOverlapSm = 90;
 
 // The static plan's linear is launched the same way on sm_90 (linear_overlap_previous; the decode
-// kernels honour the flag, the Hopper wgmma kernels ignore it): their CTAs may start as the
-// previous kernel on the stream drains and wait (griddepcontrol.wait) before they read act or the
-// scales or write anything; only the L2 prefetch of their first weight bytes
+// and the Hopper wgmma kernels honour the flag, the portable ones ignore it): their CTAs may start
+// as the previous kernel on the stream drains and wait (griddepcontrol.wait) before they read act or
+// the scales or write anything; only the decode kernels' L2 prefetch of their first weight bytes
 // runs early, and a prefetch has no visible effect on memory. Measured on the H100 (bf16, M = 1, 8,
 // 16, the 8 Llama shapes): back to back (a model's layer sequence) -1.3..-5.5 us per run, where the
 // next launch hides under the previous run's tail; isolated -0.2..-4.6 us, as the prefetch starts
 // the weight stream before the main loop's loads (+0.6 / +1.5 us only on 57344x8192 at M = 16).
-// The same launch of the Hopper split-K kernels (an L2 prefetch of each CTA's first weight boxes,
-// then griddepcontrol.wait) was measured and dropped (bf16, M = 32..256, the 8 Llama shapes): on the
-// rows that run a split-K kernel, +1.3..+2.9 us isolated on most (70b_qkv M=32 37.3 -> 40.2 us) and
-// -0.7..+1.1 us back to back.
+// The wgmma kernels take it without any prefetch: every thread waits right after the barrier setup.
+// Each split-K CTA also first executes griddepcontrol.launch_dependents, so that the next kernel's
+// CTAs take the SMs as this grid's CTAs finish. Measured (bf16, the 8 Llama shapes, A/B, three
+// device calls): split-K rows (M = 32..256) -1.3..-2.5 us back to back (6144x4096 M=64 15.5 ->
+// 13.2 us), isolated -0.05..-0.3 us, the early trigger worth 0.1-0.5 us of that; persistent rows
+// (M = 128..512) -1.4..-1.9 us back to back (4096x4096 M=256 14.1 -> 12.7 us), isolated unchanged.
+// Dropped: an L2 prefetch of each split-K CTA's first ring of weight boxes before the wait (+1.3..+2.9
+// us isolated: the prefetches delay the first real loads), and the early trigger in the persistent
+// kernels (+1..+16 us back to back at M = 256..512: the next grid's CTAs wait on the SMs). In the
+// dynamic plan only the decode kernels follow the quantizer as dependents (decode_overlap_quantizer).
 const kernels::KernelVariant* const kDecodeVariants[] = {
     &kernels::kDecodeMmaM16, &kernels::kDecodeMmaM32, &kernels::kDecodeMmaM32Wide,
     &kernels::kDecodeMmaM64, &kernels::kDecodeMmaM64Wide};

@@ -25,7 +25,7 @@ const kernels::KernelVariant* decode_choose(const LinearShape& s);
 bool decode_overlap_quantizer(const LinearShape& s);
 // Whether the static plan's linear kernel for s should be launched as a programmatic dependent of
 // whatever precedes it on the stream (LinearParams::programmatic): on sm_90 devices, where the
-// decode kernels' sm_90 image honours it; other kernels ignore it.
+// decode kernels' sm_90 image and the Hopper wgmma kernels honour it; the portable ones ignore it.
 bool linear_overlap_previous(const LinearShape& s);
 
 // Portable family (mma.sync, sm_80+): src/dispatch_sm80.cpp.

@@ -1,4 +1,5 @@
-// Helpers shared by the GPU tests: a checked CUDA call and an owning device buffer.
+// Helpers shared by the GPU tests: a checked CUDA call, an owning device buffer, the sm_90 check and
+// the eager/graph replay.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -25,6 +26,15 @@ struct DevBuf {
   void download(void* dst, size_t n) const { CUDA_REQUIRE(cudaMemcpy(dst, p, n, cudaMemcpyDeviceToHost)); }
   void poison() { CUDA_REQUIRE(cudaMemset(p, 0xFF, bytes)); }  // NaN in every float dtype
 };
+
+// Whether the current device is an sm_90 GPU (the Hopper family's device).
+inline bool is_sm90() {
+  int dev = 0, major = 0, minor = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+  return major == 9 && minor == 0;
+}
 
 // Runs enqueue() (work queued on s) three times, eagerly or as one captured CUDA graph replayed,
 // with poison() before and check() after each run (once s has drained).

@@ -149,12 +149,8 @@ struct NK {
 const NK kNKs[] = {{136, 16}, {17, 32}, {1000, 1024}, {8, 1}, {250, 48}, {64, 100}, {4096, 256}, {33, 4112}};
 
 std::vector<sq_preference> families() {
-  int dev = 0, major = 0, minor = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
   std::vector<sq_preference> f = {SQ_PREFERENCE_GPU_PORTABLE};
-  if (major == 9 && minor == 0) f.push_back(SQ_PREFERENCE_GPU_HOPPER);
+  if (is_sm90()) f.push_back(SQ_PREFERENCE_GPU_HOPPER);
   return f;
 }
 
@@ -436,15 +432,16 @@ TEST_CASE("CUDA graph capture and replay; two plans on two streams at once", "[g
   cudaStreamDestroy(s2);
 }
 
-TEST_CASE("a decode-size linear reads what the kernel before it wrote (programmatic launch), eager and in a graph",
+TEST_CASE("a small-M linear reads what the kernel before it wrote (programmatic launch), eager and in a graph",
           "[graph]") {
   // A static quantizer writes act on the stream (x = q / 64 exactly, so the quantizer gives q back),
   // then the linear reads it with no host synchronization in between; act is poisoned first. On
-  // sm_90 the linear's decode kernel starts as a programmatic dependent of the kernel before it and
-  // must wait for that kernel's writes before reading act (and before writing out and the scratch).
+  // sm_90 the linear's kernel (a decode kernel at M = 1 and 16, a split-K kernel at M = 64, a
+  // persistent one at M = 256) starts as a programmatic dependent of the kernel before it and must
+  // wait for that kernel's writes before reading act (and before writing out and the scratch).
   const int64_t N = 4096, K = 8192;
   const double kQuantScale = 1.0 / 64;
-  for (const int64_t M : {int64_t{1}, int64_t{16}}) {
+  for (const int64_t M : {int64_t{1}, int64_t{16}, int64_t{64}, int64_t{256}}) {
     for (const bool graph : {false, true}) {
       CAPTURE(M, graph);
       sq_plan_desc qd = quantize_desc(SQ_OP_QUANTIZE_STATIC, SQ_DTYPE_F32, SQ_DTYPE_INVALID, K, M, kQuantScale);
@@ -458,6 +455,8 @@ TEST_CASE("a decode-size linear reads what the kernel before it wrote (programma
       const char* kname = nullptr;
       REQUIRE(sq_plan_kernel_name(lin, M, &kname) == SQ_STATUS_SUCCESS);
       CAPTURE(kname);
+      if (has_hopper() && M == 64) REQUIRE(std::string(kname).find("_splitk_") != std::string::npos);
+      if (has_hopper() && M == 256) REQUIRE(std::string(kname).find("_ws_") != std::string::npos);
 
       const std::vector<int8_t> q = random_s8(static_cast<size_t>(M * K)), w = random_s8(static_cast<size_t>(N * K));
       std::vector<float> x(q.size());

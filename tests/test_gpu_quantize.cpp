@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "gpu_util.hpp"
@@ -360,10 +361,13 @@ TEST_CASE("the dynamic plan reads x that the kernel before it wrote (programmati
   // A static linear writes x (its bf16 out) on the stream, then SQ_OP_QUANTIZED_LINEAR reads it with
   // no host synchronization in between; x, q (workspace), out and the scales are poisoned first (a
   // poisoned x is NaN: every scale would be NaN). On sm_90 the quantizer starts as a programmatic
-  // dependent of the linear before it and must wait for its writes; rows of 14336 split (M = 1, 16).
-  const int64_t N1 = 14336, K1 = 256, N2 = 320;
+  // dependent of the linear before it and must wait for its writes; rows of 14336 split (M = 1, 16,
+  // 64). At M = 64 the first linear is a split-K kernel, which lets the quantizer start as soon as its
+  // own CTAs do (griddepcontrol.launch_dependents), so the quantizer's wait is all that orders them.
+  const int64_t N1 = 14336, N2 = 320;
   const sq_dtype t = SQ_DTYPE_BF16;
-  for (const int64_t M : {int64_t{1}, int64_t{16}}) {
+  for (const int64_t M : {int64_t{1}, int64_t{16}, int64_t{64}}) {
+    const int64_t K1 = M == 64 ? 2048 : 256;  // 2048: a weight over the decode kernels' small-weight limit
     for (const bool graph : {false, true}) {
       CAPTURE(M, graph);
       sq_plan_desc d1 = linear_desc(t, N1, K1, M, 0.013);
@@ -377,6 +381,10 @@ TEST_CASE("the dynamic plan reads x that the kernel before it wrote (programmati
       REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(s), &d2, SQ_PREFERENCE_FASTEST, &g2) == SQ_STATUS_SUCCESS);
       REQUIRE(sq_plan_select(nullptr, &d1, SQ_PREFERENCE_HOST_REFERENCE, &h1) == SQ_STATUS_SUCCESS);
       REQUIRE(sq_plan_select(nullptr, &d2, SQ_PREFERENCE_HOST_REFERENCE, &h2) == SQ_STATUS_SUCCESS);
+      const char* k1 = nullptr;
+      REQUIRE(sq_plan_kernel_name(g1, M, &k1) == SQ_STATUS_SUCCESS);
+      CAPTURE(k1);
+      if (is_sm90() && M == 64) REQUIRE(std::string(k1).find("_splitk_") != std::string::npos);
       size_t bytes = 0;
       REQUIRE(sq_plan_workspace_size(g2, &bytes) == SQ_STATUS_SUCCESS);
       HostWorkspace hws(bytes);

@@ -36,14 +36,6 @@ constexpr int64_t kScratchGuard = 64;
 
 kernels::Dtype kernel_dtype(sq_dtype t) { return static_cast<kernels::Dtype>(t); }
 
-bool is_sm90() {
-  int dev = 0, major = 0, minor = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
-  return major == 9 && minor == 0;
-}
-
 int num_sms() {
   int dev = 0, sms = 0;
   cudaGetDevice(&dev);
@@ -115,6 +107,9 @@ void check_variants(const std::vector<const kernels::KernelVariant*>& variants, 
   p.out = static_cast<char*>(d_out.p) + out_offset * es;
   p.ld_out = ldo;
   p.dtype = kernel_dtype(t);
+  // One mode also sets programmatic, as the static plan does on sm_90: the split-K variants then
+  // launch as programmatic dependents, wait in the kernel and let the next launch start early.
+  p.programmatic = mode == Mode::kScalarStores;
 
   for (const kernels::KernelVariant* v : variants) {
     CAPTURE(v->name, o.m, o.n, o.k, o.lda, dtype_str(t), static_cast<int>(mode));
