@@ -393,6 +393,10 @@ extern const KernelVariant kDecodeMmaM16 =
     dd::make_variant<dd::kM16TokenTiles, dd::kM16ChunksPerIter, dd::kM16RowWarps, dd::kM16Warps>(
         "decode_mma_r16_t16");
 
+extern const KernelVariant kDecodeMmaM16Wide =
+    dd::make_variant<dd::kM16TokenTiles, dd::kM16ChunksPerIter, dd::kWideRowWarps, dd::kM16Warps>(
+        "decode_mma_r32_t16");
+
 extern const KernelVariant kDecodeMmaM32 =
     dd::make_variant<dd::kM32TokenTiles, dd::kM32ChunksPerIter, dd::kNarrowRowWarps, dd::kM32Warps>(
         "decode_mma_r16_t32");

@@ -22,8 +22,9 @@ constexpr int kDecodeMidMaxM = 32;
 
 // Each variant computes only the n8 token tiles that hold rows of M. "Wide" variants give a CTA
 // 32 weight rows instead of 16: half the activation reads from L2, half the CTAs (for large N).
-// M <= 16: two n8 token tiles, 16-row CTAs.
+// M <= 16: two n8 token tiles.
 extern const KernelVariant kDecodeMmaM16;
+extern const KernelVariant kDecodeMmaM16Wide;
 // M <= 32: four n8 token tiles.
 extern const KernelVariant kDecodeMmaM32;
 extern const KernelVariant kDecodeMmaM32Wide;

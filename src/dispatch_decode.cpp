@@ -55,7 +55,7 @@ constexpr int32_t kOverlapSm = 90;
 // kernels (+1..+16 us back to back at M = 256..512: the next grid's CTAs wait on the SMs). In the
 // dynamic plan only the decode kernels follow the quantizer as dependents (decode_overlap_quantizer).
 const kernels::KernelVariant* const kDecodeVariants[] = {
-    &kernels::kDecodeMmaM16, &kernels::kDecodeMmaM32, &kernels::kDecodeMmaM32Wide,
+    &kernels::kDecodeMmaM16, &kernels::kDecodeMmaM16Wide, &kernels::kDecodeMmaM32, &kernels::kDecodeMmaM32Wide,
     &kernels::kDecodeMmaM64, &kernels::kDecodeMmaM64Wide};
 
 // Fraction of the launched waves' CTA slots that hold a CTA.
@@ -72,6 +72,21 @@ bool prefer_wide(const LinearShape& s) {
          wave_fill(s.n, kernels::kDecodeRowsPerCta, sms);
 }
 
+// M <= 16: the activation reads are small, so the wide variant pays only where the narrow one leaves
+// a largely empty last wave: more than one wave of narrow CTAs, the last under
+// kSmallWideMaxNarrowFill full (and prefer_wide). Measured on the H100 (bf16, M = 1, 8, 16, both
+// variants on the 8 Llama shapes): N = 6144 (narrow 1.45 waves) wide -0.4..-0.8 us isolated and back
+// to back (6144x4096 M=16 14.46 -> 13.66 us isolated); N = 8192 (1.94 waves) wide +0.0..+1.4 us
+// (8192x28672 M=1 80.6 -> 82.0); N = 57344 (13.6 waves) wide -0.1..-3.7 us, not taken.
+constexpr double kSmallWideMaxNarrowFill = 0.8;
+
+bool small_prefers_wide(const LinearShape& s) {
+  const int64_t sms = s.num_sms > 0 ? s.num_sms : 1;
+  const int64_t narrow_ctas = (s.n + kernels::kDecodeRowsPerCta - 1) / kernels::kDecodeRowsPerCta;
+  return narrow_ctas > sms * kernels::kDecodeCtasPerSm &&
+         wave_fill(s.n, kernels::kDecodeRowsPerCta, sms) < kSmallWideMaxNarrowFill;
+}
+
 }  // namespace
 
 cudaError_t decode_prepare() {
@@ -84,8 +99,9 @@ cudaError_t decode_prepare() {
 
 const kernels::KernelVariant* decode_choose(const LinearShape& s) {
   if (!s.aligned16 || s.m < 1 || s.m > kLargeBucketMaxM) return nullptr;
-  if (s.m <= kSmallBucketMaxM) return &kernels::kDecodeMmaM16;
   const bool wide = prefer_wide(s);
+  if (s.m <= kSmallBucketMaxM)
+    return wide && small_prefers_wide(s) ? &kernels::kDecodeMmaM16Wide : &kernels::kDecodeMmaM16;
   if (s.m <= kMidBucketMaxM) return wide ? &kernels::kDecodeMmaM32Wide : &kernels::kDecodeMmaM32;
   return wide ? &kernels::kDecodeMmaM64Wide : &kernels::kDecodeMmaM64;
 }

@@ -172,12 +172,13 @@ TEST_CASE("FASTEST picks the Hopper family on sm_90 and matches the host", "[lin
     for (int64_t m : {1, 16, 64, 200, 2048}) check_case({SQ_PREFERENCE_FASTEST, t, m, 1000, 4096, m % 2 == 0});
 }
 
-TEST_CASE("decode kernels on both sides of the narrow/wide switch (N = 32 * SMs)", "[linear]") {
+TEST_CASE("decode kernels on both sides of the narrow/wide switch (N = 32 * SMs; 48 * SMs: wide at M <= 16 too)",
+          "[linear]") {
   int dev = 0, sms = 0;
   cudaGetDevice(&dev);
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
   for (sq_preference pref : families())
-    for (int64_t n : {int64_t{32} * sms, int64_t{32} * sms - 32})
+    for (int64_t n : {int64_t{32} * sms, int64_t{32} * sms - 32, int64_t{48} * sms})
       for (int64_t m : {1, 16, 17, 33, 64}) check_case({pref, SQ_DTYPE_BF16, m, n, 512, m % 2 == 1});
 }
 
