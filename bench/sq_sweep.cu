@@ -72,7 +72,7 @@ class Operands {
     p_.out = out_;
     p_.ld_out = n;
     p_.dtype = dt;
-    p_.programmatic = true;  // as the static plan on sm_90 (only the decode kernels use it)
+    p_.programmatic = true;  // as the static plan on sm_90
   }
   ~Operands() {
     cudaFree(out_);

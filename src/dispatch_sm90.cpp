@@ -1,7 +1,8 @@
 // Hopper family dispatch: which kernel runs a shape on an sm_90 device.
 //   unaligned (not aligned16) -> the portable family's choice (sm80_choose)
 //   M <= kDecodeMaxM           -> the decode kernels (decode_choose), shared by both families; also
-//                                 M <= kDecodeSmallWeightMaxM with a small weight (N*K <= 16 MiB);
+//                                 M <= kDecodeSmallWeightMaxM with a small weight (N*K <= 16 MiB)
+//                                 and a short K (K < kDecodeSmallWeightMaxK);
 //                                 but for M > kDecodeSplitMinM with a large weight
 //                                 (N*K > kSplitLargeWeightBytes) a split-K kernel when one pays
 //   M <= kSplitMaxM            -> a split-K cluster kernel (TM x BN tiles, clusters of S CTAs along
@@ -57,11 +58,17 @@ namespace sq {
 namespace {
 
 constexpr int64_t kDecodeMaxM = 32;        // the decode kernels win up to here (but see below)
-// Up to kDecodeSmallWeightMaxM they also win when the weight is small (N * K bytes at most this):
-// the fixed cost of the wgmma pipelines (tensor maps, pipeline fill, epilogue; ~9 us) outweighs
-// their bandwidth advantage (4096x4096: decode 14.2-14.7 us, split-K 15.2-15.6 us, narrow 17.1 us).
+// Up to kDecodeSmallWeightMaxM they also win when the weight is small (N * K bytes at most
+// kDecodeSmallWeightBytes) and K is short (below kDecodeSmallWeightMaxK): there the fixed cost of
+// the wgmma pipelines (tensor maps, pipeline fill, reduction, epilogue) outweighs their bandwidth
+// advantage. Since the split-K kernels start as programmatic dependents (v0.1.5) that holds only for
+// short K: measured on the H100 (bf16, M = 33/48/64, two rounds, through the plan), from K = 4096
+// on the split-K kernel wins (4096x4096 -0.3..-1.0 us isolated, -0.5..-1.4 back to back; 2048x4096
+// -1.5 / -1.9; 1024x4096 -2.1 / -2.3), at K = 2048 and below the decode kernel (4096x2048
+// +0.5..+1.2 us for split-K, 2048x2048 +0.6..+0.8, 1024x1024 +1.2..+1.5).
 constexpr int64_t kDecodeSmallWeightMaxM = 64;
 constexpr int64_t kDecodeSmallWeightBytes = int64_t{16} << 20;
+constexpr int64_t kDecodeSmallWeightMaxK = 4096;
 // Above kDecodeSplitMinM rows a weight of more than kSplitLargeWeightBytes streams faster through a
 // split-K kernel than through the decode kernels (measured at M = 17 and 32).
 constexpr int64_t kDecodeSplitMinM = 16;
@@ -192,7 +199,8 @@ cudaError_t sm90_prepare() {
 const kernels::KernelVariant& sm90_choose(const LinearShape& s) {
   if (!s.aligned16) return sm80_choose(s);
   const int64_t sms = s.num_sms > 0 ? s.num_sms : 1;
-  if (s.m <= kDecodeMaxM || (s.m <= kDecodeSmallWeightMaxM && s.n * s.k <= kDecodeSmallWeightBytes)) {
+  if (s.m <= kDecodeMaxM ||
+      (s.m <= kDecodeSmallWeightMaxM && s.n * s.k <= kDecodeSmallWeightBytes && s.k < kDecodeSmallWeightMaxK)) {
     if (s.m > kDecodeSplitMinM && s.n * s.k > kSplitLargeWeightBytes) {
       if (const kernels::KernelVariant* v = split_choose(s, sms)) return *v;
     }
