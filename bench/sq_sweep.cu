@@ -161,6 +161,7 @@ std::vector<const KernelVariant*> candidates(const std::string& family, const sq
     if (const KernelVariant* d = sq::decode_choose(s)) v.push_back(d);
   } else {
     for (const sq::kernels::PersistentVariant& c : sq::kernels::kSm90PersistentVariants) v.push_back(c.variant);
+    v.push_back(&sq::kernels::kSm90PingPong);
   }
   return v;
 }
@@ -199,7 +200,7 @@ int main(int argc, char** argv) {
       for (Dtype dt : opt.dtypes) {
         const int n = nk.first, k = nk.second;
         Operands ops(m, n, k, dt, static_cast<size_t>(l2), stream);
-        const sq::LinearShape shape{m, n, k, sms, 90, true};
+        const sq::LinearShape shape{m, n, k, sms, 90, true, static_cast<int32_t>(dtype_bytes(dt))};
         const std::vector<const KernelVariant*> variants = candidates(opt.family, shape);
         const KernelVariant& choice = sq::sm90_choose(shape);
         std::vector<std::function<void(int)>> launches;

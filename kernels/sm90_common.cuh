@@ -253,6 +253,12 @@ struct RingPos {
       phase ^= 1;
     }
   }
+  // Advances by n >= 0 uses (the stages another warpgroup consumes).
+  __device__ __forceinline__ void skip(int32_t n) {
+    const int32_t s = stage + n;
+    stage = s % STAGES;
+    phase ^= static_cast<uint32_t>(s / STAGES) & 1u;
+  }
 };
 
 template <typename Cfg>
@@ -270,11 +276,12 @@ struct StageRing {
         full(reinterpret_cast<uint64_t*>(b + Cfg::kStages * Cfg::kBBytes)),
         empty(full + Cfg::kStages) {}
 
-  // By thread 0; the CTA synchronizes (__syncthreads) before any other use.
-  __device__ __forceinline__ void init() const {
+  // By thread 0; the CTA synchronizes (__syncthreads) before any other use. consumer_warps: the
+  // warps that release each stage (every consumer warp, or one warpgroup's in the ping-pong kernel).
+  __device__ __forceinline__ void init(uint32_t consumer_warps = kConsumerWarpgroups * 4) const {
     for (int s = 0; s < Cfg::kStages; ++s) {
-      mbar_init(&full[s], 1);                           // the producer's arrive.expect_tx
-      mbar_init(&empty[s], kConsumerWarpgroups * 4);  // one arrive per consumer warp
+      mbar_init(&full[s], 1);                  // the producer's arrive.expect_tx
+      mbar_init(&empty[s], consumer_warps);  // one arrive per consuming warp
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
   }
@@ -297,17 +304,31 @@ struct StageRing {
   template <bool kOverwriteFirst, int BN>
   __device__ __forceinline__ void mma_blocks(Pos& pos, uint32_t a_offset, int32_t blocks,
                                              int32_t (&acc)[Wgmma<BN>::kAccRegs], int lane) const {
+    mma_row_blocks<kOverwriteFirst, BN, 1>(pos, a_offset, blocks,
+                                           reinterpret_cast<int32_t(&)[1][Wgmma<BN>::kAccRegs]>(acc), lane);
+  }
+
+  // The same over kRowBlocks consecutive 64-row blocks of A from byte a_offset (acc[r]: rows
+  // 64r..64r+63), every wgmma of a K step reading the same B.
+  template <bool kOverwriteFirst, int BN, int kRowBlocks>
+  __device__ __forceinline__ void mma_row_blocks(Pos& pos, uint32_t a_offset, int32_t blocks,
+                                                 int32_t (&acc)[kRowBlocks][Wgmma<BN>::kAccRegs], int lane) const {
+    static_assert(kRowBlocks * kWgmmaM <= Cfg::kTileRows, "row blocks inside the A tile");
     const uint32_t a_base = smem_u32(a) + a_offset;
     const uint32_t b_base = smem_u32(b);
     int prev_stage = 0;
     for (int32_t i = 0; i < blocks; ++i) {
       mbar_wait(&full[pos.stage], pos.phase);
-      const uint64_t da = make_desc_sw128(a_base + pos.stage * Cfg::kABytes);
       const uint64_t db = make_desc_sw128(b_base + pos.stage * Cfg::kBBytes);
       wgmma_fence();
 #pragma unroll
-      for (int ks = 0; ks < kKSteps; ++ks)
-        Wgmma<BN>::mma(acc, da + ks * kDescKStep, db + ks * kDescKStep, kOverwriteFirst ? (i | ks) != 0 : 1);
+      for (int ks = 0; ks < kKSteps; ++ks) {
+#pragma unroll
+        for (int r = 0; r < kRowBlocks; ++r) {
+          const uint64_t da = make_desc_sw128(a_base + pos.stage * Cfg::kABytes + r * kWgmmaM * kTileK);
+          Wgmma<BN>::mma(acc[r], da + ks * kDescKStep, db + ks * kDescKStep, kOverwriteFirst ? (i | ks) != 0 : 1);
+        }
+      }
       wgmma_commit();
       wgmma_wait<1>();
       if (i > 0 && lane == 0) mbar_arrive(&empty[prev_stage]);

@@ -149,15 +149,155 @@ __device__ __forceinline__ void quad_exchange(const uint32_t* lo, const uint32_t
   }
 }
 
-// prefetch.global.L1 of the 128-byte lines holding bytes [first, last], one line per consumer
-// thread (ctid in [0, kConsumerThreads)).
+// prefetch.global.L1 of the 128-byte lines holding bytes [first, last], one line per thread of
+// the `threads` that call it (ctid in [0, threads)).
 constexpr int kL1LineBytes = 128;
-__device__ __forceinline__ void prefetch_range_l1(const void* first, const void* last, int ctid) {
+__device__ __forceinline__ void prefetch_range_l1(const void* first, const void* last, int ctid, int threads) {
   const uintptr_t end = reinterpret_cast<uintptr_t>(last);
   for (uintptr_t line = (reinterpret_cast<uintptr_t>(first) & ~static_cast<uintptr_t>(kL1LineBytes - 1)) +
                         static_cast<uintptr_t>(ctid) * kL1LineBytes;
-       line <= end; line += static_cast<uintptr_t>(kConsumerThreads) * kL1LineBytes) {
+       line <= end; line += static_cast<uintptr_t>(threads) * kL1LineBytes) {
     asm volatile("prefetch.global.L1 [%0];" ::"l"(line));
+  }
+}
+
+// The epilogue's column scales, bias and row scales of the tile at (row0, col0), rows x cols, into
+// L1 before its mainloop, so that the loads after it hit L1 instead of waiting on L2 (measured: -3%
+// cycles for bf16 at M=4096 N=28672 K=4096, neutral for f32/f64).
+template <typename T>
+__device__ __forceinline__ void prefetch_tile_scales(const LinearParams& p, int32_t row0, int32_t rows, int32_t col0,
+                                                     int32_t cols, int ctid, int threads) {
+  const int32_t c_last = min(col0 + cols, p.n) - 1;
+  prefetch_range_l1(static_cast<const T*>(p.weight_scale) + col0, static_cast<const T*>(p.weight_scale) + c_last,
+                    ctid, threads);
+  if (p.bias != nullptr)
+    prefetch_range_l1(static_cast<const T*>(p.bias) + col0, static_cast<const T*>(p.bias) + c_last, ctid, threads);
+  if (p.row_scale != nullptr) {
+    const T* rsp = static_cast<const T*>(p.row_scale);
+    prefetch_range_l1(rsp + row0, rsp + min(row0 + rows, p.m) - 1, ctid, threads);
+  }
+}
+
+// ------------------------------------------------------------------ the epilogue
+// Scales and stores one warpgroup's 64 x BN accumulator fragment: rows [row_base, row_base + 64),
+// columns [col_base, col_base + BN), bounds-checked against M and N.
+template <typename T, int BN>
+__device__ __forceinline__ void store_fragment(const LinearParams& p, const int32_t (&acc)[Wgmma<BN>::kAccRegs],
+                                               int32_t row_base, int32_t col_base, int warp_in_wg, int lane) {
+  constexpr int kEpilogueBatch = epilogue_batch(BN);
+  static_assert(kEpilogueBatch >= 2 && BN % kColumnGroup == 0, "whole, even epilogue batches");
+  using E = Epi<T>;
+  using C = typename E::C;
+  using Q = QuadStore<T>;
+  const T* wscale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  const bool has_bias = bias != nullptr;
+  T* out = static_cast<T*>(p.out);
+  // Vector stores need every chunk of a row aligned: the out base and ld_out (in elements).
+  const bool vec_ok = (p.ld_out % Q::kChunkElems == 0) && (reinterpret_cast<uintptr_t>(out) % Q::kChunkBytes == 0);
+  const int quad_lane = lane % kQuadLanes;
+  // acc[4j + 2h + e] is row warp_in_wg*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e.
+  // The column scales (and bias) of kEpilogueBatch column groups are loaded together, before any of
+  // their stores, so their latencies overlap. They are plain loads, not ld.global.nc: the stores
+  // may alias them for the compiler, which therefore cannot sink them next to their uses after
+  // earlier stores (with __ldg ptxas did, to save registers, and exposed a load latency per group).
+  // In an exchange unit every lane computes all its values (rows past M use row scale 0, columns
+  // past N scale 0) so that the whole warp takes part in the shuffles; stores are bounds-checked.
+  const int32_t row0 = row_base + warp_in_wg * 16 + lane / 4;
+  const int32_t col0 = col_base + 2 * quad_lane;
+  bool row_ok[2];
+  C rs[2];
+  T* orow[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int32_t row = row0 + 8 * h;
+    row_ok[h] = row < p.m;
+    rs[h] = row_ok[h] ? row_scale_of<T>(p, row) : C(0);
+    orow[h] = out + static_cast<int64_t>(row_ok[h] ? row : 0) * p.ld_out;
+  }
+  // The row this lane stores after an exchange (selected, not indexed: no local memory).
+  const int keep_row = quad_lane & 1;
+  const int keep_group = (quad_lane >> 1) & 1;  // the 8-column group of a pair of groups (4 lanes)
+  const bool keep_ok = keep_row ? row_ok[1] : row_ok[0];
+  T* const keep_out = keep_row ? orow[1] : orow[0];
+  // Stores the kElems consecutive elements (words w) of row `dst` (when ok) from column `col`.
+  auto store_row = [&](bool ok, T* dst, int32_t col, const uint32_t* w) {
+    if (!ok) return;
+#pragma unroll
+    for (int c = 0; c < Q::kChunks; ++c) {
+      const int32_t cc = col + c * Q::kChunkElems;
+      if (vec_ok && cc + Q::kChunkElems <= p.n) {
+        vec_store<Q::kChunkWords>(dst + cc, w + c * Q::kChunkWords);
+      } else {
+#pragma unroll
+        for (int i = 0; i < Q::kChunkElems; ++i) {
+          if (cc + i < p.n) ElemStore<sizeof(T)>::store(dst + cc + i, w, c * Q::kChunkElems + i);
+        }
+      }
+    }
+  };
+#pragma unroll
+  for (int jb = 0; jb < BN / 8; jb += kEpilogueBatch) {
+    C cs[kEpilogueBatch][2], cb[kEpilogueBatch][2];
+#pragma unroll
+    for (int j = 0; j < kEpilogueBatch; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int32_t col = col0 + 8 * (jb + j) + e;
+        const bool ok = col < p.n;
+        cs[j][e] = ok ? E::to_c(wscale[col]) : C(0);
+        cb[j][e] = (ok && has_bias) ? E::to_c(bias[col]) : C(0);
+      }
+    }
+    if constexpr (Q::kLanes == 1) {
+      // No exchange: each lane stores its own pairs, row by row, skipping rows past M and
+      // column groups past N.
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        if (!row_ok[h]) continue;
+#pragma unroll
+        for (int j = 0; j < kEpilogueBatch; ++j) {
+          const int32_t col = col0 + 8 * (jb + j);
+          if (col >= p.n) continue;
+          const int a = 4 * (jb + j) + 2 * h;
+          uint32_t w[Q::kPairWords];
+          PairWords<T>::make(scale_acc<C>(acc[a], rs[h], cs[j][0], has_bias, cb[j][0]),
+                             scale_acc<C>(acc[a + 1], rs[h], cs[j][1], has_bias, cb[j][1]), w);
+          store_row(true, orow[h], col, w);
+        }
+      }
+    } else {
+      // One exchange unit (kGroups 8-column groups) at a time, skipped (warp-uniformly) past N:
+      // its pairs are computed right before they are exchanged and stored.
+#pragma unroll
+      for (int j = 0; j < kEpilogueBatch; j += Q::kGroups) {
+        const int32_t group_col = col_base + 8 * (jb + j);
+        if (group_col >= p.n) continue;
+        // The pair of group jb + j + g, row h: the contract's value in C (scale_acc of the
+        // compute type: Epi<C>::finish is exact), rounded once to T by PairWords.
+        uint32_t pw[Q::kGroups][2][Q::kPairWords];
+#pragma unroll
+        for (int g = 0; g < Q::kGroups; ++g) {
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int a = 4 * (jb + j + g) + 2 * h;
+            PairWords<T>::make(scale_acc<C>(acc[a], rs[h], cs[j + g][0], has_bias, cb[j + g][0]),
+                               scale_acc<C>(acc[a + 1], rs[h], cs[j + g][1], has_bias, cb[j + g][1]), pw[g][h]);
+          }
+        }
+        uint32_t w[Q::kWords];
+        if constexpr (Q::kLanes == 2) {
+          quad_exchange<Q::kPairWords>(pw[0][0], pw[0][1], keep_row, 1, w);
+          store_row(keep_ok, keep_out, group_col + 2 * (quad_lane & ~1), w);
+        } else {
+          uint32_t u[2][2 * Q::kPairWords];
+          quad_exchange<Q::kPairWords>(pw[0][0], pw[0][1], keep_row, 1, u[0]);
+          quad_exchange<Q::kPairWords>(pw[1][0], pw[1][1], keep_row, 1, u[1]);
+          quad_exchange<2 * Q::kPairWords>(u[0], u[1], keep_group, 2, w);
+          store_row(keep_ok, keep_out, group_col + 8 * keep_group, w);
+        }
+      }
+    }
   }
 }
 
@@ -175,19 +315,38 @@ __device__ __forceinline__ void tile_coords(int32_t tile, int32_t m_tiles, int32
 }
 
 // ------------------------------------------------------------------ the kernel
-template <typename T, typename Cfg>
+// How the two consumer warpgroups share the work.
+enum class Schedule {
+  // Both on each 128 x BN tile, 64 rows each; their epilogues leave the tensor cores idle.
+  kCooperative,
+  // Ping-pong: each warpgroup computes whole 128 x BN tiles (two 64-row wgmma blocks per K step),
+  // the two taking the CTA's tiles in turn; a warpgroup starts a tile's mainloop only once the other
+  // has finished the previous tile's (mbarrier mainloop_done), so one's epilogue runs under the
+  // other's mainloop. The producer's in-order loads are what each warpgroup's skipped ring positions
+  // assume, and the turn keeps every wait within one phase of its stage's barrier.
+  kPingPong,
+};
+
+template <typename Cfg, Schedule S>
+struct KernelSmem {
+  // The ring, then (ping-pong) one mainloop_done mbarrier per consumer warpgroup.
+  static constexpr int kBytes = Cfg::kSmemBytes + (S == Schedule::kPingPong ? kConsumerWarpgroups * 8 : 0);
+  static_assert(kBytes <= kMaxDynamicSmem, "shared memory");
+};
+constexpr int kWarpsPerWarpgroup = kWarpgroupThreads / 32;
+
+template <typename T, typename Cfg, Schedule S>
 __global__ void __launch_bounds__(kThreads, 1)
     sm90_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                          const __grid_constant__ LinearParams p) {
   constexpr int BN = Cfg::kTileN;
-  constexpr int kEpilogueBatch = epilogue_batch(BN);
-  static_assert(kEpilogueBatch >= 2 && BN % kColumnGroup == 0, "whole, even epilogue batches");
+  constexpr bool kPingPong = S == Schedule::kPingPong;
   using E = Epi<T>;
-  using C = typename E::C;
 
   extern __shared__ uint8_t smem_raw[];
   const StageRing<Cfg> ring(smem_raw);
   typename StageRing<Cfg>::Pos pos;
+  uint64_t* const mainloop_done = ring.empty + Cfg::kStages;  // ping-pong only
 
   const int32_t m_tiles = (p.m + kTileM - 1) / kTileM;
   const int32_t n_tiles = (p.n + BN - 1) / BN;
@@ -196,7 +355,14 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int warpgroup = threadIdx.x / kWarpgroupThreads;
   const int lane = threadIdx.x % 32;
 
-  if (threadIdx.x == 0) ring.init();
+  if (threadIdx.x == 0) {
+    if constexpr (kPingPong) {
+      for (int w = 0; w < kConsumerWarpgroups; ++w) mbar_init(&mainloop_done[w], kWarpsPerWarpgroup);
+      ring.init(kWarpsPerWarpgroup);  // its fence covers the barriers above
+    } else {
+      ring.init();
+    }
+  }
   __syncthreads();
   // Programmatic dependent launch (src/ sets p.programmatic in the static plan on sm_90; the
   // launcher then sets the attribute): nothing is read from or written to global memory before the
@@ -233,152 +399,48 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     }
   } else {
-  // ---------------- consumer warpgroups
-  setmaxnreg_inc<kConsumerRegs>();
-  const int cwg = warpgroup - 1;            // 0 or 1: rows [64*cwg, 64*cwg + 64) of the tile
-  const int warp_in_wg = (threadIdx.x / 32) % 4;
-
-  const T* wscale = static_cast<const T*>(p.weight_scale);
-  const T* bias = static_cast<const T*>(p.bias);
-  const bool has_bias = bias != nullptr;
-  T* out = static_cast<T*>(p.out);
-  using Q = QuadStore<T>;
-  // Vector stores need every chunk of a row aligned: the out base and ld_out (in elements).
-  const bool vec_ok = (p.ld_out % Q::kChunkElems == 0) && (reinterpret_cast<uintptr_t>(out) % Q::kChunkBytes == 0);
-  const int quad_lane = lane % kQuadLanes;
-
-  int32_t acc[Wgmma<BN>::kAccRegs];
-  for (int32_t tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
-    int32_t mt, nt;
-    tile_coords(tile, m_tiles, n_tiles, mt, nt);
-
-    {
-      // The epilogue's column scales, bias and row scales of this tile into L1 now, so that its
-      // loads after the mainloop hit L1 instead of waiting on L2 (measured: -3% cycles for bf16 at
-      // M=4096 N=28672 K=4096, neutral for f32/f64).
-      const int ctid = threadIdx.x - kWarpgroupThreads;
-      const int32_t c_first = nt * BN, c_last = min(c_first + BN, p.n) - 1;
-      prefetch_range_l1(wscale + c_first, wscale + c_last, ctid);
-      if (has_bias) prefetch_range_l1(bias + c_first, bias + c_last, ctid);
-      if (p.row_scale != nullptr) {
-        const T* rsp = static_cast<const T*>(p.row_scale);
-        const int32_t r_first = mt * kTileM, r_last = min(r_first + kTileM, p.m) - 1;
-        prefetch_range_l1(rsp + r_first, rsp + r_last, ctid);
+    // ---------------- consumer warpgroups
+    setmaxnreg_inc<kConsumerRegs>();
+    const int cwg = warpgroup - 1;  // 0 or 1
+    const int warp_in_wg = (threadIdx.x / 32) % kWarpsPerWarpgroup;
+    if constexpr (!kPingPong) {
+      // Rows [64*cwg, 64*cwg + 64) of every tile of this CTA.
+      int32_t acc[Wgmma<BN>::kAccRegs];
+      for (int32_t tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
+        int32_t mt, nt;
+        tile_coords(tile, m_tiles, n_tiles, mt, nt);
+        prefetch_tile_scales<T>(p, mt * kTileM, kTileM, nt * BN, BN, threadIdx.x - kWarpgroupThreads,
+                                kConsumerThreads);
+        // The tile's K blocks (K >= 1: at least one), the first wgmma overwriting the previous tile's acc.
+        ring.template mma_blocks<true, BN>(pos, cwg * kWgmmaM * kTileK, k_blocks, acc, lane);
+        store_fragment<T, BN>(p, acc, mt * kTileM + cwg * kWgmmaM, nt * BN, warp_in_wg, lane);
       }
-    }
-
-    // The tile's K blocks (K >= 1: at least one), the first wgmma overwriting the previous tile's acc.
-    ring.template mma_blocks<true, BN>(pos, cwg * kWgmmaM * kTileK, k_blocks, acc, lane);
-
-    // ---------------- epilogue on the accumulator fragment:
-    // acc[4j + 2h + e] is row warp_in_wg*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e.
-    // The column scales (and bias) of kEpilogueBatch column groups are loaded together, before any of
-    // their stores, so their latencies overlap. They are plain loads, not ld.global.nc: the stores
-    // may alias them for the compiler, which therefore cannot sink them next to their uses after
-    // earlier stores (with __ldg ptxas did, to save registers, and exposed a load latency per group).
-    // In an exchange unit every lane computes all its values (rows past M use row scale 0, columns
-    // past N scale 0) so that the whole warp takes part in the shuffles; stores are bounds-checked.
-    const int32_t row0 = mt * kTileM + cwg * kWgmmaM + warp_in_wg * 16 + lane / 4;
-    const int32_t col0 = nt * BN + 2 * quad_lane;
-    bool row_ok[2];
-    C rs[2];
-    T* orow[2];
+    } else {
+      // The CTA's tiles j = cwg, cwg + 2, ... (its i-th), all 128 rows of each.
+      int32_t acc[kConsumerWarpgroups][Wgmma<BN>::kAccRegs];
+      pos.skip(cwg * k_blocks);
+      int32_t i = 0;
+      for (int32_t j = cwg, tile = blockIdx.x + cwg * gridDim.x; tile < num_tiles;
+           j += kConsumerWarpgroups, tile += kConsumerWarpgroups * gridDim.x, ++i) {
+        int32_t mt, nt;
+        tile_coords(tile, m_tiles, n_tiles, mt, nt);
+        prefetch_tile_scales<T>(p, mt * kTileM, kTileM, nt * BN, BN, threadIdx.x % kWarpgroupThreads,
+                                kWarpgroupThreads);
+        // The turn: the other warpgroup's mainloop of tile j - 1 (its i-th for cwg 1, (i-1)-th for
+        // cwg 0) has completed the phase of that number on its mainloop_done barrier.
+        if (j > 0) mbar_wait(&mainloop_done[1 - cwg], static_cast<uint32_t>(cwg == 1 ? i : i - 1) & 1u);
+        ring.template mma_row_blocks<true, BN, kConsumerWarpgroups>(pos, 0, k_blocks, acc, lane);
+        if (lane == 0) mbar_arrive(&mainloop_done[cwg]);
+        pos.skip(k_blocks);  // the other warpgroup's next tile
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int32_t row = row0 + 8 * h;
-      row_ok[h] = row < p.m;
-      rs[h] = row_ok[h] ? row_scale_of<T>(p, row) : C(0);
-      orow[h] = out + static_cast<int64_t>(row_ok[h] ? row : 0) * p.ld_out;
-    }
-    // The row this lane stores after an exchange (selected, not indexed: no local memory).
-    const int keep_row = quad_lane & 1;
-    const int keep_group = (quad_lane >> 1) & 1;  // the 8-column group of a pair of groups (4 lanes)
-    const bool keep_ok = keep_row ? row_ok[1] : row_ok[0];
-    T* const keep_out = keep_row ? orow[1] : orow[0];
-    // Stores the kElems consecutive elements (words w) of row `dst` (when ok) from column `col`.
-    auto store_row = [&](bool ok, T* dst, int32_t col, const uint32_t* w) {
-      if (!ok) return;
-#pragma unroll
-      for (int c = 0; c < Q::kChunks; ++c) {
-        const int32_t cc = col + c * Q::kChunkElems;
-        if (vec_ok && cc + Q::kChunkElems <= p.n) {
-          vec_store<Q::kChunkWords>(dst + cc, w + c * Q::kChunkWords);
-        } else {
-#pragma unroll
-          for (int i = 0; i < Q::kChunkElems; ++i) {
-            if (cc + i < p.n) ElemStore<sizeof(T)>::store(dst + cc + i, w, c * Q::kChunkElems + i);
-          }
-        }
-      }
-    };
-#pragma unroll
-    for (int jb = 0; jb < BN / 8; jb += kEpilogueBatch) {
-      C cs[kEpilogueBatch][2], cb[kEpilogueBatch][2];
-#pragma unroll
-      for (int j = 0; j < kEpilogueBatch; ++j) {
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int32_t col = col0 + 8 * (jb + j) + e;
-          const bool ok = col < p.n;
-          cs[j][e] = ok ? E::to_c(wscale[col]) : C(0);
-          cb[j][e] = (ok && has_bias) ? E::to_c(bias[col]) : C(0);
-        }
-      }
-      if constexpr (Q::kLanes == 1) {
-        // No exchange: each lane stores its own pairs, row by row, skipping rows past M and
-        // column groups past N.
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          if (!row_ok[h]) continue;
-#pragma unroll
-          for (int j = 0; j < kEpilogueBatch; ++j) {
-            const int32_t col = col0 + 8 * (jb + j);
-            if (col >= p.n) continue;
-            const int a = 4 * (jb + j) + 2 * h;
-            uint32_t w[Q::kPairWords];
-            PairWords<T>::make(scale_acc<C>(acc[a], rs[h], cs[j][0], has_bias, cb[j][0]),
-                               scale_acc<C>(acc[a + 1], rs[h], cs[j][1], has_bias, cb[j][1]), w);
-            store_row(true, orow[h], col, w);
-          }
-        }
-      } else {
-        // One exchange unit (kGroups 8-column groups) at a time, skipped (warp-uniformly) past N:
-        // its pairs are computed right before they are exchanged and stored.
-#pragma unroll
-        for (int j = 0; j < kEpilogueBatch; j += Q::kGroups) {
-          const int32_t group_col = nt * BN + 8 * (jb + j);
-          if (group_col >= p.n) continue;
-          // The pair of group jb + j + g, row h: the contract's value in C (scale_acc of the
-          // compute type: Epi<C>::finish is exact), rounded once to T by PairWords.
-          uint32_t pw[Q::kGroups][2][Q::kPairWords];
-#pragma unroll
-          for (int g = 0; g < Q::kGroups; ++g) {
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-              const int a = 4 * (jb + j + g) + 2 * h;
-              PairWords<T>::make(scale_acc<C>(acc[a], rs[h], cs[j + g][0], has_bias, cb[j + g][0]),
-                                 scale_acc<C>(acc[a + 1], rs[h], cs[j + g][1], has_bias, cb[j + g][1]), pw[g][h]);
-            }
-          }
-          uint32_t w[Q::kWords];
-          if constexpr (Q::kLanes == 2) {
-            quad_exchange<Q::kPairWords>(pw[0][0], pw[0][1], keep_row, 1, w);
-            store_row(keep_ok, keep_out, group_col + 2 * (quad_lane & ~1), w);
-          } else {
-            uint32_t u[2][2 * Q::kPairWords];
-            quad_exchange<Q::kPairWords>(pw[0][0], pw[0][1], keep_row, 1, u[0]);
-            quad_exchange<Q::kPairWords>(pw[1][0], pw[1][1], keep_row, 1, u[1]);
-            quad_exchange<2 * Q::kPairWords>(u[0], u[1], keep_group, 2, w);
-            store_row(keep_ok, keep_out, group_col + 8 * keep_group, w);
-          }
-        }
+        for (int r = 0; r < kConsumerWarpgroups; ++r)
+          store_fragment<T, BN>(p, acc[r], mt * kTileM + r * kWgmmaM, nt * BN, warp_in_wg, lane);
       }
     }
   }
-  }  // consumer warpgroups
 }
 
-template <typename Cfg>
+template <typename Cfg, Schedule S>
 struct Launch {
   const LinearParams& p;
   int32_t num_sms;
@@ -402,38 +464,38 @@ struct Launch {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(static_cast<unsigned>(grid));
     cfg.blockDim = dim3(kThreads);
-    cfg.dynamicSmemBytes = Cfg::kSmemBytes;
+    cfg.dynamicSmemBytes = KernelSmem<Cfg, S>::kBytes;
     cfg.stream = stream;
     cfg.attrs = attr;
     cfg.numAttrs = 1;
     LinearParams params = p;
     void* args[] = {&map_a, &map_b, &params};
-    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg>), args);
+    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg, S>), args);
   }
 };
 
-template <typename Cfg>
+template <typename Cfg, Schedule S>
 struct Prepare {
   template <typename T>
   cudaError_t operator()() const {
-    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg>),
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
+    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg, S>),
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, KernelSmem<Cfg, S>::kBytes);
   }
 };
 
-template <typename Cfg>
+template <typename Cfg, Schedule S>
 cudaError_t prepare_config() {
   if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
   for (Dtype d : {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16}) {
-    const cudaError_t e = dispatch_dtype(d, Prepare<Cfg>{});
+    const cudaError_t e = dispatch_dtype(d, Prepare<Cfg, S>{});
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
 }
 
-template <typename Cfg>
+template <typename Cfg, Schedule S>
 cudaError_t launch_config(const LinearParams& p, int32_t num_sms, cudaStream_t stream) {
-  return dispatch_dtype(p.dtype, Launch<Cfg>{p, num_sms, stream});
+  return dispatch_dtype(p.dtype, Launch<Cfg, S>{p, num_sms, stream});
 }
 
 // "sm90_wgmma_ws_128x<BN>x128_s<stages>", built at compile time.
@@ -441,7 +503,15 @@ template <typename Cfg>
 constexpr VariantName kPersistentName =
     tile_variant_name("sm90_wgmma_ws_", kTileM, Cfg::kTileN, Cfg::kStages, /*split=*/0);
 template <typename Cfg>
-const KernelVariant kPersistent = {kPersistentName<Cfg>.text, 90, true, &prepare_config<Cfg>, &launch_config<Cfg>};
+const KernelVariant kPersistent = {kPersistentName<Cfg>.text, 90, true, &prepare_config<Cfg, Schedule::kCooperative>,
+                                   &launch_config<Cfg, Schedule::kCooperative>};
+// "sm90_wgmma_pp_128x<BN>x128_s<stages>": the ping-pong schedule.
+template <typename Cfg>
+constexpr VariantName kPingPongName =
+    tile_variant_name("sm90_wgmma_pp_", kTileM, Cfg::kTileN, Cfg::kStages, /*split=*/0);
+template <typename Cfg>
+const KernelVariant kPingPong = {kPingPongName<Cfg>.text, 90, true, &prepare_config<Cfg, Schedule::kPingPong>,
+                                 &launch_config<Cfg, Schedule::kPingPong>};
 
 }  // namespace
 
@@ -456,6 +526,7 @@ const std::array<PersistentVariant, kPersistentWidthCount> kSm90PersistentVarian
     {Tile256::kTileN, &kPersistent<Tile256>},
 }};
 const KernelVariant& kSm90Wide = kPersistent<Tile256>;
+const KernelVariant& kSm90PingPong = kPingPong<Tile128>;
 const KernelVariant& kSm90Narrow = kPersistent<Tile128>;
 
 }  // namespace kernels

@@ -19,6 +19,12 @@
 //   48 KiB). The widths other than 128 and 256 let the tile count fill the waves of the SMs at
 //   medium M (src/dispatch_sm90.cpp).
 //   kSm90Wide is the 128x256 variant, kSm90Narrow the 128x128 one.
+// kSm90PingPong, "sm90_wgmma_pp_128x128x128_s6": the same kernel with the ping-pong schedule: each
+//   consumer warpgroup computes whole 128 x 128 tiles (two 64-row wgmma blocks per K step, 2 x 64
+//   accumulator registers per thread), the two warpgroups taking the CTA's tiles in turn: one starts a
+//   tile's mainloop when the other has finished the previous tile's (an mbarrier per warpgroup), so
+//   each epilogue runs under the other warpgroup's mainloop. The producer loads the tiles in order;
+//   every stage is released by the 4 warps of the warpgroup that consumes it.
 // With LinearParams::programmatic (the static plan on sm_90) a launch is a programmatic dependent of
 // the previous kernel on the stream: its CTAs may be scheduled while that kernel finishes, and every
 // thread executes griddepcontrol.wait before it reads or writes global memory.
@@ -54,6 +60,7 @@ struct PersistentVariant {
 extern const std::array<PersistentVariant, kPersistentWidthCount> kSm90PersistentVariants;
 extern const KernelVariant& kSm90Wide;
 extern const KernelVariant& kSm90Narrow;
+extern const KernelVariant& kSm90PingPong;
 
 }  // namespace kernels
 }  // namespace sq

@@ -15,11 +15,13 @@
 //                                 persistent kernel by kSplitGainSmallM (M <= kSplitSmallMaxM),
 //                                 kSplitGainLongK (larger M, k_blocks >= kLongKBlocks) or
 //                                 kSplitGainShortK (larger M, shorter K)
-//   otherwise                  -> a persistent wgmma + TMA kernel (persistent_choose): the tile
-//                                 width (96, 128, 160 or 256) whose waves the cost model
-//                                 (kPartialWaveExponent) finishes first: e.g. 128x96 for
-//                                 N = 4096..8192 at M = 128..256, 128x160 for N = 10240 at
-//                                 M = 256..1024, 128x256 at large M.
+//   otherwise                  -> 16-bit output, K <= 8192, 2..32 tiles of 128 x 128 per SM and
+//                                 a cost model win: the ping-pong kernel (pingpong_pays); else a
+//                                 cooperative persistent
+//                                 wgmma + TMA kernel (persistent_choose): the tile width (96, 128,
+//                                 160 or 256) whose waves the cost model (kPartialWaveExponent)
+//                                 finishes first: e.g. 128x96 for N = 4096..8192 at M = 128..256,
+//                                 128x160 for N = 10240 at M = 256..1024, 128x256 at large M.
 // Measured on H100 SXM (132 SMs), .dev/k90, .dev/p90 and .dev/split drivers (runs queued, operands
 // rotated past L2; .dev/split/results/call2_driver.txt). The split-K kernels stream the weight at
 // 75-95% of the copy bandwidth when their CTAs fill the SMs, plus a fixed ~9 us (tensor maps,
@@ -46,6 +48,7 @@
 // N >= 10240 with K <= 8192 (e.g. 28672x4096 M=128: +8%/-6%), where the narrow or wide kernel stays.
 // Clusters of 3 fill at most 117 of 132 SMs (GPCs of uneven size), clusters of 4 only 120 and
 // never won; clusters of 1 and 2 fill all SMs.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -101,6 +104,27 @@ constexpr int64_t kNarrowTileN = 128;
 constexpr double kPartialWaveExponent = 0.5;
 // A narrower width is taken only when the model says it is this fraction faster.
 constexpr double kWidthMargin = 0.02;
+
+// The ping-pong kernel (kernels::kSm90PingPong) instead of the cooperative ones (pingpong_pays).
+// Measured on the H100 (bench/sq_sweep --family persistent: every width and the ping-pong kernel in
+// interleaved rounds, 8 Llama shapes and squares at M = 128..8192, bf16 and f32; then the full
+// benchmark; bench/NOTES.md v0.1.6), back to back against the fastest cooperative width: with bf16
+// out and 2..32 of its tiles per SM mostly faster (57344x8192 M=1024 748.8 -> 643.9 us, 28672x4096
+// M=512 102.7 -> 86.8 us, 8192x8192 M=8192 908.7 -> 792.2 us; K = 4096 rows of the benchmark
+// 3-18%), a few rows 2-5% slower (28672x4096 M=2048 in the sweeps); under 2 tiles per SM one
+// warpgroup idles (4096x4096 M=256: 12.1 -> 16.2 us); above 32 tiles per SM (57344x8192 M=8192:
+// 5826 -> 6969 us; 16384^3 at M=8192), with f32 out (57344x8192 M=1024: 724.7 -> 860.5 us), at
+// K >= 14336 (8192x28672 M=8192: 2746 -> 3188 us; 4096x14336 M=4096 341 -> 360 us) and where its
+// 128-wide tiles fill the waves worse (10240x8192 M=512: 64.4 -> 72.6 us against 128x160) it is
+// slower. The hidden epilogue's share of a tile's time falls with K: 10% at K <= 4096 and 5% at
+// 8192 is what the measured gains and losses fit.
+constexpr int32_t kPingPongOutBytes = 2;
+constexpr int64_t kPingPongTileN = 128;
+constexpr int64_t kPingPongMinTilesPerSm = 2;
+constexpr int64_t kPingPongMaxTilesPerSm = 32;
+constexpr int64_t kPingPongMaxK = 8192;
+constexpr double kPingPongEpilogueShare = 0.10;
+constexpr int64_t kPingPongShareK = 4096;
 
 // The fraction of the SMs that clusters of 3 CTAs can occupy at once (H100 SXM,
 // cudaOccupancyMaxActiveClusters: 39 clusters of 3 = 117 SMs; clusters of 1 and 2 fill all 132).
@@ -159,25 +183,44 @@ const kernels::KernelVariant* split_choose(const LinearShape& s, int64_t sms) {
   return best_score > narrow * gain ? best : nullptr;
 }
 
-// The persistent variant whose tiles the cost model runs fastest, widest first, a narrower width
-// taken only when it is kWidthMargin faster.
-const kernels::KernelVariant& persistent_choose(const LinearShape& s, int64_t sms) {
-  const int64_t m_tiles = ceil_div(s.m, kTileM);
+// The cost model's time of a persistent kernel with tile_n-wide tiles (in units of one tile
+// column's mainloop): waves of tiles, the last partial wave's fill f counting f^kPartialWaveExponent.
+double persistent_cost(const LinearShape& s, int64_t sms, int64_t tile_n) {
+  const int64_t tiles = ceil_div(s.m, kTileM) * ceil_div(s.n, tile_n);
+  const int64_t full_waves = tiles / sms;
+  const double last_fill = static_cast<double>(tiles % sms) / static_cast<double>(sms);
+  return (static_cast<double>(full_waves) + std::pow(last_fill, kPartialWaveExponent)) * static_cast<double>(tile_n);
+}
+
+// The cooperative persistent variant whose tiles the cost model runs fastest, widest first, a
+// narrower width taken only when it is kWidthMargin faster; its cost in *cost_out.
+const kernels::KernelVariant& persistent_choose(const LinearShape& s, int64_t sms, double* cost_out) {
   const kernels::KernelVariant* best = nullptr;
   double best_cost = 0.0;
   for (int32_t w = kernels::kPersistentWidthCount - 1; w >= 0; --w) {
     const kernels::PersistentVariant& v = kernels::kSm90PersistentVariants[w];
-    const int64_t tiles = m_tiles * ceil_div(s.n, v.tile_n);
-    const int64_t full_waves = tiles / sms;
-    const double last_fill = static_cast<double>(tiles % sms) / static_cast<double>(sms);
-    const double waves = static_cast<double>(full_waves) + std::pow(last_fill, kPartialWaveExponent);
-    const double cost = waves * static_cast<double>(v.tile_n);
+    const double cost = persistent_cost(s, sms, v.tile_n);
     if (best == nullptr || cost < best_cost * (1.0 - kWidthMargin)) {
       best = v.variant;
       best_cost = cost;
     }
   }
+  *cost_out = best_cost;
   return *best;
+}
+
+// Whether the ping-pong kernel (128 x kPingPongTileN tiles, each warpgroup's epilogue under the
+// other's mainloop) beats the cooperative choice of cost coop_cost: 16-bit output, K <= kPingPongMaxK,
+// kPingPongMinTilesPerSm..kPingPongMaxTilesPerSm of its tiles per SM, and the cost model's time of
+// its tiles, less the epilogue share it hides (kPingPongEpilogueShare at K <= kPingPongShareK,
+// falling as 1/K above), under coop_cost.
+bool pingpong_pays(const LinearShape& s, int64_t sms, double coop_cost) {
+  if (s.out_bytes != kPingPongOutBytes || s.k > kPingPongMaxK) return false;
+  const int64_t tiles = ceil_div(s.m, kTileM) * ceil_div(s.n, kPingPongTileN);
+  if (tiles < kPingPongMinTilesPerSm * sms || tiles > kPingPongMaxTilesPerSm * sms) return false;
+  const double share = kPingPongEpilogueShare * static_cast<double>(kPingPongShareK) /
+                       static_cast<double>(std::max<int64_t>(s.k, kPingPongShareK));
+  return persistent_cost(s, sms, kPingPongTileN) * (1.0 - share) < coop_cost;
 }
 
 }  // namespace
@@ -192,6 +235,8 @@ cudaError_t sm90_prepare() {
     e = v.variant->prepare();
     if (e != cudaSuccess) return e;
   }
+  e = kernels::kSm90PingPong.prepare();
+  if (e != cudaSuccess) return e;
   // One prepare covers every split-K variant (they share one prepare).
   return kernels::kSm90SplitKVariants[0].variant->prepare();
 }
@@ -209,7 +254,9 @@ const kernels::KernelVariant& sm90_choose(const LinearShape& s) {
   if (s.m <= kSplitMaxM) {
     if (const kernels::KernelVariant* v = split_choose(s, sms)) return *v;
   }
-  return persistent_choose(s, sms);
+  double coop_cost = 0.0;
+  const kernels::KernelVariant& coop = persistent_choose(s, sms, &coop_cost);
+  return pingpong_pays(s, sms, coop_cost) ? kernels::kSm90PingPong : coop;
 }
 
 }  // namespace sq

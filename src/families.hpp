@@ -14,6 +14,7 @@ struct LinearShape {
   int32_t num_sms;
   int32_t sm;      // compute capability * 10 of the plan's device (e.g. 90)
   bool aligned16;  // k % 16 == 0, act/weight bases 16-byte aligned, ld_act/ld_weight % 16 == 0
+  int32_t out_bytes;  // bytes of one output element (2: f16/bf16, 4: f32, 8: f64)
 };
 
 // Small-M (decode) kernels, used by both GPU families: kernels/decode_mma.cu, chosen by

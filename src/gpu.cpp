@@ -75,7 +75,8 @@ sq_status stream_device(sq_stream stream, int* device, const char* fn) {
 }
 
 LinearShape shape_of(const sq_plan_st& plan, int64_t m, bool aligned16) {
-  return LinearShape{m, plan.desc.n, plan.desc.k, plan.num_sms, plan.sm, aligned16};
+  return LinearShape{m, plan.desc.n, plan.desc.k, plan.num_sms, plan.sm, aligned16,
+                     static_cast<int32_t>(dtype_size(plan.desc.out_dtype))};
 }
 
 const kernels::KernelVariant& choose(const sq_plan_st& plan, const LinearShape& s) {

@@ -266,6 +266,34 @@ TEST_CASE("Hopper persistent kernels of every tile width (M > 256) equal the hos
   }
 }
 
+TEST_CASE("Hopper ping-pong kernel (16-bit out, 2 to 32 of its tiles per SM) equals the host kernel", "[linear]") {
+  if (!has_hopper()) {
+    WARN("not an sm_90 GPU: the Hopper ping-pong kernel is not exercised");
+    return;
+  }
+  int sms = 0, dev = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  // 8 x 33 and 17 x 18 tiles of 128 x 128 (2.0 and 2.3 per SM on 132 SMs): each warpgroup takes
+  // turns over several tiles; M and N not multiples of 128; several K blocks. f32 out of the same
+  // shapes stays on the cooperative kernels.
+  for (const Shape& s : {Shape{1000, 4200, 400}, Shape{2100, 2300, 272}}) {
+    for (sq_dtype t : {SQ_DTYPE_BF16, SQ_DTYPE_F16, SQ_DTYPE_F32}) {
+      sq_plan_desc d = linear_desc(t, s.n, s.k, s.m, 0.01);
+      sq_plan plan = nullptr;
+      REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
+      const char* name = nullptr;
+      REQUIRE(sq_plan_kernel_name(plan, s.m, &name) == SQ_STATUS_SUCCESS);
+      sq_plan_destroy(plan);
+      CAPTURE(s.m, s.n, s.k, t, name, sms);
+      if (sms == 132) CHECK((std::string(name).find("_pp_") != std::string::npos) == (t != SQ_DTYPE_F32));
+      for (int64_t pad : {int64_t{0}, int64_t{6}})
+        check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
+    }
+  }
+  if (sms != 132) WARN("not a 132-SM GPU: which kernel these shapes take is not asserted");
+}
+
 TEST_CASE("the largest legal K, extreme values, and odd K take exact paths", "[linear]") {
   for (sq_preference pref : families()) {
     check_case({pref, SQ_DTYPE_F64, 3, 5, SQ_MAX_K, false, 0, 0, 0, 0, true});
@@ -295,6 +323,8 @@ TEST_CASE("small shapes of every family and dtype (sanitizer set)", "[linear][sa
       check_case({pref, t, 130, 72, 96, true});
       check_case({pref, t, 3, 9, 7, false});
     }
+  // 9 x 30 tiles of 128 x 128 with bf16 out: the Hopper dispatch takes the ping-pong kernel.
+  if (has_hopper()) check_case({SQ_PREFERENCE_GPU_HOPPER, SQ_DTYPE_BF16, 1100, 3800, 32, true});
 }
 
 TEST_CASE("memory-space checks in can_implement", "[linear]") {

@@ -166,11 +166,14 @@ TEST_CASE("every Hopper split-K variant (both tile heights, every width and spli
                 {129, 300, 2000, 48}, {200, 1000, 48, 16}});
 }
 
-TEST_CASE("every Hopper persistent variant (every tile width) equals the oracle", "[variants]") {
+TEST_CASE("every Hopper persistent variant (every tile width, both schedules) equals the oracle", "[variants]") {
   if (!hopper_ready()) return;
-  // One row to several tiles per CTA (2048 x 2300: more tiles than SMs at every width), N edges of
-  // every width, K of one block to 64 blocks; strided rows.
-  check_shapes(variants_of(kernels::kSm90PersistentVariants),
-               {{1, 1000, 4096, 0}, {129, 1000, 2000, 48}, {300, 4000, 1040, 0}, {257, 900, 8192, 16},
-                {2048, 2300, 64, 0}});
+  // One row to several tiles per CTA (2048 x 2300: more tiles than SMs at every width; 2500 x 2600:
+  // about 3 tiles of 128 x 128 per CTA, so each ping-pong warpgroup takes turns over several tiles,
+  // 2 K blocks each, the ring wrapping at other places every tile), N edges of every width, K of one
+  // block to 64 blocks; strided rows.
+  std::vector<const kernels::KernelVariant*> variants = variants_of(kernels::kSm90PersistentVariants);
+  variants.push_back(&kernels::kSm90PingPong);
+  check_shapes(variants, {{1, 1000, 4096, 0}, {129, 1000, 2000, 48}, {300, 4000, 1040, 0}, {257, 900, 8192, 16},
+                          {2048, 2300, 64, 0}, {2500, 2600, 208, 0}});
 }
