@@ -498,20 +498,15 @@ cudaError_t launch_config(const LinearParams& p, int32_t num_sms, cudaStream_t s
   return dispatch_dtype(p.dtype, Launch<Cfg, S>{p, num_sms, stream});
 }
 
-// "sm90_wgmma_ws_128x<BN>x128_s<stages>", built at compile time.
+// "sm90_wgmma_ws_128x<BN>x128_s<stages>" (cooperative) or "sm90_wgmma_pp_..." (ping-pong), built at
+// compile time.
+template <typename Cfg, Schedule S>
+constexpr VariantName kVariantName = tile_variant_name(S == Schedule::kPingPong ? "sm90_wgmma_pp_" : "sm90_wgmma_ws_",
+                                                       kTileM, Cfg::kTileN, Cfg::kStages, /*split=*/0);
+template <typename Cfg, Schedule S>
+const KernelVariant kVariant = {kVariantName<Cfg, S>.text, 90, true, &prepare_config<Cfg, S>, &launch_config<Cfg, S>};
 template <typename Cfg>
-constexpr VariantName kPersistentName =
-    tile_variant_name("sm90_wgmma_ws_", kTileM, Cfg::kTileN, Cfg::kStages, /*split=*/0);
-template <typename Cfg>
-const KernelVariant kPersistent = {kPersistentName<Cfg>.text, 90, true, &prepare_config<Cfg, Schedule::kCooperative>,
-                                   &launch_config<Cfg, Schedule::kCooperative>};
-// "sm90_wgmma_pp_128x<BN>x128_s<stages>": the ping-pong schedule.
-template <typename Cfg>
-constexpr VariantName kPingPongName =
-    tile_variant_name("sm90_wgmma_pp_", kTileM, Cfg::kTileN, Cfg::kStages, /*split=*/0);
-template <typename Cfg>
-const KernelVariant kPingPong = {kPingPongName<Cfg>.text, 90, true, &prepare_config<Cfg, Schedule::kPingPong>,
-                                 &launch_config<Cfg, Schedule::kPingPong>};
+const KernelVariant& kPersistent = kVariant<Cfg, Schedule::kCooperative>;
 
 }  // namespace
 
@@ -526,7 +521,7 @@ const std::array<PersistentVariant, kPersistentWidthCount> kSm90PersistentVarian
     {Tile256::kTileN, &kPersistent<Tile256>},
 }};
 const KernelVariant& kSm90Wide = kPersistent<Tile256>;
-const KernelVariant& kSm90PingPong = kPingPong<Tile128>;
+const KernelVariant& kSm90PingPong = kVariant<Tile128, Schedule::kPingPong>;
 const KernelVariant& kSm90Narrow = kPersistent<Tile128>;
 
 }  // namespace kernels
