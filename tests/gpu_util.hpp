@@ -36,6 +36,14 @@ inline bool is_sm90() {
   return major == 9 && minor == 0;
 }
 
+// The current device's SM count.
+inline int num_sms() {
+  int dev = 0, sms = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  return sms;
+}
+
 // Runs enqueue() (work queued on s) three times, eagerly or as one captured CUDA graph replayed,
 // with poison() before and check() after each run (once s has drained).
 template <typename Enqueue, typename Poison, typename Check>

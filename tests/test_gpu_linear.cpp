@@ -174,9 +174,7 @@ TEST_CASE("FASTEST picks the Hopper family on sm_90 and matches the host", "[lin
 
 TEST_CASE("decode kernels on both sides of the narrow/wide switch (N = 32 * SMs; 48 * SMs: wide at M <= 16 too)",
           "[linear]") {
-  int dev = 0, sms = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  const int sms = num_sms();
   for (sq_preference pref : families())
     for (int64_t n : {int64_t{32} * sms, int64_t{32} * sms - 32, int64_t{48} * sms})
       for (int64_t m : {1, 16, 17, 33, 64}) check_case({pref, SQ_DTYPE_BF16, m, n, 512, m % 2 == 1});
@@ -251,9 +249,7 @@ TEST_CASE("Hopper persistent kernels of every tile width (M > 256) equal the hos
   // (N not a multiple of the width, M not a multiple of 128, several K blocks).
   const std::vector<std::string> names =
       check_hopper_shapes({{257, 100, 400}, {257, 132, 400}, {513, 3332, 272}, {769, 3748, 144}}, 5);
-  int sms = 0, dev = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  const int sms = num_sms();
   CAPTURE(names, sms);
   if (sms != 132) {
     WARN("not a 132-SM GPU: the dispatch may take other widths for these shapes; coverage not asserted");
@@ -271,9 +267,7 @@ TEST_CASE("Hopper ping-pong kernel (16-bit out, 2 to 32 of its tiles per SM) equ
     WARN("not an sm_90 GPU: the Hopper ping-pong kernel is not exercised");
     return;
   }
-  int sms = 0, dev = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  const int sms = num_sms();
   // 8 x 33 and 17 x 18 tiles of 128 x 128 (2.0 and 2.3 per SM on 132 SMs): each warpgroup takes
   // turns over several tiles; M and N not multiples of 128; several K blocks. f32 out of the same
   // shapes stays on the cooperative kernels.

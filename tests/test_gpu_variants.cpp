@@ -36,13 +36,6 @@ constexpr int64_t kScratchGuard = 64;
 
 kernels::Dtype kernel_dtype(sq_dtype t) { return static_cast<kernels::Dtype>(t); }
 
-int num_sms() {
-  int dev = 0, sms = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-  return sms;
-}
-
 // One shape's operands on the host and the device (row strides lda / ldw), and the oracle's
 // accumulators (once per shape; the epilogue runs per dtype and mode).
 struct Operands {
