@@ -2,13 +2,14 @@
 // the dispatch's choice, to fit or check the dispatch's cost models (src/dispatch_sm90.cpp) on a GPU.
 // It links the kernel objects (kernels/ and the dispatch) directly, below the plan and the C ABI.
 //
-//   sq_sweep [shapes.csv] [--family split|persistent] [--m M[,M..]] [--dtypes bf16,f32,f64,f16]
+//   sq_sweep [shapes.csv] [--family split|persistent|decode] [--m M[,M..]] [--dtypes bf16,f32,f64,f16]
 //            [--filter TAG[,TAG..]]
 //
 // For each distinct N x K of the shape set (tags filtered), each M and dtype: every variant's
 // isolated and back-to-back medians in microseconds (split-K variants only where their CTA count
 // is between half and twice the SMs), the decode kernel the dispatch would take at that M (split
-// family, M <= 64), the dispatch's choice, and the fastest back to back. Timing as in sq_bench
+// family, M <= 64), the dispatch's choice, and the fastest back to back. The decode family: every
+// decode variant whose token tiles hold M, and the dispatch's choice. Timing as in sq_bench
 // (bench_common.cuh's Timer: runs queued behind a blocking kernel, operands rotated past twice the
 // L2, the variants of a line interleaved in rounds). Outputs are not checked here
 // (tests/test_gpu_variants.cpp checks every variant bit for bit).
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "bench_common.cuh"
+#include "decode_mma.hpp"
 #include "families.hpp"
 #include "sm90_splitk.hpp"
 #include "sm90_wgmma.hpp"
@@ -109,7 +111,7 @@ struct Options {
 };
 
 [[noreturn]] void usage(const char* argv0) {
-  die("usage: %s [shapes.csv] [--family split|persistent] [--m M[,M..]] [--dtypes bf16,f32,f64,f16]"
+  die("usage: %s [shapes.csv] [--family split|persistent|decode] [--m M[,M..]] [--dtypes bf16,f32,f64,f16]"
       " [--filter TAG[,TAG..]]",
       argv0);
 }
@@ -140,8 +142,11 @@ Options parse(int argc, char** argv) {
       usage(argv[0]);
     }
   }
-  if (o.family != "split" && o.family != "persistent") usage(argv[0]);
-  if (o.ms.empty()) o.ms = o.family == "split" ? std::vector<int>{32, 64} : std::vector<int>{128, 256, 512, 1024};
+  if (o.family != "split" && o.family != "persistent" && o.family != "decode") usage(argv[0]);
+  if (o.ms.empty())
+    o.ms = o.family == "split"    ? std::vector<int>{32, 64}
+           : o.family == "decode" ? std::vector<int>{1, 16, 32, 64}
+                                  : std::vector<int>{128, 256, 512, 1024};
   for (int m : o.ms)
     if (m < 1) usage(argv[0]);
   return o;
@@ -159,6 +164,11 @@ std::vector<const KernelVariant*> candidates(const std::string& family, const sq
       v.push_back(c.variant);
     }
     if (const KernelVariant* d = sq::decode_choose(s)) v.push_back(d);
+  } else if (family == "decode") {
+    for (int i = 0; i < sq::kernels::kDecodeVariantCount; ++i)
+      if (s.m <= sq::kernels::kDecodeVariantMaxM[i]) v.push_back(sq::kernels::kDecodeAllVariants[i]);
+    const KernelVariant* choice = &sq::sm90_choose(s);
+    if (std::find(v.begin(), v.end(), choice) == v.end()) v.push_back(choice);
   } else {
     for (const sq::kernels::PersistentVariant& c : sq::kernels::kSm90PersistentVariants) v.push_back(c.variant);
     v.push_back(&sq::kernels::kSm90PingPong);

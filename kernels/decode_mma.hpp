@@ -31,6 +31,12 @@ extern const KernelVariant kDecodeMmaM32Wide;
 // M <= 64: eight n8 token tiles.
 extern const KernelVariant kDecodeMmaM64;
 extern const KernelVariant kDecodeMmaM64Wide;
+// Every decode variant (prepared together; the GPU variants test runs each), and the largest M each
+// takes (its token tiles), in the same order.
+constexpr int kDecodeVariantCount = 6;
+extern const KernelVariant* const kDecodeAllVariants[kDecodeVariantCount];
+constexpr int kDecodeVariantMaxM[kDecodeVariantCount] = {kDecodeSmallMaxM, kDecodeSmallMaxM, kDecodeMidMaxM,
+                                                         kDecodeMidMaxM,   kDecodeMaxM,      kDecodeMaxM};
 // Weight rows per CTA of the plain and the wide variants.
 constexpr int kDecodeRowsPerCta = 16;
 constexpr int kDecodeWideRowsPerCta = 32;

@@ -54,10 +54,6 @@ constexpr int32_t kOverlapSm = 90;
 // us isolated: the prefetches delay the first real loads), and the early trigger in the persistent
 // kernels (+1..+16 us back to back at M = 256..512: the next grid's CTAs wait on the SMs). In the
 // dynamic plan only the decode kernels follow the quantizer as dependents (decode_overlap_quantizer).
-const kernels::KernelVariant* const kDecodeVariants[] = {
-    &kernels::kDecodeMmaM16, &kernels::kDecodeMmaM16Wide, &kernels::kDecodeMmaM32, &kernels::kDecodeMmaM32Wide,
-    &kernels::kDecodeMmaM64, &kernels::kDecodeMmaM64Wide};
-
 // Fraction of the launched waves' CTA slots that hold a CTA.
 double wave_fill(int64_t n, int64_t rows_per_cta, int64_t num_sms) {
   const int64_t ctas = (n + rows_per_cta - 1) / rows_per_cta;
@@ -90,7 +86,7 @@ bool small_prefers_wide(const LinearShape& s) {
 }  // namespace
 
 cudaError_t decode_prepare() {
-  for (const kernels::KernelVariant* v : kDecodeVariants) {
+  for (const kernels::KernelVariant* v : kernels::kDecodeAllVariants) {
     const cudaError_t e = v->prepare();
     if (e != cudaSuccess) return e;
   }

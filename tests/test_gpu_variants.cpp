@@ -1,4 +1,5 @@
-// GPU tests of kernels/ below the plan: every built Hopper variant (split-K and persistent), not
+// GPU tests of kernels/ below the plan: every built decode variant (any GPU the library runs on) and
+// every built Hopper variant (split-K and persistent), not
 // only the ones the dispatch picks for the shapes of test_gpu_linear.cpp, launched directly with
 // kernels::LinearParams and compared bit for bit with the oracle of test_util.hpp. This program
 // links the kernel objects themselves (their symbols are hidden in libsmoothquant.so).
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "decode_mma.hpp"
 #include "families.hpp"
 #include "gpu_util.hpp"
 #include "sm90_splitk.hpp"
@@ -149,6 +151,17 @@ std::vector<const kernels::KernelVariant*> variants_of(const Table& table) {
 }
 
 }  // namespace
+
+TEST_CASE("every decode variant (each token bucket, 16- and 32-row CTAs) equals the oracle", "[variants]") {
+  REQUIRE(sq::decode_prepare() == cudaSuccess);
+  // Per variant: M = 1, a partial token tile, its largest M; N not a multiple of the CTA rows; K from
+  // one 16-byte piece to many iterations with a partial last chunk; strided rows.
+  for (int i = 0; i < kernels::kDecodeVariantCount; ++i) {
+    const int64_t max_m = kernels::kDecodeVariantMaxM[i];
+    check_shapes({kernels::kDecodeAllVariants[i]},
+                 {{1, 1000, 4096, 0}, {max_m - 3, 77, 16, 32}, {max_m, 300, 2000, 48}, {max_m / 2 + 1, 530, 20480, 0}});
+  }
+}
 
 TEST_CASE("every Hopper split-K variant (both tile heights, every width and split) equals the oracle", "[variants]") {
   if (!hopper_ready()) return;
