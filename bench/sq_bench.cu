@@ -12,6 +12,10 @@
 //   read_us             a plain streaming read of the act and weight bytes (read_kernel), measured
 //                       once per shape: what any kernel needs just to read its inputs, timed the
 //                       same way (the reference for the bandwidth-bound rows)
+//   read_dep_us         the same read as a dependent of the run before it (sm_90, M <= 64 only):
+//                       launched as a programmatic dependent, it waits for the previous kernel
+//                       (griddepcontrol.wait) before it reads, as a layer that reads the previous
+//                       layer's output must; back to back, what a chain of such kernels costs
 // Every method is timed two ways (class Timer, one helper for all of them):
 //   *_us      isolated: CUDA events around every run, runs queued behind a blocking kernel (so
 //             host launch gaps are not timed), warm-up first, median over runs; includes each
@@ -86,6 +90,7 @@ constexpr double kF64TargetRatio = 0.8;             // f64 throughput target, re
 constexpr int kDecodeMaxM = 16;                     // decode rows of the back-to-back summary
 constexpr int kReadSummaryMaxM = 64;                // rows of the summary against the plain read
 constexpr double kDecodeFloorTarget = 0.6;          // issue 4: M <= 16 at >= 60% of the floor
+constexpr double kSmallMFloorRatio = 1.11;          // issue 5: M <= 64 within 1.11x of the floor
 constexpr int kReadThreads = 512;                   // read_kernel: threads per block,
 constexpr int kReadBlocksPerSm = 4;                 // blocks per SM (2048 threads: full occupancy)
 constexpr int kReadUnroll = 4;                      // and 16-byte loads in flight per thread
@@ -143,7 +148,10 @@ __global__ void empty_kernel() {}
 // kReadSinkMagic, so no load can be dropped and almost nothing is written.
 // On sm_90 it allows the next kernel of the stream to launch at once (programmatic dependent
 // launch: the launch sets programmatic stream serialization; no run reads what another writes), so
-// back to back its runs overlap their launches as far as the hardware lets any kernel.
+// back to back its runs overlap their launches as far as the hardware lets any kernel. The
+// dependent instantiation (kDependent) instead waits for the kernel before it to complete before
+// it reads (griddepcontrol.wait) and does not let the next one start early, as the library's
+// decode kernels: back to back, a chain of dependent reads.
 __device__ __forceinline__ uint4 ld_stream(const uint4* p) {
   uint4 v;
   asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
@@ -167,10 +175,12 @@ __device__ __forceinline__ uint32_t read_span(const uint4* p, size_t n16, size_t
   }
   return x;
 }
+template <bool kDependent>
 __global__ void __launch_bounds__(kReadThreads) read_kernel(const uint4* a, size_t a16, const uint4* b, size_t b16,
                                                              uint32_t* sink) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  if constexpr (kDependent) asm volatile("griddepcontrol.wait;" ::: "memory");
+  else asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
   const size_t first = blockIdx.x * size_t{blockDim.x} + threadIdx.x;
   const size_t stride = size_t{gridDim.x} * blockDim.x;
@@ -389,7 +399,7 @@ struct Row {
   Shape s;
   OutType out;
   // Isolated and back-to-back timings (NaN where the method did not run).
-  Timing sq, lt_int32, lt_scaled, dyn, read;
+  Timing sq, lt_int32, lt_scaled, dyn, read, read_dep;
   double floor_us = NAN, dyn_floor_us = NAN;
   double f64_vs_f32 = NAN;  // f64 rows: f32 sq_us / f64 sq_us of the same shape
   std::string kernel, dyn_kernel, lt_note;
@@ -694,23 +704,26 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       lt_int32 = timer.measure([&](int i) { CK_LT(lt_call(best, i)); }, c.target_ms, c.max_runs);
   }
 
-  // ---- the plain read of act + weight (read_kernel), once per shape
-  const Timing read = timer.measure(
-      [&](int i) {
-        const int j = i % copies;
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attr[0].val.programmaticStreamSerializationAllowed = c.sm >= kPdlMinSm ? 1 : 0;
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = dim3(static_cast<unsigned>(c.num_sms * kReadBlocksPerSm));
-        cfg.blockDim = dim3(kReadThreads);
-        cfg.stream = c.stream;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
-        CK_CUDA(cudaLaunchKernelEx(&cfg, read_kernel, act[j].as<const uint4>(), static_cast<size_t>(MK) / 16,
-                                   wgt[j].as<const uint4>(), static_cast<size_t>(NK) / 16, c.sink.as<uint32_t>()));
-      },
-      c.target_ms, c.max_runs);
+  // ---- the plain read of act + weight (read_kernel), once per shape; the dependent read too on
+  // sm_90 at M <= kReadSummaryMaxM
+  auto launch_read = [&](auto kernel, int i) {
+    const int j = i % copies;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = c.sm >= kPdlMinSm ? 1 : 0;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(static_cast<unsigned>(c.num_sms * kReadBlocksPerSm));
+    cfg.blockDim = dim3(kReadThreads);
+    cfg.stream = c.stream;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    CK_CUDA(cudaLaunchKernelEx(&cfg, kernel, act[j].as<const uint4>(), static_cast<size_t>(MK) / 16,
+                               wgt[j].as<const uint4>(), static_cast<size_t>(NK) / 16, c.sink.as<uint32_t>()));
+  };
+  const Timing read = timer.measure([&](int i) { launch_read(read_kernel<false>, i); }, c.target_ms, c.max_runs);
+  Timing read_dep;
+  if (c.sm >= kPdlMinSm && M <= kReadSummaryMaxM)
+    read_dep = timer.measure([&](int i) { launch_read(read_kernel<true>, i); }, c.target_ms, c.max_runs);
 
   const size_t first_row = rows.size();  // this shape's rows start here
   for (OutType ot : opt.outs) {
@@ -721,6 +734,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     row.copies = copies;
     row.lt_int32 = lt_int32;
     row.read = read;
+    row.read_dep = read_dep;
     row.lt_note = lt_note;
     row.lt_algos_tried = tried;
     const size_t osz = od.size;
@@ -1006,6 +1020,8 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
       << ", \"sq_dynamic_b2b_us\": " << json_num(r.dyn.b2b_us)
       << ", \"read_us\": " << json_num(r.read.iso_us)
       << ", \"read_b2b_us\": " << json_num(r.read.b2b_us)
+      << ", \"read_dep_us\": " << json_num(r.read_dep.iso_us)
+      << ", \"read_dep_b2b_us\": " << json_num(r.read_dep.b2b_us)
       << ", \"floor_us\": " << json_num(r.floor_us)
       << ", \"dynamic_floor_us\": " << json_num(r.dyn_floor_us)
       << ", \"f64_vs_f32\": " << json_num(r.f64_vs_f32, 3)
@@ -1046,6 +1062,10 @@ void print_compact(const std::vector<Row>& rows, const Context& c) {
   // M <= kDecodeMaxM rows under kDecodeFloorTarget of the floor isolated, and of those the rows
   // where the plain read is under it too
   int decode_rows = 0, decode_below = 0, decode_read_below = 0;
+  // M <= kReadSummaryMaxM, back to back: rows over kSmallMFloorRatio x the floor, and of those the rows
+  // where the dependent read is over it too; the range of sq_b2b_us / read_dep_b2b_us
+  int small_rows = 0, small_over = 0, small_dep_over = 0;
+  double dep_lo = INFINITY, dep_hi = -INFINITY;
   for (const Row& r : rows) {
     const double tops = 2.0 * double(r.s.m) * double(r.s.n) * double(r.s.k) / (r.sq.iso_us * 1e6);
     std::printf("%-18s %6lld %6lld %6lld %-4s %s %s %s %s %s %s %s %s %s %s %s %s %s\n", r.s.tag.c_str(),
@@ -1074,6 +1094,15 @@ void print_compact(const std::vector<Row>& rows, const Context& c) {
       rd_hi = std::max(rd_hi, r.read.iso_us / r.sq.iso_us);
       rd_b2b_lo = std::min(rd_b2b_lo, r.read.b2b_us / r.sq.b2b_us);
       rd_b2b_hi = std::max(rd_b2b_hi, r.read.b2b_us / r.sq.b2b_us);
+    }
+    if (r.s.m <= kReadSummaryMaxM && std::isfinite(r.read_dep.b2b_us) && std::isfinite(r.sq.b2b_us)) {
+      ++small_rows;
+      if (r.sq.b2b_us > kSmallMFloorRatio * r.floor_us) {
+        ++small_over;
+        small_dep_over += r.read_dep.b2b_us > kSmallMFloorRatio * r.floor_us;
+      }
+      dep_lo = std::min(dep_lo, r.sq.b2b_us / r.read_dep.b2b_us);
+      dep_hi = std::max(dep_hi, r.sq.b2b_us / r.read_dep.b2b_us);
     }
     if (r.s.m <= kDecodeMaxM && std::isfinite(r.floor_us / r.sq.iso_us)) {
       ++decode_rows;
@@ -1104,6 +1133,10 @@ void print_compact(const std::vector<Row>& rows, const Context& c) {
   if (std::isfinite(rd_lo))
     std::printf("plain read / sq at M<=%d: %.2f-%.2f isolated, %.2f-%.2f b2b (1 = as fast as reading act + "
                 "weight)\n", kReadSummaryMaxM, rd_lo, rd_hi, rd_b2b_lo, rd_b2b_hi);
+  if (small_rows > 0)
+    std::printf("back-to-back: M<=%d rows over %.2fx the floor: %d of %d (the dependent read itself is over it on %d "
+                "of them); sq / dependent read %.2f-%.2f\n", kReadSummaryMaxM, kSmallMFloorRatio, small_over,
+                small_rows, small_dep_over, dep_lo, dep_hi);
   if (decode_rows > 0)
     std::printf("isolated: M<=%d rows under %.0f%% of the floor: %d of %d (the plain read itself is under it on "
                 "%d of them)\n", kDecodeMaxM, 100.0 * kDecodeFloorTarget, decode_below, decode_rows,
