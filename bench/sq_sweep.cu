@@ -8,8 +8,9 @@
 // For each distinct N x K of the shape set (tags filtered), each M and dtype: every variant's
 // isolated and back-to-back medians in microseconds (split-K variants only where their CTA count
 // is between half and twice the SMs), the decode kernel the dispatch would take at that M (split
-// family, M <= 64), the dispatch's choice, and the fastest back to back. The decode family: every
-// decode variant whose token tiles hold M, and the dispatch's choice. Timing as in sq_bench
+// family, M <= 64), the dispatch's choice (timed too when it is of another family), and the fastest
+// back to back. The decode family: every decode variant whose token tiles hold M, and the dispatch's
+// choice. Timing as in sq_bench
 // (bench_common.cuh's Timer: runs queued behind a blocking kernel, operands rotated past twice the
 // L2, the variants of a line interleaved in rounds). Outputs are not checked here
 // (tests/test_gpu_variants.cpp checks every variant bit for bit).
@@ -164,6 +165,8 @@ std::vector<const KernelVariant*> candidates(const std::string& family, const sq
       v.push_back(c.variant);
     }
     if (const KernelVariant* d = sq::decode_choose(s)) v.push_back(d);
+    const KernelVariant* choice = &sq::sm90_choose(s);
+    if (std::find(v.begin(), v.end(), choice) == v.end()) v.push_back(choice);
   } else if (family == "decode") {
     for (int i = 0; i < sq::kernels::kDecodeVariantCount; ++i)
       if (s.m <= sq::kernels::kDecodeVariantMaxM[i]) v.push_back(sq::kernels::kDecodeAllVariants[i]);
