@@ -74,12 +74,12 @@ constexpr int64_t kDecodeSmallWeightBytes = int64_t{16} << 20;
 constexpr int64_t kDecodeSmallWeightMaxK = 4096;
 // Above kDecodeSplitMinM rows a weight of more than kSplitLargeWeightBytes streams faster through a
 // split-K kernel than through the decode kernels. First measured at M = 17 and 32 with a 64 MiB
-// limit; since a split of one CTA per tile launches without clusters (v0.1.7) the split also wins
-// from 24 MiB (H100, sq_sweep --family split, bf16, M = 32, back to back: 6144x4096 64x96 c2 12.3 vs
-// decode 12.7 us, 4096x14336 64x64 c2 24.8 vs 25.6, 8192x8192 64x128 c2 26.9 vs 27.0; an H200 sweep
-// agreed at M = 24 and 32) and still loses at 16 MiB (4096x4096 9.5 vs 8.8 on the H100).
+// limit; since a split of one CTA per tile launches without clusters (v0.1.7), measured again at
+// M = 32 on the H100 (full benchmark, back to back / isolated against the decode kernels): 4096x14336
+// (56 MiB) -3..-4% both ways, 8192x8192 (64 MiB) even, 6144x4096 (24 MiB) -0.4..+3% back to back and
+// +3..+6% isolated, 4096x4096 (16 MiB) slower (sq_sweep: 9.5 vs 8.8 us). So the limit is 32 MiB.
 constexpr int64_t kDecodeSplitMinM = 16;
-constexpr int64_t kSplitLargeWeightBytes = int64_t{16} << 20;
+constexpr int64_t kSplitLargeWeightBytes = int64_t{32} << 20;
 constexpr int64_t kSplitMaxM = 256;        // the split-K kernels' M range
 constexpr int64_t kSplitSmallMaxM = 64;    // up to here one tile of rows: the split pays at any K
 constexpr int64_t kLongKBlocks = 96;       // K >= 12288 (measured wins at 14336 and 28672, losses at 8192)

@@ -27,10 +27,10 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(1, 4096, 4096, 2).rfind("decode_mma_", 0) == 0);
   CHECK(choose(16, 57344, 8192, 4).rfind("decode_mma_", 0) == 0);
   CHECK(choose(64, 8192, 28672, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
-  // M = 17..32: the decode kernels up to a 16 MiB weight, split-K above (v0.1.7).
-  CHECK(choose(32, 4096, 4096, 2).rfind("decode_mma_", 0) == 0);
-  CHECK(choose(17, 6144, 4096, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
-  CHECK(choose(32, 4096, 14336, 4).rfind("sm90_wgmma_splitk_64x", 0) == 0);
+  // M = 17..32: the decode kernels up to a 32 MiB weight, split-K above (v0.1.7).
+  CHECK(choose(32, 6144, 4096, 2).rfind("decode_mma_", 0) == 0);
+  CHECK(choose(17, 4096, 14336, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
+  CHECK(choose(32, 8192, 8192, 4).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(2048, 8192, 8192, 4).rfind("sm90_wgmma_ws_", 0) == 0);
   // Unaligned operands (K % 16 != 0 and the like) take the portable family at every M.
   for (int64_t m : {1, 64, 2048}) CHECK(choose(m, 4096, 4100, 2, false).rfind("sm80_", 0) == 0);
