@@ -168,8 +168,8 @@ std::vector<const KernelVariant*> candidates(const std::string& family, const sq
     const KernelVariant* choice = &sq::sm90_choose(s);
     if (std::find(v.begin(), v.end(), choice) == v.end()) v.push_back(choice);
   } else if (family == "decode") {
-    for (int i = 0; i < sq::kernels::kDecodeVariantCount; ++i)
-      if (s.m <= sq::kernels::kDecodeVariantMaxM[i]) v.push_back(sq::kernels::kDecodeAllVariants[i]);
+    for (const sq::kernels::DecodeVariant& c : sq::kernels::kDecodeAllVariants)
+      if (s.m <= c.max_m) v.push_back(c.variant);
     const KernelVariant* choice = &sq::sm90_choose(s);
     if (std::find(v.begin(), v.end(), choice) == v.end()) v.push_back(choice);
   } else {

@@ -413,8 +413,14 @@ extern const KernelVariant kDecodeMmaM64Wide =
     dd::make_variant<dd::kM64TokenTiles, dd::kM64ChunksPerIter, dd::kWideRowWarps, dd::kM64Warps>(
         "decode_mma_r32_t64");
 
-extern const KernelVariant* const kDecodeAllVariants[kDecodeVariantCount] = {
-    &kDecodeMmaM16, &kDecodeMmaM16Wide, &kDecodeMmaM32, &kDecodeMmaM32Wide, &kDecodeMmaM64, &kDecodeMmaM64Wide};
+extern const std::array<DecodeVariant, kDecodeVariantCount> kDecodeAllVariants = {{
+    {kDecodeSmallMaxM, &kDecodeMmaM16},
+    {kDecodeSmallMaxM, &kDecodeMmaM16Wide},
+    {kDecodeMidMaxM, &kDecodeMmaM32},
+    {kDecodeMidMaxM, &kDecodeMmaM32Wide},
+    {kDecodeMaxM, &kDecodeMmaM64},
+    {kDecodeMaxM, &kDecodeMmaM64Wide},
+}};
 
 }  // namespace kernels
 }  // namespace sq

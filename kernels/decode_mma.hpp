@@ -9,6 +9,9 @@
 // ld_act % 16 == 0, ld_weight % 16 == 0, 1 <= M <= the variant's max_m.
 #pragma once
 
+#include <array>
+#include <cstdint>
+
 #include "kernel_api.hpp"
 
 namespace sq {
@@ -31,12 +34,14 @@ extern const KernelVariant kDecodeMmaM32Wide;
 // M <= 64: eight n8 token tiles.
 extern const KernelVariant kDecodeMmaM64;
 extern const KernelVariant kDecodeMmaM64Wide;
-// Every decode variant (prepared together; the GPU variants test runs each), and the largest M each
-// takes (its token tiles), in the same order.
+// Every decode variant with the largest M it takes (its token tiles): prepared together, and the
+// GPU variants test runs each.
+struct DecodeVariant {
+  int32_t max_m;
+  const KernelVariant* variant;
+};
 constexpr int kDecodeVariantCount = 6;
-extern const KernelVariant* const kDecodeAllVariants[kDecodeVariantCount];
-constexpr int kDecodeVariantMaxM[kDecodeVariantCount] = {kDecodeSmallMaxM, kDecodeSmallMaxM, kDecodeMidMaxM,
-                                                         kDecodeMidMaxM,   kDecodeMaxM,      kDecodeMaxM};
+extern const std::array<DecodeVariant, kDecodeVariantCount> kDecodeAllVariants;
 // Weight rows per CTA of the plain and the wide variants.
 constexpr int kDecodeRowsPerCta = 16;
 constexpr int kDecodeWideRowsPerCta = 32;

@@ -86,8 +86,8 @@ bool small_prefers_wide(const LinearShape& s) {
 }  // namespace
 
 cudaError_t decode_prepare() {
-  for (const kernels::KernelVariant* v : kernels::kDecodeAllVariants) {
-    const cudaError_t e = v->prepare();
+  for (const kernels::DecodeVariant& v : kernels::kDecodeAllVariants) {
+    const cudaError_t e = v.variant->prepare();
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;

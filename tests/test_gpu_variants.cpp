@@ -156,9 +156,9 @@ TEST_CASE("every decode variant (each token bucket, 16- and 32-row CTAs) equals 
   REQUIRE(sq::decode_prepare() == cudaSuccess);
   // Per variant: M = 1, a partial token tile, its largest M; N not a multiple of the CTA rows; K from
   // one 16-byte piece to many iterations with a partial last chunk; strided rows.
-  for (int i = 0; i < kernels::kDecodeVariantCount; ++i) {
-    const int64_t max_m = kernels::kDecodeVariantMaxM[i];
-    check_shapes({kernels::kDecodeAllVariants[i]},
+  for (const kernels::DecodeVariant& v : kernels::kDecodeAllVariants) {
+    const int64_t max_m = v.max_m;
+    check_shapes({v.variant},
                  {{1, 1000, 4096, 0}, {max_m - 3, 77, 16, 32}, {max_m, 300, 2000, 48}, {max_m / 2 + 1, 530, 20480, 0}});
   }
 }
