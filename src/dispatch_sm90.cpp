@@ -5,6 +5,8 @@
 //                                 and a short K (K < kDecodeSmallWeightMaxK);
 //                                 but for M > kDecodeSplitMinM with a large weight
 //                                 (N*K > kSplitLargeWeightBytes) a split-K kernel when one pays
+//   16-bit out, kSplitSmallMaxM < M <= kOneWaveMaxM -> split-K with one CTA per tile where such a
+//                                 grid fills one wave well (one_wave_choose)
 //   M <= kSplitMaxM            -> a split-K cluster kernel (TM x BN tiles, clusters of S CTAs along
 //                                 K; TM = 64 up to M = 64, else 128; BN from
 //                                 kernels::kSplitTileWidths, S = 1..3) when one pays
@@ -187,6 +189,46 @@ const kernels::KernelVariant* split_choose(const LinearShape& s, int64_t sms) {
   return best_score > narrow * gain ? best : nullptr;
 }
 
+// Split-K with one CTA per tile in one wave instead of the persistent kernels, for 16-bit output at
+// kSplitSmallMaxM < M <= kOneWaveMaxM (one_wave_choose). Since a split of one CTA per tile launches
+// without clusters (v0.1.7), such a grid beat the persistent kernel the dispatch took on most lines
+// measured (H100, sq_sweep --family split, bf16, the 9 N x K at M = 96, 128, 192, 256, back to back):
+// at M = 128 4096x4096 9.6 vs 11.0 us, 8192x8192 28.3 vs 30.7, 28672x4096 49.0 vs 53.5, 6144x4096 13.2
+// vs 13.9; at M = 192 4096x4096 11.9 vs 15.8, 8192x8192 34.6 vs 38.6, 8192x28672 111.7 vs 127.9. It lost
+// where its tiles pad M by a quarter or more (M = 96 with 64- or 128-row tiles: 8192x28672 96.0 vs 86.2)
+// or fill one wave poorly, and at M = 256 (6144x4096 15.5 vs 14.3); with f32 output the gains were 0-2%
+// on most lines. Score of a (TM, BN) grid that fits in one wave: the share of the SMs it occupies, times
+// the share of its tile columns inside N, times the share of its tile rows inside M.
+constexpr int64_t kOneWaveMaxM = 192;
+constexpr int32_t kOneWaveOutBytes = 2;
+constexpr double kOneWaveMinScore = 0.8;
+
+// The split-K variant with one CTA per tile whose grid fits in one wave and scores best (taller tiles
+// first, wider first, a later one kept only when it scores kFillMargin more), or nullptr when none
+// scores kOneWaveMinScore.
+const kernels::KernelVariant* one_wave_choose(const LinearShape& s, int64_t sms) {
+  const kernels::KernelVariant* best = nullptr;
+  double best_score = 0.0;
+  for (int32_t h = kernels::kSplitHeightCount - 1; h >= 0; --h) {
+    const int64_t tile_m = kernels::kSplitTileRows[h];
+    const int64_t m_tiles = ceil_div(s.m, tile_m);
+    for (int32_t w = kernels::kSplitWidthCount - 1; w >= 0; --w) {
+      const int64_t tile_n = kernels::kSplitTileWidths[w];
+      const int64_t n_tiles = ceil_div(s.n, tile_n);
+      const int64_t ctas = m_tiles * n_tiles;
+      if (ctas > sms) continue;
+      const double score = static_cast<double>(ctas) / static_cast<double>(sms) * static_cast<double>(s.n) /
+                           static_cast<double>(n_tiles * tile_n) * static_cast<double>(s.m) /
+                           static_cast<double>(m_tiles * tile_m);
+      if (best == nullptr || score > best_score * (1.0 + kFillMargin)) {
+        best = kernels::kSm90SplitKVariants[kernels::split_variant_index(h, w, 1)].variant;
+        best_score = score;
+      }
+    }
+  }
+  return best_score >= kOneWaveMinScore ? best : nullptr;
+}
+
 // The cost model's time of a persistent kernel with tile_n-wide tiles (in units of one tile
 // column's mainloop): waves of tiles, the last partial wave's fill f counting f^kPartialWaveExponent.
 double persistent_cost(const LinearShape& s, int64_t sms, int64_t tile_n) {
@@ -254,6 +296,9 @@ const kernels::KernelVariant& sm90_choose(const LinearShape& s) {
       if (const kernels::KernelVariant* v = split_choose(s, sms)) return *v;
     }
     if (const kernels::KernelVariant* d = decode_choose(s)) return *d;
+  }
+  if (s.m > kSplitSmallMaxM && s.m <= kOneWaveMaxM && s.out_bytes == kOneWaveOutBytes) {
+    if (const kernels::KernelVariant* v = one_wave_choose(s, sms)) return *v;
   }
   if (s.m <= kSplitMaxM) {
     if (const kernels::KernelVariant* v = split_choose(s, sms)) return *v;

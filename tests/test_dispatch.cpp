@@ -32,6 +32,15 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(17, 4096, 14336, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(32, 8192, 8192, 4).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(2048, 8192, 8192, 4).rfind("sm90_wgmma_ws_", 0) == 0);
+  // 16-bit out at M = 65..192: split-K with one CTA per tile where such a grid fills one wave well
+  // (v0.1.7); not with f32 out, not where the tiles pad M by a quarter (M = 96), not at M = 256.
+  CHECK(choose(128, 4096, 4096, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");
+  CHECK(choose(128, 8192, 8192, 2) == "sm90_wgmma_splitk_128x64x128_s9_c1");
+  CHECK(choose(192, 8192, 8192, 2) == "sm90_wgmma_splitk_64x224x128_s6_c1");
+  CHECK(choose(128, 8192, 8192, 4).rfind("sm90_wgmma_ws_", 0) == 0);
+  CHECK(choose(96, 8192, 8192, 2).rfind("sm90_wgmma_ws_", 0) == 0);
+  CHECK(choose(256, 8192, 8192, 2).rfind("sm90_wgmma_ws_", 0) == 0);
+  CHECK(choose(128, 57344, 8192, 2) == "sm90_wgmma_pp_128x128x128_s6");  // two waves of c1 tiles
   // Unaligned operands (K % 16 != 0 and the like) take the portable family at every M.
   for (int64_t m : {1, 64, 2048}) CHECK(choose(m, 4096, 4100, 2, false).rfind("sm80_", 0) == 0);
 }
