@@ -78,7 +78,7 @@ constexpr int64_t kDecodeSmallWeightMaxK = 4096;
 // split-K kernel than through the decode kernels. First measured at M = 17 and 32 with a 64 MiB
 // limit; since a split of one CTA per tile launches without clusters (v0.1.7), measured again at
 // M = 32 on the H100 (full benchmark, back to back / isolated against the decode kernels): 4096x14336
-// (56 MiB) -3..-4% both ways, 8192x8192 (64 MiB) even, 6144x4096 (24 MiB) -0.4..+3% back to back and
+// (56 MiB) -1..-4%, 8192x8192 (64 MiB) -1..+2%, 6144x4096 (24 MiB) -0.4..+3% back to back and
 // +3..+6% isolated, 4096x4096 (16 MiB) slower (sq_sweep: 9.5 vs 8.8 us). So the limit is 32 MiB.
 constexpr int64_t kDecodeSplitMinM = 16;
 constexpr int64_t kSplitLargeWeightBytes = int64_t{32} << 20;
@@ -198,7 +198,9 @@ const kernels::KernelVariant* split_choose(const LinearShape& s, int64_t sms) {
 // where its tiles pad M by a quarter or more (M = 96 with 64- or 128-row tiles: 8192x28672 96.0 vs 86.2)
 // or fill one wave poorly, and at M = 256 (6144x4096 15.5 vs 14.3); with f32 output the gains were 0-2%
 // on most lines. Score of a (TM, BN) grid that fits in one wave: the share of the SMs it occupies, times
-// the share of its tile columns inside N, times the share of its tile rows inside M.
+// the share of its tile columns inside N, times the share of its tile rows inside M. Full benchmark
+// (bf16, M = 128, the 7 Llama rows it changes): -2..-13% isolated, -2..-12% back to back on six,
+// 4096x14336 -6% isolated and +2% back to back.
 constexpr int64_t kOneWaveMaxM = 192;
 constexpr int32_t kOneWaveOutBytes = 2;
 constexpr double kOneWaveMinScore = 0.8;
