@@ -41,7 +41,8 @@
 // only for weights above 64 MiB (10240x8192 38.9-41.4 -> 37.0-37.4, 28672x4096 50.7-55.6 ->
 // 47.8-49.0, 57344x8192 170-177 -> 166-169, 8192x28672 91.2-94.3 -> 86.7-87.0) and loses at
 // 64 MiB and below (8192x8192 30.0 vs 32.2, 4096x14336 26.7-28.9 vs 29.7-30.8, 6144x4096 15.6 vs
-// 17.4). M = 65..256: the split's
+// 17.4); that was before a split of one CTA per tile launched without clusters (v0.1.7, see
+// kSplitLargeWeightBytes: 32 MiB since). M = 65..256: the split's
 // reduction and unoverlapped epilogue cost 1-3 us, so it pays over the narrow kernel only where
 // that fills the SMs far worse (4096x4096 M=96..128, fill ratio 4: 18.0-19.0/17.1 -> 14.9/15.0
 // with 128x64 c2) or for long K (4096x14336 M=96..128: 31.5-33.0/31.5-32.7 -> 30.2-30.5/30.6-30.7
