@@ -8,8 +8,8 @@
 // For each distinct N x K of the shape set (tags filtered), each M and dtype: every variant's
 // isolated and back-to-back medians in microseconds (split-K variants only where their CTA count
 // is between half and twice the SMs), the decode kernel the dispatch would take at that M (split
-// family, M <= 64), the dispatch's choice (timed too when it is of another family), and the fastest
-// back to back. The decode family: every decode variant whose token tiles hold M, and the dispatch's
+// family, M <= 64), the dispatch's choice (in the split and decode families timed too when it is of
+// another family), and the fastest back to back. The decode family: every decode variant whose token tiles hold M, and the dispatch's
 // choice. Timing as in sq_bench
 // (bench_common.cuh's Timer: runs queued behind a blocking kernel, operands rotated past twice the
 // L2, the variants of a line interleaved in rounds). Outputs are not checked here
@@ -153,6 +153,12 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// Appends the dispatch's choice for s to v unless v holds it already.
+void add_dispatch_choice(std::vector<const KernelVariant*>& v, const sq::LinearShape& s) {
+  const KernelVariant* choice = &sq::sm90_choose(s);
+  if (std::find(v.begin(), v.end(), choice) == v.end()) v.push_back(choice);
+}
+
 // The variants of a family timed for one line.
 std::vector<const KernelVariant*> candidates(const std::string& family, const sq::LinearShape& s) {
   std::vector<const KernelVariant*> v;
@@ -165,13 +171,11 @@ std::vector<const KernelVariant*> candidates(const std::string& family, const sq
       v.push_back(c.variant);
     }
     if (const KernelVariant* d = sq::decode_choose(s)) v.push_back(d);
-    const KernelVariant* choice = &sq::sm90_choose(s);
-    if (std::find(v.begin(), v.end(), choice) == v.end()) v.push_back(choice);
+    add_dispatch_choice(v, s);
   } else if (family == "decode") {
     for (const sq::kernels::DecodeVariant& c : sq::kernels::kDecodeAllVariants)
       if (s.m <= c.max_m) v.push_back(c.variant);
-    const KernelVariant* choice = &sq::sm90_choose(s);
-    if (std::find(v.begin(), v.end(), choice) == v.end()) v.push_back(choice);
+    add_dispatch_choice(v, s);
   } else {
     for (const sq::kernels::PersistentVariant& c : sq::kernels::kSm90PersistentVariants) v.push_back(c.variant);
     v.push_back(&sq::kernels::kSm90PingPong);
