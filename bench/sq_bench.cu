@@ -38,6 +38,8 @@
 // Exit status: 0 all good, 1 an error (message on stderr), 3 a result check failed.
 
 #include <cublasLt.h>
+#include <cuda.h>
+#include <cudaTypedefs.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -140,6 +142,52 @@ __global__ void fill_x_bf16(__nv_bfloat16* p, int64_t rows, int64_t cols, uint64
 
 // The reference for the fixed cost of one timed run: a launch that does nothing.
 __global__ void empty_kernel() {}
+
+// Median host CPU time (us) of `call` (a function that enqueues work on s): kHostRunCalls calls, each
+// timed with the host clock, the stream drained every kHostRunSyncEvery calls.
+template <typename F>
+double host_cost_us(cudaStream_t s, F call) {
+  std::vector<double> us;
+  us.reserve(kHostRunCalls);
+  for (int i = 0; i < kHostRunCalls; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    call();
+    const auto t1 = std::chrono::steady_clock::now();
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    if ((i + 1) % kHostRunSyncEvery == 0) CK_CUDA(cudaStreamSynchronize(s));
+  }
+  CK_CUDA(cudaStreamSynchronize(s));
+  return median(us);
+}
+
+// Host CPU time of the cheapest launch there is, the one sq_plan_run makes minus the library's own
+// work: the driver's cuLaunchKernelEx (entry point, context-independent kernel handle) of an empty
+// kernel with one launch attribute (programmatic stream serialization). NAN where the driver lacks it.
+double host_launch_us(cudaStream_t s) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+  constexpr unsigned kDriverApiVersion = 12000;
+  cudaKernel_t k = nullptr;
+  if (cudaGetDriverEntryPointByVersion("cuLaunchKernelEx", &fn, kDriverApiVersion, cudaEnableDefault, &q) !=
+          cudaSuccess ||
+      q != cudaDriverEntryPointSuccess || cudaGetKernel(&k, reinterpret_cast<const void*>(&empty_kernel)) != cudaSuccess) {
+    cudaGetLastError();
+    return NAN;
+  }
+  const auto launch_ex = reinterpret_cast<PFN_cuLaunchKernelEx_v11060>(fn);
+  CUlaunchAttribute attr[1];
+  attr[0].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+  attr[0].value.programmaticStreamSerializationAllowed = 1;
+  CUlaunchConfig cfg = {};
+  cfg.gridDimX = cfg.gridDimY = cfg.gridDimZ = 1;
+  cfg.blockDimX = cfg.blockDimY = cfg.blockDimZ = 1;
+  cfg.hStream = reinterpret_cast<CUstream>(s);
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return host_cost_us(s, [&] {
+    if (launch_ex(&cfg, reinterpret_cast<CUfunction>(k), nullptr, nullptr) != CUDA_SUCCESS) die("cuLaunchKernelEx of the empty kernel failed");
+  });
+}
 
 // The reference for the bandwidth-bound rows: a streaming read of the a16 16-byte vectors at a,
 // then the b16 at b (a linear's act and weight), kReadUnroll independent loads in flight per
@@ -506,6 +554,7 @@ struct Context {
   double target_ms = kTargetMs;
   int max_runs = kMaxRuns;
   double host_run_us = NAN;
+  double host_launch_us = NAN;  // the bare launch (host_launch_us()), measured beside host_run_us
   std::string host_run_shape;
   Timing empty;  // an empty kernel timed as every method is: the fixed cost of one run
   int failures = 0;
@@ -893,19 +942,11 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
 
     // ---- host cost of one sq_plan_run call (once, on the first shape's first dtype)
     if (first_shape && std::isnan(c.host_run_us)) {
-      std::vector<double> us;
-      us.reserve(kHostRunCalls);
       const sq_run_args a = sq_args(0);
-      for (int i = 0; i < kHostRunCalls; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        const sq_status st = sq_plan_run(plan, reinterpret_cast<sq_stream>(c.stream), nullptr, 0, &a);
-        const auto t1 = std::chrono::steady_clock::now();
-        CK_SQ(st);
-        us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-        if ((i + 1) % kHostRunSyncEvery == 0) CK_CUDA(cudaStreamSynchronize(c.stream));
-      }
-      CK_CUDA(cudaStreamSynchronize(c.stream));
-      c.host_run_us = median(us);
+      c.host_run_us = host_cost_us(c.stream, [&] {
+        CK_SQ(sq_plan_run(plan, reinterpret_cast<sq_stream>(c.stream), nullptr, 0, &a));
+      });
+      c.host_launch_us = host_launch_us(c.stream);
       c.host_run_shape = s.tag + " m=" + std::to_string(M) + " n=" + std::to_string(N) +
                          " k=" + std::to_string(K) + " " + out_name(ot);
     }
@@ -995,6 +1036,7 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
     << "  \"library_version\": " << json_str(sq_version_string()) << ",\n"
     << "  \"copy_tbps\": " << json_num(c.copy_tbps, 4) << ",\n"
     << "  \"host_run_us\": " << json_num(c.host_run_us, 3) << ",\n"
+    << "  \"host_launch_us\": " << json_num(c.host_launch_us, 3) << ",\n"
     << "  \"empty_kernel_us\": " << json_num(c.empty.iso_us, 3) << ",\n"
     << "  \"empty_kernel_b2b_us\": " << json_num(c.empty.b2b_us, 3) << ",\n"
     << "  \"host_run_shape\": " << json_str(c.host_run_shape) << ",\n"
@@ -1141,8 +1183,8 @@ void print_compact(const std::vector<Row>& rows, const Context& c) {
     std::printf("isolated: M<=%d rows under %.0f%% of the floor: %d of %d (the plain read itself is under it on "
                 "%d of them)\n", kDecodeMaxM, 100.0 * kDecodeFloorTarget, decode_below, decode_rows,
                 decode_read_below);
-  std::printf("copy_tbps %.3f  host_run_us %.2f (%s)  empty kernel %.2f us isolated / %.2f us "
-              "b2b  failures %d\n", c.copy_tbps, c.host_run_us, c.host_run_shape.c_str(),
+  std::printf("copy_tbps %.3f  host_run_us %.2f (%s; a bare launch %.2f)  empty kernel %.2f us isolated / "
+              "%.2f us b2b  failures %d\n", c.copy_tbps, c.host_run_us, c.host_run_shape.c_str(), c.host_launch_us,
               c.empty.iso_us, c.empty.b2b_us, c.failures);
 }
 

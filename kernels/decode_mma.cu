@@ -33,6 +33,7 @@
 #include <cuda_runtime.h>
 
 #include "epilogue.cuh"
+#include "launch.hpp"
 
 namespace sq {
 namespace kernels {
@@ -305,11 +306,11 @@ struct LaunchDecode {
   template <typename T>
   cudaError_t operator()() const {
     using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
-    cudaLaunchConfig_t cfg = {};
+    LaunchConfig cfg;
     const int64_t ctas = (static_cast<int64_t>(p.n) + S::kRows - 1) / S::kRows;
-    cfg.gridDim = dim3(static_cast<unsigned>(ctas));
-    cfg.blockDim = dim3(S::kThreads);
-    cfg.dynamicSmemBytes = S::kSmemBytes;
+    cfg.grid = static_cast<unsigned>(ctas);
+    cfg.block = S::kThreads;
+    cfg.smem = S::kSmemBytes;
     cfg.stream = stream;
     if constexpr (has_pdl<kTokenTiles>()) {
       // After the previous kernel on the stream: start early and wait in the kernel (top of this file).
@@ -317,17 +318,11 @@ struct LaunchDecode {
       // not wait (then the plain instantiation runs, still correct).
       const bool pdl = p.programmatic && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
       if (pdl) {
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attr[0].val.programmaticStreamSerializationAllowed = 1;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
-        return cudaLaunchKernelEx(
-            &cfg, decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, true>, p);
+        cfg.programmatic = true;
+        return launch<&decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, true>>(cfg, p);
       }
     }
-    return cudaLaunchKernelEx(
-        &cfg, decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, false>, p);
+    return launch<&decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, false>>(cfg, p);
   }
 };
 
@@ -337,10 +332,11 @@ struct LaunchDecode {
 template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
 cudaError_t prepare_instance() {
   using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
-  const auto kernel = decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
+  constexpr auto kernel = &decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
   cudaFuncAttributes attr;
-  const cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
+  cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
   if (e != cudaSuccess) return e;
+  if ((e = prepare_launch<kernel>()) != cudaSuccess) return e;
   if (kPdl) note_image(attr);
   if (S::kSmemBytes <= kStaticSmemLimit) return cudaSuccess;
   return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);

@@ -37,6 +37,7 @@
 #include <cuda_runtime.h>
 
 #include "kernel_api.hpp"
+#include "launch.hpp"
 
 namespace sq {
 namespace kernels {
@@ -457,35 +458,16 @@ bool aligned(const void* ptr, int64_t a) { return reinterpret_cast<uintptr_t>(pt
 
 // Launches a dynamic kernel over m rows of `splits` CTAs each; splits > 1 as clusters of splits CTAs;
 // p.overlap_previous: as a programmatic dependent of the previous kernel on the stream.
-cudaError_t launch_rows(void (*kernel)(QuantizeParams), const QuantizeParams& p, int64_t splits, int threads,
-                        size_t smem, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(static_cast<int64_t>(p.m) * splits));
-  if (splits == 1 && !p.overlap_previous) {
-    kernel<<<grid, threads, smem, stream>>>(p);
-    return cudaGetLastError();
-  }
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = grid;
-  cfg.blockDim = dim3(static_cast<unsigned>(threads));
-  cfg.dynamicSmemBytes = smem;
+template <auto Kernel>
+cudaError_t launch_rows(const QuantizeParams& p, int64_t splits, int threads, size_t smem, cudaStream_t stream) {
+  LaunchConfig cfg;
+  cfg.grid = static_cast<unsigned>(static_cast<int64_t>(p.m) * splits);
+  cfg.block = static_cast<unsigned>(threads);
+  cfg.smem = static_cast<unsigned>(smem);
   cfg.stream = stream;
-  cudaLaunchAttribute attr[2];
-  unsigned n = 0;
-  if (splits > 1) {
-    attr[n].id = cudaLaunchAttributeClusterDimension;
-    attr[n].val.clusterDim.x = static_cast<unsigned>(splits);
-    attr[n].val.clusterDim.y = 1;
-    attr[n].val.clusterDim.z = 1;
-    ++n;
-  }
-  if (p.overlap_previous) {
-    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[n].val.programmaticStreamSerializationAllowed = 1;
-    ++n;
-  }
-  cfg.attrs = attr;
-  cfg.numAttrs = n;
-  return cudaLaunchKernelEx(&cfg, kernel, p);
+  cfg.programmatic = p.overlap_previous;
+  cfg.cluster = static_cast<unsigned>(splits);
+  return launch<Kernel>(cfg, p);
 }
 
 template <typename X, typename SM, bool kVector>
@@ -493,16 +475,19 @@ cudaError_t launch_typed(const QuantizeParams& p, cudaStream_t stream) {
   using C = typename In<X>::C;
   const int vec_elems = kVector ? Vec<X>::kN : 1;
   if (!p.dynamic) {
-    quantize_static_kernel<X, SM, kVector><<<dim3(static_cast<unsigned>(p.m)), threads_for(p.k, vec_elems), 0, stream>>>(p);
-    return cudaGetLastError();
+    LaunchConfig cfg;
+    cfg.grid = static_cast<unsigned>(p.m);
+    cfg.block = static_cast<unsigned>(threads_for(p.k, vec_elems));
+    cfg.stream = stream;
+    return launch<&quantize_static_kernel<X, SM, kVector>>(cfg, p);
   }
   const int64_t splits = p.row_splits > 1 ? p.row_splits : 1;
   const int64_t share = share_capacity(p.k, vec_elems, splits);
   const int threads = threads_for(share, vec_elems);
   if (share * static_cast<int64_t>(sizeof(C)) <= kRowCacheBytes)
-    return launch_rows(quantize_dynamic_kernel<X, SM, kVector, true>, p, splits, threads,
-                       static_cast<size_t>(share) * sizeof(C), stream);
-  return launch_rows(quantize_dynamic_kernel<X, SM, kVector, false>, p, splits, threads, 0, stream);
+    return launch_rows<&quantize_dynamic_kernel<X, SM, kVector, true>>(p, splits, threads,
+                                                                        static_cast<size_t>(share) * sizeof(C), stream);
+  return launch_rows<&quantize_dynamic_kernel<X, SM, kVector, false>>(p, splits, threads, 0, stream);
 }
 
 template <typename X, typename SM>
@@ -525,11 +510,18 @@ cudaError_t launch_x(const QuantizeParams& p, cudaStream_t stream) {
   return cudaErrorInvalidValue;
 }
 
-// The opt-in shared memory of every cached dynamic instantiation.
+// The launch handles of every instantiation and the opt-in shared memory of every cached dynamic one.
 template <typename X, typename SM>
 cudaError_t prepare_smooth() {
-  cudaError_t e = cudaFuncSetAttribute(quantize_dynamic_kernel<X, SM, true, true>,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize, kRowCacheBytes);
+  cudaError_t e;
+  if ((e = prepare_launch<&quantize_static_kernel<X, SM, true>>()) != cudaSuccess) return e;
+  if ((e = prepare_launch<&quantize_static_kernel<X, SM, false>>()) != cudaSuccess) return e;
+  if ((e = prepare_launch<&quantize_dynamic_kernel<X, SM, true, false>>()) != cudaSuccess) return e;
+  if ((e = prepare_launch<&quantize_dynamic_kernel<X, SM, false, false>>()) != cudaSuccess) return e;
+  if ((e = prepare_launch<&quantize_dynamic_kernel<X, SM, true, true>>()) != cudaSuccess) return e;
+  if ((e = prepare_launch<&quantize_dynamic_kernel<X, SM, false, true>>()) != cudaSuccess) return e;
+  e = cudaFuncSetAttribute(quantize_dynamic_kernel<X, SM, true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           kRowCacheBytes);
   if (e != cudaSuccess) return e;
   return cudaFuncSetAttribute(quantize_dynamic_kernel<X, SM, false, true>,
                               cudaFuncAttributeMaxDynamicSharedMemorySize, kRowCacheBytes);

@@ -16,6 +16,7 @@
 #include <cuda_runtime.h>
 
 #include "epilogue.cuh"
+#include "launch.hpp"
 
 namespace sq {
 namespace kernels {
@@ -407,9 +408,10 @@ struct Prepare {
           sm80_mma_kernel<T, Cfg>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
       if (e != cudaSuccess) return e;
     }
-    return cudaFuncSetAttribute(sm80_mma_kernel<T, Cfg>,
-                                cudaFuncAttributePreferredSharedMemoryCarveout,
-                                cudaSharedmemCarveoutMaxShared);
+    const cudaError_t e = cudaFuncSetAttribute(sm80_mma_kernel<T, Cfg>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                               cudaSharedmemCarveoutMaxShared);
+    if (e != cudaSuccess) return e;
+    return prepare_launch<&sm80_mma_kernel<T, Cfg>>();
   }
 };
 
@@ -426,12 +428,16 @@ cudaError_t prepare_cfg() {
 template <class Cfg>
 struct Launch {
   const LinearParams& p;
-  dim3 grid;
+  unsigned grid;
   cudaStream_t stream;
   template <typename T>
   cudaError_t operator()() const {
-    sm80_mma_kernel<T, Cfg><<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
-    return cudaGetLastError();
+    LaunchConfig cfg;
+    cfg.grid = grid;
+    cfg.block = Cfg::kThreads;
+    cfg.smem = Cfg::kSmemBytes;
+    cfg.stream = stream;
+    return launch<&sm80_mma_kernel<T, Cfg>>(cfg, p);
   }
 };
 
@@ -443,7 +449,7 @@ cudaError_t launch_cfg(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t 
   // The kernel's tile arithmetic is int32 (a larger grid would not fit in device memory).
   if (tiles_m * tiles_n > INT_MAX || tiles_n * kRasterGroupM > INT_MAX)
     return cudaErrorInvalidValue;
-  const dim3 grid(static_cast<unsigned>(tiles_m * tiles_n));
+  const unsigned grid = static_cast<unsigned>(tiles_m * tiles_n);
   return dispatch_dtype(p.dtype, Launch<Cfg>{p, grid, stream});
 }
 

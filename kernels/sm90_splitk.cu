@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "epilogue.cuh"
+#include "launch.hpp"
 #include "sm90_common.cuh"
 
 namespace sq {
@@ -254,29 +255,19 @@ struct LaunchSplit {
     const int64_t tiles = ((static_cast<int64_t>(p.m) + Cfg::kTileRows - 1) / Cfg::kTileRows) *
                           ((static_cast<int64_t>(p.n) + Cfg::kTileN - 1) / Cfg::kTileN);
     if (tiles * SPLIT > INT32_MAX) return cudaErrorInvalidConfiguration;
-    cudaLaunchAttribute attr[2];
     // A programmatic dependent of the previous kernel on the stream when src/ says so (see the
     // kernel's griddepcontrol).
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = p.programmatic ? 1 : 0;
-    attr[1].id = cudaLaunchAttributeClusterDimension;
-    attr[1].val.clusterDim.x = SPLIT;
-    attr[1].val.clusterDim.y = 1;
-    attr[1].val.clusterDim.z = 1;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(static_cast<unsigned>(tiles * SPLIT));
-    cfg.blockDim = dim3(kThreads);
-    cfg.dynamicSmemBytes = Cfg::kSmemBytes;
+    LaunchConfig cfg;
+    cfg.grid = static_cast<unsigned>(tiles * SPLIT);
+    cfg.block = kThreads;
+    cfg.smem = Cfg::kSmemBytes;
     cfg.stream = stream;
-    cfg.attrs = attr;
+    cfg.programmatic = p.programmatic;
     // One CTA per cluster needs no cluster launch: without the attribute each CTA is a cluster of one
     // (the cluster barriers and the rank-0 reduction work unchanged), and the launch is cheaper
     // (H100, bf16, sq_bench A/B: 28672x4096 and 57344x8192 at M = 32/64 -0.9..-1.2 us per run).
-    cfg.numAttrs = SPLIT > 1 ? 2 : 1;
-    LinearParams params = p;
-    void* args[] = {&map_a, &map_b, &params};
-    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>),
-                               args);
+    cfg.cluster = SPLIT;
+    return launch<&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>>(cfg, map_a, map_b, p);
   }
 };
 
@@ -284,9 +275,11 @@ template <int TILE_M, int TILE_N>
 struct PrepareSplit {
   template <typename T>
   cudaError_t operator()() const {
-    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>),
-                                cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                SplitTile<TILE_M, TILE_N>::Cfg::kSmemBytes);
+    const cudaError_t e =
+        cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>),
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, SplitTile<TILE_M, TILE_N>::Cfg::kSmemBytes);
+    if (e != cudaSuccess) return e;
+    return prepare_launch<&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>>();
   }
 };
 

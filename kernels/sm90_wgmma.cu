@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "epilogue.cuh"
+#include "launch.hpp"
 #include "sm90_common.cuh"
 
 namespace sq {
@@ -458,19 +459,13 @@ struct Launch {
     // Persistent: one CTA per SM (the shared memory allows one), each striding over the tiles.
     const int64_t grid = tiles < num_sms ? tiles : (num_sms > 0 ? num_sms : 1);
     // A programmatic dependent of the previous kernel on the stream when src/ says so.
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = p.programmatic ? 1 : 0;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(static_cast<unsigned>(grid));
-    cfg.blockDim = dim3(kThreads);
-    cfg.dynamicSmemBytes = KernelSmem<Cfg, S>::kBytes;
+    LaunchConfig cfg;
+    cfg.grid = static_cast<unsigned>(grid);
+    cfg.block = kThreads;
+    cfg.smem = KernelSmem<Cfg, S>::kBytes;
     cfg.stream = stream;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    LinearParams params = p;
-    void* args[] = {&map_a, &map_b, &params};
-    return cudaLaunchKernelExC(&cfg, reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg, S>), args);
+    cfg.programmatic = p.programmatic;
+    return launch<&sm90_wgmma_ws_kernel<T, Cfg, S>>(cfg, map_a, map_b, p);
   }
 };
 
@@ -478,8 +473,10 @@ template <typename Cfg, Schedule S>
 struct Prepare {
   template <typename T>
   cudaError_t operator()() const {
-    return cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg, S>),
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, KernelSmem<Cfg, S>::kBytes);
+    const cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_ws_kernel<T, Cfg, S>),
+                                               cudaFuncAttributeMaxDynamicSharedMemorySize, KernelSmem<Cfg, S>::kBytes);
+    if (e != cudaSuccess) return e;
+    return prepare_launch<&sm90_wgmma_ws_kernel<T, Cfg, S>>();
   }
 };
 

@@ -3,9 +3,11 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "error.hpp"
 #include "families.hpp"
+#include "launch.hpp"
 #include "plan.hpp"
 
 namespace sq {
@@ -155,6 +157,7 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
   }
   plan->family = family;
   plan->device = device;
+  plan->context = kernels::current_context();
   plan->sm = sm;
   plan->num_sms = sms;
   plan->host_threads = 0;
@@ -237,15 +240,25 @@ sq_status gpu_check_pointers(const sq_plan_st& plan, const sq_run_args& a, const
 
 sq_status gpu_run(const sq_plan_st& plan, sq_stream stream, void* workspace, const sq_run_args& a,
                   const ResolvedArgs& r) {
-  int device = 0;
-  sq_status st = stream_device(stream, &device, "sq_plan_run");
-  if (st != SQ_STATUS_SUCCESS) return st;
-  if (device != plan.device)
-    return fail(SQ_STATUS_WRONG_DEVICE, "sq_plan_run: the stream belongs to device %d, but the plan was selected for device %d",
-                device, plan.device);
-  DeviceGuard guard(plan.device);
-  if (guard.status() != cudaSuccess) return cuda_fail(guard.status(), "sq_plan_run: cudaSetDevice");
   cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
+  // The device check. Fast path: the calling thread's current context is the one the plan was
+  // selected in and the stream belongs to it (two driver queries, about 0.15 us on the H100 machine);
+  // the launch then needs no device switch. Otherwise the runtime check below (about 0.4 us) finds the
+  // stream's device, refuses another device's stream, and makes the plan's device current for the
+  // launch.
+  std::optional<DeviceGuard> guard;
+  if (plan.context == nullptr || kernels::current_context() != plan.context ||
+      !kernels::stream_in_context(s, plan.context)) {
+    int device = 0;
+    sq_status st = stream_device(stream, &device, "sq_plan_run");
+    if (st != SQ_STATUS_SUCCESS) return st;
+    if (device != plan.device)
+      return fail(SQ_STATUS_WRONG_DEVICE,
+                  "sq_plan_run: the stream belongs to device %d, but the plan was selected for device %d", device,
+                  plan.device);
+    guard.emplace(plan.device);
+    if (guard->status() != cudaSuccess) return cuda_fail(guard->status(), "sq_plan_run: cudaSetDevice");
+  }
   cudaError_t e = cudaSuccess;
   switch (plan.desc.op) {
     case SQ_OP_SMOOTHQUANT_LINEAR: {

@@ -14,6 +14,7 @@ struct sq_plan_st {
   int32_t device;   // -1 for the host family
   int32_t sm;       // compute capability * 10, 0 for host
   int32_t num_sms;  // 0 for host
+  void* context;    // the CUcontext current at select (sq_plan_run's fast device check); nullptr for host
   sq::kernels::Dtype t;        // linears: scale/out dtype T; quantize ops: the scale/smooth dtype
   sq::kernels::Dtype x_dtype;  // float input dtype (quantize ops, QUANTIZED_LINEAR)
   bool has_scale_dtype;        // QUANTIZE_STATIC may have no smooth dtype

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gpu_util.hpp"
@@ -392,6 +393,34 @@ TEST_CASE("a plan runs on its GPU from another current device; another GPU's str
   CUDA_REQUIRE(cudaStreamDestroy(s1));
   CUDA_REQUIRE(cudaSetDevice(0));
   CUDA_REQUIRE(cudaStreamDestroy(s0));
+}
+
+TEST_CASE("a plan runs from a new host thread (no current context) and on the special streams", "[linear]") {
+  // sq_plan_run's fast device check compares contexts (src/gpu.cpp); a thread that has made no CUDA
+  // call yet has none current, and the per-thread and legacy default streams are handles of no context
+  // of their own: each takes the runtime check and must still run on the plan's device.
+  cudaStream_t created;
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking));
+  for (sq_preference pref : {SQ_PREFERENCE_FASTEST, SQ_PREFERENCE_GPU_PORTABLE}) {
+    for (cudaStream_t s : {created, cudaStreamPerThread, cudaStreamLegacy}) {
+      CAPTURE(pref, reinterpret_cast<uintptr_t>(s));
+      for (int64_t m : {1, 100}) {
+        LinearRun from_new_thread({pref, SQ_DTYPE_BF16, m, 1000, 1024, true}, s);
+        CUDA_REQUIRE(cudaDeviceSynchronize());  // the poison and uploads are done
+        sq_status st = SQ_STATUS_INTERNAL_ERROR;
+        std::thread([&] { st = from_new_thread.run_on(s); }).join();
+        REQUIRE(st == SQ_STATUS_SUCCESS);
+        CUDA_REQUIRE(cudaDeviceSynchronize());
+        from_new_thread.verify();
+        LinearRun from_this_thread({pref, SQ_DTYPE_F32, m, 1000, 1024, false}, s);  // its context is current
+        CUDA_REQUIRE(cudaDeviceSynchronize());
+        from_this_thread.launch();
+        CUDA_REQUIRE(cudaDeviceSynchronize());
+        from_this_thread.verify();
+      }
+    }
+  }
+  CUDA_REQUIRE(cudaStreamDestroy(created));
 }
 
 TEST_CASE("CUDA graph capture and replay; two plans on two streams at once", "[graph]") {

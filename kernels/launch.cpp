@@ -1,0 +1,129 @@
+// The one launch path (see launch.hpp).
+#include "launch.hpp"
+
+#include <cudaTypedefs.h>
+
+namespace sq {
+namespace kernels {
+namespace {
+
+constexpr unsigned kDriverApiVersion = 12000;  // the entry points' ABI as of CUDA 12.0
+constexpr unsigned kMaxLaunchAttributes = 2;   // programmatic serialization, cluster dimension
+
+// The driver entry points, looked up once (nullptr where the driver lacks one).
+struct Driver {
+  PFN_cuLaunchKernelEx_v11060 launch_ex = nullptr;
+  PFN_cuCtxGetCurrent_v4000 ctx_get_current = nullptr;
+  PFN_cuStreamGetCtx_v9020 stream_get_ctx = nullptr;
+};
+
+template <typename F>
+F entry_point(const char* name) {
+  void* f = nullptr;
+  cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
+  if (cudaGetDriverEntryPointByVersion(name, &f, kDriverApiVersion, cudaEnableDefault, &q) != cudaSuccess ||
+      q != cudaDriverEntryPointSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return reinterpret_cast<F>(f);
+}
+
+const Driver& driver() {
+  static const Driver d = [] {
+    Driver r;
+    r.launch_ex = entry_point<PFN_cuLaunchKernelEx_v11060>("cuLaunchKernelEx");
+    r.ctx_get_current = entry_point<PFN_cuCtxGetCurrent_v4000>("cuCtxGetCurrent");
+    r.stream_get_ctx = entry_point<PFN_cuStreamGetCtx_v9020>("cuStreamGetCtx");
+    return r;
+  }();
+  return d;
+}
+
+cudaError_t runtime_launch(const void* func, const LaunchConfig& c, void** args) {
+  cudaLaunchAttribute attr[kMaxLaunchAttributes];
+  unsigned n = 0;
+  if (c.programmatic) {
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n].val.programmaticStreamSerializationAllowed = 1;
+    ++n;
+  }
+  if (c.cluster > 1) {
+    attr[n].id = cudaLaunchAttributeClusterDimension;
+    attr[n].val.clusterDim.x = c.cluster;
+    attr[n].val.clusterDim.y = 1;
+    attr[n].val.clusterDim.z = 1;
+    ++n;
+  }
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(c.grid);
+  cfg.blockDim = dim3(c.block);
+  cfg.dynamicSmemBytes = c.smem;
+  cfg.stream = c.stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = n;
+  return cudaLaunchKernelExC(&cfg, func, args);
+}
+
+}  // namespace
+
+cudaError_t resolve_kernel(const void* func, std::atomic<void*>* slot) {
+  if (slot->load(std::memory_order_acquire) != nullptr) return cudaSuccess;
+  cudaKernel_t k = nullptr;
+  const cudaError_t e = cudaGetKernel(&k, func);
+  if (e != cudaSuccess) return e;
+  slot->store(static_cast<void*>(k), std::memory_order_release);
+  return cudaSuccess;
+}
+
+cudaError_t launch_kernel(const void* func, void* handle, const LaunchConfig& c, void** args) {
+  const Driver& d = driver();
+  if (handle != nullptr && d.launch_ex != nullptr) {
+    CUlaunchAttribute attr[kMaxLaunchAttributes];
+    unsigned n = 0;
+    if (c.programmatic) {
+      attr[n].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+      attr[n].value.programmaticStreamSerializationAllowed = 1;
+      ++n;
+    }
+    if (c.cluster > 1) {
+      attr[n].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+      attr[n].value.clusterDim.x = c.cluster;
+      attr[n].value.clusterDim.y = 1;
+      attr[n].value.clusterDim.z = 1;
+      ++n;
+    }
+    CUlaunchConfig cfg = {};
+    cfg.gridDimX = c.grid;
+    cfg.gridDimY = 1;
+    cfg.gridDimZ = 1;
+    cfg.blockDimX = c.block;
+    cfg.blockDimY = 1;
+    cfg.blockDimZ = 1;
+    cfg.sharedMemBytes = c.smem;
+    cfg.hStream = reinterpret_cast<CUstream>(c.stream);
+    cfg.attrs = attr;
+    cfg.numAttrs = n;
+    // A CUkernel handle stands for the kernel in the current context (CUDA >= 12.0).
+    if (d.launch_ex(&cfg, reinterpret_cast<CUfunction>(handle), args, nullptr) == CUDA_SUCCESS) return cudaSuccess;
+  }
+  return runtime_launch(func, c, args);
+}
+
+void* current_context() {
+  const Driver& d = driver();
+  CUcontext ctx = nullptr;
+  if (d.ctx_get_current == nullptr || d.ctx_get_current(&ctx) != CUDA_SUCCESS) return nullptr;
+  return static_cast<void*>(ctx);
+}
+
+bool stream_in_context(cudaStream_t stream, void* context) {
+  const Driver& d = driver();
+  if (context == nullptr || d.stream_get_ctx == nullptr) return false;
+  CUcontext ctx = nullptr;
+  if (d.stream_get_ctx(reinterpret_cast<CUstream>(stream), &ctx) != CUDA_SUCCESS) return false;
+  return static_cast<void*>(ctx) == context;
+}
+
+}  // namespace kernels
+}  // namespace sq
