@@ -7,9 +7,11 @@
 #   BENCH_ARGS      arguments for sq_bench (e.g. "--quick", "--filter llama3_8b_o --m 1,128")
 #   SKIP_TESTS=1    skip ctest            SKIP_SANITIZER=1  skip compute-sanitizer
 #   SKIP_BENCH=1    skip the benchmark    BUILD_DIR         build folder (default /tmp/build)
+#   PROFILE=1       also run bench/profile-limiters.sh (ncu, about 2 minutes) into limiters.txt
 # Every step runs even when an earlier one failed (unless it needs what failed); the last lines
 # are the summary; the exit status is non-zero when any step failed.
-# Files under $OUT (at most 6): build.log ctest.log sanitizer.log bench.log <gpu>.json summary.txt
+# Files under $OUT (at most 7): build.log ctest.log sanitizer.log bench.log <gpu>.json summary.txt
+# (and limiters.txt with PROFILE=1)
 set -u
 
 OUT=${OUT:-$PWD/out}
@@ -119,6 +121,14 @@ else
   rc=$?
   if [ $rc -eq 0 ]; then record bench PASS "args: ${BENCH_ARGS:-none} ($(elapsed "$t"))"
   else record bench FAIL "rc $rc: $(grep -m1 -E 'error|FAIL' "$OUT/bench.log" | cut -c1-160)"; fi
+fi
+
+# ---- 6. optional: ncu of the kernels behind the unmet issue-5 rows (bench/profile-limiters.sh)
+if [ "${PROFILE:-0}" = 1 ]; then
+  t=$(date +%s)
+  if BUILD_DIR="$BUILD" OUT="$OUT" bash bench/profile-limiters.sh >/dev/null 2>&1 && [ -s "$OUT/limiters.txt" ]; then
+    record profile PASS "limiters.txt ($(elapsed "$t"))"
+  else record profile FAIL "bench/profile-limiters.sh (see limiters.txt)"; fi
 fi
 
 # ---- summary (last)
