@@ -125,20 +125,11 @@ constexpr double kWidthMargin = 0.02;
 // 128-wide tiles fill the waves worse (10240x8192 M=512: 64.4 -> 72.6 us against 128x160) it is
 // slower. The hidden epilogue's share of a tile's time falls with K: 10% at K <= 4096 and 5% at
 // 8192 is what the measured gains and losses fit.
-// v0.1.8 replaced the bound K <= 8192 by a bound on the K blocks each SM computes (tiles per SM x K
-// blocks per tile; it is below 32 x 64 = 2048 wherever the old rule took the kernel, so those choices
-// stay): a sweep repeated three times (bf16, M = 1024..8192) had the ping-pong kernel faster back to
-// back than the fastest cooperative width at K = 14336 and 16384 up to 15.5 tiles per SM
-// (4096x14336 M=4096 -7.5%, M=8192 -5%; 16384^3 at M=2048 -6%) and at K = 28672 up to 7.8 (8192x28672
-// M=1024 -5%, M=2048 -3%), and slower beyond, at 3475 blocks per SM (8192x28672 M=4096 +3%) and 3972
-// (16384^3 at M=4096 +6%); the isolated runs agreed where it won. Of the earlier K >= 14336 losses
-// (above), 8192x28672 M=8192 lies past the bound (6951 blocks per SM); 4096x14336 M=4096 (869)
-// measured the other way in all three repetitions of the new sweep (-7.5%).
 constexpr int32_t kPingPongOutBytes = 2;
 constexpr int64_t kPingPongTileN = 128;
 constexpr int64_t kPingPongMinTilesPerSm = 2;
 constexpr int64_t kPingPongMaxTilesPerSm = 32;
-constexpr int64_t kPingPongMaxKBlocksPerSm = 2500;  // its tiles per SM x K blocks per tile, at most
+constexpr int64_t kPingPongMaxK = 8192;
 constexpr double kPingPongEpilogueShare = 0.10;
 constexpr int64_t kPingPongShareK = 4096;
 
@@ -268,16 +259,14 @@ const kernels::KernelVariant& persistent_choose(const LinearShape& s, int64_t sm
 }
 
 // Whether the ping-pong kernel (128 x kPingPongTileN tiles, each warpgroup's epilogue under the
-// other's mainloop) beats the cooperative choice of cost coop_cost: 16-bit output,
-// kPingPongMinTilesPerSm..kPingPongMaxTilesPerSm of its tiles per SM and at most
-// kPingPongMaxKBlocksPerSm K blocks per SM, and the cost model's time of its tiles, less the epilogue
-// share it hides (kPingPongEpilogueShare at K <= kPingPongShareK, falling as 1/K above), under
-// coop_cost.
+// other's mainloop) beats the cooperative choice of cost coop_cost: 16-bit output, K <= kPingPongMaxK,
+// kPingPongMinTilesPerSm..kPingPongMaxTilesPerSm of its tiles per SM, and the cost model's time of
+// its tiles, less the epilogue share it hides (kPingPongEpilogueShare at K <= kPingPongShareK,
+// falling as 1/K above), under coop_cost.
 bool pingpong_pays(const LinearShape& s, int64_t sms, double coop_cost) {
-  if (s.out_bytes != kPingPongOutBytes) return false;
+  if (s.out_bytes != kPingPongOutBytes || s.k > kPingPongMaxK) return false;
   const int64_t tiles = ceil_div(s.m, kTileM) * ceil_div(s.n, kPingPongTileN);
   if (tiles < kPingPongMinTilesPerSm * sms || tiles > kPingPongMaxTilesPerSm * sms) return false;
-  if (tiles * ceil_div(s.k, kTileK) > kPingPongMaxKBlocksPerSm * sms) return false;
   const double share = kPingPongEpilogueShare * static_cast<double>(kPingPongShareK) /
                        static_cast<double>(std::max<int64_t>(s.k, kPingPongShareK));
   return persistent_cost(s, sms, kPingPongTileN) * (1.0 - share) < coop_cost;
