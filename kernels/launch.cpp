@@ -40,28 +40,37 @@ const Driver& driver() {
   return d;
 }
 
-cudaError_t runtime_launch(const void* func, const LaunchConfig& c, void** args) {
-  cudaLaunchAttribute attr[kMaxLaunchAttributes];
+// The launch attributes of c (programmatic stream serialization, cluster dimension) into attr, of the
+// runtime's or the driver's attribute type (value: the attribute's value member); returns how many.
+template <typename Attr, typename Id, typename Value>
+unsigned fill_attributes(const LaunchConfig& c, Attr* attr, Id programmatic_id, Id cluster_id, Value value) {
   unsigned n = 0;
   if (c.programmatic) {
-    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[n].val.programmaticStreamSerializationAllowed = 1;
+    attr[n].id = programmatic_id;
+    value(attr[n]).programmaticStreamSerializationAllowed = 1;
     ++n;
   }
   if (c.cluster > 1) {
-    attr[n].id = cudaLaunchAttributeClusterDimension;
-    attr[n].val.clusterDim.x = c.cluster;
-    attr[n].val.clusterDim.y = 1;
-    attr[n].val.clusterDim.z = 1;
+    attr[n].id = cluster_id;
+    value(attr[n]).clusterDim.x = c.cluster;
+    value(attr[n]).clusterDim.y = 1;
+    value(attr[n]).clusterDim.z = 1;
     ++n;
   }
+  return n;
+}
+
+cudaError_t runtime_launch(const void* func, const LaunchConfig& c, void** args) {
+  cudaLaunchAttribute attr[kMaxLaunchAttributes];
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(c.grid);
   cfg.blockDim = dim3(c.block);
   cfg.dynamicSmemBytes = c.smem;
   cfg.stream = c.stream;
   cfg.attrs = attr;
-  cfg.numAttrs = n;
+  cfg.numAttrs = fill_attributes(c, attr, cudaLaunchAttributeProgrammaticStreamSerialization,
+                                 cudaLaunchAttributeClusterDimension,
+                                 [](cudaLaunchAttribute& a) -> cudaLaunchAttributeValue& { return a.val; });
   return cudaLaunchKernelExC(&cfg, func, args);
 }
 
@@ -80,19 +89,6 @@ cudaError_t launch_kernel(const void* func, void* handle, const LaunchConfig& c,
   const Driver& d = driver();
   if (handle != nullptr && d.launch_ex != nullptr) {
     CUlaunchAttribute attr[kMaxLaunchAttributes];
-    unsigned n = 0;
-    if (c.programmatic) {
-      attr[n].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-      attr[n].value.programmaticStreamSerializationAllowed = 1;
-      ++n;
-    }
-    if (c.cluster > 1) {
-      attr[n].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-      attr[n].value.clusterDim.x = c.cluster;
-      attr[n].value.clusterDim.y = 1;
-      attr[n].value.clusterDim.z = 1;
-      ++n;
-    }
     CUlaunchConfig cfg = {};
     cfg.gridDimX = c.grid;
     cfg.gridDimY = 1;
@@ -103,7 +99,9 @@ cudaError_t launch_kernel(const void* func, void* handle, const LaunchConfig& c,
     cfg.sharedMemBytes = c.smem;
     cfg.hStream = reinterpret_cast<CUstream>(c.stream);
     cfg.attrs = attr;
-    cfg.numAttrs = n;
+    cfg.numAttrs = fill_attributes(c, attr, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+                                   CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION,
+                                   [](CUlaunchAttribute& a) -> CUlaunchAttributeValue& { return a.value; });
     // A CUkernel handle stands for the kernel in the current context (CUDA >= 12.0).
     if (d.launch_ex(&cfg, reinterpret_cast<CUfunction>(handle), args, nullptr) == CUDA_SUCCESS) return cudaSuccess;
   }
