@@ -206,13 +206,8 @@ std::vector<std::string> check_hopper_shapes(const std::vector<Shape>& shapes, i
   return names;
 }
 
-bool has_hopper() {
-  const std::vector<sq_preference> f = families();
-  return std::find(f.begin(), f.end(), SQ_PREFERENCE_GPU_HOPPER) != f.end();
-}
-
 TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a fixed order", "[linear]") {
-  if (!has_hopper()) {
+  if (!is_sm90()) {
     WARN("not an sm_90 GPU: the Hopper split-K kernels are not exercised");
     return;
   }
@@ -242,7 +237,7 @@ TEST_CASE("Hopper split-K clusters (17 <= M <= 256) reduce exact partials in a f
 }
 
 TEST_CASE("Hopper persistent kernels of every tile width (M > 256) equal the host kernel", "[linear]") {
-  if (!has_hopper()) {
+  if (!is_sm90()) {
     WARN("not an sm_90 GPU: the Hopper persistent kernels are not exercised");
     return;
   }
@@ -264,7 +259,7 @@ TEST_CASE("Hopper persistent kernels of every tile width (M > 256) equal the hos
 }
 
 TEST_CASE("Hopper ping-pong kernel (16-bit out, 2 to 32 of its tiles per SM) equals the host kernel", "[linear]") {
-  if (!has_hopper()) {
+  if (!is_sm90()) {
     WARN("not an sm_90 GPU: the Hopper ping-pong kernel is not exercised");
     return;
   }
@@ -319,7 +314,7 @@ TEST_CASE("small shapes of every family and dtype (sanitizer set)", "[linear][sa
       check_case({pref, t, 3, 9, 7, false});
     }
   // 9 x 30 tiles of 128 x 128 with bf16 out: the Hopper dispatch takes the ping-pong kernel.
-  if (has_hopper()) check_case({SQ_PREFERENCE_GPU_HOPPER, SQ_DTYPE_BF16, 1100, 3800, 32, true});
+  if (is_sm90()) check_case({SQ_PREFERENCE_GPU_HOPPER, SQ_DTYPE_BF16, 1100, 3800, 32, true});
 }
 
 TEST_CASE("memory-space checks in can_implement", "[linear]") {
@@ -397,8 +392,9 @@ TEST_CASE("a plan runs on its GPU from another current device; another GPU's str
 
 TEST_CASE("a plan runs from a new host thread (no current context) and on the special streams", "[linear]") {
   // sq_plan_run's fast device check compares contexts (src/gpu.cpp); a thread that has made no CUDA
-  // call yet has none current, and the per-thread and legacy default streams are handles of no context
-  // of their own: each takes the runtime check and must still run on the plan's device.
+  // call yet has none current, so it takes the runtime check; the per-thread and legacy default
+  // streams are special handles, not streams created in a context. Each case must still run on the
+  // plan's device.
   cudaStream_t created;
   CUDA_REQUIRE(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking));
   for (sq_preference pref : {SQ_PREFERENCE_FASTEST, SQ_PREFERENCE_GPU_PORTABLE}) {
@@ -509,8 +505,8 @@ TEST_CASE("a small-M linear reads what the kernel before it wrote (programmatic 
       const char* kname = nullptr;
       REQUIRE(sq_plan_kernel_name(lin, M, &kname) == SQ_STATUS_SUCCESS);
       CAPTURE(kname);
-      if (has_hopper() && M == 64) REQUIRE(std::string(kname).find("_splitk_") != std::string::npos);
-      if (has_hopper() && M == 256) REQUIRE(std::string(kname).find("_ws_") != std::string::npos);
+      if (is_sm90() && M == 64) REQUIRE(std::string(kname).find("_splitk_") != std::string::npos);
+      if (is_sm90() && M == 256) REQUIRE(std::string(kname).find("_ws_") != std::string::npos);
 
       const std::vector<int8_t> q = random_s8(static_cast<size_t>(M * K)), w = random_s8(static_cast<size_t>(N * K));
       std::vector<float> x(q.size());
