@@ -42,8 +42,6 @@ constexpr int kSweepMaxRuns = 100;
 constexpr int kFillThreads = 256;
 constexpr int kFillBlocks = 1024;
 constexpr uint64_t kFillSeed = 12345;
-constexpr int kSplitTileK = 128;
-constexpr int kMinKBlocksPerSplit = 4;
 
 size_t dtype_bytes(Dtype d) { return d == Dtype::F64 ? 8 : d == Dtype::F32 ? 4 : 2; }
 const char* dtype_name(Dtype d) {
@@ -163,11 +161,9 @@ void add_dispatch_choice(std::vector<const KernelVariant*>& v, const sq::LinearS
 std::vector<const KernelVariant*> candidates(const std::string& family, const sq::LinearShape& s) {
   std::vector<const KernelVariant*> v;
   if (family == "split") {
-    const int64_t k_blocks = (s.k + kSplitTileK - 1) / kSplitTileK;
     for (const sq::kernels::SplitKVariant& c : sq::kernels::kSm90SplitKVariants) {
       const int64_t ctas = ((s.m + c.tile_m - 1) / c.tile_m) * ((s.n + c.tile_n - 1) / c.tile_n) * c.split;
-      if (ctas < s.num_sms / 2 || ctas > 2 * s.num_sms || (c.split > 1 && k_blocks < c.split * kMinKBlocksPerSplit))
-        continue;
+      if (ctas < s.num_sms / 2 || ctas > 2 * s.num_sms || !sq::split_k_blocks_suffice(s, c.split)) continue;
       v.push_back(c.variant);
     }
     if (const KernelVariant* d = sq::decode_choose(s)) v.push_back(d);

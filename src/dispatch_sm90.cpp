@@ -174,7 +174,7 @@ const kernels::KernelVariant* split_choose(const LinearShape& s, int64_t sms) {
     const int64_t tile_n = kernels::kSplitTileWidths[w];
     for (int32_t split = 1; split <= kernels::kSplitMaxClusterSize; ++split) {
       const kernels::SplitKVariant& c = kernels::kSm90SplitKVariants[kernels::split_variant_index(height, w, split)];
-      if (c.split > 1 && k_blocks < c.split * kMinKBlocksPerSplit) continue;
+      if (!split_k_blocks_suffice(s, c.split)) continue;
       const int64_t n_tiles = ceil_div(s.n, tile_n);
       const double score = cluster_fill(m_tiles * n_tiles * c.split, c.split, sms) * static_cast<double>(s.n) /
                            static_cast<double>(n_tiles * tile_n);
@@ -273,6 +273,10 @@ bool pingpong_pays(const LinearShape& s, int64_t sms, double coop_cost) {
 }
 
 }  // namespace
+
+bool split_k_blocks_suffice(const LinearShape& s, int32_t split) {
+  return split <= 1 || ceil_div(s.k, kTileK) >= split * kMinKBlocksPerSplit;
+}
 
 cudaError_t sm90_prepare() {
   // Unaligned shapes and small M run kernels of the portable and decode families.

@@ -37,6 +37,9 @@ const kernels::KernelVariant& sm80_choose(const LinearShape& s);
 // shapes its kernels do not take (unaligned).
 cudaError_t sm90_prepare();
 const kernels::KernelVariant& sm90_choose(const LinearShape& s);
+// Whether a split-K cluster of `split` CTAs gives each CTA enough K blocks for the dispatch to
+// consider it (a split of one always does); bench/sq_sweep filters its split-K candidates by it too.
+bool split_k_blocks_suffice(const LinearShape& s, int32_t split);
 
 // Activation quantization: kernels/quantize.cu (GPU) and src/host_quantize.cpp (host).
 namespace kernels {
