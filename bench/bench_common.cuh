@@ -1,9 +1,11 @@
 // Shared by the benchmark programs (sq_bench.cu, sq_sweep.cu), each a single translation unit:
-// errors, the shape file, filled operands and the timer (events around runs queued behind a
-// blocking kernel, isolated and back to back, methods interleaved in rounds).
+// errors, the shape file, filled operands, the timer (events around runs queued behind a
+// blocking kernel, isolated and back to back, methods interleaved in rounds) and sustained runs with
+// NVML's energy counter (--energy).
 #pragma once
 
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <climits>
@@ -301,5 +303,103 @@ class Timer {
   bool use_blocker_ = true;
   int next_ = 0;  // the next run's number (see above)
 };
+
+// ------------------------------------------------------------------ sustained energy
+constexpr double kEnergyWindowMs = 1000.0;          // GPU time per method and round
+constexpr int kEnergyRounds = 2;
+constexpr int kEnergyMinRuns = 20;
+constexpr double kEnergyDefaultRunUs = 100.0;       // sizes the window when est_us is unknown
+
+// NVML's energy counter through libnvidia-ml.so.1 loaded at run time (only for --energy: the
+// benchmarks link no NVML). The device is found by the CUDA device's PCI bus id.
+class Nvml {
+ public:
+  // False (with the reason in why()) when the library, a symbol or the device is missing.
+  bool open(int cuda_device) {
+    lib_ = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (lib_ == nullptr) return fail("cannot load libnvidia-ml.so.1");
+    using Init = int (*)();
+    using ByBusId = int (*)(const char*, void**);
+    const auto init = reinterpret_cast<Init>(dlsym(lib_, "nvmlInit_v2"));
+    const auto by_bus = reinterpret_cast<ByBusId>(dlsym(lib_, "nvmlDeviceGetHandleByPciBusId_v2"));
+    energy_ = reinterpret_cast<EnergyFn>(dlsym(lib_, "nvmlDeviceGetTotalEnergyConsumption"));
+    limit_ = reinterpret_cast<LimitFn>(dlsym(lib_, "nvmlDeviceGetEnforcedPowerLimit"));
+    if (!init || !by_bus || !energy_ || !limit_) return fail("NVML lacks a needed function");
+    char bus[32] = {};
+    if (cudaDeviceGetPCIBusId(bus, sizeof bus, cuda_device) != cudaSuccess) return fail("no PCI bus id");
+    if (init() != 0 || by_bus(bus, &dev_) != 0) return fail("NVML does not know the device");
+    unsigned long long mj = 0;
+    if (!energy_mj(&mj)) return fail("the device has no energy counter");
+    return true;
+  }
+  bool energy_mj(unsigned long long* mj) const { return energy_ != nullptr && energy_(dev_, mj) == 0; }
+  double power_limit_w() const {
+    unsigned mw = 0;
+    return limit_ != nullptr && limit_(dev_, &mw) == 0 ? mw / 1000.0 : NAN;
+  }
+  const std::string& why() const { return why_; }
+
+ private:
+  using EnergyFn = int (*)(void*, unsigned long long*);
+  using LimitFn = int (*)(void*, unsigned*);
+  bool fail(const char* why) {
+    why_ = why;
+    energy_ = nullptr;
+    limit_ = nullptr;
+    return false;
+  }
+  void* lib_ = nullptr;
+  void* dev_ = nullptr;
+  EnergyFn energy_ = nullptr;
+  LimitFn limit_ = nullptr;
+  std::string why_;
+};
+
+// A method's sustained back-to-back runs (measure_energy; NaN where not measured).
+struct Energy {
+  double us = NAN;  // GPU time per run
+  double mj = NAN;  // energy per run, millijoules
+};
+
+// Each method's runs back to back on `stream` for about kEnergyWindowMs of GPU time (sized from
+// est_us, a time per run), kEnergyRounds rounds in alternating order; NVML's counter read before and
+// after each window (the GPU idle at both reads: a sync before, the window's end event after). GPU
+// time and energy per run, means over rounds; all NaN when the counter could not be read. At the power
+// limit the sustained time per run is its energy over the limit: methods interleaved in short batches
+// (Timer::measure) share the throttling, so only this ranks kernels there.
+inline std::vector<Energy> measure_energy(const Nvml& nvml, cudaStream_t stream,
+                                          const std::vector<std::function<void(int)>>& launches,
+                                          const std::vector<double>& est_us) {
+  const size_t nm = launches.size();
+  std::vector<Energy> e(nm, Energy{0.0, 0.0});
+  cudaEvent_t e0, e1;
+  CK_CUDA(cudaEventCreate(&e0));
+  CK_CUDA(cudaEventCreate(&e1));
+  int next = 0;  // run numbers go on across windows: each run takes the next buffer set
+  bool ok = true;
+  for (int r = 0; r < kEnergyRounds && ok; ++r) {
+    for (size_t jj = 0; jj < nm && ok; ++jj) {
+      const size_t j = r % 2 == 0 ? jj : nm - 1 - jj;
+      const double est = std::isfinite(est_us[j]) && est_us[j] > 0 ? est_us[j] : kEnergyDefaultRunUs;
+      const int runs = std::max(kEnergyMinRuns, static_cast<int>(kEnergyWindowMs * 1000.0 / est));
+      CK_CUDA(cudaStreamSynchronize(stream));
+      unsigned long long mj0 = 0, mj1 = 0;
+      ok = nvml.energy_mj(&mj0);
+      CK_CUDA(cudaEventRecord(e0, stream));
+      for (int i = 0; i < runs; ++i) launches[j](next++);
+      CK_CUDA(cudaEventRecord(e1, stream));
+      CK_CUDA(cudaEventSynchronize(e1));
+      ok = ok && nvml.energy_mj(&mj1) && mj1 >= mj0;
+      float ms = 0;
+      CK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+      e[j].us += 1000.0 * ms / runs / kEnergyRounds;
+      e[j].mj += double(mj1 - mj0) / runs / kEnergyRounds;
+    }
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (!ok) std::fill(e.begin(), e.end(), Energy{});
+  return e;
+}
 
 }  // namespace sqbench

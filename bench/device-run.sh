@@ -7,11 +7,13 @@
 #   BENCH_ARGS      arguments for sq_bench (e.g. "--quick", "--filter llama3_8b_o --m 1,128")
 #   SKIP_TESTS=1    skip ctest            SKIP_SANITIZER=1  skip compute-sanitizer
 #   SKIP_BENCH=1    skip the benchmark    BUILD_DIR         build folder (default /tmp/build)
-#   PROFILE=1       also run bench/profile-limiters.sh (ncu, about 2 minutes) into limiters.txt
+#   PROFILE=1       also run bench/profile-limiters.sh (ncu, about 2 minutes) into limiters.txt, and
+#                   sq_bench --energy on the power-limited large-M rows (ENERGY_ARGS, about a minute)
+#                   into energy.json and energy.log
 # Every step runs even when an earlier one failed (unless it needs what failed); the last lines
 # are the summary; the exit status is non-zero when any step failed.
-# Files under $OUT (at most 7): build.log ctest.log sanitizer.log bench.log <gpu>.json summary.txt
-# (and limiters.txt with PROFILE=1)
+# Files under $OUT (at most 8): ctest.log sanitizer.log bench.log <gpu>.json summary.txt, build.log
+# when the build failed, and limiters.txt, energy.json, energy.log with PROFILE=1
 set -u
 
 OUT=${OUT:-$PWD/out}
@@ -51,31 +53,33 @@ configure() {  # configure DIR [extra cmake args]
         -DCMAKE_CUDA_COMPILER="$nvcc_path" "$@"
 }
 BENCH_BIN=$BUILD/bench/sq_bench
-echo "== configure $BUILD (SQ_BUILD_TESTS=$tests_on)" >"$OUT/build.log"
-configure "$BUILD" -DSQ_BUILD_TESTS=$tests_on -DSQ_BUILD_BENCH=ON >>"$OUT/build.log" 2>&1
+BUILD_LOG=/tmp/device-run-build.log  # copied to $OUT only when the build fails
+echo "== configure $BUILD (SQ_BUILD_TESTS=$tests_on)" >"$BUILD_LOG"
+configure "$BUILD" -DSQ_BUILD_TESTS=$tests_on -DSQ_BUILD_BENCH=ON >>"$BUILD_LOG" 2>&1
 configured=$?
 built=1
 if [ $configured -eq 0 ]; then
-  echo "== build all" >>"$OUT/build.log"
-  cmake --build "$BUILD" -j"$JOBS" >>"$OUT/build.log" 2>&1
+  echo "== build all" >>"$BUILD_LOG"
+  cmake --build "$BUILD" -j"$JOBS" >>"$BUILD_LOG" 2>&1
   built=$?
   if [ $built -ne 0 ]; then
     # Something else failed to build: still try the benchmark on its own.
-    echo "== build sq_bench alone" >>"$OUT/build.log"
-    cmake --build "$BUILD" -j"$JOBS" --target sq_bench >>"$OUT/build.log" 2>&1
+    echo "== build sq_bench alone" >>"$BUILD_LOG"
+    cmake --build "$BUILD" -j"$JOBS" --target sq_bench >>"$BUILD_LOG" 2>&1
   fi
 else
   # The full project does not configure (a missing file?): the library and benchmark alone.
-  echo "== configure failed; configure $BUILD-bench with tests and demo off" >>"$OUT/build.log"
+  echo "== configure failed; configure $BUILD-bench with tests and demo off" >>"$BUILD_LOG"
   BENCH_BIN=$BUILD-bench/bench/sq_bench
   configure "$BUILD-bench" -DSQ_BUILD_TESTS=OFF -DSQ_BUILD_DEMO=OFF -DSQ_BUILD_BENCH=ON \
-      >>"$OUT/build.log" 2>&1 &&
-    cmake --build "$BUILD-bench" -j"$JOBS" --target sq_bench >>"$OUT/build.log" 2>&1
+      >>"$BUILD_LOG" 2>&1 &&
+    cmake --build "$BUILD-bench" -j"$JOBS" --target sq_bench >>"$BUILD_LOG" 2>&1
 fi
-first_error() { grep -m1 -E 'error|Error|FAILED' "$OUT/build.log" | cut -c1-140; }
+first_error() { grep -m1 -E 'error|Error|FAILED' "$BUILD_LOG" | cut -c1-140; }
 if [ $configured -ne 0 ]; then record build FAIL "configure failed: $(first_error)"
 elif [ $built -ne 0 ]; then record build FAIL "$(first_error)"
 else record build PASS "$(elapsed "$t")"; fi
+[ $configured -eq 0 ] && [ $built -eq 0 ] || cp "$BUILD_LOG" "$OUT/build.log"
 
 # ---- 3. the whole test suite
 if [ "${SKIP_TESTS:-0}" = 1 ]; then record ctest SKIP "SKIP_TESTS=1"
@@ -113,7 +117,7 @@ fi
 
 # ---- 5. the benchmark
 if [ "${SKIP_BENCH:-0}" = 1 ]; then record bench SKIP "SKIP_BENCH=1"
-elif [ ! -x "$BENCH_BIN" ]; then record bench FAIL "no $BENCH_BIN (build.log)"
+elif [ ! -x "$BENCH_BIN" ]; then record bench FAIL "no $BENCH_BIN (see build.log)"
 else
   t=$(date +%s)
   # shellcheck disable=SC2086  # BENCH_ARGS is a list of words
@@ -129,6 +133,15 @@ if [ "${PROFILE:-0}" = 1 ]; then
   if BUILD_DIR="$BUILD" OUT="$OUT" bash bench/profile-limiters.sh >/dev/null 2>&1 && [ -s "$OUT/limiters.txt" ]; then
     record profile PASS "limiters.txt ($(elapsed "$t"))"
   else record profile FAIL "bench/profile-limiters.sh (see limiters.txt)"; fi
+  t=$(date +%s)
+  ENERGY_ARGS=${ENERGY_ARGS:---filter llama3_70b_gateup,llama3_70b_down,llama3_8b_gateup --m 2048,4096 --dtypes bf16 --no-dynamic}
+  if [ -x "$BENCH_BIN" ]; then
+    # shellcheck disable=SC2086  # ENERGY_ARGS is a list of words
+    "$BENCH_BIN" bench/shapes.csv --energy $ENERGY_ARGS --json "$OUT/energy.json" >"$OUT/energy.log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q '^=== energy' "$OUT/energy.log"; then record energy PASS "energy.json ($(elapsed "$t"))"
+    else record energy FAIL "rc $rc: $(grep -m1 -E 'error|FAIL|energy:' "$OUT/energy.log" | cut -c1-160)"; fi
+  else record energy FAIL "no $BENCH_BIN"; fi
 fi
 
 # ---- summary (last)
@@ -141,6 +154,7 @@ fi
     sed -n '/^=== compact/,$p' "$OUT/bench.log"
     grep -E '^(CHECK FAIL|sq_bench:)' "$OUT/bench.log" | head -10
   fi
+  [ -f "$OUT/energy.log" ] && sed -n '/^=== energy/,$p' "$OUT/energy.log"
   [ $fail -eq 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
 } | tee "$OUT/summary.txt"
 exit $fail

@@ -32,8 +32,15 @@
 // of the library against cuBLASLt + scale kernel, bit for bit (outputs poisoned with a NaN
 // pattern first).
 //
+// With --energy, rows whose runs take at least kEnergyMinRunUs also get a sustained measurement: sq,
+// cuBLASLt int32 and cuBLASLt + scale each run back to back for about kEnergyWindowMs of GPU time per
+// round (kEnergyRounds rounds, the order reversed every other round), with NVML's energy counter
+// (libnvidia-ml.so.1, loaded at run time) read before and after each window: GPU time and energy per
+// run, means over the rounds (*_sustained_us, *_mj in the JSON). At the power limit the time of a
+// sustained run is its energy over the limit, which decides the large-M rows.
+//
 // Usage: sq_bench [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64]
-//                 [--quick] [--json PATH] [--no-dynamic]
+//                 [--quick] [--json PATH] [--no-dynamic] [--energy]
 // JSON goes to --json, else $OUT/<gpu>.json when OUT is set, else bench/results/<gpu>.json.
 // Exit status: 0 all good, 1 an error (message on stderr), 3 a result check failed.
 
@@ -78,6 +85,7 @@ constexpr int kMaxRuns = 300;
 constexpr double kQuickTargetMs = 15.0;
 constexpr int kQuickMaxRuns = 60;
 constexpr size_t kCopyBwBytes = size_t{1} << 30;    // D2D copy size for the bandwidth ceiling
+constexpr double kEnergyMinRunUs = 100.0;           // --energy: shorter runs are skipped (counter resolution)
 constexpr int kCopyBwRuns = 10;
 constexpr int kHostRunCalls = 2000;                 // host cost of sq_plan_run: calls timed
 constexpr int kHostRunSyncEvery = 64;               // drain the stream every this many calls
@@ -448,6 +456,7 @@ struct Row {
   OutType out;
   // Isolated and back-to-back timings (NaN where the method did not run).
   Timing sq, lt_int32, lt_scaled, dyn, read, read_dep;
+  Energy sq_e, lt_int32_e, lt_scaled_e;
   double floor_us = NAN, dyn_floor_us = NAN;
   double f64_vs_f32 = NAN;  // f64 rows: f32 sq_us / f64 sq_us of the same shape
   std::string kernel, dyn_kernel, lt_note;
@@ -463,20 +472,23 @@ struct Options {
   std::vector<OutType> outs = {OutType::F32, OutType::BF16, OutType::F64};  // kOutDescs order
   bool quick = false;
   bool dynamic = true;
+  bool energy = false;
   std::string json_path;
 };
 
 [[noreturn]] void usage(const char* argv0, int code) {
   std::printf(
       "usage: %s [shapes.csv] [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64]\n"
-      "          [--quick] [--json PATH] [--no-dynamic]\n"
+      "          [--quick] [--json PATH] [--no-dynamic] [--energy]\n"
       "  shapes.csv   tag,m,n,k per line (default bench/shapes.csv)\n"
       "  --filter     keep shapes whose tag contains one of these substrings\n"
       "  --m          keep shapes with one of these M\n"
       "  --dtypes     output dtypes to measure (default f32,bf16,f64; they run in that order)\n"
       "  --quick      M in {1,16,128,1024,8192} and squares 4096/8192, fewer runs\n"
       "  --json       output path (default $OUT/<gpu>.json, else bench/results/<gpu>.json)\n"
-      "  --no-dynamic skip the dynamic plan (SQ_OP_QUANTIZED_LINEAR, bf16 rows)\n",
+      "  --no-dynamic skip the dynamic plan (SQ_OP_QUANTIZED_LINEAR, bf16 rows)\n"
+      "  --energy     also time sq, cuBLASLt and cuBLASLt + scale sustained (about 1 s each, twice)\n"
+      "               with NVML's energy counter, on rows whose runs take >= 100 us\n",
       argv0);
   std::exit(code);
 }
@@ -513,6 +525,7 @@ Options parse(int argc, char** argv) {
         if (std::find(names.begin(), names.end(), d.name) != names.end()) o.outs.push_back(d.type);
     } else if (a == "--quick") o.quick = true;
     else if (a == "--no-dynamic") o.dynamic = false;
+    else if (a == "--energy") o.energy = true;
     else if (a == "--json") o.json_path = next();
     else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "sq_bench: unknown option '%s'\n", a.c_str());
@@ -557,6 +570,9 @@ struct Context {
   double host_launch_us = NAN;  // the bare launch (host_launch_us()), measured beside host_run_us
   std::string host_run_shape;
   Timing empty;  // an empty kernel timed as every method is: the fixed cost of one run
+  Nvml nvml;     // --energy: opened in main
+  bool energy = false;  // --energy and NVML opened
+  double power_limit_w = NAN;
   int failures = 0;
 };
 
@@ -884,6 +900,14 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
       if (best) row.lt_scaled = t[next++];
       if (with_dyn) row.dyn = t[next++];
     }
+    if (c.energy && best && row.sq.b2b_us >= kEnergyMinRunUs) {
+      const std::vector<Energy> e = measure_energy(
+          c.nvml, c.stream, {sq_launch, [&](int i) { CK_LT(lt_call(best, i)); }, lt_scaled_launch},
+          {row.sq.b2b_us, row.lt_int32.b2b_us, row.lt_scaled.b2b_us});
+      row.sq_e = e[0];
+      row.lt_int32_e = e[1];
+      row.lt_scaled_e = e[2];
+    }
 
     // ---- checks: poisoned outputs, one run each, sampled host reference, full comparison
     CK_CUDA(cudaMemsetAsync(out[0].p, kPoisonOut, osz * MN, c.stream));
@@ -1041,6 +1065,7 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
     << "  \"empty_kernel_b2b_us\": " << json_num(c.empty.b2b_us, 3) << ",\n"
     << "  \"host_run_shape\": " << json_str(c.host_run_shape) << ",\n"
     << "  \"quick\": " << (opt.quick ? "true" : "false") << ",\n"
+    << "  \"power_limit_w\": " << json_num(c.power_limit_w, 1) << ",\n"
     << "  \"timing\": \"*_us: median of CUDA-event-timed isolated runs queued behind a blocking "
        "kernel; *_b2b_us: median over batches of (event-timed " << kB2bMinRuns << ".."
     << kB2bMaxRuns << " consecutive runs) / runs, batches queued behind a blocking kernel; "
@@ -1064,6 +1089,11 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
       << ", \"read_b2b_us\": " << json_num(r.read.b2b_us)
       << ", \"read_dep_us\": " << json_num(r.read_dep.iso_us)
       << ", \"read_dep_b2b_us\": " << json_num(r.read_dep.b2b_us)
+      << ", \"sq_sustained_us\": " << json_num(r.sq_e.us) << ", \"sq_mj\": " << json_num(r.sq_e.mj, 1)
+      << ", \"cublaslt_int32_sustained_us\": " << json_num(r.lt_int32_e.us)
+      << ", \"cublaslt_int32_mj\": " << json_num(r.lt_int32_e.mj, 1)
+      << ", \"cublaslt_scaled_sustained_us\": " << json_num(r.lt_scaled_e.us)
+      << ", \"cublaslt_scaled_mj\": " << json_num(r.lt_scaled_e.mj, 1)
       << ", \"floor_us\": " << json_num(r.floor_us)
       << ", \"dynamic_floor_us\": " << json_num(r.dyn_floor_us)
       << ", \"f64_vs_f32\": " << json_num(r.f64_vs_f32, 3)
@@ -1084,6 +1114,26 @@ void write_json(const std::string& path, const cudaDeviceProp& prop, const Conte
   if (!f) die("cannot write '%s'", path.c_str());
   f << j.str();
   if (!f.flush()) die("cannot write '%s'", path.c_str());
+}
+
+// --energy rows: sustained time and energy per run of each method, and the ratios to sq.
+void print_energy(const std::vector<Row>& rows, const Context& c) {
+  bool any = false;
+  for (const Row& r : rows) any = any || std::isfinite(r.sq_e.mj);
+  if (!any) return;
+  std::printf("=== energy (--energy: sustained back-to-back runs, about %.0f ms per method x %d rounds; us "
+              "and mJ per run, W = mJ / us; power limit %.0f W; x = method / sq) ===\n",
+              kEnergyWindowMs, kEnergyRounds, c.power_limit_w);
+  std::printf("%-18s %6s %6s %6s %-4s %9s %8s %5s | %9s %8s %5s | %9s %8s %5s | %6s %6s\n", "tag", "m", "n", "k",
+              "out", "sq_us", "sq_mJ", "W", "lt32_us", "lt32_mJ", "W", "lt+s_us", "lt+s_mJ", "W", "x_us", "x_mJ");
+  for (const Row& r : rows) {
+    if (!std::isfinite(r.sq_e.mj)) continue;
+    auto w = [](const Energy& e) { return 1000.0 * e.mj / e.us; };
+    std::printf("%-18s %6lld %6lld %6lld %-4s %9.1f %8.1f %5.0f | %9.1f %8.1f %5.0f | %9.1f %8.1f %5.0f | %6.3f %6.3f\n",
+                r.s.tag.c_str(), (long long)r.s.m, (long long)r.s.n, (long long)r.s.k, out_name(r.out), r.sq_e.us,
+                r.sq_e.mj, w(r.sq_e), r.lt_int32_e.us, r.lt_int32_e.mj, w(r.lt_int32_e), r.lt_scaled_e.us,
+                r.lt_scaled_e.mj, w(r.lt_scaled_e), r.lt_scaled_e.us / r.sq_e.us, r.lt_scaled_e.mj / r.sq_e.mj);
+  }
 }
 
 void print_compact(const std::vector<Row>& rows, const Context& c) {
@@ -1186,6 +1236,7 @@ void print_compact(const std::vector<Row>& rows, const Context& c) {
   std::printf("copy_tbps %.3f  host_run_us %.2f (%s; a bare launch %.2f)  empty kernel %.2f us isolated / "
               "%.2f us b2b  failures %d\n", c.copy_tbps, c.host_run_us, c.host_run_shape.c_str(), c.host_launch_us,
               c.empty.iso_us, c.empty.b2b_us, c.failures);
+  print_energy(rows, c);
 }
 
 }  // namespace
@@ -1215,6 +1266,11 @@ int main(int argc, char** argv) {
   c.lt_ws = DevBuf(kLtWorkspaceBytes);
   c.diff = DevBuf(2 * sizeof(unsigned long long));
   c.sink = DevBuf(sizeof(uint32_t));
+  if (opt.energy) {
+    c.energy = c.nvml.open(dev);
+    if (c.energy) c.power_limit_w = c.nvml.power_limit_w();
+    else std::fprintf(stderr, "sq_bench: --energy: %s; no energy measured\n", c.nvml.why().c_str());
+  }
 
   std::string json = opt.json_path;
   if (json.empty()) {

@@ -3,7 +3,7 @@
 // It links the kernel objects (kernels/ and the dispatch) directly, below the plan and the C ABI.
 //
 //   sq_sweep [shapes.csv] [--family split|persistent|decode] [--m M[,M..]] [--dtypes bf16,f32,f64,f16]
-//            [--filter TAG[,TAG..]]
+//            [--filter TAG[,TAG..]] [--energy]
 //
 // For each distinct N x K of the shape set (tags filtered), each M and dtype: every variant's
 // isolated and back-to-back medians in microseconds (split-K variants only where their CTA count
@@ -14,10 +14,16 @@
 // (bench_common.cuh's Timer: runs queued behind a blocking kernel, operands rotated past twice the
 // L2, the variants of a line interleaved in rounds). Outputs are not checked here
 // (tests/test_gpu_variants.cpp checks every variant bit for bit).
+// --energy: then every variant of a line whose runs take at least kEnergyMinRunUs again, sustained
+// (bench_common.cuh measure_energy: about a second each, twice, NVML's energy counter): time and
+// energy per run, and the variant with the least energy. At the power limit (large M) that, not the
+// interleaved timing above, says which variant is fastest in a long run: the interleaved variants
+// share the GPU's throttling.
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <set>
 #include <string>
@@ -42,14 +48,23 @@ constexpr int kSweepMaxRuns = 100;
 constexpr int kFillThreads = 256;
 constexpr int kFillBlocks = 1024;
 constexpr uint64_t kFillSeed = 12345;
+constexpr double kEnergyMinRunUs = 100.0;  // --energy: shorter runs are skipped (counter resolution)
 
 size_t dtype_bytes(Dtype d) { return d == Dtype::F64 ? 8 : d == Dtype::F32 ? 4 : 2; }
+// 2^-6 in each dtype (exact in all four): the scales, so that the outputs carry values as in use.
+constexpr uint64_t kScaleBitsF64 = 0x3F90000000000000ull;
+constexpr uint32_t kScaleBitsF32 = 0x3C800000u;
+constexpr uint16_t kScaleBitsBf16 = 0x3C80u;
+constexpr uint16_t kScaleBitsF16 = 0x2400u;
+uint64_t scale_bits(Dtype d) {
+  return d == Dtype::F64 ? kScaleBitsF64 : d == Dtype::F32 ? kScaleBitsF32 : d == Dtype::BF16 ? kScaleBitsBf16 : kScaleBitsF16;
+}
 const char* dtype_name(Dtype d) {
   return d == Dtype::BF16 ? "bf16" : d == Dtype::F16 ? "f16" : d == Dtype::F32 ? "f32" : "f64";
 }
 
-// One line's operands on the device: rotated act + weight sets, scales (zero: values do not change
-// the timing) and one output.
+// One line's operands on the device: rotated act + weight sets, scales (2^-6 each: with zero scales
+// every output would be zero, which costs measurably less energy than real values) and one output.
 class Operands {
  public:
   Operands(int m, int n, int k, Dtype dt, size_t l2_bytes, cudaStream_t stream) : stream_(stream) {
@@ -59,8 +74,12 @@ class Operands {
     CK_CUDA(cudaMalloc(&pool_, set_bytes_ * sets_));
     fill_s8<<<kFillBlocks, kFillThreads, 0, stream>>>(static_cast<int8_t*>(pool_), set_bytes_ * sets_, kFillSeed);
     CK_CUDA(cudaGetLastError());
-    CK_CUDA(cudaMalloc(&scales_, (static_cast<size_t>(n) + m) * sizeof(double)));
-    CK_CUDA(cudaMemsetAsync(scales_, 0, (static_cast<size_t>(n) + m) * sizeof(double), stream));
+    const size_t es = dtype_bytes(dt), count = static_cast<size_t>(n) + m;
+    std::vector<unsigned char> host(count * es);
+    const uint64_t bits = scale_bits(dt);
+    for (size_t i = 0; i < count; ++i) std::memcpy(&host[i * es], &bits, es);  // little-endian: the low es bytes
+    CK_CUDA(cudaMalloc(&scales_, count * es));
+    CK_CUDA(cudaMemcpyAsync(scales_, host.data(), count * es, cudaMemcpyHostToDevice, stream));
     CK_CUDA(cudaMalloc(&out_, static_cast<size_t>(m) * n * dtype_bytes(dt)));
     CK_CUDA(cudaStreamSynchronize(stream));
     p_.m = m;
@@ -69,7 +88,7 @@ class Operands {
     p_.ld_act = k;
     p_.ld_weight = k;
     p_.weight_scale = scales_;
-    p_.row_scale = static_cast<char*>(scales_) + static_cast<size_t>(n) * sizeof(double);
+    p_.row_scale = static_cast<char*>(scales_) + static_cast<size_t>(n) * es;
     p_.out = out_;
     p_.ld_out = n;
     p_.dtype = dt;
@@ -107,11 +126,12 @@ struct Options {
   std::vector<int> ms;
   std::vector<Dtype> dtypes = {Dtype::BF16};
   std::vector<std::string> filter;
+  bool energy = false;
 };
 
 [[noreturn]] void usage(const char* argv0) {
   die("usage: %s [shapes.csv] [--family split|persistent|decode] [--m M[,M..]] [--dtypes bf16,f32,f64,f16]"
-      " [--filter TAG[,TAG..]]",
+      " [--filter TAG[,TAG..]] [--energy]",
       argv0);
 }
 
@@ -135,6 +155,8 @@ Options parse(int argc, char** argv) {
       }
     } else if (a == "--filter" && has_value) {
       o.filter = split(argv[++i], ',');
+    } else if (a == "--energy") {
+      o.energy = true;
     } else if (!a.empty() && a[0] != '-') {
       o.shapes_path = a;
     } else {
@@ -204,6 +226,9 @@ int main(int argc, char** argv) {
     if (seen.insert(nk).second) nks.push_back(nk);
   }
 
+  Nvml nvml;
+  const bool energy = opt.energy && nvml.open(dev);
+  if (opt.energy && !energy) std::fprintf(stderr, "sq_sweep: --energy: %s; no energy measured\n", nvml.why().c_str());
   cudaStream_t stream;
   CK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   Timer timer(stream);
@@ -228,6 +253,18 @@ int main(int argc, char** argv) {
         }
         if (!variants.empty())
           std::printf("  fastest back to back: %s %.2f us\n", variants[best]->name, t[best].b2b_us);
+        if (energy && !variants.empty() && t[best].b2b_us >= kEnergyMinRunUs) {
+          std::vector<double> est;
+          for (const Timing& ti : t) est.push_back(ti.b2b_us);
+          const std::vector<Energy> e = measure_energy(nvml, stream, launches, est);
+          size_t least = 0;
+          for (size_t i = 0; i < variants.size(); ++i) {
+            std::printf("  sustained %-30s %9.2f us %8.1f mJ %5.0f W%s\n", variants[i]->name, e[i].us, e[i].mj,
+                        1000.0 * e[i].mj / e[i].us, variants[i] == &choice ? "  (dispatch)" : "");
+            if (e[i].mj < e[least].mj) least = i;
+          }
+          std::printf("  least energy: %s %.1f mJ\n", variants[least]->name, e[least].mj);
+        }
         std::fflush(stdout);
       }
     }
