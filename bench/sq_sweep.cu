@@ -16,9 +16,10 @@
 // (tests/test_gpu_variants.cpp checks every variant bit for bit).
 // --energy: then every variant of a line whose runs take at least kEnergyMinRunUs again, sustained
 // (bench_common.cuh measure_energy: about a second each, twice, NVML's energy counter): time and
-// energy per run, and the variant with the least energy. At the power limit (large M) that, not the
-// interleaved timing above, says which variant is fastest in a long run: the interleaved variants
-// share the GPU's throttling.
+// energy per run, and the variant with the least energy. At the power limit (large M) that is closer
+// to a long run than the interleaved timing above, whose variants share the GPU's throttling; still
+// check a dispatch change with sq_bench --energy, the library's own path (bench/NOTES.md v0.1.9: the
+// two disagreed about the ping-pong kernel on one shape).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -63,8 +64,8 @@ const char* dtype_name(Dtype d) {
   return d == Dtype::BF16 ? "bf16" : d == Dtype::F16 ? "f16" : d == Dtype::F32 ? "f32" : "f64";
 }
 
-// One line's operands on the device: rotated act + weight sets, scales (2^-6 each: with zero scales
-// every output would be zero, which costs measurably less energy than real values) and one output.
+// One line's operands on the device: rotated act + weight sets, scales (2^-6 each, so that the outputs
+// carry values as in use rather than zeros) and one output.
 class Operands {
  public:
   Operands(int m, int n, int k, Dtype dt, size_t l2_bytes, cudaStream_t stream) : stream_(stream) {
