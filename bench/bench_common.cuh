@@ -365,8 +365,9 @@ struct Energy {
 // est_us, a time per run), kEnergyRounds rounds in alternating order; NVML's counter read before and
 // after each window (the GPU idle at both reads: a sync before, the window's end event after). GPU
 // time and energy per run, means over rounds; all NaN when the counter could not be read. At the power
-// limit the sustained time per run is its energy over the limit: methods interleaved in short batches
-// (Timer::measure) share the throttling, so only this ranks kernels there.
+// limit the sustained time per run is its energy over the limit, and methods interleaved in short
+// batches (Timer::measure) share the throttling, so this is the figure to rank kernels by there (though
+// sq_sweep's and sq_bench's disagree about one kernel on one shape: bench/NOTES.md v0.1.9).
 inline std::vector<Energy> measure_energy(const Nvml& nvml, cudaStream_t stream,
                                           const std::vector<std::function<void(int)>>& launches,
                                           const std::vector<double>& est_us) {

@@ -58,7 +58,10 @@ constexpr uint32_t kScaleBitsF32 = 0x3C800000u;
 constexpr uint16_t kScaleBitsBf16 = 0x3C80u;
 constexpr uint16_t kScaleBitsF16 = 0x2400u;
 uint64_t scale_bits(Dtype d) {
-  return d == Dtype::F64 ? kScaleBitsF64 : d == Dtype::F32 ? kScaleBitsF32 : d == Dtype::BF16 ? kScaleBitsBf16 : kScaleBitsF16;
+  return d == Dtype::F64    ? kScaleBitsF64
+         : d == Dtype::F32  ? kScaleBitsF32
+         : d == Dtype::BF16 ? kScaleBitsBf16
+                            : kScaleBitsF16;
 }
 const char* dtype_name(Dtype d) {
   return d == Dtype::BF16 ? "bf16" : d == Dtype::F16 ? "f16" : d == Dtype::F32 ? "f32" : "f64";
