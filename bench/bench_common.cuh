@@ -309,6 +309,7 @@ constexpr double kEnergyWindowMs = 1000.0;          // GPU time per method and r
 constexpr int kEnergyRounds = 2;
 constexpr int kEnergyMinRuns = 20;
 constexpr double kEnergyDefaultRunUs = 100.0;       // sizes the window when est_us is unknown
+constexpr double kEnergyMinRunUs = 100.0;           // --energy: shorter runs are skipped (counter resolution)
 
 // NVML's energy counter through libnvidia-ml.so.1 loaded at run time (only for --energy: the
 // benchmarks link no NVML). The device is found by the CUDA device's PCI bus id.

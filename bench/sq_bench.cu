@@ -85,7 +85,6 @@ constexpr int kMaxRuns = 300;
 constexpr double kQuickTargetMs = 15.0;
 constexpr int kQuickMaxRuns = 60;
 constexpr size_t kCopyBwBytes = size_t{1} << 30;    // D2D copy size for the bandwidth ceiling
-constexpr double kEnergyMinRunUs = 100.0;           // --energy: shorter runs are skipped (counter resolution)
 constexpr int kCopyBwRuns = 10;
 constexpr int kHostRunCalls = 2000;                 // host cost of sq_plan_run: calls timed
 constexpr int kHostRunSyncEvery = 64;               // drain the stream every this many calls
@@ -744,6 +743,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
                           acc[j].p, lc, algo, c.lt_ws.p, kLtWorkspaceBytes, c.stream);
   };
   const cublasLtMatmulAlgo_t* best = nullptr;
+  auto lt_launch = [&](int i) { CK_LT(lt_call(best, i)); };  // run i with the chosen algorithm
   Timing lt_int32;
   std::string lt_note;
   int tried = 0;
@@ -766,7 +766,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     }
     if (!best) lt_note = "unsupported (no heuristic algorithm ran)";
     else
-      lt_int32 = timer.measure([&](int i) { CK_LT(lt_call(best, i)); }, c.target_ms, c.max_runs);
+      lt_int32 = timer.measure(lt_launch, c.target_ms, c.max_runs);
   }
 
   // ---- the plain read of act + weight (read_kernel), once per shape; the dependent read too on
@@ -855,7 +855,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
                c.stream);
     };
     auto lt_scaled_launch = [&](int i) {
-      CK_LT(lt_call(best, i));
+      lt_launch(i);
       scale_launch(i % copies);
     };
 
@@ -902,7 +902,7 @@ void run_shape(Context& c, Timer& timer, const Options& opt, const Shape& s,
     }
     if (c.energy && best && row.sq.b2b_us >= kEnergyMinRunUs) {
       const std::vector<Energy> e = measure_energy(
-          c.nvml, c.stream, {sq_launch, [&](int i) { CK_LT(lt_call(best, i)); }, lt_scaled_launch},
+          c.nvml, c.stream, {sq_launch, lt_launch, lt_scaled_launch},
           {row.sq.b2b_us, row.lt_int32.b2b_us, row.lt_scaled.b2b_us});
       row.sq_e = e[0];
       row.lt_int32_e = e[1];

@@ -49,7 +49,6 @@ constexpr int kSweepMaxRuns = 100;
 constexpr int kFillThreads = 256;
 constexpr int kFillBlocks = 1024;
 constexpr uint64_t kFillSeed = 12345;
-constexpr double kEnergyMinRunUs = 100.0;  // --energy: shorter runs are skipped (counter resolution)
 
 size_t dtype_bytes(Dtype d) { return d == Dtype::F64 ? 8 : d == Dtype::F32 ? 4 : 2; }
 // 2^-6 in each dtype (exact in all four): the scales, so that the outputs carry values as in use.
