@@ -77,11 +77,17 @@
  *                               q[m,k] = sat_Q(rne(v[k] / (C)scale[m]) + (C)za[m])
  *     otherwise (zero, NaN and Inf rows, with the scales DYNAMIC gives them): za[m] = 0, q = 0.
  *     za[m] is written to args->act_zero_point[m] (dtype Q).
- *   SQ_QUANT_ABSMAX: absmax[m] = amax as DYNAMIC computes it (in C); nothing else is written.
- *   SQ_QUANT_FROM_ABSMAX: DYNAMIC with amax = args->absmax[m] (C) given by the caller.
+ *   SQ_QUANT_ABSMAX: absmax[m] = amax as DYNAMIC computes it (in C: +0 for a zero row, the
+ *     canonical quiet NaN of C for a row holding a NaN); nothing else is written (out,
+ *     act_scale_scratch NULL).
+ *   SQ_QUANT_FROM_ABSMAX: DYNAMIC with amax = args->absmax[m] (C) given by the caller, used as
+ *     it is: a NaN of any sign or payload gives the canonical NaN scale, and any value whose
+ *     scale is not finite and > 0 (+Inf, +-0, negative) gives q 0 with the scale computed.
  *     ABSMAX on each of R slices of a row's K, a NaN-propagating element-wise max of the
- *     R results, then FROM_ABSMAX on each slice gives the scales and q that DYNAMIC gives
- *     on the whole row (how a tensor-parallel rank agrees on the per-token scale).
+ *     R results (e.g. an unsigned integer max of the bit patterns: amax is never negative),
+ *     then FROM_ABSMAX on each slice gives the scales and q that DYNAMIC gives on the whole
+ *     row: how tensor-parallel ranks agree on the per-token scale. (The total K of summed
+ *     S32 partials must stay within the plans' max_k.)
  *   act_sums[m] = sum_k q[m,k] (int32), written when args->act_sums != NULL by every mode
  *   that writes q.
  *
