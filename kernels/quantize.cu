@@ -36,8 +36,9 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include "kernel_api.hpp"
 #include "launch.hpp"
+#include "quantize.hpp"
+#include "variant_glue.cuh"
 
 namespace sq {
 namespace kernels {
@@ -47,9 +48,9 @@ constexpr int kWarp = 32;
 constexpr int kMinThreads = kWarp;   // CTA size for short rows: one warp
 constexpr int kMaxThreads = 512;     // CTA size for long rows
 constexpr int kVecBytes = 16;        // x loads: 16 bytes per thread where aligned
-// Target x vectors per thread before the CTA grows. Measured on the H100 (dynamic, bf16, M = 1..16,
-// K = 4096..28672, one CTA per row and split rows): one vector per thread beat two by 0.2-1.4 us.
+// Target x vectors per thread before the CTA grows [D-quant-vectors].
 constexpr int kVecsPerThread = 1;
+static_assert(kQuantizeCtaBytes == kVecBytes * kMaxThreads * kVecsPerThread, "quantize.hpp: bytes per CTA");
 constexpr int kMaxWarps = kMaxThreads / kWarp;
 // Shared memory that caches a dynamic row's (or share's) v (in C); above 48 KiB it needs the opt-in
 // attribute, set once per device by quantize_prepare. 96 KiB fits every sm_80+ GPU (sm_86/89 allow 99 KiB).
@@ -501,13 +502,7 @@ cudaError_t launch_smooth(const QuantizeParams& p, cudaStream_t stream) {
 template <typename X>
 cudaError_t launch_x(const QuantizeParams& p, cudaStream_t stream) {
   if (p.smooth == nullptr) return launch_smooth<X, void>(p, stream);
-  switch (p.smooth_dtype) {
-    case Dtype::F32: return launch_smooth<X, float>(p, stream);
-    case Dtype::F64: return launch_smooth<X, double>(p, stream);
-    case Dtype::F16: return launch_smooth<X, __half>(p, stream);
-    case Dtype::BF16: return launch_smooth<X, __nv_bfloat16>(p, stream);
-  }
-  return cudaErrorInvalidValue;
+  return for_dtype(p.smooth_dtype, [&](auto t) { return launch_smooth<X, typename decltype(t)::type>(p, stream); });
 }
 
 // The launch handles of every instantiation and the opt-in shared memory of every cached dynamic one.
@@ -547,15 +542,8 @@ cudaError_t quantize_prepare() {
   return prepare_x<__nv_bfloat16>();
 }
 
-cudaError_t launch_quantize(const QuantizeParams& p, int32_t num_sms, cudaStream_t stream) {
-  (void)num_sms;  // the grid is m x row_splits CTAs; src/ chose row_splits (SM count included)
-  switch (p.x_dtype) {
-    case Dtype::F32: return launch_x<float>(p, stream);
-    case Dtype::F64: return launch_x<double>(p, stream);
-    case Dtype::F16: return launch_x<__half>(p, stream);
-    case Dtype::BF16: return launch_x<__nv_bfloat16>(p, stream);
-  }
-  return cudaErrorInvalidValue;
+cudaError_t launch_quantize(const QuantizeParams& p, cudaStream_t stream) {
+  return for_dtype(p.x_dtype, [&](auto t) { return launch_x<typename decltype(t)::type>(p, stream); });
 }
 
 }  // namespace kernels

@@ -2,13 +2,13 @@
 // stream-ordered run (no allocation, no synchronization, graph-capturable).
 #include <cuda_runtime_api.h>
 
-#include <algorithm>
 #include <optional>
 
 #include "error.hpp"
-#include "families.hpp"
 #include "launch.hpp"
+#include "launch_plan.hpp"
 #include "plan.hpp"
+#include "quantize.hpp"
 
 namespace sq {
 
@@ -17,24 +17,14 @@ namespace {
 constexpr int32_t kMinPortableSm = 80;
 constexpr int32_t kHopperSm = 90;
 
-// The dynamic quantizer (kernels/quantize.cu) splits a long row over a thread-block cluster of up to
-// kQuantizeMaxRowSplits CTAs when there are few rows: one CTA per row leaves most SMs idle and each
-// thread walks many vectors of the row one after the other. A row gets one CTA per
-// kQuantizeShareBytes of x (rounded up: one 16-byte vector per thread of the quantizer's largest
-// CTA, 512 threads), as long as all CTAs fit one wave of one CTA per SM. Measured on the H100
-// (bf16 x, quantizer alone, runs queued, M = 1, 8, 16, smoothing off/on; before: one CTA per row):
-// K = 8192 5.3-6.4 -> 4.9-6.0 us (2 CTAs per row), K = 14336 7.4-9.7 -> 5.2-6.3 (4), K = 28672
-// 10.9-17.3 -> 5.6-7.3 (8; this rule gives 7, the same one 16-byte vector per thread), each within
-// 0.25 us of the best of 1, 2, 3, 4, 6, 8 CTAs; splitting K = 4096 rows was slower (cluster launch).
-// The dynamic quantizer is also launched as a programmatic dependent of the kernel before it
-// (QuantizeParams::overlap_previous): it may start while that kernel drains and waits for it in the
-// kernel. Measured (dynamic plan, the shapes of src/dispatch_decode.cpp) -1.0..-1.3 us per run back
-// to back, isolated unchanged.
-// Both only on sm_90, the one device family that runs the quantizer's sm_90 image (clusters,
-// griddepcontrol): other GPUs run its sm_80 image or JIT-compile its compute_80 PTX.
-constexpr int32_t kQuantizeSm90Image = 90;
-constexpr int64_t kQuantizeMaxRowSplits = 8;    // the portable cluster size
-constexpr int64_t kQuantizeShareBytes = 8192;   // x bytes per CTA of a split row
+Op plan_op(sq_op op) {
+  switch (op) {
+    case SQ_OP_SMOOTHQUANT_LINEAR: return Op::kStaticLinear;
+    case SQ_OP_QUANTIZED_LINEAR: return Op::kDynamicLinear;
+    case SQ_OP_QUANTIZE_STATIC: return Op::kStaticQuantize;
+    default: return Op::kDynamicQuantize;
+  }
+}
 
 sq_status cuda_fail(cudaError_t e, const char* what) {
   cudaGetLastError();  // clear a non-sticky error so later calls start clean
@@ -74,33 +64,6 @@ sq_status stream_device(sq_stream stream, int* device, const char* fn) {
                 static_cast<void*>(stream), cudaGetErrorName(e), cudaGetErrorString(e));
   }
   return SQ_STATUS_SUCCESS;
-}
-
-LinearShape shape_of(const sq_plan_st& plan, int64_t m, bool aligned16) {
-  return LinearShape{m, plan.desc.n, plan.desc.k, plan.num_sms, plan.sm, aligned16,
-                     static_cast<int32_t>(dtype_size(plan.desc.out_dtype))};
-}
-
-const kernels::KernelVariant& choose(const sq_plan_st& plan, const LinearShape& s) {
-  return plan.family == SQ_KERNEL_FAMILY_SM90 ? sm90_choose(s) : sm80_choose(s);
-}
-
-// CTAs per row for the dynamic quantizer (QuantizeParams::row_splits) of a run of m rows.
-int32_t quantize_row_splits(const sq_plan_st& plan, int64_t m) {
-  if (plan.desc.op == SQ_OP_QUANTIZE_STATIC || plan.sm != kQuantizeSm90Image) return 1;
-  const int64_t row_bytes = plan.desc.k * static_cast<int64_t>(dtype_size(plan.desc.act_dtype));
-  int64_t splits = std::min(kQuantizeMaxRowSplits, (row_bytes + kQuantizeShareBytes - 1) / kQuantizeShareBytes);
-  while (splits > 1 && m * splits > plan.num_sms) --splits;
-  return static_cast<int32_t>(std::max<int64_t>(splits, 1));
-}
-
-// The quantizer's parameters for a run: q (row stride ld_q) and the scales into act_scale_scratch.
-kernels::QuantizeParams quantizer_params(const sq_plan_st& plan, const sq_run_args& a, const ResolvedArgs& r,
-                                         int8_t* q, int64_t ld_q) {
-  kernels::QuantizeParams p = quantize_params(plan, a, r, q, ld_q, a.act_scale_scratch);
-  p.row_splits = quantize_row_splits(plan, r.m);
-  p.overlap_previous = p.dynamic && plan.sm == kQuantizeSm90Image;
-  return p;
 }
 
 }  // namespace
@@ -146,15 +109,16 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
   }
   DeviceGuard guard(device);
   if (guard.status() != cudaSuccess) return cuda_fail(guard.status(), "sq_plan_select: cudaSetDevice");
-  const sq_op op = plan->desc.op;
-  if (op == SQ_OP_SMOOTHQUANT_LINEAR || op == SQ_OP_QUANTIZED_LINEAR) {
-    e = family == SQ_KERNEL_FAMILY_SM90 ? sm90_prepare() : sm80_prepare();
-    if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the kernels");
-  }
-  if (op != SQ_OP_SMOOTHQUANT_LINEAR) {
-    e = kernels::quantize_prepare();
-    if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the quantize kernels");
-  }
+  const sq_plan_desc& d = plan->desc;
+  plan->facts = PlanFacts{plan_op(d.op),
+                          family == SQ_KERNEL_FAMILY_SM90 ? GpuFamily::kHopper : GpuFamily::kPortable,
+                          device_facts(sm, sms),
+                          d.n,
+                          d.k,
+                          static_cast<int32_t>(dtype_size(d.out_dtype)),
+                          static_cast<int32_t>(dtype_size(d.act_dtype))};
+  e = prepare_launches(plan->facts);
+  if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the kernels");
   plan->family = family;
   plan->device = device;
   plan->context = kernels::current_context();
@@ -165,12 +129,7 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
 }
 
 const char* gpu_kernel_name(const sq_plan_st& plan, int64_t m) {
-  const sq_op op = plan.desc.op;
-  if (op == SQ_OP_QUANTIZE_STATIC) return "quantize_static";
-  if (op == SQ_OP_QUANTIZE_DYNAMIC) return "quantize_dynamic";
-  // The name for arguments that meet the fast paths' alignment (see LinearShape::aligned16).
-  const bool aligned = plan.desc.k % 16 == 0;
-  return choose(plan, shape_of(plan, m, aligned)).name;
+  return plan_launch(plan.facts, m, aligned16_possible(plan.desc)).kernel_name();
 }
 
 namespace {
@@ -259,31 +218,23 @@ sq_status gpu_run(const sq_plan_st& plan, sq_stream stream, void* workspace, con
     guard.emplace(plan.device);
     if (guard->status() != cudaSuccess) return cuda_fail(guard->status(), "sq_plan_run: cudaSetDevice");
   }
+  const LaunchPlan lp = plan_launch(plan.facts, r.m, r.aligned16);
   cudaError_t e = cudaSuccess;
-  switch (plan.desc.op) {
-    case SQ_OP_SMOOTHQUANT_LINEAR: {
-      kernels::LinearParams p = linear_params(plan, a, r, static_cast<const int8_t*>(a.act), r.ld_act);
-      const LinearShape shape = shape_of(plan, r.m, r.aligned16);
-      p.programmatic = linear_overlap_previous(shape);
-      e = choose(plan, shape).launch(p, plan.num_sms, s);
-      break;
-    }
-    case SQ_OP_QUANTIZED_LINEAR: {
-      int8_t* q = static_cast<int8_t*>(workspace);
-      const int64_t ldq = quantized_ld(plan);
-      e = kernels::launch_quantize(quantizer_params(plan, a, r, q, ldq), plan.num_sms, s);
-      if (e != cudaSuccess) break;
-      kernels::LinearParams p = linear_params(plan, a, r, q, ldq);
-      const LinearShape shape = shape_of(plan, r.m, r.aligned16);
-      p.programmatic = decode_overlap_quantizer(shape);
-      e = choose(plan, shape).launch(p, plan.num_sms, s);
-      break;
-    }
-    case SQ_OP_QUANTIZE_STATIC:
-    case SQ_OP_QUANTIZE_DYNAMIC:
-      e = kernels::launch_quantize(quantizer_params(plan, a, r, static_cast<int8_t*>(a.out), r.ld_out), plan.num_sms, s);
-      break;
-    default: return fail(SQ_STATUS_INTERNAL_ERROR, "sq_plan_run: unknown op %d in a validated plan", plan.desc.op);
+  const bool into_workspace = plan.desc.op == SQ_OP_QUANTIZED_LINEAR;
+  int8_t* q = into_workspace ? static_cast<int8_t*>(workspace) : static_cast<int8_t*>(a.out);
+  const int64_t ldq = into_workspace ? quantized_ld(plan) : r.ld_out;
+  if (lp.quantizer.name != nullptr) {
+    kernels::QuantizeParams qp = quantize_params(plan, a, r, q, ldq, a.act_scale_scratch);
+    qp.row_splits = lp.quantizer.row_splits;
+    qp.overlap_previous = lp.quantizer.programmatic;
+    e = kernels::launch_quantize(qp, s);
+  }
+  if (e == cudaSuccess && lp.linear.variant != nullptr) {
+    kernels::LinearParams p = into_workspace
+                                  ? linear_params(plan, a, r, q, ldq)
+                                  : linear_params(plan, a, r, static_cast<const int8_t*>(a.act), r.ld_act);
+    p.programmatic = lp.linear.programmatic;
+    e = lp.linear.variant->launch(p, plan.num_sms, s);
   }
   if (e != cudaSuccess) return cuda_fail(e, "sq_plan_run: kernel launch");
   return ok();

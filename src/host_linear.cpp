@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "families.hpp"
+#include "host_kernels.hpp"
 #include "numerics.hpp"
 
 namespace sq {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "error.hpp"
-#include "families.hpp"
+#include "host_kernels.hpp"
 #include "numerics.hpp"
 #include "plan.hpp"
 

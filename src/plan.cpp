@@ -7,7 +7,7 @@
 #include <unordered_set>
 
 #include "error.hpp"
-#include "families.hpp"
+#include "host_kernels.hpp"
 #include "numerics.hpp"
 #include "plan.hpp"
 

@@ -4,7 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernel_api.hpp"
+#include "kernel_params.hpp"
+#include "launch_plan.hpp"
 #include "smoothquant/smoothquant.h"
 
 struct sq_plan_st {
@@ -15,6 +16,7 @@ struct sq_plan_st {
   int32_t sm;       // compute capability * 10, 0 for host
   int32_t num_sms;  // 0 for host
   void* context;    // the CUcontext current at select (sq_plan_run's fast device check); nullptr for host
+  sq::PlanFacts facts;  // GPU plans: what the launch plan depends on
   sq::kernels::Dtype t;        // linears: scale/out dtype T; quantize ops: the scale/smooth dtype
   sq::kernels::Dtype x_dtype;  // float input dtype (quantize ops, QUANTIZED_LINEAR)
   bool has_scale_dtype;        // QUANTIZE_STATIC may have no smooth dtype
@@ -49,6 +51,10 @@ sq_status read_struct(const void* in, size_t min_size, size_t out_size, void* ou
 // Writes `size` bytes of `src` into a caller output struct whose struct_size (>= min_size) is read
 // first; bytes beyond what the library knows are zeroed.
 sq_status write_struct(void* dst, const void* src, size_t size, size_t min_size, const char* what);
+
+// Whether a run's operands can be aligned16 (see LinearShape): k % 16 == 0. sq_plan_kernel_name answers
+// for such a run (16-byte aligned pointers and strides).
+bool aligned16_possible(const sq_plan_desc& d);
 
 const char* dtype_name(sq_dtype d);
 size_t dtype_size(sq_dtype d);

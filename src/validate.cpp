@@ -257,6 +257,8 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, Resol
   return SQ_STATUS_SUCCESS;
 }
 
+bool aligned16_possible(const sq_plan_desc& d) { return d.k % 16 == 0; }
+
 sq_status validate_workspace(const sq_plan_st& plan, const void* workspace, size_t bytes) {
   if (plan.workspace_bytes == 0) return SQ_STATUS_SUCCESS;
   if (workspace == nullptr)

@@ -4,7 +4,6 @@
 // table: SQ_WRITE_GOLDEN=tests/data/dispatch_golden.txt build/tests/sq_dispatch_tests "[golden]".
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -12,21 +11,15 @@
 #include <string>
 
 #include "dispatch_golden.hpp"
-#include "families.hpp"
+#include "launch_plan.hpp"
 
 namespace {
 
-// As src/gpu.cpp quantize_row_splits and quantizer_params (local there).
-constexpr int32_t kQuantizeSm90Image = 90;
-constexpr int64_t kQuantizeMaxRowSplits = 8;
-constexpr int64_t kQuantizeShareBytes = 8192;
-
-int32_t quantize_row_splits(const golden::QuantizerFacts& f, int64_t m) {
-  if (!f.dynamic || f.sm != kQuantizeSm90Image) return 1;
-  const int64_t row_bytes = f.k * static_cast<int64_t>(f.act_bytes);
-  int64_t splits = std::min(kQuantizeMaxRowSplits, (row_bytes + kQuantizeShareBytes - 1) / kQuantizeShareBytes);
-  while (splits > 1 && m * splits > f.num_sms) --splits;
-  return static_cast<int32_t>(std::max<int64_t>(splits, 1));
+// The launch plan of one op for the facts of a golden line.
+sq::LaunchPlan launch(sq::Op op, const golden::LinearFacts& f, int64_t m) {
+  const sq::GpuFamily family = std::strcmp(f.family, "sm90") == 0 ? sq::GpuFamily::kHopper : sq::GpuFamily::kPortable;
+  const sq::PlanFacts facts{op, family, sq::device_facts(f.sm, f.num_sms), f.n, f.k, f.out_bytes, 2};
+  return sq::plan_launch(facts, m, f.aligned16);
 }
 
 std::string table() {
@@ -34,16 +27,22 @@ std::string table() {
   golden::write_table(
       os,
       [](const golden::LinearFacts& f, int64_t m) {
-        const sq::LinearShape s{m, f.n, f.k, f.num_sms, f.sm, f.aligned16, f.out_bytes};
-        const sq::kernels::KernelVariant& v =
-            std::strcmp(f.family, "sm90") == 0 ? sq::sm90_choose(s) : sq::sm80_choose(s);
-        // The portable kernels ignore LinearParams::programmatic (their launch never sets the attribute).
-        const bool honours = std::strncmp(v.name, "sm80_", 5) != 0;
-        return golden::LinearChoice{v.name, sq::linear_overlap_previous(s) && honours,
-                                    sq::decode_overlap_quantizer(s) && honours};
+        const sq::LaunchPlan static_plan = launch(sq::Op::kStaticLinear, f, m);
+        const sq::LaunchPlan dynamic_plan = launch(sq::Op::kDynamicLinear, f, m);
+        if (static_plan.linear.variant != dynamic_plan.linear.variant) FAIL("the static and dynamic plans differ");
+        return golden::LinearChoice{static_plan.linear.variant->name, static_plan.linear.programmatic,
+                                    dynamic_plan.linear.programmatic};
       },
       [](const golden::QuantizerFacts& f, int64_t m) {
-        return golden::QuantizerChoice{quantize_row_splits(f, m), f.dynamic && f.sm == kQuantizeSm90Image};
+        const sq::PlanFacts facts{f.dynamic ? sq::Op::kDynamicQuantize : sq::Op::kStaticQuantize,
+                                  sq::GpuFamily::kHopper,
+                                  sq::device_facts(f.sm, f.num_sms),
+                                  0,
+                                  f.k,
+                                  0,
+                                  f.act_bytes};
+        const sq::LaunchPlan plan = sq::plan_launch(facts, m, true);
+        return golden::QuantizerChoice{plan.quantizer.row_splits, plan.quantizer.programmatic};
       });
   return os.str();
 }
