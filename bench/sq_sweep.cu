@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "bench_common.cuh"
-#include "launch_plan.hpp"
+#include "dispatch/launch_plan.hpp"
 #include "registry.hpp"
 
 namespace {

@@ -332,18 +332,19 @@ struct Decode {
     cfg.block = S::kThreads;
     cfg.smem = S::kSmemBytes;
     cfg.stream = stream;
-    return for_dtype(p.dtype, [&](auto t) -> cudaError_t {
+    // src/ decided (programmatic); the image check is a safety net for images that would not wait (then
+    // the plain instantiation runs, still correct).
+    bool pdl = false;
+    if constexpr (has_pdl<kTokenTiles>()) pdl = p.programmatic && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
+    cfg.programmatic = pdl;
+    const KernelRef k = kernel_for(p.dtype, [pdl](auto t) {
       using T = typename decltype(t)::type;
       if constexpr (has_pdl<kTokenTiles>()) {
-        // src/ decided (programmatic); the image check is a safety net for images that would not wait
-        // (then the plain instantiation runs, still correct).
-        if (p.programmatic && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn) {
-          cfg.programmatic = true;
-          return kernels::launch<kernel<T, true>()>(cfg, p);
-        }
+        if (pdl) return kernel_ref<kernel<T, true>()>();
       }
-      return kernels::launch<kernel<T, false>()>(cfg, p);
+      return kernel_ref<kernel<T, false>()>();
     });
+    return kernels::launch(k, cfg, p);
   }
 
   static constexpr KernelVariant variant(const char* name) {

@@ -38,7 +38,6 @@
 
 #include "launch.hpp"
 #include "quantize.hpp"
-#include "variant_glue.cuh"
 
 namespace sq {
 namespace kernels {
@@ -502,7 +501,13 @@ cudaError_t launch_smooth(const QuantizeParams& p, cudaStream_t stream) {
 template <typename X>
 cudaError_t launch_x(const QuantizeParams& p, cudaStream_t stream) {
   if (p.smooth == nullptr) return launch_smooth<X, void>(p, stream);
-  return for_dtype(p.smooth_dtype, [&](auto t) { return launch_smooth<X, typename decltype(t)::type>(p, stream); });
+  switch (p.smooth_dtype) {
+    case Dtype::F32: return launch_smooth<X, float>(p, stream);
+    case Dtype::F64: return launch_smooth<X, double>(p, stream);
+    case Dtype::F16: return launch_smooth<X, __half>(p, stream);
+    case Dtype::BF16: return launch_smooth<X, __nv_bfloat16>(p, stream);
+  }
+  return cudaErrorInvalidValue;
 }
 
 // The launch handles of every instantiation and the opt-in shared memory of every cached dynamic one.
@@ -543,7 +548,13 @@ cudaError_t quantize_prepare() {
 }
 
 cudaError_t launch_quantize(const QuantizeParams& p, cudaStream_t stream) {
-  return for_dtype(p.x_dtype, [&](auto t) { return launch_x<typename decltype(t)::type>(p, stream); });
+  switch (p.x_dtype) {
+    case Dtype::F32: return launch_x<float>(p, stream);
+    case Dtype::F64: return launch_x<double>(p, stream);
+    case Dtype::F16: return launch_x<__half>(p, stream);
+    case Dtype::BF16: return launch_x<__nv_bfloat16>(p, stream);
+  }
+  return cudaErrorInvalidValue;
 }
 
 }  // namespace kernels

@@ -427,7 +427,9 @@ cudaError_t launch_cfg(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t 
   cfg.block = Cfg::kThreads;
   cfg.smem = Cfg::kSmemBytes;
   cfg.stream = stream;
-  return for_dtype(p.dtype, [&](auto t) { return launch<&sm80_mma_kernel<typename decltype(t)::type, Cfg>>(cfg, p); });
+  const KernelRef k =
+      kernel_for(p.dtype, [](auto t) { return kernel_ref<&sm80_mma_kernel<typename decltype(t)::type, Cfg>>(); });
+  return launch(k, cfg, p);
 }
 
 template <class Cfg>

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "driver_api.hpp"
 #include "kernel_params.hpp"
 #include "sm90_order.hpp"
 
@@ -390,17 +391,8 @@ constexpr VariantName tile_variant_name(const char* prefix, int tile_m, int tile
 
 // ------------------------------------------------------------------ host side
 inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-    void* f = nullptr;
-    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
-    constexpr unsigned kEncodeTiledVersion = 12000;
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, kEncodeTiledVersion, cudaEnableDefault, &q) !=
-            cudaSuccess ||
-        q != cudaDriverEntryPointSuccess) {
-      return static_cast<PFN_cuTensorMapEncodeTiled_v12000>(nullptr);
-    }
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
-  }();
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn =
+      driver_entry_point<PFN_cuTensorMapEncodeTiled_v12000>("cuTensorMapEncodeTiled");
   return fn;
 }
 

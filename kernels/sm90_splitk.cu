@@ -277,9 +277,9 @@ struct SplitK {
     // A split of one launches without the cluster attribute: each CTA is then a cluster of one (the
     // cluster barriers and the rank-0 reduction work unchanged), and the launch is cheaper [D-splitk-c1].
     cfg.cluster = SPLIT;
-    return for_dtype(p.dtype, [&](auto t) {
-      return kernels::launch<kKernel<typename decltype(t)::type, TILE_M, TILE_N>>(cfg, map_a, map_b, p);
-    });
+    const KernelRef k =
+        kernel_for(p.dtype, [](auto t) { return kernel_ref<kKernel<typename decltype(t)::type, TILE_M, TILE_N>>(); });
+    return kernels::launch(k, cfg, map_a, map_b, p);
   }
 
   template <int SPLIT>

@@ -170,9 +170,9 @@ struct Persistent {
     cfg.smem = kSmem;
     cfg.stream = stream;
     cfg.programmatic = p.programmatic;
-    return for_dtype(p.dtype, [&](auto t) {
-      return kernels::launch<kKernel<typename decltype(t)::type, Cfg, S>>(cfg, map_a, map_b, p);
-    });
+    const KernelRef k =
+        kernel_for(p.dtype, [](auto t) { return kernel_ref<kKernel<typename decltype(t)::type, Cfg, S>>(); });
+    return kernels::launch(k, cfg, map_a, map_b, p);
   }
 
   // "sm90_wgmma_ws_128x<BN>x128_s<stages>" (cooperative) or "sm90_wgmma_pp_..." (ping-pong).

@@ -1,5 +1,5 @@
-// The launch glue every kernel family shares (host side): a run's Dtype to its element type, the four
-// dtypes a prepare covers, and the select-time setup of one kernel instantiation.
+// The launch glue every kernel family shares (host side): the instantiation of a kernel template for a
+// run's dtype, the four dtypes a prepare covers, and the select-time setup of one instantiation.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -17,26 +17,27 @@ struct TypeTag {
   using type = T;
 };
 
-// f(TypeTag<T>{}) with T the element type of d.
-template <typename F>
-cudaError_t for_dtype(Dtype d, F&& f) {
+// The instantiation pick(TypeTag<T>{}) returns (a KernelRef) for T the element type of d; none for an
+// unknown d.
+template <typename Pick>
+KernelRef kernel_for(Dtype d, Pick&& pick) {
   switch (d) {
-    case Dtype::F32: return f(TypeTag<float>{});
-    case Dtype::F64: return f(TypeTag<double>{});
-    case Dtype::F16: return f(TypeTag<__half>{});
-    case Dtype::BF16: return f(TypeTag<__nv_bfloat16>{});
+    case Dtype::F32: return pick(TypeTag<float>{});
+    case Dtype::F64: return pick(TypeTag<double>{});
+    case Dtype::F16: return pick(TypeTag<__half>{});
+    case Dtype::BF16: return pick(TypeTag<__nv_bfloat16>{});
   }
-  return cudaErrorInvalidValue;
+  return {};
 }
 
-// f for each of the four dtypes (F32, F64, F16, BF16), stopping at the first failure.
+// f(TypeTag<T>{}) for each element type T (F32, F64, F16, BF16), stopping at the first failure.
 template <typename F>
 cudaError_t for_each_dtype(F&& f) {
-  for (Dtype d : {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16}) {
-    const cudaError_t e = for_dtype(d, f);
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+  cudaError_t e = f(TypeTag<float>{});
+  if (e == cudaSuccess) e = f(TypeTag<double>{});
+  if (e == cudaSuccess) e = f(TypeTag<__half>{});
+  if (e == cudaSuccess) e = f(TypeTag<__nv_bfloat16>{});
+  return e;
 }
 
 // Dynamic shared memory a kernel gets without opting in.

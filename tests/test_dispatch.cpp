@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "launch_plan.hpp"
+#include "dispatch/launch_plan.hpp"
 #include "registry.hpp"
 
 namespace {

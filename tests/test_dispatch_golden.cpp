@@ -11,7 +11,7 @@
 #include <string>
 
 #include "dispatch_golden.hpp"
-#include "launch_plan.hpp"
+#include "dispatch/launch_plan.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "numerics.hpp"
+#include "host/numerics.hpp"
 #include "test_util.hpp"
 
 using namespace sq;

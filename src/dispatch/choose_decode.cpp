@@ -1,6 +1,6 @@
 // Small-M (decode) dispatch, shared by both GPU families: which decode kernel takes a shape.
-#include "cost_model.hpp"
-#include "families.hpp"
+#include "dispatch/cost_model.hpp"
+#include "dispatch/dispatch.hpp"
 #include "registry.hpp"
 
 namespace sq {

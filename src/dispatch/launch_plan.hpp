@@ -5,31 +5,10 @@
 
 #include <cstdint>
 
-#include "families.hpp"
+#include "dispatch/dispatch.hpp"
 #include "variant.hpp"
 
 namespace sq {
-
-// The plan's op (the public sq_op, which the dispatch does not see).
-enum class Op : uint8_t {
-  kStaticLinear,     // SQ_OP_SMOOTHQUANT_LINEAR: the linear on int8 activations
-  kDynamicLinear,    // SQ_OP_QUANTIZED_LINEAR: the dynamic quantizer, then the linear
-  kStaticQuantize,   // SQ_OP_QUANTIZE_STATIC
-  kDynamicQuantize,  // SQ_OP_QUANTIZE_DYNAMIC
-};
-
-// The GPU kernel family a plan chose at select (SQ_KERNEL_FAMILY_SM80 / SM90).
-enum class GpuFamily : uint8_t { kPortable, kHopper };
-
-// The facts of a GPU plan that its launches depend on, fixed at select.
-struct PlanFacts {
-  Op op;
-  GpuFamily family;
-  DeviceFacts device;
-  int64_t n, k;
-  int32_t out_bytes;  // linear output element
-  int32_t x_bytes;    // quantizer input element
-};
 
 // The activation quantizer's launch (the quantize ops, and the first launch of QUANTIZED_LINEAR).
 struct QuantizerLaunch {

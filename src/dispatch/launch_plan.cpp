@@ -1,9 +1,9 @@
 // The launch plan (see launch_plan.hpp): the one place that decides what a run launches and how.
-#include "launch_plan.hpp"
+#include "dispatch/launch_plan.hpp"
 
 #include <algorithm>
 
-#include "cost_model.hpp"
+#include "dispatch/cost_model.hpp"
 #include "quantize.hpp"
 #include "registry.hpp"
 

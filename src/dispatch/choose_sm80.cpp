@@ -1,7 +1,7 @@
 // The portable family's dispatch (mma.sync, sm_80+): the decode kernels for small M, the medium tile
 // up to medium M, the large tile where its tiles fill most of a wave; the generic loader when unaligned.
-#include "cost_model.hpp"
-#include "families.hpp"
+#include "dispatch/cost_model.hpp"
+#include "dispatch/dispatch.hpp"
 #include "registry.hpp"
 
 namespace sq {

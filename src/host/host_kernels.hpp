@@ -1,4 +1,4 @@
-// The host reference kernels (src/host_linear.cpp, src/host_quantize.cpp): the library's definition of
+// The host reference kernels (host_linear.cpp, host_quantize.cpp): the library's definition of
 // the right answer and the host family's kernels. Host pointers; synchronous; nothing of CUDA.
 #pragma once
 

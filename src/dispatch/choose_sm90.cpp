@@ -14,8 +14,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "cost_model.hpp"
-#include "families.hpp"
+#include "dispatch/cost_model.hpp"
+#include "dispatch/dispatch.hpp"
 #include "registry.hpp"
 
 namespace sq {

@@ -1,29 +1,13 @@
-// The dispatch's interface: the facts a choice may use, and each kernel family's chooser over the
-// variant registry (kernels/registry.hpp).
+// The dispatch's choosers: each kernel family's choice for a shape, over the variant registry
+// (kernels/registry.hpp). The launch plan (launch_plan.hpp) asks them.
 #pragma once
 
 #include <cstdint>
 
+#include "dispatch/facts.hpp"
 #include "variant.hpp"
 
 namespace sq {
-
-// The device facts a dispatch decision may use, fixed at plan select.
-struct DeviceFacts {
-  int32_t sm;              // compute capability * 10 (e.g. 90)
-  int32_t num_sms;         // >= 1
-  int32_t cluster3_slots;  // clusters of 3 CTAs (one per SM) resident at once
-};
-
-// The facts of a device with `num_sms` SMs, the cluster capacity from the default model (cost_model.hpp).
-DeviceFacts device_facts(int32_t sm, int32_t num_sms);
-
-// The shape facts of one run.
-struct LinearShape {
-  int64_t m, n, k;
-  int32_t out_bytes;  // bytes of one output element (2: f16/bf16, 4: f32, 8: f64)
-  bool aligned16;     // k % 16 == 0, act/weight bases 16-byte aligned, ld_act/ld_weight % 16 == 0
-};
 
 // Small-M (decode) kernels, used by both GPU families; nullptr when no decode kernel takes the shape.
 const kernels::KernelVariant* decode_choose(const LinearShape& s, const DeviceFacts& d);

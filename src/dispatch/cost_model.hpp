@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "families.hpp"
+#include "dispatch/dispatch.hpp"
 #include "variant.hpp"
 
 namespace sq {
