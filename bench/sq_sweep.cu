@@ -1,5 +1,5 @@
 // sq_sweep: times every built variant of a Hopper kernel family on the benchmark's shapes, beside
-// the dispatch's choice, to fit or check the dispatch's cost models (src/dispatch_sm90.cpp) on a GPU.
+// the dispatch's choice, to fit or check the dispatch's cost models (src/dispatch/) on a GPU.
 // It links the kernel objects (kernels/ and the dispatch) directly, below the plan and the C ABI.
 //
 //   sq_sweep [shapes.csv] [--family split|persistent|decode] [--m M[,M..]] [--dtypes bf16,f32,f64,f16]

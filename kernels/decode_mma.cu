@@ -56,8 +56,7 @@ constexpr int kPdlMinPtxVersion = 90;
 
 // Variants: n8 token tiles, chunks per warp and iteration (weight + activation registers),
 // row tiles per CTA (rw > 1: the row warps of a K group share activations through L1, fewer
-// CTAs), warps per CTA. Measured on H100: 4 chunks beat 2 for M <= 16, 8-warp CTAs beat 16-warp
-// ones, and an L2 prefetch of later weight chunks made every variant slower.
+// CTAs), warps per CTA [D-decode-shape].
 constexpr int kM16TokenTiles = 2;
 constexpr int kM16ChunksPerIter = 4;  // 16 rows x 256 B = 4 KiB of weight in registers per warp
 constexpr int kM16RowWarps = 1;       // activations are at most the weight bytes here

@@ -1,14 +1,12 @@
-// How every kernel of the library is enqueued (host side, included by the kernel .cu files and by
-// src/'s GPU executor). One launch path for all families:
+// How every kernel of the library is enqueued (host side, included by the kernel .cu files).
+// One launch path for all families:
 //   - prepare (plan select, on the plan's device) resolves each kernel instantiation's
 //     context-independent handle once (cudaGetKernel), next to its cudaFuncSetAttribute calls;
-//   - launch enqueues through the driver's cuLaunchKernelEx with that handle, which costs less CPU
-//     time than the runtime's cudaLaunchKernelExC (H100 machine, empty kernel with the programmatic
-//     attribute, median of 6000 calls: 3.19-3.30 us against 3.43-3.47 us); where a handle or the
-//     driver entry point is missing, or the driver refuses the launch, the runtime launch runs instead
-//     (same kernel, same configuration: a refused launch enqueued nothing).
-// The driver entry points come through cudaGetDriverEntryPointByVersion, as the tensor-map encoder's
-// (sm90_common.cuh): the library does not link libcuda.
+//   - launch enqueues through the driver's cuLaunchKernelEx with that handle, which costs less CPU time
+//     than the runtime's cudaLaunchKernelExC [D-launch-path]; where a handle or the driver entry point
+//     is missing, or the driver refuses the launch, the runtime launch runs instead (same kernel, same
+//     configuration: a refused launch enqueued nothing).
+// The driver entry points come through driver_api.hpp: the library does not link libcuda.
 #pragma once
 
 #include <cuda.h>

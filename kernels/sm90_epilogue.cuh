@@ -154,8 +154,7 @@ __device__ __forceinline__ void prefetch_range_l1(const void* first, const void*
 }
 
 // The epilogue's column scales, bias and row scales of the tile at (row0, col0), rows x cols, into
-// L1 before its mainloop, so that the loads after it hit L1 instead of waiting on L2 (measured: -3%
-// cycles for bf16 at M=4096 N=28672 K=4096, neutral for f32/f64).
+// L1 before its mainloop, so that the loads after it hit L1 instead of waiting on L2 [D-epilogue-stores].
 template <typename T>
 __device__ __forceinline__ void prefetch_tile_scales(const LinearParams& p, int32_t row0, int32_t rows, int32_t col0,
                                                      int32_t cols, int ctid, int threads) {

@@ -254,7 +254,9 @@ struct SplitK {
 
   static cudaError_t prepare() {
     if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
-    return for_each_dtype([](auto t) { return prepare_kernel<kKernel<typename decltype(t)::type, TILE_M, TILE_N>>(Cfg::kSmemBytes); });
+    return for_each_dtype([](auto t) {
+      return prepare_kernel<kKernel<typename decltype(t)::type, TILE_M, TILE_N>>(Cfg::kSmemBytes);
+    });
   }
 
   template <int SPLIT>

@@ -68,10 +68,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
   }
   __syncthreads();
-  // Programmatic dependent launch (src/ sets p.programmatic in the static plan on sm_90; the
-  // launcher then sets the attribute): nothing is read from or written to global memory before the
-  // previous grid has completed. Unlike the split-K kernels these do not let the next kernel start
-  // early (its CTAs would wait on the SMs: +1..+16 us back to back at M = 256..512 on the H100).
+  // Programmatic dependent launch (p.programmatic; the launcher then sets the attribute): nothing is
+  // read from or written to global memory before the previous grid has completed. Unlike the split-K
+  // kernels these do not let the next kernel start early: its CTAs would wait on the SMs these
+  // persistent CTAs hold [D-linear-pdl].
   grid_wait_previous();
 
   if (warpgroup == 0) {

@@ -124,35 +124,37 @@ TEST_CASE("Decode dispatch: the smallest token bucket, 32-row CTAs by wave fill"
 }
 
 TEST_CASE("Launch plan: programmatic launches, quantizer row splits, kernel names", "[dispatch]") {
-  auto facts = [](sq::Op op, sq::GpuFamily family, int32_t sm, int64_t n, int64_t k) {
-    return sq::PlanFacts{op, family, sq::device_facts(sm, kH100Sms), n, k, 2, 2};
+  using sq::GpuFamily;
+  using sq::Op;
+  auto plan = [](Op op, GpuFamily family, int32_t sm, int64_t n, int64_t k, int64_t m, bool aligned16 = true) {
+    return sq::plan_launch(sq::PlanFacts{op, family, sq::device_facts(sm, kH100Sms), n, k, 2, 2}, m, aligned16);
   };
   // Static linear on sm_90: every kernel that honours it starts as a programmatic dependent.
-  const sq::LaunchPlan decode = sq::plan_launch(facts(sq::Op::kStaticLinear, sq::GpuFamily::kHopper, 90, 4096, 4096), 1, true);
+  const sq::LaunchPlan decode = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 4096, 4096, 1);
   CHECK(decode.quantizer.name == nullptr);
   CHECK(decode.linear.programmatic);
   CHECK(std::string(decode.kernel_name()) == decode.linear.variant->name);
-  const sq::LaunchPlan generic = sq::plan_launch(facts(sq::Op::kStaticLinear, sq::GpuFamily::kHopper, 90, 4096, 4100), 1, false);
+  const sq::LaunchPlan generic = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 4096, 4100, 1, false);
   CHECK(generic.linear.variant == &sq::kernels::kSm80Generic);
   CHECK_FALSE(generic.linear.programmatic);  // the portable kernels do not honour it
   // Not on other devices (their images do not wait).
-  CHECK_FALSE(sq::plan_launch(facts(sq::Op::kStaticLinear, sq::GpuFamily::kPortable, 80, 4096, 4096), 1, true).linear.programmatic);
+  CHECK_FALSE(plan(Op::kStaticLinear, GpuFamily::kPortable, 80, 4096, 4096, 1).linear.programmatic);
   // The dynamic plan: the quantizer splits long rows and overlaps its predecessor; the linear follows it
   // as a dependent only in the smallest decode bucket.
-  const sq::PlanFacts dyn = facts(sq::Op::kDynamicLinear, sq::GpuFamily::kHopper, 90, 4096, 14336);
-  const sq::LaunchPlan d1 = sq::plan_launch(dyn, 1, true);
+  const sq::LaunchPlan d1 = plan(Op::kDynamicLinear, GpuFamily::kHopper, 90, 4096, 14336, 1);
   CHECK(std::string(d1.quantizer.name) == "quantize_dynamic");
   CHECK(d1.quantizer.row_splits == 4);  // 28 KiB of bf16 x: one CTA per 8 KiB
   CHECK(d1.quantizer.programmatic);
   CHECK(d1.linear.programmatic);
   CHECK(std::string(d1.kernel_name()) == d1.linear.variant->name);
-  CHECK(sq::plan_launch(dyn, 40, true).quantizer.row_splits == 3);  // 40 rows x 4 CTAs would not fit 132 SMs
-  CHECK_FALSE(sq::plan_launch(dyn, 17, true).linear.programmatic);
+  // 40 rows x 4 CTAs would not fit 132 SMs; 17 rows take the 32-token decode bucket.
+  CHECK(plan(Op::kDynamicLinear, GpuFamily::kHopper, 90, 4096, 14336, 40).quantizer.row_splits == 3);
+  CHECK_FALSE(plan(Op::kDynamicLinear, GpuFamily::kHopper, 90, 4096, 14336, 17).linear.programmatic);
   // Quantize ops: named by their quantizer; the static one never splits or overlaps.
-  const sq::LaunchPlan st = sq::plan_launch(facts(sq::Op::kStaticQuantize, sq::GpuFamily::kHopper, 90, 0, 28672), 1, true);
+  const sq::LaunchPlan st = plan(Op::kStaticQuantize, GpuFamily::kHopper, 90, 0, 28672, 1);
   CHECK(std::string(st.kernel_name()) == "quantize_static");
   CHECK(st.quantizer.row_splits == 1);
   CHECK_FALSE(st.quantizer.programmatic);
   CHECK(st.linear.variant == nullptr);
-  CHECK(sq::plan_launch(facts(sq::Op::kDynamicQuantize, sq::GpuFamily::kPortable, 80, 0, 28672), 1, true).quantizer.row_splits == 1);
+  CHECK(plan(Op::kDynamicQuantize, GpuFamily::kPortable, 80, 0, 28672, 1).quantizer.row_splits == 1);
 }

@@ -162,7 +162,8 @@ TEST_CASE("every portable variant (large, medium, generic) equals the oracle", "
   // M = 1 to several tiles, N and K edges of every tile; the generic variant also on K and row strides
   // that are not multiples of 16 (the others need aligned16).
   std::vector<const kernels::KernelVariant*> aligned, any;
-  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80)) (v->needs_aligned16 ? aligned : any).push_back(v);
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80))
+    (v->needs_aligned16 ? aligned : any).push_back(v);
   REQUIRE(!any.empty());
   const std::vector<std::vector<int64_t>> shapes = {{1, 1000, 4096, 0}, {129, 300, 2000, 48}, {300, 700, 1040, 16}};
   check_shapes(aligned, shapes);

@@ -166,7 +166,8 @@ bool pingpong_pays(const LinearShape& s, const DeviceFacts& d, double coop_cost)
 
 DeviceFacts device_facts(int32_t sm, int32_t num_sms) {
   const int32_t sms = num_sms > 0 ? num_sms : 1;
-  return DeviceFacts{sm, sms, static_cast<int32_t>(static_cast<int64_t>(kCluster3SmFill * static_cast<double>(sms)) / 3)};
+  const int64_t cluster3_sms = static_cast<int64_t>(kCluster3SmFill * static_cast<double>(sms));
+  return DeviceFacts{sm, sms, static_cast<int32_t>(cluster3_sms / 3)};
 }
 
 bool split_k_blocks_suffice(const KernelVariant& v, const LinearShape& s) {

@@ -63,10 +63,11 @@ LaunchPlan plan_launch(const PlanFacts& f, int64_t m, bool aligned16) {
 cudaError_t prepare_launches(const PlanFacts& f) {
   if (has_linear(f.op)) {
     // The Hopper family also runs the portable kernels (unaligned) and both run the decode kernels.
+    const bool hopper = f.family == GpuFamily::kHopper;
     cudaError_t e = kernels::prepare_variants(kernels::decode_variants());
     if (e == cudaSuccess) e = kernels::prepare_variants(kernels::sm80_variants());
-    if (e == cudaSuccess && f.family == GpuFamily::kHopper) e = kernels::prepare_variants(kernels::sm90_wgmma_variants());
-    if (e == cudaSuccess && f.family == GpuFamily::kHopper) e = kernels::prepare_variants(kernels::sm90_splitk_variants());
+    if (e == cudaSuccess && hopper) e = kernels::prepare_variants(kernels::sm90_wgmma_variants());
+    if (e == cudaSuccess && hopper) e = kernels::prepare_variants(kernels::sm90_splitk_variants());
     if (e != cudaSuccess) return e;
   }
   if (has_quantizer(f.op)) return kernels::quantize_prepare();
