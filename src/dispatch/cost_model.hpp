@@ -32,41 +32,39 @@ inline double cluster_fill(int64_t ctas, int64_t split, const DeviceFacts& d) {
   return static_cast<double>(ctas) / static_cast<double>(waves * d.num_sms);
 }
 
-// The variant of `family` that passes keep(v) and scores highest: the first such variant in registry
-// order, replaced only by one that scores more than (1 + margin) times the best so far. *best_score:
-// its score (0 when none passes).
-template <typename Keep, typename Score>
-const kernels::KernelVariant* highest_score(kernels::VariantSpan family, Keep keep, Score score, double margin,
-                                            double* best_score) {
+// The enumerate -> filter -> score loop: the variant of `family` that passes keep(v) with the best value(v),
+// where better(x, best) says whether value x replaces the best so far. The first passing variant in
+// registry order starts; *best_value: its value (0 when none passes).
+template <typename Keep, typename Value, typename Better>
+const kernels::KernelVariant* best_variant(kernels::VariantSpan family, Keep keep, Value value, Better better,
+                                           double* best_value) {
   const kernels::KernelVariant* best = nullptr;
-  *best_score = 0.0;
+  *best_value = 0.0;
   for (const kernels::KernelVariant& v : family) {
     if (!keep(v)) continue;
-    const double s = score(v);
-    if (best == nullptr || s > *best_score * (1.0 + margin)) {
+    const double x = value(v);
+    if (best == nullptr || better(x, *best_value)) {
       best = &v;
-      *best_score = s;
+      *best_value = x;
     }
   }
   return best;
 }
 
-// The same for a cost: the first such variant, replaced only by one that costs less than (1 - margin)
-// times the best so far. *best_cost: its cost (0 when none passes).
+// The highest score: a later variant replaces the best only when it scores more than (1 + margin) times it.
+template <typename Keep, typename Score>
+const kernels::KernelVariant* highest_score(kernels::VariantSpan family, Keep keep, Score score, double margin,
+                                            double* best_score) {
+  return best_variant(family, keep, score, [margin](double s, double best) { return s > best * (1.0 + margin); },
+                      best_score);
+}
+
+// The lowest cost: a later variant replaces the best only when it costs less than (1 - margin) times it.
 template <typename Keep, typename Cost>
 const kernels::KernelVariant* lowest_cost(kernels::VariantSpan family, Keep keep, Cost cost, double margin,
                                           double* best_cost) {
-  const kernels::KernelVariant* best = nullptr;
-  *best_cost = 0.0;
-  for (const kernels::KernelVariant& v : family) {
-    if (!keep(v)) continue;
-    const double c = cost(v);
-    if (best == nullptr || c < *best_cost * (1.0 - margin)) {
-      best = &v;
-      *best_cost = c;
-    }
-  }
-  return best;
+  return best_variant(family, keep, cost, [margin](double c, double best) { return c < best * (1.0 - margin); },
+                      best_cost);
 }
 
 }  // namespace sq

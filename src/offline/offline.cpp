@@ -91,6 +91,20 @@ sq_status check_k(int64_t k, const char* fn) {
   return SQ_STATUS_SUCCESS;
 }
 
+// The arguments the two fold functions check first: k, smooth (not NULL) and the dtype folded into.
+sq_status check_fold_args(int64_t k, const float* smooth, sq_dtype dtype, const char* fn) {
+  SQ_TRY(check_k(k, fn));
+  if (smooth == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: smooth is NULL", fn);
+  return check_dtype(dtype, fn, "dtype");
+}
+
+// The smoothing factors they fold: 4-byte aligned, finite and > 0.
+sq_status check_smooth_values(int64_t k, const float* smooth, const char* fn) {
+  if (!aligned_to(smooth, sizeof(float)))
+    return fail(SQ_STATUS_MISALIGNED, "%s: smooth (%p) must be 4-byte aligned", fn, static_cast<const void*>(smooth));
+  return check_values(smooth, k, true, fn, "smooth");
+}
+
 // D x = (D)((C)x op (C)s), C = f64 for F64, else f32; op is / (norm) or * (weight).
 template <bool kDivide>
 void fold_one(void* base, sq_dtype d, int64_t i, float s) {
@@ -192,14 +206,10 @@ SQ_API sq_status sq_smooth_apply_to_norm(int64_t k, const float* smooth, sq_dtyp
                                          void* norm_bias) {
   return sq::guarded(__func__, [&]() -> sq_status {
     const char* fn = "sq_smooth_apply_to_norm";
-    SQ_TRY(check_k(k, fn));
-    if (smooth == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: smooth is NULL", fn);
-    SQ_TRY(check_dtype(dtype, fn, "dtype"));
+    SQ_TRY(check_fold_args(k, smooth, dtype, fn));
     SQ_TRY(check_ptr(norm_weight, dtype, fn, "norm_weight"));
     if (norm_bias != nullptr) SQ_TRY(check_ptr(norm_bias, dtype, fn, "norm_bias"));
-    if (!aligned_to(smooth, sizeof(float)))
-      return fail(SQ_STATUS_MISALIGNED, "%s: smooth (%p) must be 4-byte aligned", fn, static_cast<const void*>(smooth));
-    SQ_TRY(check_values(smooth, k, true, fn, "smooth"));
+    SQ_TRY(check_smooth_values(k, smooth, fn));
     for (int64_t i = 0; i < k; ++i) {
       fold_one<true>(norm_weight, dtype, i, smooth[i]);
       if (norm_bias != nullptr) fold_one<true>(norm_bias, dtype, i, smooth[i]);
@@ -212,9 +222,7 @@ SQ_API sq_status sq_smooth_apply_to_weight(int64_t k, const float* smooth, sq_dt
                                            void* weight) {
   return sq::guarded(__func__, [&]() -> sq_status {
     const char* fn = "sq_smooth_apply_to_weight";
-    SQ_TRY(check_k(k, fn));
-    if (smooth == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: smooth is NULL", fn);
-    SQ_TRY(check_dtype(dtype, fn, "dtype"));
+    SQ_TRY(check_fold_args(k, smooth, dtype, fn));
     if (rows < 1) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: rows must be >= 1 (got %lld)", fn, (long long)rows);
     if (ld == 0) ld = k;
     if (ld < k)
@@ -224,9 +232,7 @@ SQ_API sq_status sq_smooth_apply_to_weight(int64_t k, const float* smooth, sq_dt
       return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %lld rows x ld %lld: too large to address", fn, (long long)rows,
                   (long long)ld);
     SQ_TRY(check_ptr(weight, dtype, fn, "weight"));
-    if (!aligned_to(smooth, sizeof(float)))
-      return fail(SQ_STATUS_MISALIGNED, "%s: smooth (%p) must be 4-byte aligned", fn, static_cast<const void*>(smooth));
-    SQ_TRY(check_values(smooth, k, true, fn, "smooth"));
+    SQ_TRY(check_smooth_values(k, smooth, fn));
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < k; ++c) fold_one<false>(weight, dtype, r * ld + c, smooth[c]);
     return sq::ok();
