@@ -1,4 +1,6 @@
 // Small-M (decode) dispatch, shared by both GPU families: which decode kernel takes a shape.
+#include <vector>
+
 #include "dispatch/cost_model.hpp"
 #include "dispatch/dispatch.hpp"
 #include "registry.hpp"
@@ -21,30 +23,51 @@ double decode_fill(const KernelVariant& v, const LinearShape& s, const DeviceFac
   return wave_fill(ceil_div(s.n, v.tile_n), static_cast<int64_t>(d.num_sms) * v.ctas_per_sm);
 }
 
+// The decode family as the chooser walks it, derived once from the registry (which lists the token
+// buckets smallest first, each with its narrowest CTAs first): per bucket, the largest M and its
+// narrowest and widest variants.
+struct Bucket {
+  int64_t max_m;
+  const KernelVariant* narrow;
+  const KernelVariant* wide;
+};
+
+const std::vector<Bucket>& decode_buckets() {
+  static const std::vector<Bucket> buckets = [] {
+    std::vector<Bucket> b;
+    for (const KernelVariant& v : kernels::decode_variants()) {
+      if (b.empty() || b.back().max_m != v.max_m) {
+        b.push_back({v.max_m, &v, &v});
+      } else {
+        b.back().wide = &v;
+      }
+    }
+    return b;
+  }();
+  return buckets;
+}
+
 }  // namespace
 
 const KernelVariant* decode_choose(const LinearShape& s, const DeviceFacts& d) {
   if (!s.aligned16 || s.m < 1) return nullptr;
   // The token bucket: the variants with the fewest token tiles that hold M (every CTA reads all
-  // M x K activation bytes from L2, so a bigger bucket than needed is slower). The registry lists the
-  // buckets smallest first, each with its narrowest CTAs first.
-  const kernels::VariantSpan all = kernels::decode_variants();
-  const KernelVariant* narrow = nullptr;
-  const KernelVariant* wide = nullptr;
-  for (const KernelVariant& v : all) {
-    if (!kernels::takes_m(v, s.m)) continue;
-    if (narrow == nullptr) {
-      narrow = wide = &v;
-    } else if (v.max_m == narrow->max_m) {
-      wide = &v;
+  // M x K activation bytes from L2, so a bigger bucket than needed is slower).
+  const std::vector<Bucket>& buckets = decode_buckets();
+  const Bucket* b = nullptr;
+  for (const Bucket& candidate : buckets) {
+    if (s.m <= candidate.max_m) {
+      b = &candidate;
+      break;
     }
   }
-  if (narrow == nullptr) return nullptr;
-  const bool prefer_wide = decode_fill(*wide, s, d) + kWideFillMargin >= decode_fill(*narrow, s, d);
-  if (narrow->max_m != all[0].max_m) return prefer_wide ? wide : narrow;
-  const bool narrow_spills = ceil_div(s.n, narrow->tile_n) > static_cast<int64_t>(d.num_sms) * narrow->ctas_per_sm &&
-                             decode_fill(*narrow, s, d) < kSmallWideMaxNarrowFill;
-  return prefer_wide && narrow_spills ? wide : narrow;
+  if (b == nullptr) return nullptr;
+  const bool prefer_wide = decode_fill(*b->wide, s, d) + kWideFillMargin >= decode_fill(*b->narrow, s, d);
+  if (b != &buckets.front()) return prefer_wide ? b->wide : b->narrow;
+  const bool narrow_spills =
+      ceil_div(s.n, b->narrow->tile_n) > static_cast<int64_t>(d.num_sms) * b->narrow->ctas_per_sm &&
+      decode_fill(*b->narrow, s, d) < kSmallWideMaxNarrowFill;
+  return prefer_wide && narrow_spills ? b->wide : b->narrow;
 }
 
 }  // namespace sq

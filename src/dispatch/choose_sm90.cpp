@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "dispatch/cost_model.hpp"
 #include "dispatch/dispatch.hpp"
@@ -74,28 +75,59 @@ bool decode_regime(const LinearShape& s) {
          (s.m <= kDecodeSmallWeightMaxM && s.n * s.k <= kDecodeSmallWeightBytes && s.k < kDecodeSmallWeightMaxK);
 }
 
+// The split-K family as the choosers walk it, derived once from the registry (which lists each tile
+// height's variants together, tallest first): each height's variants, the variants of one CTA per
+// tile, and the largest M any of them is meant for.
+struct SplitKView {
+  struct Height {
+    int64_t tile_m;
+    kernels::VariantSpan variants;
+  };
+  std::vector<Height> heights;
+  std::vector<const KernelVariant*> one_cta;
+  int64_t max_m = 0;
+};
+
+const SplitKView& splitk_view() {
+  static const SplitKView view = [] {
+    SplitKView v;
+    const kernels::VariantSpan all = kernels::sm90_splitk_variants();
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (v.heights.empty() || v.heights.back().tile_m != all[i].tile_m)
+        v.heights.push_back({all[i].tile_m, kernels::VariantSpan{&all[i], 0}});
+      ++v.heights.back().variants.count;
+      if (all[i].split == 1) v.one_cta.push_back(&all[i]);
+      v.max_m = std::max<int64_t>(v.max_m, all[i].max_m);
+    }
+    return v;
+  }();
+  return view;
+}
+
 // The split-K tile height for M: the shortest that holds M (no zero-filled rows of A in the stages),
-// else the tallest.
-int64_t split_tile_height(const LinearShape& s) {
-  int64_t shortest = 0, tallest = 0;
-  for (const KernelVariant& v : kernels::sm90_splitk_variants()) {
-    if (v.tile_m >= s.m && (shortest == 0 || v.tile_m < shortest)) shortest = v.tile_m;
-    tallest = std::max<int64_t>(tallest, v.tile_m);
+// else the tallest; its variants.
+kernels::VariantSpan split_height_variants(const LinearShape& s, int64_t* tile_m) {
+  const SplitKView::Height* shortest = nullptr;
+  const SplitKView::Height* tallest = nullptr;
+  for (const SplitKView::Height& h : splitk_view().heights) {
+    if (h.tile_m >= s.m && (shortest == nullptr || h.tile_m < shortest->tile_m)) shortest = &h;
+    if (tallest == nullptr || h.tile_m > tallest->tile_m) tallest = &h;
   }
-  return shortest != 0 ? shortest : tallest;
+  const SplitKView::Height* h = shortest != nullptr ? shortest : tallest;
+  *tile_m = h->tile_m;
+  return h->variants;
 }
 
 // The split-K variant for a shape, or nullptr when none pays over the narrow persistent kernel.
 // Score of a variant: cluster_fill of its CTAs times the share of its tile columns inside N.
 const KernelVariant* split_choose(const LinearShape& s, const DeviceFacts& d) {
-  const int64_t height = split_tile_height(s);
+  if (s.m > splitk_view().max_m) return nullptr;
+  int64_t height = 0;
+  const kernels::VariantSpan candidates = split_height_variants(s, &height);
   const int64_t m_tiles = ceil_div(s.m, height);
   double best_score = 0.0;
   const KernelVariant* best = highest_score(
-      kernels::sm90_splitk_variants(),
-      [&](const KernelVariant& v) {
-        return v.tile_m == height && kernels::takes_m(v, s.m) && split_k_blocks_suffice(v, s);
-      },
+      candidates, [&](const KernelVariant& v) { return kernels::takes_m(v, s.m) && split_k_blocks_suffice(v, s); },
       [&](const KernelVariant& v) {
         const int64_t n_tiles = ceil_div(s.n, v.tile_n);
         return cluster_fill(m_tiles * n_tiles * v.split, v.split, d) * static_cast<double>(s.n) /
@@ -115,10 +147,8 @@ const KernelVariant* split_choose(const LinearShape& s, const DeviceFacts& d) {
 const KernelVariant* one_wave_choose(const LinearShape& s, const DeviceFacts& d) {
   double best_score = 0.0;
   const KernelVariant* best = highest_score(
-      kernels::sm90_splitk_variants(),
-      [&](const KernelVariant& v) {
-        return v.split == 1 && ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n) <= d.num_sms;
-      },
+      splitk_view().one_cta,
+      [&](const KernelVariant& v) { return ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n) <= d.num_sms; },
       [&](const KernelVariant& v) {
         const int64_t m_tiles = ceil_div(s.m, v.tile_m);
         const int64_t n_tiles = ceil_div(s.n, v.tile_n);
@@ -168,6 +198,11 @@ DeviceFacts device_facts(int32_t sm, int32_t num_sms) {
   const int32_t sms = num_sms > 0 ? num_sms : 1;
   const int64_t cluster3_sms = static_cast<int64_t>(kCluster3SmFill * static_cast<double>(sms));
   return DeviceFacts{sm, sms, static_cast<int32_t>(cluster3_sms / 3)};
+}
+
+void build_dispatch_views() {
+  splitk_view();
+  decode_choose(LinearShape{1, 1, 16, 2, true}, device_facts(90, 1));
 }
 
 bool split_k_blocks_suffice(const KernelVariant& v, const LinearShape& s) {

@@ -32,15 +32,20 @@ inline double cluster_fill(int64_t ctas, int64_t split, const DeviceFacts& d) {
   return static_cast<double>(ctas) / static_cast<double>(waves * d.num_sms);
 }
 
-// The enumerate -> filter -> score loop: the variant of `family` that passes keep(v) with the best value(v),
-// where better(x, best) says whether value x replaces the best so far. The first passing variant in
-// registry order starts; *best_value: its value (0 when none passes).
-template <typename Keep, typename Value, typename Better>
-const kernels::KernelVariant* best_variant(kernels::VariantSpan family, Keep keep, Value value, Better better,
+// A candidate list holds variants or pointers to variants (the registry's order either way).
+inline const kernels::KernelVariant& as_variant(const kernels::KernelVariant& v) { return v; }
+inline const kernels::KernelVariant& as_variant(const kernels::KernelVariant* v) { return *v; }
+
+// The enumerate -> filter -> score loop: the variant of `candidates` that passes keep(v) with the best
+// value(v), where better(x, best) says whether value x replaces the best so far. The first passing
+// variant in registry order starts; *best_value: its value (0 when none passes).
+template <typename Range, typename Keep, typename Value, typename Better>
+const kernels::KernelVariant* best_variant(const Range& candidates, Keep keep, Value value, Better better,
                                            double* best_value) {
   const kernels::KernelVariant* best = nullptr;
   *best_value = 0.0;
-  for (const kernels::KernelVariant& v : family) {
+  for (const auto& candidate : candidates) {
+    const kernels::KernelVariant& v = as_variant(candidate);
     if (!keep(v)) continue;
     const double x = value(v);
     if (best == nullptr || better(x, *best_value)) {
@@ -52,18 +57,18 @@ const kernels::KernelVariant* best_variant(kernels::VariantSpan family, Keep kee
 }
 
 // The highest score: a later variant replaces the best only when it scores more than (1 + margin) times it.
-template <typename Keep, typename Score>
-const kernels::KernelVariant* highest_score(kernels::VariantSpan family, Keep keep, Score score, double margin,
+template <typename Range, typename Keep, typename Score>
+const kernels::KernelVariant* highest_score(const Range& candidates, Keep keep, Score score, double margin,
                                             double* best_score) {
-  return best_variant(family, keep, score, [margin](double s, double best) { return s > best * (1.0 + margin); },
+  return best_variant(candidates, keep, score, [margin](double s, double best) { return s > best * (1.0 + margin); },
                       best_score);
 }
 
 // The lowest cost: a later variant replaces the best only when it costs less than (1 - margin) times it.
-template <typename Keep, typename Cost>
-const kernels::KernelVariant* lowest_cost(kernels::VariantSpan family, Keep keep, Cost cost, double margin,
+template <typename Range, typename Keep, typename Cost>
+const kernels::KernelVariant* lowest_cost(const Range& candidates, Keep keep, Cost cost, double margin,
                                           double* best_cost) {
-  return best_variant(family, keep, cost, [margin](double c, double best) { return c < best * (1.0 - margin); },
+  return best_variant(candidates, keep, cost, [margin](double c, double best) { return c < best * (1.0 - margin); },
                       best_cost);
 }
 

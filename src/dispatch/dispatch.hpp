@@ -19,6 +19,10 @@ const kernels::KernelVariant& sm80_choose(const LinearShape& s, const DeviceFact
 // small M, else a split-K or persistent wgmma kernel.
 const kernels::KernelVariant& sm90_choose(const LinearShape& s, const DeviceFacts& d);
 
+// Builds the choosers' views of the registry (once per process; a run then only reads them). Called at
+// plan select so that no run pays for it; a chooser called first builds them itself.
+void build_dispatch_views();
+
 // Whether split-K variant v gives each CTA of its cluster enough K blocks of s for the dispatch to
 // consider it (a split of one always does); bench/sq_sweep filters its split-K candidates by it too.
 bool split_k_blocks_suffice(const kernels::KernelVariant& v, const LinearShape& s);

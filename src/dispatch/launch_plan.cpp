@@ -61,6 +61,7 @@ LaunchPlan plan_launch(const PlanFacts& f, int64_t m, bool aligned16) {
 }
 
 cudaError_t prepare_launches(const PlanFacts& f) {
+  build_dispatch_views();
   if (has_linear(f.op)) {
     // The Hopper family also runs the portable kernels (unaligned) and both run the decode kernels.
     const bool hopper = f.family == GpuFamily::kHopper;

@@ -126,8 +126,7 @@ sq_status elem_aligned(const void* p, sq_dtype d, const char* name) {
 }  // namespace
 
 sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRequest* r) {
-  *r = RunRequest{};
-  sq_run_args& a = r->args;
+  sq_run_args& a = r->args;  // every other field of *r is set below (no zeroing of the whole request per run)
   const sq_status st = read_struct(in, sizeof(sq_run_args), sizeof(sq_run_args), &a, "args");
   if (st != SQ_STATUS_SUCCESS) return st;
   a.struct_size = sizeof(sq_run_args);
@@ -137,6 +136,9 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
     return fail(SQ_STATUS_INVALID_ARGUMENT, "args->m is %lld: must be in 1..max_m (%lld)", (long long)a.m,
                 (long long)d.max_m);
   r->m = a.m;
+  r->ld_weight = 0;
+  r->stream = nullptr;
+  r->workspace = nullptr;
   const bool linear = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_QUANTIZED_LINEAR;
   SQ_TRY(need(a.act, "act"));
   SQ_TRY(need(a.out, "out"));
@@ -157,7 +159,6 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
                   "args->smooth is set, but SQ_OP_SMOOTHQUANT_LINEAR takes already smoothed int8 activations");
     if (d.op == SQ_OP_QUANTIZED_LINEAR) SQ_TRY(elem_aligned(a.smooth, d.scale_dtype, "smooth"));
   } else {
-    r->ld_weight = 0;
     if (a.weight != nullptr || a.weight_scale != nullptr || a.bias != nullptr)
       return fail(SQ_STATUS_INVALID_ARGUMENT, "args->weight/weight_scale/bias are set, but quantize ops take none");
     SQ_TRY(stride(a.ld_out, d.k, "ld_out", &r->ld_out));
