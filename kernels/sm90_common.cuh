@@ -1,8 +1,8 @@
-// Shared pieces of the Hopper kernels (sm_90a only): the tile constants common to the
-// persistent (kernels/sm90_wgmma.cu) and split-K cluster (kernels/sm90_splitk.cu) kernels, the
-// PTX wrappers (mbarrier, TMA, wgmma, cluster), the wgmma instructions, the stage ring both
-// kernels' pipelines run on, the variant-name builder and the host-side tensor map encoding.
-// Included only by those two files.
+// Shared pieces of the Hopper kernels (sm_90a only): the tile constants common to the persistent
+// (sm90_wgmma.cu) and split-K cluster (sm90_splitk.cu) kernels, the PTX wrappers (mbarrier, TMA,
+// wgmma, cluster), the wgmma instructions, the stage ring both kernels' pipelines run on (its
+// positions: sm90_order.hpp), the variant-name builder and the host-side tensor map encoding.
+// Included by the two kernels, sm90_epilogue.cuh and the building-block tests (tests/sm90_blocks.cu).
 #pragma once
 
 #include <cuda.h>
