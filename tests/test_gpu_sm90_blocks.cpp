@@ -93,8 +93,9 @@ TEST_CASE("epilogue stores: every fragment element lands at its row and column, 
     int bytes, m, n;
     int64_t ld_out, offset;
   };
-  for (const Case& c : {Case{4, 64, 64, 64, 0}, Case{4, 50, 60, 72, 0}, Case{4, 33, 64, 67, 1}, Case{8, 64, 64, 64, 0},
-                        Case{8, 17, 41, 45, 1}, Case{2, 32, 64, 64, 0}, Case{2, 20, 57, 72, 0}, Case{2, 31, 64, 65, 3}}) {
+  const Case cases[] = {{4, 64, 64, 64, 0}, {4, 50, 60, 72, 0}, {4, 33, 64, 67, 1}, {8, 64, 64, 64, 0},
+                        {8, 17, 41, 45, 1}, {2, 32, 64, 64, 0}, {2, 20, 57, 72, 0}, {2, 31, 64, 65, 3}};
+  for (const Case& c : cases) {
     std::vector<double> got;
     REQUIRE(sqt::run_store_fragment(c.bytes, c.m, c.n, c.ld_out, c.offset, &got) == 0);
     for (int64_t i = 0; i < static_cast<int64_t>(got.size()); ++i) {
