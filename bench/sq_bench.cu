@@ -69,7 +69,7 @@
 
 #include "bench_common.cuh"
 #include "epilogue.cuh"
-#include "numerics.hpp"
+#include "host/numerics.hpp"
 #include "smoothquant/smoothquant.h"
 
 namespace {

@@ -1,5 +1,5 @@
 // sq_sweep: times every built variant of a Hopper kernel family on the benchmark's shapes, beside
-// the dispatch's choice, to fit or check the dispatch's cost models (src/dispatch_sm90.cpp) on a GPU.
+// the dispatch's choice, to fit or check the dispatch's cost models (src/dispatch/) on a GPU.
 // It links the kernel objects (kernels/ and the dispatch) directly, below the plan and the C ABI.
 //
 //   sq_sweep [shapes.csv] [--family split|persistent|decode] [--m M[,M..]] [--dtypes bf16,f32,f64,f16]
@@ -32,10 +32,8 @@
 #include <vector>
 
 #include "bench_common.cuh"
-#include "decode_mma.hpp"
-#include "families.hpp"
-#include "sm90_splitk.hpp"
-#include "sm90_wgmma.hpp"
+#include "dispatch/launch_plan.hpp"
+#include "registry.hpp"
 
 namespace {
 
@@ -176,31 +174,35 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// Appends the dispatch's choice for s to v unless v holds it already.
-void add_dispatch_choice(std::vector<const KernelVariant*>& v, const sq::LinearShape& s) {
-  const KernelVariant* choice = &sq::sm90_choose(s);
-  if (std::find(v.begin(), v.end(), choice) == v.end()) v.push_back(choice);
+// The facts of a static plan of the Hopper family on this device.
+sq::PlanFacts hopper_facts(int n, int k, int sms, Dtype dt) {
+  return sq::PlanFacts{sq::Op::kStaticLinear, sq::GpuFamily::kHopper, sq::device_facts(90, sms), n, k,
+                       static_cast<int32_t>(dtype_bytes(dt)), 1};
 }
 
-// The variants of a family timed for one line.
-std::vector<const KernelVariant*> candidates(const std::string& family, const sq::LinearShape& s) {
+// Appends v to vs unless vs holds it already.
+void add_once(std::vector<const KernelVariant*>& vs, const KernelVariant* v) {
+  if (v != nullptr && std::find(vs.begin(), vs.end(), v) == vs.end()) vs.push_back(v);
+}
+
+// The variants of a family timed for one line, then the dispatch's choice (`choice`).
+std::vector<const KernelVariant*> candidates(const std::string& family, const sq::LinearShape& s,
+                                             const sq::DeviceFacts& d, const KernelVariant* choice) {
   std::vector<const KernelVariant*> v;
   if (family == "split") {
-    for (const sq::kernels::SplitKVariant& c : sq::kernels::kSm90SplitKVariants) {
+    for (const KernelVariant& c : sq::kernels::sm90_splitk_variants()) {
       const int64_t ctas = ((s.m + c.tile_m - 1) / c.tile_m) * ((s.n + c.tile_n - 1) / c.tile_n) * c.split;
-      if (ctas < s.num_sms / 2 || ctas > 2 * s.num_sms || !sq::split_k_blocks_suffice(s, c.split)) continue;
-      v.push_back(c.variant);
+      if (ctas < d.num_sms / 2 || ctas > 2 * d.num_sms || !sq::split_k_blocks_suffice(c, s)) continue;
+      v.push_back(&c);
     }
-    if (const KernelVariant* d = sq::decode_choose(s)) v.push_back(d);
-    add_dispatch_choice(v, s);
+    add_once(v, sq::decode_choose(s, d));
   } else if (family == "decode") {
-    for (const sq::kernels::DecodeVariant& c : sq::kernels::kDecodeAllVariants)
-      if (s.m <= c.max_m) v.push_back(c.variant);
-    add_dispatch_choice(v, s);
+    for (const KernelVariant& c : sq::kernels::decode_variants())
+      if (sq::kernels::takes_m(c, s.m)) v.push_back(&c);
   } else {
-    for (const sq::kernels::PersistentVariant& c : sq::kernels::kSm90PersistentVariants) v.push_back(c.variant);
-    v.push_back(&sq::kernels::kSm90PingPong);
+    for (const KernelVariant& c : sq::kernels::sm90_wgmma_variants()) v.push_back(&c);
   }
+  if (family != "persistent") add_once(v, choice);
   return v;
 }
 
@@ -218,7 +220,7 @@ int main(int argc, char** argv) {
   CK_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
   CK_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
   if (major != 9) die("the Hopper variants need an sm_90 GPU (this one is sm_%d)", major * 10);
-  CK_CUDA(sq::sm90_prepare());
+  CK_CUDA(sq::prepare_launches(hopper_facts(1, 1, sms, Dtype::BF16)));
 
   // Distinct N x K of the shape set, in file order.
   std::vector<std::pair<int, int>> nks;
@@ -241,9 +243,10 @@ int main(int argc, char** argv) {
       for (Dtype dt : opt.dtypes) {
         const int n = nk.first, k = nk.second;
         Operands ops(m, n, k, dt, static_cast<size_t>(l2), stream);
-        const sq::LinearShape shape{m, n, k, sms, 90, true, static_cast<int32_t>(dtype_bytes(dt))};
-        const std::vector<const KernelVariant*> variants = candidates(opt.family, shape);
-        const KernelVariant& choice = sq::sm90_choose(shape);
+        const sq::PlanFacts facts = hopper_facts(n, k, sms, dt);
+        const KernelVariant& choice = *sq::plan_launch(facts, m, true).linear.variant;
+        const sq::LinearShape shape{m, n, k, facts.out_bytes, true};
+        const std::vector<const KernelVariant*> variants = candidates(opt.family, shape, facts.device, &choice);
         std::vector<std::function<void(int)>> launches;
         for (const KernelVariant* v : variants) launches.push_back([&ops, v, sms](int i) { ops.launch(*v, sms, i); });
         const std::vector<Timing> t = timer.measure(launches, kSweepTargetMs, kSweepMaxRuns);

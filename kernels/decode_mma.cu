@@ -1,4 +1,4 @@
-// Small-M (decode) W8A8 linear: out[m,n] per the numerics contract, M <= kDecodeMaxM,
+// Small-M (decode) W8A8 linear: out[m,n] per the numerics contract, M <= the variant's max_m,
 // aligned16 shapes only (src/ validates and dispatches; nothing is checked here).
 //
 // Layout of the work (see decode_mma.hpp):
@@ -17,15 +17,13 @@
 //   bytes [16q + 8, 16q + 16) of the chunk.
 //   The K groups' exact int32 partials meet in shared memory and are summed in K-group order,
 //   then the scale epilogue (epilogue.cuh) writes out, bounds-checked on N and M.
-// Programmatic dependent launch (PDL): when src/ sets LinearParams::programmatic (sm_90: the
-// dynamic plan after its quantizer, src/dispatch_decode.cpp decode_overlap_quantizer, and the
-// static plan after whatever precedes it, linear_overlap_previous), the launcher takes the kPdl
-// instantiation with programmatic stream serialization: its CTAs may start while the previous
-// kernel on the stream still runs, prefetch to L2 the weight bytes of their first loop iteration
-// (a prefetch changes no memory), then griddepcontrol.wait until the previous grid has completed
-// and its memory is visible, and only then read act and row_scale and write anything. Every other
-// launch takes the plain instantiation, whose code has no PDL prologue at all (even a skipped one
-// slowed the static decode by 0.2-0.4 us on the H100).
+// Programmatic dependent launch (PDL): when src/ sets LinearParams::programmatic, the launcher takes
+// the kPdl instantiation with programmatic stream serialization: its CTAs may start while the previous
+// kernel on the stream still runs, prefetch to L2 the weight bytes of their first loop iteration (a
+// prefetch changes no memory), then griddepcontrol.wait until the previous grid has completed and its
+// memory is visible, and only then read act and row_scale and write anything. Every other launch takes
+// the plain instantiation, whose code has no PDL prologue at all (even a skipped one costs time:
+// bench/DECISIONS.md [D-decode-pdl]).
 #include "decode_mma.hpp"
 
 #include <atomic>
@@ -34,6 +32,7 @@
 
 #include "epilogue.cuh"
 #include "launch.hpp"
+#include "variant_glue.cuh"
 
 namespace sq {
 namespace kernels {
@@ -47,7 +46,6 @@ constexpr int kLanesPerRow = 4;     // lanes of one fragment row (threadID_in_gr
 constexpr int kBytesPerLoad = 16;   // one 16-byte load per lane, row and chunk
 constexpr int kKPerChunk = kBytesPerLoad * kLanesPerRow;  // 64 bytes of K = two m16n8k32
 constexpr int kWarpsPerSm = 16;    // resident warps per SM: register budget 128 per thread
-constexpr int kStaticSmemLimit = 48 * 1024;  // above this a kernel needs the opt-in attribute
 // Padding (int32) of one token's row in the reduction buffer: with a pitch of 16 * rw + 4 the
 // fragment stores (8 groups x 4 quads, quads 2 tokens apart) land on 32 distinct banks.
 constexpr int kRedPad = 4;
@@ -55,13 +53,10 @@ constexpr int kRedPad = 4;
 // (the PTX instruction needs sm_90); older images (sm_80, or compute_80 PTX JIT-compiled for a
 // newer GPU) do not wait, so they must never be launched as programmatic dependents.
 constexpr int kPdlMinPtxVersion = 90;
-// Token tiles (rows of M) up to which a kPdl instantiation is compiled: every decode variant.
-constexpr int kPdlMaxTokens = kDecodeMaxM;
 
 // Variants: n8 token tiles, chunks per warp and iteration (weight + activation registers),
 // row tiles per CTA (rw > 1: the row warps of a K group share activations through L1, fewer
-// CTAs), warps per CTA. Measured on H100: 4 chunks beat 2 for M <= 16, 8-warp CTAs beat 16-warp
-// ones, and an L2 prefetch of later weight chunks made every variant slower.
+// CTAs), warps per CTA [D-decode-shape].
 constexpr int kM16TokenTiles = 2;
 constexpr int kM16ChunksPerIter = 4;  // 16 rows x 256 B = 4 KiB of weight in registers per warp
 constexpr int kM16RowWarps = 1;       // activations are at most the weight bytes here
@@ -75,13 +70,10 @@ constexpr int kM64Warps = 8;
 constexpr int kNarrowRowWarps = 1;    // 16-row CTAs: most CTAs, for N up to a few thousand
 constexpr int kWideRowWarps = 2;      // 32-row CTAs: half the activation reads, for large N
 
-static_assert(kDecodeSmallMaxM == kM16TokenTiles * kTokensPerTile, "M16 variant");
-static_assert(kDecodeMidMaxM == kM32TokenTiles * kTokensPerTile, "M32 variant");
-static_assert(kDecodeMaxM == kM64TokenTiles * kTokensPerTile, "M64 variant");
+// Token tiles (rows of M) up to which a kPdl instantiation is compiled: every decode variant.
+constexpr int kPdlMaxTokens = kM64TokenTiles * kTokensPerTile;
+constexpr int32_t kMinSm = 80;  // mma.sync m16n8k32 s8, 16-byte loads: Ampere and later
 static_assert(kTileRows == 2 * kHalfRows, "m16 = two halves");
-static_assert(kDecodeRowsPerCta == kTileRows * kNarrowRowWarps, "header: plain CTA rows");
-static_assert(kDecodeRowsPerCta == kTileRows * kM16RowWarps, "header: M16 CTA rows");
-static_assert(kDecodeWideRowsPerCta == kTileRows * kWideRowWarps, "header: wide CTA rows");
 
 // L2 policy for the weight stream: read once, evict first.
 __device__ __forceinline__ uint64_t weight_policy() {
@@ -141,8 +133,7 @@ struct CtaShape {
       kKGroups * kTokens * kRedPitch * static_cast<int>(sizeof(int32_t));
   static_assert(kWarps % kRowWarps == 0, "row warps divide the CTA");
   static_assert(kWarpsPerSm % kWarps == 0, "whole CTAs per SM");
-  static_assert(kMinCtasPerSm == kDecodeCtasPerSm, "the dispatch's wave model assumes this occupancy");
-  static_assert(kDecodeMaxM <= kThreads, "one thread per row writes the fused scratch fill");
+  static_assert(kTokens <= kThreads, "one thread per row of M writes the fused scratch fill");
   static_assert(kRows <= kThreads, "one thread per weight row issues the PDL prefetch");
 };
 
@@ -299,124 +290,96 @@ constexpr bool has_pdl() {
   return kTokenTiles * kTokensPerTile <= kPdlMaxTokens;
 }
 
+// One variant's glue: its CTA shape, prepare (every T, the kPdl instantiations too) and launch.
+template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
+constexpr auto kKernel = &decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
+
 template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
-struct LaunchDecode {
-  const LinearParams& p;
-  cudaStream_t stream;
-  template <typename T>
-  cudaError_t operator()() const {
-    using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
+struct Decode {
+  using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
+  template <typename T, bool kPdl>
+  static constexpr auto kernel() {
+    return kKernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
+  }
+
+  // Fails when the binary has no image for the device; notes (kPdl) whether that image waits for a
+  // programmatic dependency; opts in to more than the default shared memory where needed.
+  template <typename T, bool kPdl>
+  static cudaError_t prepare_instance() {
+    cudaFuncAttributes attr;
+    const cudaError_t e = cudaFuncGetAttributes(&attr, kernel<T, kPdl>());
+    if (e != cudaSuccess) return e;
+    if (kPdl) note_image(attr);
+    return prepare_kernel<kernel<T, kPdl>()>(S::kSmemBytes);
+  }
+
+  static cudaError_t prepare() {
+    return for_each_dtype([](auto t) -> cudaError_t {
+      using T = typename decltype(t)::type;
+      const cudaError_t e = prepare_instance<T, false>();
+      if constexpr (has_pdl<kTokenTiles>()) {
+        if (e != cudaSuccess) return e;
+        return prepare_instance<T, true>();
+      }
+      return e;
+    });
+  }
+
+  static cudaError_t launch(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
     LaunchConfig cfg;
-    const int64_t ctas = (static_cast<int64_t>(p.n) + S::kRows - 1) / S::kRows;
-    cfg.grid = static_cast<unsigned>(ctas);
+    cfg.grid = static_cast<unsigned>((static_cast<int64_t>(p.n) + S::kRows - 1) / S::kRows);
     cfg.block = S::kThreads;
     cfg.smem = S::kSmemBytes;
     cfg.stream = stream;
-    if constexpr (has_pdl<kTokenTiles>()) {
-      // After the previous kernel on the stream: start early and wait in the kernel (top of this file).
-      // src/ decided (programmatic); the image check is a safety net for images that would
-      // not wait (then the plain instantiation runs, still correct).
-      const bool pdl = p.programmatic && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
-      if (pdl) {
-        cfg.programmatic = true;
-        return launch<&decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, true>>(cfg, p);
+    // src/ decided (programmatic); the image check is a safety net for images that would not wait (then
+    // the plain instantiation runs, still correct).
+    bool pdl = false;
+    if constexpr (has_pdl<kTokenTiles>()) pdl = p.programmatic && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
+    cfg.programmatic = pdl;
+    const KernelRef k = kernel_for(p.dtype, [pdl](auto t) {
+      using T = typename decltype(t)::type;
+      if constexpr (has_pdl<kTokenTiles>()) {
+        if (pdl) return kernel_ref<kernel<T, true>()>();
       }
-    }
-    return launch<&decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, false>>(cfg, p);
+      return kernel_ref<kernel<T, false>()>();
+    });
+    return kernels::launch(k, cfg, p);
+  }
+
+  static constexpr KernelVariant variant(const char* name) {
+    return {name,
+            Family::kDecode,
+            Schedule::kWarpSplitK,
+            S::kTokens,
+            S::kRows,
+            kKPerChunk,
+            /*stages=*/1,
+            /*split=*/1,
+            S::kMinCtasPerSm,
+            /*max_m=*/S::kTokens,
+            kMinSm,
+            /*needs_aligned16=*/true,
+            /*honours_programmatic=*/true,
+            &prepare,
+            &launch};
   }
 };
 
-// Once per plan, on its device, for one instantiation: fails when the binary has no image for the
-// device, notes (kPdl) whether that image waits for a programmatic dependency, and opts in to
-// more than 48 KiB of shared memory where the instantiation needs it.
-template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
-cudaError_t prepare_instance() {
-  using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
-  constexpr auto kernel = &decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
-  cudaFuncAttributes attr;
-  cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
-  if (e != cudaSuccess) return e;
-  if ((e = prepare_launch<kernel>()) != cudaSuccess) return e;
-  if (kPdl) note_image(attr);
-  if (S::kSmemBytes <= kStaticSmemLimit) return cudaSuccess;
-  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);
-}
-
-template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
-struct PrepareDecode {
-  template <typename T>
-  cudaError_t operator()() const {
-    const cudaError_t e = prepare_instance<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, false>();
-    if constexpr (has_pdl<kTokenTiles>()) {
-      if (e != cudaSuccess) return e;
-      return prepare_instance<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, true>();
-    }
-    return e;
-  }
+// By token bucket (the dispatch takes the smallest that holds M), 16-row CTAs before 32-row ones.
+constexpr KernelVariant kVariants[] = {
+    Decode<kM16TokenTiles, kM16ChunksPerIter, kM16RowWarps, kM16Warps>::variant("decode_mma_r16_t16"),
+    Decode<kM16TokenTiles, kM16ChunksPerIter, kWideRowWarps, kM16Warps>::variant("decode_mma_r32_t16"),
+    Decode<kM32TokenTiles, kM32ChunksPerIter, kNarrowRowWarps, kM32Warps>::variant("decode_mma_r16_t32"),
+    Decode<kM32TokenTiles, kM32ChunksPerIter, kWideRowWarps, kM32Warps>::variant("decode_mma_r32_t32"),
+    Decode<kM64TokenTiles, kM64ChunksPerIter, kNarrowRowWarps, kM64Warps>::variant("decode_mma_r16_t64"),
+    Decode<kM64TokenTiles, kM64ChunksPerIter, kWideRowWarps, kM64Warps>::variant("decode_mma_r32_t64"),
 };
-
-template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
-cudaError_t prepare_decode() {
-  for (Dtype d : {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16}) {
-    const cudaError_t e =
-        dispatch_dtype(d, PrepareDecode<kTokenTiles, kChunksPerIter, kRowWarps, kWarps>{});
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
-}
-
-template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
-cudaError_t launch_decode(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
-  return dispatch_dtype(p.dtype,
-                        LaunchDecode<kTokenTiles, kChunksPerIter, kRowWarps, kWarps>{p, stream});
-}
-
-constexpr int32_t kMinSm = 80;  // mma.sync m16n8k32 s8, 16-byte loads: Ampere and later
-constexpr bool kNeedsAligned16 = true;
-
-template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
-constexpr KernelVariant make_variant(const char* name) {
-  return {name, kMinSm, kNeedsAligned16,
-          &prepare_decode<kTokenTiles, kChunksPerIter, kRowWarps, kWarps>,
-          &launch_decode<kTokenTiles, kChunksPerIter, kRowWarps, kWarps>};
-}
 
 }  // namespace decode_detail
 
-namespace dd = decode_detail;
-
-extern const KernelVariant kDecodeMmaM16 =
-    dd::make_variant<dd::kM16TokenTiles, dd::kM16ChunksPerIter, dd::kM16RowWarps, dd::kM16Warps>(
-        "decode_mma_r16_t16");
-
-extern const KernelVariant kDecodeMmaM16Wide =
-    dd::make_variant<dd::kM16TokenTiles, dd::kM16ChunksPerIter, dd::kWideRowWarps, dd::kM16Warps>(
-        "decode_mma_r32_t16");
-
-extern const KernelVariant kDecodeMmaM32 =
-    dd::make_variant<dd::kM32TokenTiles, dd::kM32ChunksPerIter, dd::kNarrowRowWarps, dd::kM32Warps>(
-        "decode_mma_r16_t32");
-
-extern const KernelVariant kDecodeMmaM32Wide =
-    dd::make_variant<dd::kM32TokenTiles, dd::kM32ChunksPerIter, dd::kWideRowWarps, dd::kM32Warps>(
-        "decode_mma_r32_t32");
-
-extern const KernelVariant kDecodeMmaM64 =
-    dd::make_variant<dd::kM64TokenTiles, dd::kM64ChunksPerIter, dd::kNarrowRowWarps, dd::kM64Warps>(
-        "decode_mma_r16_t64");
-
-extern const KernelVariant kDecodeMmaM64Wide =
-    dd::make_variant<dd::kM64TokenTiles, dd::kM64ChunksPerIter, dd::kWideRowWarps, dd::kM64Warps>(
-        "decode_mma_r32_t64");
-
-extern const std::array<DecodeVariant, kDecodeVariantCount> kDecodeAllVariants = {{
-    {kDecodeSmallMaxM, &kDecodeMmaM16},
-    {kDecodeSmallMaxM, &kDecodeMmaM16Wide},
-    {kDecodeMidMaxM, &kDecodeMmaM32},
-    {kDecodeMidMaxM, &kDecodeMmaM32Wide},
-    {kDecodeMaxM, &kDecodeMmaM64},
-    {kDecodeMaxM, &kDecodeMmaM64Wide},
-}};
+VariantSpan decode_variants() {
+  return {decode_detail::kVariants, sizeof(decode_detail::kVariants) / sizeof(decode_detail::kVariants[0])};
+}
 
 }  // namespace kernels
 }  // namespace sq

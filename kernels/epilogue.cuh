@@ -6,7 +6,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "kernel_api.hpp"
+#include "kernel_params.hpp"
 
 namespace sq {
 namespace kernels {
@@ -73,18 +73,6 @@ template <typename T>
 __device__ __forceinline__ typename Epi<T>::C row_scale_of(const LinearParams& p, int32_t m) {
   if (p.row_scale != nullptr) return Epi<T>::to_c(static_cast<const T*>(p.row_scale)[m]);
   return Epi<T>::to_c(Epi<T>::from_bits(p.static_scale_bits));
-}
-
-// Maps Dtype to the element type and calls f.template operator()<T>().
-template <typename F>
-__host__ inline cudaError_t dispatch_dtype(Dtype d, F&& f) {
-  switch (d) {
-    case Dtype::F32: return f.template operator()<float>();
-    case Dtype::F64: return f.template operator()<double>();
-    case Dtype::F16: return f.template operator()<__half>();
-    case Dtype::BF16: return f.template operator()<__nv_bfloat16>();
-  }
-  return cudaErrorInvalidValue;
 }
 
 }  // namespace kernels

@@ -3,41 +3,18 @@
 
 #include <cudaTypedefs.h>
 
+#include "driver_api.hpp"
+
 namespace sq {
 namespace kernels {
 namespace {
 
-constexpr unsigned kDriverApiVersion = 12000;  // the entry points' ABI as of CUDA 12.0
-constexpr unsigned kMaxLaunchAttributes = 2;   // programmatic serialization, cluster dimension
+constexpr unsigned kMaxLaunchAttributes = 2;  // programmatic serialization, cluster dimension
 
-// The driver entry points, looked up once (nullptr where the driver lacks one).
-struct Driver {
-  PFN_cuLaunchKernelEx_v11060 launch_ex = nullptr;
-  PFN_cuCtxGetCurrent_v4000 ctx_get_current = nullptr;
-  PFN_cuStreamGetCtx_v9020 stream_get_ctx = nullptr;
-};
-
-template <typename F>
-F entry_point(const char* name) {
-  void* f = nullptr;
-  cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
-  if (cudaGetDriverEntryPointByVersion(name, &f, kDriverApiVersion, cudaEnableDefault, &q) != cudaSuccess ||
-      q != cudaDriverEntryPointSuccess) {
-    cudaGetLastError();
-    return nullptr;
-  }
-  return reinterpret_cast<F>(f);
-}
-
-const Driver& driver() {
-  static const Driver d = [] {
-    Driver r;
-    r.launch_ex = entry_point<PFN_cuLaunchKernelEx_v11060>("cuLaunchKernelEx");
-    r.ctx_get_current = entry_point<PFN_cuCtxGetCurrent_v4000>("cuCtxGetCurrent");
-    r.stream_get_ctx = entry_point<PFN_cuStreamGetCtx_v9020>("cuStreamGetCtx");
-    return r;
-  }();
-  return d;
+// cuLaunchKernelEx, looked up once.
+PFN_cuLaunchKernelEx_v11060 launch_ex() {
+  static const PFN_cuLaunchKernelEx_v11060 f = driver_entry_point<PFN_cuLaunchKernelEx_v11060>("cuLaunchKernelEx");
+  return f;
 }
 
 // The launch attributes of c (programmatic stream serialization, cluster dimension) into attr, of the
@@ -86,8 +63,8 @@ cudaError_t resolve_kernel(const void* func, std::atomic<void*>* slot) {
 }
 
 cudaError_t launch_kernel(const void* func, void* handle, const LaunchConfig& c, void** args) {
-  const Driver& d = driver();
-  if (handle != nullptr && d.launch_ex != nullptr) {
+  const PFN_cuLaunchKernelEx_v11060 launch = launch_ex();
+  if (handle != nullptr && launch != nullptr) {
     CUlaunchAttribute attr[kMaxLaunchAttributes];
     CUlaunchConfig cfg = {};
     cfg.gridDimX = c.grid;
@@ -103,24 +80,9 @@ cudaError_t launch_kernel(const void* func, void* handle, const LaunchConfig& c,
                                    CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION,
                                    [](CUlaunchAttribute& a) -> CUlaunchAttributeValue& { return a.value; });
     // A CUkernel handle stands for the kernel in the current context (CUDA >= 12.0).
-    if (d.launch_ex(&cfg, reinterpret_cast<CUfunction>(handle), args, nullptr) == CUDA_SUCCESS) return cudaSuccess;
+    if (launch(&cfg, reinterpret_cast<CUfunction>(handle), args, nullptr) == CUDA_SUCCESS) return cudaSuccess;
   }
   return runtime_launch(func, c, args);
-}
-
-void* current_context() {
-  const Driver& d = driver();
-  CUcontext ctx = nullptr;
-  if (d.ctx_get_current == nullptr || d.ctx_get_current(&ctx) != CUDA_SUCCESS) return nullptr;
-  return static_cast<void*>(ctx);
-}
-
-bool stream_in_context(cudaStream_t stream, void* context) {
-  const Driver& d = driver();
-  if (context == nullptr || d.stream_get_ctx == nullptr) return false;
-  CUcontext ctx = nullptr;
-  if (d.stream_get_ctx(reinterpret_cast<CUstream>(stream), &ctx) != CUDA_SUCCESS) return false;
-  return static_cast<void*>(ctx) == context;
 }
 
 }  // namespace kernels

@@ -1,10 +1,10 @@
 // GPU activation quantizers: SQ_OP_QUANTIZE_STATIC (per tensor) and SQ_OP_QUANTIZE_DYNAMIC (per
 // token), bit for bit the formulas of the NUMERICS CONTRACT (include/smoothquant/smoothquant.h) and
-// src/host_quantize.cpp: IEEE divisions (__fdiv_rn / __ddiv_rn) in the compute type C (f64 for f64
+// src/host/host_quantize.cpp: IEEE divisions (__fdiv_rn / __ddiv_rn) in the compute type C (f64 for f64
 // input, else f32), round half to even, saturation to [-128, 127], NaN -> 0.
 //
 // One CTA per row, or for the dynamic kernel QuantizeParams::row_splits CTAs per row (chosen by
-// src/gpu.cpp): then each row is one thread-block cluster (sm_90 image only) whose CTAs take even,
+// src/'s launch plan): then each row is one thread-block cluster (sm_90 image only) whose CTAs take even,
 // contiguous shares of the row. The CTA size follows the share (one warp for short shares). Each
 // thread handles vectors of 16 bytes of x when the row bases, strides and q allow it, else single
 // elements. The dynamic kernel keeps its share's smoothed values v in shared memory between the
@@ -15,7 +15,7 @@
 // NaN flag through distributed shared memory; each CTA combines all partials in rank order, so
 // every CTA computes the same scale, and rank 0 stores it.
 //
-// With QuantizeParams::overlap_previous (src/ sets it on sm_90) the dynamic kernel is itself launched
+// With QuantizeParams::overlap_previous (src/'s launch plan sets it on sm_90) the dynamic kernel is itself launched
 // as a programmatic dependent of the kernel before it on the stream: its CTAs may be scheduled while
 // that kernel drains, and execute griddepcontrol.wait (which returns once that grid has completed and
 // its memory is flushed; at once for a kernel launched without the attribute) before they read x or
@@ -36,8 +36,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include "kernel_api.hpp"
 #include "launch.hpp"
+#include "quantize.hpp"
 
 namespace sq {
 namespace kernels {
@@ -47,15 +47,15 @@ constexpr int kWarp = 32;
 constexpr int kMinThreads = kWarp;   // CTA size for short rows: one warp
 constexpr int kMaxThreads = 512;     // CTA size for long rows
 constexpr int kVecBytes = 16;        // x loads: 16 bytes per thread where aligned
-// Target x vectors per thread before the CTA grows. Measured on the H100 (dynamic, bf16, M = 1..16,
-// K = 4096..28672, one CTA per row and split rows): one vector per thread beat two by 0.2-1.4 us.
+// Target x vectors per thread before the CTA grows [D-quant-vectors].
 constexpr int kVecsPerThread = 1;
+static_assert(kQuantizeCtaBytes == kVecBytes * kMaxThreads * kVecsPerThread, "quantize.hpp: bytes per CTA");
 constexpr int kMaxWarps = kMaxThreads / kWarp;
 // Shared memory that caches a dynamic row's (or share's) v (in C); above 48 KiB it needs the opt-in
 // attribute, set once per device by quantize_prepare. 96 KiB fits every sm_80+ GPU (sm_86/89 allow 99 KiB).
 constexpr int kRowCacheBytes = 96 * 1024;
 
-// Canonical quiet NaN bit patterns of the scale dtypes (as src/host_quantize.cpp).
+// Canonical quiet NaN bit patterns of the scale dtypes (as src/host/host_quantize.cpp).
 constexpr uint32_t kCanonicalNanF32 = 0x7fc00000u;
 constexpr unsigned long long kCanonicalNanF64 = 0x7ff8000000000000ull;
 constexpr unsigned short kCanonicalNanF16 = 0x7e00u;
@@ -547,8 +547,7 @@ cudaError_t quantize_prepare() {
   return prepare_x<__nv_bfloat16>();
 }
 
-cudaError_t launch_quantize(const QuantizeParams& p, int32_t num_sms, cudaStream_t stream) {
-  (void)num_sms;  // the grid is m x row_splits CTAs; src/ chose row_splits (SM count included)
+cudaError_t launch_quantize(const QuantizeParams& p, cudaStream_t stream) {
   switch (p.x_dtype) {
     case Dtype::F32: return launch_x<float>(p, stream);
     case Dtype::F64: return launch_x<double>(p, stream);

@@ -17,6 +17,7 @@
 
 #include "epilogue.cuh"
 #include "launch.hpp"
+#include "variant_glue.cuh"
 
 namespace sq {
 namespace kernels {
@@ -30,7 +31,6 @@ constexpr int kMmaK = 32;
 constexpr int kBankLineBytes = 128;  // 32 banks x 4 bytes: one conflict-free smem wavefront
 constexpr int kChunksPerBankLine = kBankLineBytes / kChunkBytes;
 constexpr int kRasterGroupM = 8;     // CTA order: groups of 8 M tiles sweep the N tiles (L2 reuse)
-constexpr int kDefaultSmemLimit = 48 * 1024;  // above this a kernel needs the opt-in attribute
 constexpr int kPortableSmemLimit = 96 * 1024;  // fits every sm_80+ GPU (sm_86/89: 99 KiB)
 
 template <int BM_, int BN_, int BK_, int WARPS_M_, int WARPS_N_, int STAGES_, bool ALIGNED_,
@@ -72,9 +72,9 @@ struct TileConfig {
 // allow 99 KiB per block). Template arguments: BM, BN, BK, WARPS_M, WARPS_N, STAGES, aligned,
 // min CTAs per SM.
 // 128x256x64, 4 stages: 96 KiB, 8 warps of 64x64, 1 CTA per SM.
-using CfgLarge = TileConfig<kSm80LargeTileM, kSm80LargeTileN, 64, 2, 4, 4, true, 1>;
+using CfgLarge = TileConfig<128, 256, 64, 2, 4, 4, true, 1>;
 // 64x128x128, 3 stages: 72 KiB, 4 warps of 32x64, 2 CTAs per SM.
-using CfgMedium = TileConfig<kSm80MediumTileM, kSm80MediumTileN, 128, 2, 2, 3, true, 2>;
+using CfgMedium = TileConfig<64, 128, 128, 2, 2, 3, true, 2>;
 // Generic 64x128x128, register double buffer: 48 KiB, 4 warps of 32x64, 2 CTAs per SM.
 using CfgGeneric = TileConfig<64, 128, 128, 2, 2, 2, false, 2>;
 
@@ -122,6 +122,14 @@ __device__ __forceinline__ void mma_s8(int32_t (&c)[4], const uint32_t (&a)[4], 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// The 16-byte chunk that thread tid moves in its i-th load of a tile: row r, chunk c of the row.
+template <class Cfg>
+struct TileChunk {
+  int r, c;
+  __device__ __forceinline__ TileChunk(int tid, int i)
+      : r((tid + i * Cfg::kThreads) / Cfg::kChunksPerRow), c((tid + i * Cfg::kThreads) % Cfg::kChunksPerRow) {}
+};
+
 // ---------------------------------------------------------------- aligned (cp.async) loader
 // Rows [row0, row0 + ROWS) of a [rows, K] int8 matrix, K bytes [k0, k0 + BK), into one tile.
 // Requires K % 16 == 0, 16-byte aligned base and ld: a chunk is entirely in or out of range.
@@ -131,14 +139,12 @@ __device__ __forceinline__ void load_tile_async(uint8_t* tile, const int8_t* bas
                                                 int tid) {
 #pragma unroll
   for (int i = 0; i < ITERS; ++i) {
-    const int id = tid + i * Cfg::kThreads;
-    const int r = id / Cfg::kChunksPerRow;
-    const int c = id % Cfg::kChunksPerRow;
-    const int64_t gr = row0 + r;
-    const int32_t gk = k0 + c * kChunkBytes;
+    const TileChunk<Cfg> t(tid, i);
+    const int64_t gr = row0 + t.r;
+    const int32_t gk = k0 + t.c * kChunkBytes;
     const bool ok = gr < rows && gk < k;
     const int8_t* src = ok ? base + gr * ld + gk : base;
-    cp_async16(smem_addr(tile + swizzled<Cfg::BK>(r, c)), src, ok ? kChunkBytes : 0);
+    cp_async16(smem_addr(tile + swizzled<Cfg::BK>(t.r, t.c)), src, ok ? kChunkBytes : 0);
   }
 }
 
@@ -171,12 +177,10 @@ __device__ __forceinline__ void load_regs_generic(uint4 (&regs)[ITERS], const in
                                                   int64_t row0, int32_t k0, int tid) {
 #pragma unroll
   for (int i = 0; i < ITERS; ++i) {
-    const int id = tid + i * Cfg::kThreads;
-    const int r = id / Cfg::kChunksPerRow;
-    const int c = id % Cfg::kChunksPerRow;
-    const int64_t gr = row0 + r;
+    const TileChunk<Cfg> t(tid, i);
+    const int64_t gr = row0 + t.r;
     const int8_t* row = gr < rows ? base + gr * ld : nullptr;
-    regs[i] = load_chunk_generic(row, k0 + c * kChunkBytes, k);
+    regs[i] = load_chunk_generic(row, k0 + t.c * kChunkBytes, k);
   }
 }
 
@@ -185,10 +189,8 @@ __device__ __forceinline__ void store_regs_generic(uint8_t* tile, const uint4 (&
                                                    int tid) {
 #pragma unroll
   for (int i = 0; i < ITERS; ++i) {
-    const int id = tid + i * Cfg::kThreads;
-    const int r = id / Cfg::kChunksPerRow;
-    const int c = id % Cfg::kChunksPerRow;
-    *reinterpret_cast<uint4*>(tile + swizzled<Cfg::BK>(r, c)) = regs[i];
+    const TileChunk<Cfg> t(tid, i);
+    *reinterpret_cast<uint4*>(tile + swizzled<Cfg::BK>(t.r, t.c)) = regs[i];
   }
 }
 
@@ -399,47 +401,19 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
 }
 
 // ---------------------------------------------------------------- host side
-template <class Cfg>
-struct Prepare {
-  template <typename T>
-  cudaError_t operator()() const {
-    if (Cfg::kSmemBytes > kDefaultSmemLimit) {
-      const cudaError_t e = cudaFuncSetAttribute(
-          sm80_mma_kernel<T, Cfg>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
-      if (e != cudaSuccess) return e;
-    }
-    const cudaError_t e = cudaFuncSetAttribute(sm80_mma_kernel<T, Cfg>, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                               cudaSharedmemCarveoutMaxShared);
-    if (e != cudaSuccess) return e;
-    return prepare_launch<&sm80_mma_kernel<T, Cfg>>();
-  }
-};
-
+// One variant's glue: prepare every T's instantiation (shared-memory opt-in, the carveout, the launch
+// handle); launch one grid of tiles.
 template <class Cfg>
 cudaError_t prepare_cfg() {
-  const Dtype all[] = {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16};
-  for (Dtype d : all) {
-    const cudaError_t e = dispatch_dtype(d, Prepare<Cfg>{});
+  return for_each_dtype([](auto t) -> cudaError_t {
+    constexpr auto kernel = &sm80_mma_kernel<typename decltype(t)::type, Cfg>;
+    const cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
+                                               cudaFuncAttributePreferredSharedMemoryCarveout,
+                                               cudaSharedmemCarveoutMaxShared);
     if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+    return prepare_kernel<kernel>(Cfg::kSmemBytes);
+  });
 }
-
-template <class Cfg>
-struct Launch {
-  const LinearParams& p;
-  unsigned grid;
-  cudaStream_t stream;
-  template <typename T>
-  cudaError_t operator()() const {
-    LaunchConfig cfg;
-    cfg.grid = grid;
-    cfg.block = Cfg::kThreads;
-    cfg.smem = Cfg::kSmemBytes;
-    cfg.stream = stream;
-    return launch<&sm80_mma_kernel<T, Cfg>>(cfg, p);
-  }
-};
 
 template <class Cfg>
 cudaError_t launch_cfg(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
@@ -447,20 +421,50 @@ cudaError_t launch_cfg(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t 
   const int64_t tiles_m = (static_cast<int64_t>(p.m) + Cfg::BM - 1) / Cfg::BM;
   const int64_t tiles_n = (static_cast<int64_t>(p.n) + Cfg::BN - 1) / Cfg::BN;
   // The kernel's tile arithmetic is int32 (a larger grid would not fit in device memory).
-  if (tiles_m * tiles_n > INT_MAX || tiles_n * kRasterGroupM > INT_MAX)
-    return cudaErrorInvalidValue;
-  const unsigned grid = static_cast<unsigned>(tiles_m * tiles_n);
-  return dispatch_dtype(p.dtype, Launch<Cfg>{p, grid, stream});
+  if (tiles_m * tiles_n > INT_MAX || tiles_n * kRasterGroupM > INT_MAX) return cudaErrorInvalidValue;
+  LaunchConfig cfg;
+  cfg.grid = static_cast<unsigned>(tiles_m * tiles_n);
+  cfg.block = Cfg::kThreads;
+  cfg.smem = Cfg::kSmemBytes;
+  cfg.stream = stream;
+  const KernelRef k =
+      kernel_for(p.dtype, [](auto t) { return kernel_ref<&sm80_mma_kernel<typename decltype(t)::type, Cfg>>(); });
+  return launch(k, cfg, p);
 }
+
+template <class Cfg>
+constexpr KernelVariant variant(const char* name) {
+  return {name,
+          Family::kSm80,
+          Cfg::ALIGNED ? Schedule::kMultistage : Schedule::kRegisterStaged,
+          Cfg::BM,
+          Cfg::BN,
+          Cfg::BK,
+          Cfg::STAGES,
+          /*split=*/1,
+          Cfg::MIN_BLOCKS,
+          /*max_m=*/0,
+          /*min_sm=*/80,
+          /*needs_aligned16=*/Cfg::ALIGNED,
+          /*honours_programmatic=*/false,
+          &prepare_cfg<Cfg>,
+          &launch_cfg<Cfg>};
+}
+
+// In the order the dispatch prefers them: large tiles, medium tiles, the generic loader.
+constexpr KernelVariant kVariants[] = {
+    variant<CfgLarge>("sm80_mma_128x256x64_s4"),
+    variant<CfgMedium>("sm80_mma_64x128x128_s3"),
+    variant<CfgGeneric>("sm80_mma_generic_64x128x128"),
+};
 
 }  // namespace
 
-const KernelVariant kSm80Large = {"sm80_mma_128x256x64_s4", 80, true, prepare_cfg<CfgLarge>,
-                                  launch_cfg<CfgLarge>};
-const KernelVariant kSm80Medium = {"sm80_mma_64x128x128_s3", 80, true, prepare_cfg<CfgMedium>,
-                                   launch_cfg<CfgMedium>};
-const KernelVariant kSm80Generic = {"sm80_mma_generic_64x128x128", 80, false,
-                                    prepare_cfg<CfgGeneric>, launch_cfg<CfgGeneric>};
+const KernelVariant& kSm80Large = kVariants[0];
+const KernelVariant& kSm80Medium = kVariants[1];
+const KernelVariant& kSm80Generic = kVariants[2];
+
+VariantSpan sm80_variants() { return {kVariants, sizeof(kVariants) / sizeof(kVariants[0])}; }
 
 }  // namespace kernels
 }  // namespace sq

@@ -1,8 +1,8 @@
-// Shared pieces of the Hopper kernels (sm_90a only): the tile constants common to the
-// persistent (kernels/sm90_wgmma.cu) and split-K cluster (kernels/sm90_splitk.cu) kernels, the
-// PTX wrappers (mbarrier, TMA, wgmma, cluster), the wgmma instructions, the stage ring both
-// kernels' pipelines run on, the variant-name builder and the host-side tensor map encoding.
-// Included only by those two files.
+// Shared pieces of the Hopper kernels (sm_90a only): the tile constants common to the persistent
+// (sm90_wgmma.cu) and split-K cluster (sm90_splitk.cu) kernels, the PTX wrappers (mbarrier, TMA,
+// wgmma, cluster), the wgmma instructions, the stage ring both kernels' pipelines run on (its
+// positions: sm90_order.hpp), the variant-name builder and the host-side tensor map encoding.
+// Included by the two kernels, sm90_epilogue.cuh and the building-block tests (tests/sm90_blocks.cu).
 #pragma once
 
 #include <cuda.h>
@@ -11,7 +11,9 @@
 
 #include <cstdint>
 
-#include "kernel_api.hpp"
+#include "driver_api.hpp"
+#include "kernel_params.hpp"
+#include "sm90_order.hpp"
 
 namespace sq {
 namespace kernels {
@@ -164,6 +166,20 @@ __device__ __forceinline__ void setmaxnreg_dec() {
   asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(R));
 }
 
+// The producer warpgroup's entry: hands registers to the consumers; returns the warp's index in it.
+__device__ __forceinline__ int enter_producer() {
+  setmaxnreg_dec<kProducerRegs>();
+  return threadIdx.x / 32;
+}
+// Whether this lane of producer warp 0 is the one that issues the TMA loads (lane 0); that lane first
+// prefetches both tensor-map descriptors.
+__device__ __forceinline__ bool tma_issuer(const CUtensorMap* map_a, const CUtensorMap* map_b, int lane) {
+  if (lane != 0) return false;
+  tma_prefetch_desc(map_a);
+  tma_prefetch_desc(map_b);
+  return true;
+}
+
 // wgmma shared-memory matrix descriptor for a K-major tile with 128-byte swizzle: rows of
 // 128 bytes, 8-row atoms 1024 bytes apart (stride byte offset); the leading byte offset is
 // unused for this layout. The tile base must be 1024-byte aligned (base offset 0).
@@ -242,24 +258,9 @@ SQ_WGMMA_SPECIALIZATION(256, 8, "%128", "%129", "%130")
 // stage with two TMA loads (full barrier: its one arrive carries the byte count); every consumer
 // warp releases it (empty barrier: kConsumerWarpgroups * 4 arrivals) once its wgmmas have read it.
 
-// A position in the ring: the stage and the parity of its current use.
-template <int STAGES>
-struct RingPos {
-  int stage = 0;
-  uint32_t phase = 0;
-  __device__ __forceinline__ void advance() {
-    if (++stage == STAGES) {
-      stage = 0;
-      phase ^= 1;
-    }
-  }
-  // Advances by n >= 0 uses (the stages another warpgroup consumes).
-  __device__ __forceinline__ void skip(int32_t n) {
-    const int32_t s = stage + n;
-    stage = s % STAGES;
-    phase ^= static_cast<uint32_t>(s / STAGES) & 1u;
-  }
-};
+// Whether the first wgmma of a consumer's mainloop overwrites its accumulators (a new tile) or
+// accumulates onto them (zeroed or holding a partial).
+enum class Accumulate { kOverwriteFirst, kOnto };
 
 template <typename Cfg>
 struct StageRing {
@@ -299,18 +300,18 @@ struct StageRing {
 
   // Consumer warpgroup: accumulates `blocks` consecutive stages into acc with the 64 rows of A at
   // byte a_offset of each A tile (one wgmma group kept in flight; a stage is released once the
-  // next group is issued and it is done). kOverwriteFirst: the first wgmma overwrites acc instead
-  // of accumulating into it. Advances pos.
-  template <bool kOverwriteFirst, int BN>
+  // next group is issued and it is done). A: whether the first wgmma overwrites acc or accumulates
+  // onto it. Advances pos.
+  template <Accumulate A, int BN>
   __device__ __forceinline__ void mma_blocks(Pos& pos, uint32_t a_offset, int32_t blocks,
                                              int32_t (&acc)[Wgmma<BN>::kAccRegs], int lane) const {
-    mma_row_blocks<kOverwriteFirst, BN, 1>(pos, a_offset, blocks,
-                                           reinterpret_cast<int32_t(&)[1][Wgmma<BN>::kAccRegs]>(acc), lane);
+    mma_row_blocks<A, BN, 1>(pos, a_offset, blocks, reinterpret_cast<int32_t(&)[1][Wgmma<BN>::kAccRegs]>(acc),
+                             lane);
   }
 
   // The same over kRowBlocks consecutive 64-row blocks of A from byte a_offset (acc[r]: rows
   // 64r..64r+63), every wgmma of a K step reading the same B.
-  template <bool kOverwriteFirst, int BN, int kRowBlocks>
+  template <Accumulate A, int BN, int kRowBlocks>
   __device__ __forceinline__ void mma_row_blocks(Pos& pos, uint32_t a_offset, int32_t blocks,
                                                  int32_t (&acc)[kRowBlocks][Wgmma<BN>::kAccRegs], int lane) const {
     static_assert(kRowBlocks * kWgmmaM <= Cfg::kTileRows, "row blocks inside the A tile");
@@ -326,7 +327,8 @@ struct StageRing {
 #pragma unroll
         for (int r = 0; r < kRowBlocks; ++r) {
           const uint64_t da = make_desc_sw128(a_base + pos.stage * Cfg::kABytes + r * kWgmmaM * kTileK);
-          Wgmma<BN>::mma(acc[r], da + ks * kDescKStep, db + ks * kDescKStep, kOverwriteFirst ? (i | ks) != 0 : 1);
+          Wgmma<BN>::mma(acc[r], da + ks * kDescKStep, db + ks * kDescKStep,
+                         A == Accumulate::kOverwriteFirst ? (i | ks) != 0 : 1);
         }
       }
       wgmma_commit();
@@ -389,17 +391,8 @@ constexpr VariantName tile_variant_name(const char* prefix, int tile_m, int tile
 
 // ------------------------------------------------------------------ host side
 inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-    void* f = nullptr;
-    cudaDriverEntryPointQueryResult q = cudaDriverEntryPointSymbolNotFound;
-    constexpr unsigned kEncodeTiledVersion = 12000;
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, kEncodeTiledVersion, cudaEnableDefault, &q) !=
-            cudaSuccess ||
-        q != cudaDriverEntryPointSuccess) {
-      return static_cast<PFN_cuTensorMapEncodeTiled_v12000>(nullptr);
-    }
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
-  }();
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn =
+      driver_entry_point<PFN_cuTensorMapEncodeTiled_v12000>("cuTensorMapEncodeTiled");
   return fn;
 }
 

@@ -12,6 +12,7 @@
 #include "epilogue.cuh"
 #include "launch.hpp"
 #include "sm90_common.cuh"
+#include "variant_glue.cuh"
 
 namespace sq {
 namespace kernels {
@@ -19,15 +20,17 @@ namespace {
 
 using namespace sm90;
 
-// The split-K variant (small M): one TM x BN tile per cluster of S CTAs along K. Each CTA
-// accumulates an exact int32 partial over its K range into its (drained) stage ring, and after a
-// cluster barrier CTA r reduces rows [r*R/S, (r+1)*R/S) of the tile over all S partials in rank
-// order through distributed shared memory, applies the epilogue and stores 16 bytes per thread.
-constexpr int kMaxSplitStages = 16;  // pipeline depth cap
-constexpr int kPartialPadInts = 8;   // int32 padding per partial row (see partial_pitch)
-constexpr int kBankWords = 32;       // shared-memory banks of 4 bytes
-constexpr int kMaxClusterSplit = 8;  // portable cluster size
-constexpr int kStoreBytes = 16;      // one vector store of the staged epilogue
+// The built tiles: heights (output rows per cluster), widths (output columns), splits 1 .. kMaxSplit.
+// A height of 64 (one wgmma of rows) carries no zero-filled A rows in its stages at M <= 64.
+constexpr int kTileHeights[] = {128, 64};
+constexpr int kTileWidths[] = {224, 160, 128, 96, 64};
+constexpr int kMaxSplit = 3;
+constexpr int32_t kSplitKMaxM = 256;  // the small-M range these variants are meant for
+constexpr int kMaxSplitStages = 16;   // pipeline depth cap
+constexpr int kPartialPadInts = 8;    // int32 padding per partial row (see partial_pitch)
+constexpr int kBankWords = 32;        // shared-memory banks of 4 bytes
+constexpr int kMaxClusterSplit = 8;   // portable cluster size
+constexpr int kStoreBytes = 16;       // one vector store of the staged epilogue
 
 // Stages of the TM x BN tile that fit in the dynamic shared memory (with the barriers and the
 // alignment slack), at most kMaxSplitStages.
@@ -121,12 +124,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (warpgroup == 0) {
     // ---------------- producer warpgroup
-    setmaxnreg_dec<kProducerRegs>();
-    const int warp = threadIdx.x / 32;
+    const int warp = enter_producer();
     if (warp == 0) {
-      if (lane == 0) {
-        tma_prefetch_desc(&tmap_a);
-        tma_prefetch_desc(&tmap_b);
+      if (tma_issuer(&tmap_a, &tmap_b, lane)) {
         for (int32_t kb = kb_begin; kb < kb_end; ++kb) ring.load(pos, &tmap_a, &tmap_b, kb, mt * TM, nt * BN);
       }
       __syncwarp();
@@ -185,7 +185,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     int32_t acc[Wgmma<BN>::kAccRegs];
 #pragma unroll
     for (int i = 0; i < Wgmma<BN>::kAccRegs; ++i) acc[i] = 0;
-    ring.template mma_blocks<false, BN>(pos, cwg * kWgmmaM * kTileK, kb_end - kb_begin, acc, lane);
+    ring.template mma_blocks<Accumulate::kOnto, BN>(pos, cwg * kWgmmaM * kTileK, kb_end - kb_begin, acc, lane);
     // Both warpgroups are done reading the ring (and every TMA write into it has landed: each
     // stage was waited for): it now takes this CTA's partial tile, int32 [TM][kPartialPitch].
     consumer_sync();
@@ -238,15 +238,30 @@ __global__ void __launch_bounds__(kThreads, 1)
   cluster_sync();  // no CTA leaves (freeing its shared memory) while a peer may still read it
 }
 
-// The split-K variant: clusters of SPLIT CTAs along K, one cluster per TILE_M x TILE_N tile.
+// "sm90_wgmma_splitk_<TM>x<BN>x128_s<stages>_c<S>".
 template <int TILE_M, int TILE_N, int SPLIT>
-struct LaunchSplit {
-  static_assert(SPLIT >= 1 && SPLIT <= kMaxClusterSplit, "portable cluster size");
+constexpr VariantName kSplitName =
+    tile_variant_name("sm90_wgmma_splitk_", TILE_M, TILE_N, SplitTile<TILE_M, TILE_N>::kStages, SPLIT);
+
+// The glue of the variants of one TILE_M x TILE_N tile: one prepare for every T (shared by the tile's
+// splits); a launch of clusters of SPLIT CTAs along K, one cluster per tile (M-fastest order).
+template <typename T, int TILE_M, int TILE_N>
+constexpr auto kKernel = &sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>;
+
+template <int TILE_M, int TILE_N>
+struct SplitK {
   using Cfg = typename SplitTile<TILE_M, TILE_N>::Cfg;
-  const LinearParams& p;
-  cudaStream_t stream;
-  template <typename T>
-  cudaError_t operator()() const {
+
+  static cudaError_t prepare() {
+    if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
+    return for_each_dtype([](auto t) {
+      return prepare_kernel<kKernel<typename decltype(t)::type, TILE_M, TILE_N>>(Cfg::kSmemBytes);
+    });
+  }
+
+  template <int SPLIT>
+  static cudaError_t launch(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
+    static_assert(SPLIT >= 1 && SPLIT <= kMaxClusterSplit, "portable cluster size");
     CUtensorMap map_a, map_b;
     cudaError_t e = encode_kmajor(&map_a, p.act, p.m, p.k, p.ld_act, Cfg::kTileRows);
     if (e != cudaSuccess) return e;
@@ -255,96 +270,62 @@ struct LaunchSplit {
     const int64_t tiles = ((static_cast<int64_t>(p.m) + Cfg::kTileRows - 1) / Cfg::kTileRows) *
                           ((static_cast<int64_t>(p.n) + Cfg::kTileN - 1) / Cfg::kTileN);
     if (tiles * SPLIT > INT32_MAX) return cudaErrorInvalidConfiguration;
-    // A programmatic dependent of the previous kernel on the stream when src/ says so (see the
-    // kernel's griddepcontrol).
     LaunchConfig cfg;
     cfg.grid = static_cast<unsigned>(tiles * SPLIT);
     cfg.block = kThreads;
     cfg.smem = Cfg::kSmemBytes;
     cfg.stream = stream;
     cfg.programmatic = p.programmatic;
-    // One CTA per cluster needs no cluster launch: without the attribute each CTA is a cluster of one
-    // (the cluster barriers and the rank-0 reduction work unchanged), and the launch is cheaper
-    // (H100, bf16, sq_bench A/B: 28672x4096 and 57344x8192 at M = 32/64 -0.9..-1.2 us per run).
+    // A split of one launches without the cluster attribute: each CTA is then a cluster of one (the
+    // cluster barriers and the rank-0 reduction work unchanged), and the launch is cheaper [D-splitk-c1].
     cfg.cluster = SPLIT;
-    return launch<&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>>(cfg, map_a, map_b, p);
+    const KernelRef k =
+        kernel_for(p.dtype, [](auto t) { return kernel_ref<kKernel<typename decltype(t)::type, TILE_M, TILE_N>>(); });
+    return kernels::launch(k, cfg, map_a, map_b, p);
+  }
+
+  template <int SPLIT>
+  static constexpr KernelVariant variant() {
+    return {kSplitName<TILE_M, TILE_N, SPLIT>.text,
+            Family::kSm90SplitK,
+            Schedule::kClusterSplitK,
+            TILE_M,
+            TILE_N,
+            kTileK,
+            Cfg::kStages,
+            SPLIT,
+            /*ctas_per_sm=*/1,
+            kSplitKMaxM,
+            /*min_sm=*/90,
+            /*needs_aligned16=*/true,
+            /*honours_programmatic=*/true,
+            &prepare,
+            &launch<SPLIT>};
   }
 };
 
-template <int TILE_M, int TILE_N>
-struct PrepareSplit {
-  template <typename T>
-  cudaError_t operator()() const {
-    const cudaError_t e =
-        cudaFuncSetAttribute(reinterpret_cast<const void*>(&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>),
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, SplitTile<TILE_M, TILE_N>::Cfg::kSmemBytes);
-    if (e != cudaSuccess) return e;
-    return prepare_launch<&sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>>();
-  }
-};
-
-template <int TILE_M, int TILE_N>
-cudaError_t prepare_tile() {
-  for (Dtype d : {Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16}) {
-    const cudaError_t e = dispatch_dtype(d, PrepareSplit<TILE_M, TILE_N>{});
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
-}
-
-// Every built width of one tile height in order, stopping at the first failure.
-template <int TILE_M, size_t... W>
-cudaError_t prepare_widths(std::index_sequence<W...>) {
-  cudaError_t e = cudaSuccess;
-  ((e = e == cudaSuccess ? prepare_tile<TILE_M, kSplitTileWidths[W]>() : e), ...);
-  return e;
-}
-
-// One prepare for every tile and dtype (every variant points to it).
-static_assert(kSplitHeightCount == 2, "prepare_split covers both tile heights");
-cudaError_t prepare_split() {
-  if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
-  const cudaError_t e = prepare_widths<kSplitTileRows[0]>(std::make_index_sequence<kSplitWidthCount>{});
-  if (e != cudaSuccess) return e;
-  return prepare_widths<kSplitTileRows[1]>(std::make_index_sequence<kSplitWidthCount>{});
-}
-
-template <int TILE_M, int TILE_N, int SPLIT>
-cudaError_t launch_split(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
-  return dispatch_dtype(p.dtype, LaunchSplit<TILE_M, TILE_N, SPLIT>{p, stream});
-}
-
-// "sm90_wgmma_splitk_<TM>x<BN>x128_s<stages>_c<S>", built at compile time.
-template <int TILE_M, int TILE_N, int SPLIT>
-constexpr VariantName kSplitName =
-    tile_variant_name("sm90_wgmma_splitk_", TILE_M, TILE_N, SplitTile<TILE_M, TILE_N>::kStages, SPLIT);
-
-template <int TILE_M, int TILE_N, int SPLIT>
-const KernelVariant kSplitVariant = {kSplitName<TILE_M, TILE_N, SPLIT>.text, 90, true, &prepare_split,
-                                     &launch_split<TILE_M, TILE_N, SPLIT>};
-
-// Entry I of the table: tile height kSplitTileRows[I / kEntriesPerHeight], then BN in
-// kSplitTileWidths order, then S = 1 .. kSplitMaxClusterSize (the layout split_variant_index names).
-constexpr size_t kEntriesPerHeight = kSplitWidthCount * kSplitMaxClusterSize;
+// Entry I: tile height kTileHeights[I / (widths x splits)], then the width kTileWidths[...], then the
+// split 1 .. kMaxSplit, so that the tallest, widest tiles and the smallest splits come first (the
+// dispatch's order of preference) and the splits of one tile, which share its prepare, stand together.
+constexpr size_t kWidthCount = sizeof(kTileWidths) / sizeof(kTileWidths[0]);
+constexpr size_t kHeightCount = sizeof(kTileHeights) / sizeof(kTileHeights[0]);
+constexpr size_t kEntriesPerHeight = kWidthCount * kMaxSplit;
 template <size_t I>
-constexpr SplitKVariant table_entry() {
-  constexpr int height = static_cast<int>(I / kEntriesPerHeight);
-  constexpr int width = static_cast<int>(I % kEntriesPerHeight / kSplitMaxClusterSize);
-  constexpr int split = static_cast<int>(I % kSplitMaxClusterSize) + 1;
-  static_assert(split_variant_index(height, width, split) == static_cast<int32_t>(I), "table layout");
-  constexpr int tile_m = kSplitTileRows[height];
-  constexpr int tile_n = kSplitTileWidths[width];
-  return {tile_m, tile_n, split, &kSplitVariant<tile_m, tile_n, split>};
+constexpr KernelVariant entry() {
+  constexpr int tile_m = kTileHeights[I / kEntriesPerHeight];
+  constexpr int tile_n = kTileWidths[I % kEntriesPerHeight / kMaxSplit];
+  return SplitK<tile_m, tile_n>::template variant<static_cast<int>(I % kMaxSplit) + 1>();
 }
 template <size_t... I>
-constexpr std::array<SplitKVariant, kSplitVariantCount> table(std::index_sequence<I...>) {
-  return {table_entry<I>()...};
+constexpr std::array<KernelVariant, sizeof...(I)> table(std::index_sequence<I...>) {
+  return {entry<I>()...};
 }
+constexpr std::array<KernelVariant, kHeightCount * kEntriesPerHeight> kVariants =
+    table(std::make_index_sequence<kHeightCount * kEntriesPerHeight>{});
 
 }  // namespace
 
-const std::array<SplitKVariant, kSplitVariantCount> kSm90SplitKVariants =
-    table(std::make_index_sequence<kSplitVariantCount>{});
+VariantSpan sm90_splitk_variants() { return {kVariants.data(), kVariants.size()}; }
 
 }  // namespace kernels
 }  // namespace sq

@@ -1,13 +1,15 @@
-// Host tests of the Hopper dispatch (src/dispatch_sm90.cpp): which kernel variant a shape takes on
-// the 132-SM H100 the cost models were fitted on. No GPU needed (the dispatch is arithmetic on the
-// shape); links the kernel objects, whose symbols the .so hides. What each kernel computes is
-// tested on the GPU (test_gpu_variants.cpp, test_gpu_linear.cpp).
+// Host tests of the dispatch, family by family, and of the launch plan: which kernel variant a shape
+// takes, and with which launch flags, on the 132-SM H100 the cost models were fitted on. No GPU needed
+// (the dispatch is arithmetic on the shape); links the kernel objects, whose symbols the .so hides.
+// What each kernel computes is tested on the GPU (test_gpu_variants.cpp, test_gpu_linear.cpp); every
+// choice on a large grid of shapes is held against a golden table (test_dispatch_golden.cpp).
 #include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <string>
 
-#include "families.hpp"
+#include "dispatch/launch_plan.hpp"
+#include "registry.hpp"
 
 namespace {
 
@@ -15,8 +17,10 @@ constexpr int32_t kH100Sms = 132;
 constexpr int32_t kHopperSm = 90;
 constexpr int64_t kTile = 128;  // the ping-pong kernel's tile rows and columns
 
+const sq::DeviceFacts kH100 = sq::device_facts(kHopperSm, kH100Sms);
+
 std::string choose(int64_t m, int64_t n, int64_t k, int32_t out_bytes, bool aligned16 = true) {
-  return sq::sm90_choose(sq::LinearShape{m, n, k, kH100Sms, kHopperSm, aligned16, out_bytes}).name;
+  return sq::sm90_choose(sq::LinearShape{m, n, k, out_bytes, aligned16}, kH100).name;
 }
 
 bool is_pingpong(const std::string& name) { return name.rfind("sm90_wgmma_pp_", 0) == 0; }
@@ -27,13 +31,13 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(1, 4096, 4096, 2).rfind("decode_mma_", 0) == 0);
   CHECK(choose(16, 57344, 8192, 4).rfind("decode_mma_", 0) == 0);
   CHECK(choose(64, 8192, 28672, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
-  // M = 17..32: the decode kernels up to a 32 MiB weight, split-K above (v0.1.7).
+  // M = 17..32: the decode kernels up to a 32 MiB weight, split-K above [D-split-weight].
   CHECK(choose(32, 6144, 4096, 2).rfind("decode_mma_", 0) == 0);
   CHECK(choose(17, 4096, 14336, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(32, 8192, 8192, 4).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(2048, 8192, 8192, 4).rfind("sm90_wgmma_ws_", 0) == 0);
   // 16-bit out at M = 65..192: split-K with one CTA per tile where such a grid fills one wave well
-  // (v0.1.7); not with f32 out, not where the tiles pad M by a quarter (M = 96), not at M = 256.
+  // [D-one-wave]; not with f32 out, not where the tiles pad M by a quarter (M = 96), not at M = 256.
   CHECK(choose(128, 4096, 4096, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");
   CHECK(choose(128, 8192, 8192, 2) == "sm90_wgmma_splitk_128x64x128_s9_c1");
   CHECK(choose(192, 8192, 8192, 2) == "sm90_wgmma_splitk_64x224x128_s6_c1");
@@ -46,7 +50,7 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
 }
 
 TEST_CASE("Hopper dispatch: the ping-pong kernel only where its rule holds", "[dispatch]") {
-  // Measured choices (bench/NOTES.md v0.1.6): bf16 at K <= 8192 with 2..32 of its tiles per SM and
+  // Measured choices [D-pingpong]: bf16 at K <= 8192 with 2..32 of its tiles per SM and
   // a wave-cost win; f32 and f64 out, long K, too few or too many tiles keep the cooperative kernels.
   CHECK(choose(2048, 4096, 4096, 2) == "sm90_wgmma_pp_128x128x128_s6");
   CHECK(choose(1024, 57344, 8192, 2) == "sm90_wgmma_pp_128x128x128_s6");
@@ -78,4 +82,79 @@ TEST_CASE("Hopper dispatch: the ping-pong kernel only where its rule holds", "[d
     }
   }
   CHECK(taken > 0);
+}
+
+TEST_CASE("Portable dispatch: decode, medium and large tiles, the generic loader", "[dispatch]") {
+  auto choose80 = [](int64_t m, int64_t n, int64_t k, bool aligned16 = true) {
+    return std::string(sq::sm80_choose(sq::LinearShape{m, n, k, 2, aligned16}, kH100).name);
+  };
+  // The decode kernels up to their largest bucket, by token bucket.
+  CHECK(choose80(1, 4096, 4096).rfind("decode_mma_", 0) == 0);
+  CHECK(choose80(16, 4096, 4096).find("_t16") != std::string::npos);
+  CHECK(choose80(17, 4096, 4096).find("_t32") != std::string::npos);
+  CHECK(choose80(64, 4096, 4096).find("_t64") != std::string::npos);
+  // Then the medium tile up to M = 128, the large one where its tiles fill 3/4 of a wave.
+  CHECK(choose80(65, 4096, 4096) == sq::kernels::kSm80Medium.name);
+  CHECK(choose80(128, 57344, 8192) == sq::kernels::kSm80Medium.name);
+  CHECK(choose80(512, 4096, 4096) == sq::kernels::kSm80Medium.name);  // 64 large tiles for 132 SMs
+  CHECK(choose80(1024, 4096, 4096) == sq::kernels::kSm80Large.name);  // 128 large tiles
+  // Unaligned operands take the generic loader at every M, decode sizes included.
+  for (int64_t m : {1, 64, 2048}) CHECK(choose80(m, 4096, 4100, false) == sq::kernels::kSm80Generic.name);
+}
+
+TEST_CASE("Decode dispatch: the smallest token bucket, 32-row CTAs by wave fill", "[dispatch]") {
+  auto decode = [](int64_t m, int64_t n) {
+    const sq::kernels::KernelVariant* v = sq::decode_choose(sq::LinearShape{m, n, 4096, 2, true}, kH100);
+    return v != nullptr ? std::string(v->name) : std::string();
+  };
+  CHECK(decode(65, 4096).empty());  // past the largest bucket
+  CHECK(sq::decode_choose(sq::LinearShape{1, 4096, 4100, 2, false}, kH100) == nullptr);
+  // N = 4096: 256 16-row CTAs fill one wave of 264 slots; 128 32-row CTAs fill half of one.
+  CHECK(decode(32, 4096) == "decode_mma_r16_t32");
+  // N = 8192 at M = 17..64: both fill their waves equally, so the 32-row CTAs (half the reads).
+  CHECK(decode(32, 8192) == "decode_mma_r32_t32");
+  // M <= 16: the 32-row CTAs only where the 16-row ones spill into a largely empty last wave.
+  CHECK(decode(16, 6144) == "decode_mma_r32_t16");   // 384 CTAs: 1.45 waves
+  CHECK(decode(16, 8192) == "decode_mma_r16_t16");   // 512 CTAs: 1.94 waves
+  // Every decode variant honours programmatic launch; buckets are the registry's max_m.
+  for (const sq::kernels::KernelVariant& v : sq::kernels::decode_variants()) {
+    CHECK(v.honours_programmatic);
+    CHECK(v.max_m == v.tile_m);
+  }
+}
+
+TEST_CASE("Launch plan: programmatic launches, quantizer row splits, kernel names", "[dispatch]") {
+  using sq::GpuFamily;
+  using sq::Op;
+  auto plan = [](Op op, GpuFamily family, int32_t sm, int64_t n, int64_t k, int64_t m, bool aligned16 = true) {
+    return sq::plan_launch(sq::PlanFacts{op, family, sq::device_facts(sm, kH100Sms), n, k, 2, 2}, m, aligned16);
+  };
+  // Static linear on sm_90: every kernel that honours it starts as a programmatic dependent.
+  const sq::LaunchPlan decode = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 4096, 4096, 1);
+  CHECK(decode.quantizer.name == nullptr);
+  CHECK(decode.linear.programmatic);
+  CHECK(std::string(decode.kernel_name()) == decode.linear.variant->name);
+  const sq::LaunchPlan generic = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 4096, 4100, 1, false);
+  CHECK(generic.linear.variant == &sq::kernels::kSm80Generic);
+  CHECK_FALSE(generic.linear.programmatic);  // the portable kernels do not honour it
+  // Not on other devices (their images do not wait).
+  CHECK_FALSE(plan(Op::kStaticLinear, GpuFamily::kPortable, 80, 4096, 4096, 1).linear.programmatic);
+  // The dynamic plan: the quantizer splits long rows and overlaps its predecessor; the linear follows it
+  // as a dependent only in the smallest decode bucket.
+  const sq::LaunchPlan d1 = plan(Op::kDynamicLinear, GpuFamily::kHopper, 90, 4096, 14336, 1);
+  CHECK(std::string(d1.quantizer.name) == "quantize_dynamic");
+  CHECK(d1.quantizer.row_splits == 4);  // 28 KiB of bf16 x: one CTA per 8 KiB
+  CHECK(d1.quantizer.programmatic);
+  CHECK(d1.linear.programmatic);
+  CHECK(std::string(d1.kernel_name()) == d1.linear.variant->name);
+  // 40 rows x 4 CTAs would not fit 132 SMs; 17 rows take the 32-token decode bucket.
+  CHECK(plan(Op::kDynamicLinear, GpuFamily::kHopper, 90, 4096, 14336, 40).quantizer.row_splits == 3);
+  CHECK_FALSE(plan(Op::kDynamicLinear, GpuFamily::kHopper, 90, 4096, 14336, 17).linear.programmatic);
+  // Quantize ops: named by their quantizer; the static one never splits or overlaps.
+  const sq::LaunchPlan st = plan(Op::kStaticQuantize, GpuFamily::kHopper, 90, 0, 28672, 1);
+  CHECK(std::string(st.kernel_name()) == "quantize_static");
+  CHECK(st.quantizer.row_splits == 1);
+  CHECK_FALSE(st.quantizer.programmatic);
+  CHECK(st.linear.variant == nullptr);
+  CHECK(plan(Op::kDynamicQuantize, GpuFamily::kPortable, 80, 0, 28672, 1).quantizer.row_splits == 1);
 }

@@ -391,10 +391,10 @@ TEST_CASE("a plan runs on its GPU from another current device; another GPU's str
 }
 
 TEST_CASE("a plan runs from a new host thread (no current context) and on the special streams", "[linear]") {
-  // sq_plan_run's fast device check compares contexts (src/gpu.cpp); a thread that has made no CUDA
-  // call yet has none current, so it takes the runtime check; the per-thread and legacy default
-  // streams are special handles, not streams created in a context. Each case must still run on the
-  // plan's device.
+  // sq_plan_run's fast device check compares contexts (src/plan/device_check.cpp); a thread that has
+  // made no CUDA call yet has none current, so it takes the runtime check; the per-thread and legacy
+  // default streams are special handles, not streams created in a context. Each case must still run on
+  // the plan's device.
   cudaStream_t created;
   CUDA_REQUIRE(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking));
   for (sq_preference pref : {SQ_PREFERENCE_FASTEST, SQ_PREFERENCE_GPU_PORTABLE}) {

@@ -161,10 +161,11 @@ TEST_CASE("GPU dynamic quantize: long rows (opt-in cache, no cache)", "[quantize
 }
 
 TEST_CASE("GPU dynamic quantize: long rows at decode M (split rows)", "[quantize]") {
-  // On sm_90, src/gpu.cpp splits a row of more than 8 KiB of x over a cluster of up to 8 CTAs while
-  // M x CTAs per row fits the SMs: these rows take 2..8 CTAs each (M = 40: fewer, by the SM count),
-  // vector and scalar (odd stride, misaligned) paths; one CTA per row on other GPUs. Edge rows
-  // (zeros, NaN in the middle, +Inf in the last share, -Inf in the first) at M >= 5.
+  // On sm_90, the launch plan (src/dispatch/launch_plan.cpp) splits a row of more than 8 KiB of x over
+  // a cluster of up to 8 CTAs while M x CTAs per row fits the SMs: these rows take 2..8 CTAs each
+  // (M = 40: fewer, by the SM count), vector and scalar (odd stride, misaligned) paths; one CTA per row
+  // on other GPUs. Edge rows (zeros, NaN in the middle, +Inf in the last share, -Inf in the first) at
+  // M >= 5.
   int v = 0;
   for (sq_dtype x : kFloats) {
     for (int64_t m : {1, 3, 5, 8, 16, 40}) {

@@ -1,7 +1,7 @@
-// GPU tests of kernels/ below the plan: every built decode variant (any GPU the library runs on) and
-// every built Hopper variant (split-K and persistent), not
-// only the ones the dispatch picks for the shapes of test_gpu_linear.cpp, launched directly with
-// kernels::LinearParams and compared bit for bit with the oracle of test_util.hpp. This program
+// GPU tests of kernels/ below the plan: every variant of the registry (kernels/registry.hpp), the
+// decode and portable ones on any GPU the library runs on, the Hopper ones (split-K and persistent) on
+// sm_90, not only the ones the dispatch picks for the shapes of test_gpu_linear.cpp, launched directly
+// with kernels::LinearParams and compared bit for bit with the oracle of test_util.hpp. This program
 // links the kernel objects themselves (their symbols are hidden in libsmoothquant.so).
 #include <catch2/catch.hpp>
 
@@ -12,11 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "decode_mma.hpp"
-#include "families.hpp"
 #include "gpu_util.hpp"
-#include "sm90_splitk.hpp"
-#include "sm90_wgmma.hpp"
+#include "registry.hpp"
 #include "test_util.hpp"
 
 using namespace sqt;
@@ -133,53 +130,61 @@ void check_shapes(const std::vector<const kernels::KernelVariant*>& variants,
   }
 }
 
-// On an sm_90 GPU: prepares the Hopper family and returns true; otherwise says so and returns false.
-bool hopper_ready() {
-  if (!is_sm90()) {
+// Prepares every variant of `family` and returns it; an empty list (with a warning) where the current
+// GPU is not one the family runs on.
+std::vector<const kernels::KernelVariant*> prepared(kernels::Family family) {
+  const kernels::VariantSpan span = kernels::variants_of(family);
+  REQUIRE(span.size() > 0);
+  const bool hopper = span[0].min_sm == 90;
+  if (hopper && !is_sm90()) {
     WARN("not an sm_90 GPU: the Hopper variants are not exercised");
-    return false;
+    return {};
   }
-  REQUIRE(sq::sm90_prepare() == cudaSuccess);
-  return true;
-}
-
-template <typename Table>
-std::vector<const kernels::KernelVariant*> variants_of(const Table& table) {
+  REQUIRE(kernels::prepare_variants(span) == cudaSuccess);
   std::vector<const kernels::KernelVariant*> v;
-  for (const auto& entry : table) v.push_back(entry.variant);
+  for (const kernels::KernelVariant& entry : span) v.push_back(&entry);
   return v;
 }
 
 }  // namespace
 
 TEST_CASE("every decode variant (each token bucket, 16- and 32-row CTAs) equals the oracle", "[variants]") {
-  REQUIRE(sq::decode_prepare() == cudaSuccess);
   // Per variant: M = 1, a partial token tile, its largest M; N not a multiple of the CTA rows; K from
   // one 16-byte piece to many iterations with a partial last chunk; strided rows.
-  for (const kernels::DecodeVariant& v : kernels::kDecodeAllVariants) {
-    const int64_t max_m = v.max_m;
-    check_shapes({v.variant},
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kDecode)) {
+    const int64_t max_m = v->max_m;
+    check_shapes({v},
                  {{1, 1000, 4096, 0}, {max_m - 3, 77, 16, 32}, {max_m, 300, 2000, 48}, {max_m / 2 + 1, 530, 20480, 0}});
   }
 }
 
+TEST_CASE("every portable variant (large, medium, generic) equals the oracle", "[variants]") {
+  // M = 1 to several tiles, N and K edges of every tile; the generic variant also on K and row strides
+  // that are not multiples of 16 (the others need aligned16).
+  std::vector<const kernels::KernelVariant*> aligned, any;
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80))
+    (v->needs_aligned16 ? aligned : any).push_back(v);
+  REQUIRE(!any.empty());
+  const std::vector<std::vector<int64_t>> shapes = {{1, 1000, 4096, 0}, {129, 300, 2000, 48}, {300, 700, 1040, 16}};
+  check_shapes(aligned, shapes);
+  check_shapes(any, shapes);
+  check_shapes(any, {{1, 1000, 4097, 0}, {65, 257, 77, 3}, {200, 130, 1000, 5}});
+}
+
 TEST_CASE("every Hopper split-K variant (both tile heights, every width and split) equals the oracle", "[variants]") {
-  if (!hopper_ready()) return;
   // M = 1..200 (one 64-row tile, one 128-row tile, two of each), N not a multiple of any width, K
   // from one block to many turns of the deepest ring; strided rows.
-  check_shapes(variants_of(kernels::kSm90SplitKVariants),
+  check_shapes(prepared(kernels::Family::kSm90SplitK),
                {{1, 1000, 4096, 0}, {17, 1000, 48, 32}, {33, 136, 16, 0}, {64, 520, 20480, 0}, {65, 520, 272, 16},
                 {129, 300, 2000, 48}, {200, 1000, 48, 16}});
 }
 
 TEST_CASE("every Hopper persistent variant (every tile width, both schedules) equals the oracle", "[variants]") {
-  if (!hopper_ready()) return;
   // One row to several tiles per CTA (2048 x 2300: more tiles than SMs at every width; 2500 x 2600:
   // about 3 tiles of 128 x 128 per CTA, so each ping-pong warpgroup takes turns over several tiles,
   // 2 K blocks each, the ring wrapping at other places every tile), N edges of every width, K of one
   // block to 64 blocks; strided rows.
-  std::vector<const kernels::KernelVariant*> variants = variants_of(kernels::kSm90PersistentVariants);
-  variants.push_back(&kernels::kSm90PingPong);
-  check_shapes(variants, {{1, 1000, 4096, 0}, {129, 1000, 2000, 48}, {300, 4000, 1040, 0}, {257, 900, 8192, 16},
-                          {2048, 2300, 64, 0}, {2500, 2600, 208, 0}});
+  check_shapes(prepared(kernels::Family::kSm90Wgmma),
+               {{1, 1000, 4096, 0}, {129, 1000, 2000, 48}, {300, 4000, 1040, 0}, {257, 900, 8192, 16},
+                {2048, 2300, 64, 0}, {2500, 2600, 208, 0}});
 }

@@ -1,4 +1,4 @@
-// src/numerics.hpp: the host's exact conversions against CUDA's own host implementations.
+// src/host/numerics.hpp: the host's exact conversions against CUDA's own host implementations.
 #include <catch2/catch.hpp>
 
 #include <cuda_bf16.h>
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "numerics.hpp"
+#include "host/numerics.hpp"
 #include "test_util.hpp"
 
 using namespace sq;

@@ -1,16 +1,9 @@
-// The C entry points: each validates its handle, runs the plan logic under sq::guarded
-// (no exception crosses the boundary) and reports failures through the last-error message.
-#include <cstdio>
-
-#include "error.hpp"
-#include "plan.hpp"
-
-namespace sq {
-const char* last_message();
-sq_status plan_select(sq_stream stream, const sq_plan_desc* desc, sq_preference pref, sq_plan* out);
-sq_status plan_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,
-                   const sq_run_args* args);
-}  // namespace sq
+// The C entry points of the plan API: each checks its handle and arguments, runs the plan's operation
+// under sq::guarded (no exception crosses the boundary) and reports failures through the last-error
+// message. The offline helpers' entry points are in src/offline/.
+#include "base/abi_structs.hpp"
+#include "base/error.hpp"
+#include "plan/plan.hpp"
 
 using namespace sq;
 
@@ -21,13 +14,16 @@ namespace {
 constexpr const char kVersionString[] =
     SQ_STR(SQ_VERSION_MAJOR) "." SQ_STR(SQ_VERSION_MINOR) "." SQ_STR(SQ_VERSION_PATCH);
 
-sq_status lookup(sq_plan handle, const char* fn, const sq_plan_st** out) {
-  if (handle == nullptr) return fail(SQ_STATUS_INVALID_HANDLE, "%s: plan is NULL", fn);
-  if (!registry_contains(handle))
-    return fail(SQ_STATUS_INVALID_HANDLE, "%s: plan %p is not a live plan of this library (destroyed or foreign)", fn,
-                static_cast<const void*>(handle));
-  *out = handle;
-  return SQ_STATUS_SUCCESS;
+// Runs body(plan) under guarded once `handle` is checked to be a live plan of this library.
+template <typename Body>
+sq_status with_plan(const char* fn, sq_plan handle, Body&& body) {
+  return guarded(fn, [&]() -> sq_status {
+    if (handle == nullptr) return fail(SQ_STATUS_INVALID_HANDLE, "%s: plan is NULL", fn);
+    if (!registry_contains(handle))
+      return fail(SQ_STATUS_INVALID_HANDLE, "%s: plan %p is not a live plan of this library (destroyed or foreign)",
+                  fn, static_cast<const void*>(handle));
+    return body(static_cast<const sq_plan_st&>(*handle));
+  });
 }
 
 }  // namespace
@@ -65,37 +61,21 @@ SQ_API sq_status sq_plan_select(sq_stream stream, const sq_plan_desc* desc, sq_p
 }
 
 SQ_API sq_status sq_plan_can_implement(sq_plan handle, const sq_run_args* args) {
-  return guarded("sq_plan_can_implement", [&]() -> sq_status {
-    const sq_plan_st* plan = nullptr;
-    sq_status st = lookup(handle, "sq_plan_can_implement", &plan);
-    if (st != SQ_STATUS_SUCCESS) return st;
-    ResolvedArgs r;
-    st = validate_run_args(*plan, args, &r);
-    if (st != SQ_STATUS_SUCCESS) return st;
-    st = plan->family == SQ_KERNEL_FAMILY_HOST ? host_check_pointers(*plan, *args)
-                                               : gpu_check_pointers(*plan, *args, r);
-    if (st != SQ_STATUS_SUCCESS) return st;
-    return ok();
-  });
+  return with_plan("sq_plan_can_implement", handle,
+                   [&](const sq_plan_st& plan) { return plan_can_implement(plan, args); });
 }
 
 SQ_API sq_status sq_plan_workspace_size(sq_plan handle, size_t* bytes) {
-  return guarded("sq_plan_workspace_size", [&]() -> sq_status {
-    const sq_plan_st* plan = nullptr;
-    sq_status st = lookup(handle, "sq_plan_workspace_size", &plan);
-    if (st != SQ_STATUS_SUCCESS) return st;
+  return with_plan("sq_plan_workspace_size", handle, [&](const sq_plan_st& plan) -> sq_status {
     if (bytes == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "sq_plan_workspace_size: bytes is NULL");
-    *bytes = plan->workspace_bytes;
+    *bytes = plan.workspace_bytes;
     return ok();
   });
 }
 
 SQ_API sq_status sq_plan_precision_guarantee(sq_plan handle, sq_precision_guarantee* guarantee) {
-  return guarded("sq_plan_precision_guarantee", [&]() -> sq_status {
-    const sq_plan_st* plan = nullptr;
-    sq_status st = lookup(handle, "sq_plan_precision_guarantee", &plan);
-    if (st != SQ_STATUS_SUCCESS) return st;
-    const sq_plan_desc& d = plan->desc;
+  return with_plan("sq_plan_precision_guarantee", handle, [&](const sq_plan_st& plan) -> sq_status {
+    const sq_plan_desc& d = plan.desc;
     const bool linear = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_QUANTIZED_LINEAR;
     sq_precision_guarantee g{};
     g.struct_size = sizeof(g);
@@ -106,59 +86,42 @@ SQ_API sq_status sq_plan_precision_guarantee(sq_plan handle, sq_precision_guaran
     const sq_dtype wide = linear ? d.out_dtype : d.act_dtype;
     g.epilogue_dtype = wide == SQ_DTYPE_F64 ? SQ_DTYPE_F64 : SQ_DTYPE_F32;
     g.max_k = linear ? SQ_MAX_K : 0;
-    st = write_struct(guarantee, &g, sizeof(g), sizeof(g), "guarantee");
-    if (st != SQ_STATUS_SUCCESS) return st;
+    SQ_TRY(write_struct(guarantee, &g, sizeof(g), sizeof(g), "guarantee"));
     return ok();
   });
 }
 
 SQ_API sq_status sq_plan_get_info(sq_plan handle, sq_plan_info* info) {
-  return guarded("sq_plan_get_info", [&]() -> sq_status {
-    const sq_plan_st* plan = nullptr;
-    sq_status st = lookup(handle, "sq_plan_get_info", &plan);
-    if (st != SQ_STATUS_SUCCESS) return st;
+  return with_plan("sq_plan_get_info", handle, [&](const sq_plan_st& plan) -> sq_status {
     sq_plan_info i{};
     i.struct_size = sizeof(i);
-    i.family = plan->family;
-    i.op = plan->desc.op;
-    i.device = plan->device;
-    i.sm_version = plan->sm;
-    i.n = plan->desc.n;
-    i.k = plan->desc.k;
-    i.max_m = plan->desc.max_m;
-    st = write_struct(info, &i, sizeof(i), sizeof(i), "info");
-    if (st != SQ_STATUS_SUCCESS) return st;
+    i.family = plan.family;
+    i.op = plan.desc.op;
+    i.device = plan.device;
+    i.sm_version = plan.facts.device.sm;
+    i.n = plan.desc.n;
+    i.k = plan.desc.k;
+    i.max_m = plan.desc.max_m;
+    SQ_TRY(write_struct(info, &i, sizeof(i), sizeof(i), "info"));
     return ok();
   });
 }
 
 SQ_API sq_status sq_plan_kernel_name(sq_plan handle, int64_t m, const char** name) {
-  return guarded("sq_plan_kernel_name", [&]() -> sq_status {
-    const sq_plan_st* plan = nullptr;
-    sq_status st = lookup(handle, "sq_plan_kernel_name", &plan);
-    if (st != SQ_STATUS_SUCCESS) return st;
+  return with_plan("sq_plan_kernel_name", handle, [&](const sq_plan_st& plan) -> sq_status {
     if (name == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "sq_plan_kernel_name: name is NULL");
-    if (m < 1 || m > plan->desc.max_m)
+    if (m < 1 || m > plan.desc.max_m)
       return fail(SQ_STATUS_INVALID_ARGUMENT, "sq_plan_kernel_name: m is %lld, must be in 1..max_m (%lld)",
-                  (long long)m, (long long)plan->desc.max_m);
-    if (plan->family == SQ_KERNEL_FAMILY_HOST) {
-      *name = plan->desc.op == SQ_OP_QUANTIZE_STATIC || plan->desc.op == SQ_OP_QUANTIZE_DYNAMIC
-                  ? "host_quantize"
-                  : "host_reference";
-    } else {
-      *name = gpu_kernel_name(*plan, m);
-    }
+                  (long long)m, (long long)plan.desc.max_m);
+    *name = plan_kernel_name(plan, m);
     return ok();
   });
 }
 
 SQ_API sq_status sq_plan_run(sq_plan handle, sq_stream stream, void* workspace, size_t workspace_bytes,
                              const sq_run_args* args) {
-  return guarded("sq_plan_run", [&]() -> sq_status {
-    const sq_plan_st* plan = nullptr;
-    sq_status st = lookup(handle, "sq_plan_run", &plan);
-    if (st != SQ_STATUS_SUCCESS) return st;
-    return plan_run(*plan, stream, workspace, workspace_bytes, args);
+  return with_plan("sq_plan_run", handle, [&](const sq_plan_st& plan) {
+    return plan_run(plan, stream, workspace, workspace_bytes, args);
   });
 }
 

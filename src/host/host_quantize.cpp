@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "families.hpp"
-#include "numerics.hpp"
+#include "host/host_kernels.hpp"
+#include "host/numerics.hpp"
 
 namespace sq {
 namespace {

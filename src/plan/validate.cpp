@@ -1,89 +1,20 @@
-// Validation of descriptors and run arguments. Every check names the bad value.
+// Validation of descriptors and run arguments (see validate.hpp). Every check names the bad value.
+#include "plan/validate.hpp"
+
 #include <climits>
 #include <cmath>
-#include <cstring>
 
-#include "error.hpp"
-#include "plan.hpp"
+#include "base/abi_structs.hpp"
+#include "base/dtype.hpp"
+#include "base/error.hpp"
+#include "plan/plan.hpp"
 
 namespace sq {
 
 namespace {
-constexpr size_t kMaxStructSize = 4096;  // larger struct_size values are treated as garbage
-constexpr int64_t kMaxDim = INT32_MAX;   // kernels index rows/cols in int32
-constexpr uintptr_t kVectorAlign = 16;
-
-bool is_float(sq_dtype d) {
-  return d == SQ_DTYPE_F16 || d == SQ_DTYPE_BF16 || d == SQ_DTYPE_F32 || d == SQ_DTYPE_F64;
-}
-bool aligned(const void* p, size_t a) { return (reinterpret_cast<uintptr_t>(p) % a) == 0; }
+constexpr int64_t kMaxDim = INT32_MAX;  // kernels index rows/cols in int32
+constexpr size_t kVectorAlign = 16;
 }  // namespace
-
-const char* dtype_name(sq_dtype d) {
-  switch (d) {
-    case SQ_DTYPE_S8: return "S8";
-    case SQ_DTYPE_S32: return "S32";
-    case SQ_DTYPE_F16: return "F16";
-    case SQ_DTYPE_BF16: return "BF16";
-    case SQ_DTYPE_F32: return "F32";
-    case SQ_DTYPE_F64: return "F64";
-    case SQ_DTYPE_INVALID: return "INVALID";
-    default: return "unknown";
-  }
-}
-
-size_t dtype_size(sq_dtype d) {
-  switch (d) {
-    case SQ_DTYPE_S8: return 1;
-    case SQ_DTYPE_F16:
-    case SQ_DTYPE_BF16: return 2;
-    case SQ_DTYPE_S32:
-    case SQ_DTYPE_F32: return 4;
-    case SQ_DTYPE_F64: return 8;
-    default: return 0;
-  }
-}
-
-sq_status read_struct(const void* in, size_t min_size, size_t out_size, void* out, const char* what) {
-  if (in == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s is NULL", what);
-  uint32_t size;
-  std::memcpy(&size, in, sizeof(size));
-  if (size < min_size)
-    return fail(SQ_STATUS_INVALID_STRUCT_SIZE, "%s->struct_size is %u, expected at least %zu (sizeof)",
-                what, size, min_size);
-  if (size > kMaxStructSize)
-    return fail(SQ_STATUS_INVALID_STRUCT_SIZE, "%s->struct_size is %u: not a size this library knows (max %zu)",
-                what, size, kMaxStructSize);
-  const unsigned char* bytes = static_cast<const unsigned char*>(in);
-  for (size_t i = out_size; i < size; ++i) {
-    if (bytes[i] != 0)
-      return fail(SQ_STATUS_INVALID_STRUCT_SIZE,
-                  "%s->struct_size is %u but this library knows only %zu bytes, and byte %zu of the "
-                  "unknown tail is non-zero (a newer field is set)",
-                  what, size, out_size, i);
-  }
-  std::memset(out, 0, out_size);
-  std::memcpy(out, in, size < out_size ? size : out_size);
-  return SQ_STATUS_SUCCESS;
-}
-
-sq_status write_struct(void* dst, const void* src, size_t size, size_t min_size, const char* what) {
-  if (dst == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s is NULL", what);
-  uint32_t caller;
-  std::memcpy(&caller, dst, sizeof(caller));
-  if (caller < min_size)
-    return fail(SQ_STATUS_INVALID_STRUCT_SIZE, "%s->struct_size is %u, expected at least %zu (sizeof)",
-                what, caller, min_size);
-  if (caller > kMaxStructSize)
-    return fail(SQ_STATUS_INVALID_STRUCT_SIZE, "%s->struct_size is %u: not a size this library knows (max %zu)",
-                what, caller, kMaxStructSize);
-  unsigned char* out = static_cast<unsigned char*>(dst);
-  const size_t n = caller < size ? caller : size;
-  std::memcpy(out + sizeof(uint32_t), static_cast<const unsigned char*>(src) + sizeof(uint32_t),
-              n - sizeof(uint32_t));
-  if (caller > n) std::memset(out + n, 0, caller - n);
-  return SQ_STATUS_SUCCESS;  // struct_size stays the caller's
-}
 
 sq_status validate_desc(const sq_plan_desc* in, sq_plan_desc* d) {
   sq_status st = read_struct(in, sizeof(sq_plan_desc), sizeof(sq_plan_desc), d, "desc");
@@ -186,7 +117,7 @@ sq_status stride(int64_t given, int64_t row, const char* name, int64_t* out) {
 
 sq_status elem_aligned(const void* p, sq_dtype d, const char* name) {
   const size_t a = dtype_size(d);
-  if (p != nullptr && a > 1 && !aligned(p, a))
+  if (p != nullptr && a > 1 && !aligned_to(p, a))
     return fail(SQ_STATUS_MISALIGNED, "args->%s (%p) is not aligned to its element size (%zu bytes, %s)", name, p, a,
                 dtype_name(d));
   return SQ_STATUS_SUCCESS;
@@ -194,21 +125,20 @@ sq_status elem_aligned(const void* p, sq_dtype d, const char* name) {
 
 }  // namespace
 
-#define SQ_TRY(expr)                                   \
-  do {                                                 \
-    sq_status sq_try_status_ = (expr);                 \
-    if (sq_try_status_ != SQ_STATUS_SUCCESS) return sq_try_status_; \
-  } while (0)
-
-sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, ResolvedArgs* r) {
-  sq_run_args a;
-  SQ_TRY(read_struct(in, sizeof(sq_run_args), sizeof(sq_run_args), &a, "args"));
+sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRequest* r) {
+  sq_run_args& a = r->args;  // every other field of *r is set below (no zeroing of the whole request per run)
+  const sq_status st = read_struct(in, sizeof(sq_run_args), sizeof(sq_run_args), &a, "args");
+  if (st != SQ_STATUS_SUCCESS) return st;
+  a.struct_size = sizeof(sq_run_args);
   const sq_plan_desc& d = plan.desc;
   if (a.reserved != 0) return fail(SQ_STATUS_INVALID_ARGUMENT, "args->reserved must be 0 (got %u)", a.reserved);
   if (a.m < 1 || a.m > d.max_m)
     return fail(SQ_STATUS_INVALID_ARGUMENT, "args->m is %lld: must be in 1..max_m (%lld)", (long long)a.m,
                 (long long)d.max_m);
   r->m = a.m;
+  r->ld_weight = 0;
+  r->stream = nullptr;
+  r->workspace = nullptr;
   const bool linear = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_QUANTIZED_LINEAR;
   SQ_TRY(need(a.act, "act"));
   SQ_TRY(need(a.out, "out"));
@@ -229,7 +159,6 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, Resol
                   "args->smooth is set, but SQ_OP_SMOOTHQUANT_LINEAR takes already smoothed int8 activations");
     if (d.op == SQ_OP_QUANTIZED_LINEAR) SQ_TRY(elem_aligned(a.smooth, d.scale_dtype, "smooth"));
   } else {
-    r->ld_weight = 0;
     if (a.weight != nullptr || a.weight_scale != nullptr || a.bias != nullptr)
       return fail(SQ_STATUS_INVALID_ARGUMENT, "args->weight/weight_scale/bias are set, but quantize ops take none");
     SQ_TRY(stride(a.ld_out, d.k, "ld_out", &r->ld_out));
@@ -249,24 +178,32 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, Resol
   r->aligned16 = false;
   if (d.op == SQ_OP_SMOOTHQUANT_LINEAR) {
     r->aligned16 = d.k % 16 == 0 && r->ld_act % 16 == 0 && r->ld_weight % 16 == 0 &&
-                   aligned(a.act, kVectorAlign) && aligned(a.weight, kVectorAlign);
+                   aligned_to(a.act, kVectorAlign) && aligned_to(a.weight, kVectorAlign);
   } else if (d.op == SQ_OP_QUANTIZED_LINEAR) {
     // q lives in the workspace with a padded, 16-byte aligned row stride.
-    r->aligned16 = d.k % 16 == 0 && r->ld_weight % 16 == 0 && aligned(a.weight, kVectorAlign);
+    r->aligned16 = d.k % 16 == 0 && r->ld_weight % 16 == 0 && aligned_to(a.weight, kVectorAlign);
   }
   return SQ_STATUS_SUCCESS;
 }
 
-sq_status validate_workspace(const sq_plan_st& plan, const void* workspace, size_t bytes) {
-  if (plan.workspace_bytes == 0) return SQ_STATUS_SUCCESS;
-  if (workspace == nullptr)
-    return fail(SQ_STATUS_INSUFFICIENT_WORKSPACE, "workspace is NULL but the plan needs %zu bytes",
-                plan.workspace_bytes);
-  if (bytes < plan.workspace_bytes)
-    return fail(SQ_STATUS_INSUFFICIENT_WORKSPACE, "workspace_bytes is %zu but the plan needs %zu", bytes,
-                plan.workspace_bytes);
-  if (!aligned(workspace, kVectorAlign))
-    return fail(SQ_STATUS_MISALIGNED, "workspace (%p) must be 16-byte aligned", workspace);
+bool aligned16_possible(const sq_plan_desc& d) { return d.k % 16 == 0; }
+
+sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,
+                       const sq_run_args* args, RunRequest* r) {
+  const sq_status st = validate_run_args(plan, args, r);
+  if (st != SQ_STATUS_SUCCESS) return st;
+  if (plan.workspace_bytes != 0) {
+    if (workspace == nullptr)
+      return fail(SQ_STATUS_INSUFFICIENT_WORKSPACE, "workspace is NULL but the plan needs %zu bytes",
+                  plan.workspace_bytes);
+    if (workspace_bytes < plan.workspace_bytes)
+      return fail(SQ_STATUS_INSUFFICIENT_WORKSPACE, "workspace_bytes is %zu but the plan needs %zu", workspace_bytes,
+                  plan.workspace_bytes);
+    if (!aligned_to(workspace, kVectorAlign))
+      return fail(SQ_STATUS_MISALIGNED, "workspace (%p) must be 16-byte aligned", workspace);
+  }
+  r->stream = stream;
+  r->workspace = workspace;
   return SQ_STATUS_SUCCESS;
 }
 

@@ -1,4 +1,5 @@
-#include "error.hpp"
+// Status and the thread-local last-error message (see error.hpp).
+#include "base/error.hpp"
 
 #include <cstdarg>
 #include <cstdio>

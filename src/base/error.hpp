@@ -1,4 +1,4 @@
-// Status and thread-local last-error message for every C entry point.
+// Status and the thread-local last-error message of every C entry point; no exception crosses.
 #pragma once
 
 #include <exception>
@@ -12,6 +12,8 @@ namespace sq {
 sq_status fail(sq_status status, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 // Clears the message (a successful call); returns SQ_STATUS_SUCCESS.
 sq_status ok();
+// The calling thread's last message ("" after a success).
+const char* last_message();
 
 // Runs `body` (returning sq_status) so that no exception crosses the C boundary.
 template <typename F>
@@ -28,3 +30,10 @@ sq_status guarded(const char* function, F&& body) noexcept {
 }
 
 }  // namespace sq
+
+// Returns the status of `expr` from the enclosing function unless it is SQ_STATUS_SUCCESS.
+#define SQ_TRY(expr)                                                \
+  do {                                                              \
+    const sq_status sq_try_status_ = (expr);                        \
+    if (sq_try_status_ != SQ_STATUS_SUCCESS) return sq_try_status_; \
+  } while (0)

@@ -9,38 +9,24 @@
 #include <limits>
 #include <vector>
 
-#include "error.hpp"
-#include "families.hpp"
-#include "numerics.hpp"
-#include "plan.hpp"
+#include "base/abi_structs.hpp"
+#include "base/dtype.hpp"
+#include "base/error.hpp"
+#include "host/host_kernels.hpp"
+#include "host/numerics.hpp"
 
 namespace {
 
+using sq::aligned_to;
+using sq::dtype_name;
+using sq::dtype_size;
 using sq::fail;
-using sq::kernels::Dtype;
+using sq::kernel_dtype;
 
 // The smallest smoothing factor and weight maximum (SmoothQuant's clamp(min=1e-5)).
 constexpr float kMinSmoothFactor = 1e-5f;
 // The symmetric int8 range divisor of the scale formulas.
 constexpr float kInt8Max = 127.0f;
-
-bool is_float_dtype(sq_dtype d) {
-  return d == SQ_DTYPE_F32 || d == SQ_DTYPE_F64 || d == SQ_DTYPE_F16 || d == SQ_DTYPE_BF16;
-}
-
-size_t float_size(sq_dtype d) { return d == SQ_DTYPE_F64 ? 8 : d == SQ_DTYPE_F32 ? 4 : 2; }
-
-bool aligned_to(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
-
-const char* float_name(sq_dtype d) {
-  switch (d) {
-    case SQ_DTYPE_F32: return "F32";
-    case SQ_DTYPE_F64: return "F64";
-    case SQ_DTYPE_F16: return "F16";
-    case SQ_DTYPE_BF16: return "BF16";
-    default: return "not a float dtype";
-  }
-}
 
 // Element i of a float array of dtype d, widened exactly to double.
 double load_double(const void* base, sq_dtype d, int64_t i) {
@@ -54,16 +40,16 @@ double load_double(const void* base, sq_dtype d, int64_t i) {
 }
 
 sq_status check_dtype(sq_dtype d, const char* fn, const char* what) {
-  if (!is_float_dtype(d))
+  if (!sq::is_float(d))
     return fail(SQ_STATUS_NOT_SUPPORTED, "%s: %s is %d: expected SQ_DTYPE_F32, F64, F16 or BF16", fn, what, d);
   return SQ_STATUS_SUCCESS;
 }
 
 sq_status check_ptr(const void* p, sq_dtype d, const char* fn, const char* what) {
   if (p == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %s is NULL", fn, what);
-  if (!aligned_to(p, float_size(d)))
+  if (!aligned_to(p, dtype_size(d)))
     return fail(SQ_STATUS_MISALIGNED, "%s: %s (%p) is not aligned to its element size (%zu bytes, %s)", fn, what, p,
-                float_size(d), float_name(d));
+                dtype_size(d), dtype_name(d));
   return SQ_STATUS_SUCCESS;
 }
 
@@ -105,11 +91,19 @@ sq_status check_k(int64_t k, const char* fn) {
   return SQ_STATUS_SUCCESS;
 }
 
-#define SQ_CHECK(expr)                                   \
-  do {                                                   \
-    const sq_status sq_check_status_ = (expr);           \
-    if (sq_check_status_ != SQ_STATUS_SUCCESS) return sq_check_status_; \
-  } while (0)
+// The arguments the two fold functions check first: k, smooth (not NULL) and the dtype folded into.
+sq_status check_fold_args(int64_t k, const float* smooth, sq_dtype dtype, const char* fn) {
+  SQ_TRY(check_k(k, fn));
+  if (smooth == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: smooth is NULL", fn);
+  return check_dtype(dtype, fn, "dtype");
+}
+
+// The smoothing factors they fold: 4-byte aligned, finite and > 0.
+sq_status check_smooth_values(int64_t k, const float* smooth, const char* fn) {
+  if (!aligned_to(smooth, sizeof(float)))
+    return fail(SQ_STATUS_MISALIGNED, "%s: smooth (%p) must be 4-byte aligned", fn, static_cast<const void*>(smooth));
+  return check_values(smooth, k, true, fn, "smooth");
+}
 
 // D x = (D)((C)x op (C)s), C = f64 for F64, else f32; op is / (norm) or * (weight).
 template <bool kDivide>
@@ -150,7 +144,7 @@ SQ_API sq_status sq_smooth_factors(int64_t k, const float* act_absmax, const sq_
                                    int32_t num_weights, float alpha, float* smooth_out) {
   return sq::guarded(__func__, [&]() -> sq_status {
     const char* fn = "sq_smooth_factors";
-    SQ_CHECK(check_k(k, fn));
+    SQ_TRY(check_k(k, fn));
     if (act_absmax == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: act_absmax is NULL", fn);
     if (weights == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: weights is NULL", fn);
     if (smooth_out == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: smooth_out is NULL", fn);
@@ -161,7 +155,7 @@ SQ_API sq_status sq_smooth_factors(int64_t k, const float* act_absmax, const sq_
     if (!aligned_to(act_absmax, sizeof(float)) || !aligned_to(smooth_out, sizeof(float)))
       return fail(SQ_STATUS_MISALIGNED, "%s: act_absmax (%p) and smooth_out (%p) must be 4-byte aligned", fn,
                   static_cast<const void*>(act_absmax), static_cast<void*>(smooth_out));
-    SQ_CHECK(check_values(act_absmax, k, false, fn, "act_absmax"));
+    SQ_TRY(check_values(act_absmax, k, false, fn, "act_absmax"));
     // wmax[k] = max(1e-5f, max_i max_n |W_i[n,k]|) in f32 ((float)|w| is monotonic, so this equals
     // rounding the exact maximum once); every weight must be finite.
     // The array's element stride is the caller's sizeof(sq_matrix_view): its struct_size.
@@ -182,7 +176,7 @@ SQ_API sq_status sq_smooth_factors(int64_t k, const float* act_absmax, const sq_
       if (size_w != stride)
         return fail(SQ_STATUS_INVALID_STRUCT_SIZE, "%s: %s.struct_size is %u but weights[0].struct_size is %u", fn,
                     what, size_w, stride);
-      SQ_CHECK(read_view(view, fn, what, &v));
+      SQ_TRY(read_view(view, fn, what, &v));
       if (v.cols != k)
         return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %s->cols is %lld: must equal k (%lld)", fn, what,
                     (long long)v.cols, (long long)k);
@@ -212,14 +206,10 @@ SQ_API sq_status sq_smooth_apply_to_norm(int64_t k, const float* smooth, sq_dtyp
                                          void* norm_bias) {
   return sq::guarded(__func__, [&]() -> sq_status {
     const char* fn = "sq_smooth_apply_to_norm";
-    SQ_CHECK(check_k(k, fn));
-    if (smooth == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: smooth is NULL", fn);
-    SQ_CHECK(check_dtype(dtype, fn, "dtype"));
-    SQ_CHECK(check_ptr(norm_weight, dtype, fn, "norm_weight"));
-    if (norm_bias != nullptr) SQ_CHECK(check_ptr(norm_bias, dtype, fn, "norm_bias"));
-    if (!aligned_to(smooth, sizeof(float)))
-      return fail(SQ_STATUS_MISALIGNED, "%s: smooth (%p) must be 4-byte aligned", fn, static_cast<const void*>(smooth));
-    SQ_CHECK(check_values(smooth, k, true, fn, "smooth"));
+    SQ_TRY(check_fold_args(k, smooth, dtype, fn));
+    SQ_TRY(check_ptr(norm_weight, dtype, fn, "norm_weight"));
+    if (norm_bias != nullptr) SQ_TRY(check_ptr(norm_bias, dtype, fn, "norm_bias"));
+    SQ_TRY(check_smooth_values(k, smooth, fn));
     for (int64_t i = 0; i < k; ++i) {
       fold_one<true>(norm_weight, dtype, i, smooth[i]);
       if (norm_bias != nullptr) fold_one<true>(norm_bias, dtype, i, smooth[i]);
@@ -232,9 +222,7 @@ SQ_API sq_status sq_smooth_apply_to_weight(int64_t k, const float* smooth, sq_dt
                                            void* weight) {
   return sq::guarded(__func__, [&]() -> sq_status {
     const char* fn = "sq_smooth_apply_to_weight";
-    SQ_CHECK(check_k(k, fn));
-    if (smooth == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: smooth is NULL", fn);
-    SQ_CHECK(check_dtype(dtype, fn, "dtype"));
+    SQ_TRY(check_fold_args(k, smooth, dtype, fn));
     if (rows < 1) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: rows must be >= 1 (got %lld)", fn, (long long)rows);
     if (ld == 0) ld = k;
     if (ld < k)
@@ -243,10 +231,8 @@ SQ_API sq_status sq_smooth_apply_to_weight(int64_t k, const float* smooth, sq_dt
     if (rows > std::numeric_limits<int64_t>::max() / 8 / ld)
       return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %lld rows x ld %lld: too large to address", fn, (long long)rows,
                   (long long)ld);
-    SQ_CHECK(check_ptr(weight, dtype, fn, "weight"));
-    if (!aligned_to(smooth, sizeof(float)))
-      return fail(SQ_STATUS_MISALIGNED, "%s: smooth (%p) must be 4-byte aligned", fn, static_cast<const void*>(smooth));
-    SQ_CHECK(check_values(smooth, k, true, fn, "smooth"));
+    SQ_TRY(check_ptr(weight, dtype, fn, "weight"));
+    SQ_TRY(check_smooth_values(k, smooth, fn));
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < k; ++c) fold_one<false>(weight, dtype, r * ld + c, smooth[c]);
     return sq::ok();
@@ -258,10 +244,10 @@ SQ_API sq_status sq_quantize_weight_per_channel(const sq_matrix_view* weight, in
   return sq::guarded(__func__, [&]() -> sq_status {
     const char* fn = "sq_quantize_weight_per_channel";
     sq_matrix_view v;
-    SQ_CHECK(read_view(weight, fn, "weight", &v));
+    SQ_TRY(read_view(weight, fn, "weight", &v));
     if (q_out == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: q_out is NULL", fn);
-    SQ_CHECK(check_dtype(scale_dtype, fn, "scale_dtype"));
-    SQ_CHECK(check_ptr(scale_out, scale_dtype, fn, "scale_out"));
+    SQ_TRY(check_dtype(scale_dtype, fn, "scale_dtype"));
+    SQ_TRY(check_ptr(scale_out, scale_dtype, fn, "scale_out"));
     if (ld_q == 0) ld_q = v.cols;
     if (ld_q < v.cols)
       return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: ld_q is %lld: smaller than cols (%lld); 0 means packed", fn,
@@ -296,20 +282,20 @@ SQ_API sq_status sq_quantize_weight_per_channel(const sq_matrix_view* weight, in
       if (!std::isfinite(s))
         return fail(SQ_STATUS_INVALID_ARGUMENT,
                     "%s: row %lld has max |w| = %g, whose scale (max / 127) overflows %s; use a wider scale_dtype", fn,
-                    (long long)r, amax, float_name(scale_dtype));
+                    (long long)r, amax, dtype_name(scale_dtype));
     }
     sq::kernels::QuantizeParams p{};
     p.m = static_cast<int32_t>(v.rows);
     p.k = static_cast<int32_t>(v.cols);
     p.x = v.data;
     p.ld_x = v.ld;
-    p.x_dtype = static_cast<Dtype>(v.dtype);
+    p.x_dtype = kernel_dtype(v.dtype);
     p.smooth = nullptr;
-    p.smooth_dtype = static_cast<Dtype>(scale_dtype);
+    p.smooth_dtype = kernel_dtype(scale_dtype);
     p.dynamic = true;
     p.static_scale_bits = 0;
     p.scale_out = scale_out;
-    p.scale_dtype = static_cast<Dtype>(scale_dtype);
+    p.scale_dtype = kernel_dtype(scale_dtype);
     p.q = q_out;
     p.ld_q = ld_q;
     sq::host_quantize(p, 1);
@@ -321,14 +307,14 @@ SQ_API sq_status sq_static_act_scale(int64_t k, const float* act_absmax, const f
                                      double* act_scale_out) {
   return sq::guarded(__func__, [&]() -> sq_status {
     const char* fn = "sq_static_act_scale";
-    SQ_CHECK(check_k(k, fn));
+    SQ_TRY(check_k(k, fn));
     if (act_absmax == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: act_absmax is NULL", fn);
     if (act_scale_out == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: act_scale_out is NULL", fn);
     if (!aligned_to(act_absmax, sizeof(float)) || (smooth != nullptr && !aligned_to(smooth, sizeof(float))))
       return fail(SQ_STATUS_MISALIGNED, "%s: act_absmax (%p) and smooth (%p) must be 4-byte aligned", fn,
                   static_cast<const void*>(act_absmax), static_cast<const void*>(smooth));
-    SQ_CHECK(check_values(act_absmax, k, false, fn, "act_absmax"));
-    if (smooth != nullptr) SQ_CHECK(check_values(smooth, k, true, fn, "smooth"));
+    SQ_TRY(check_values(act_absmax, k, false, fn, "act_absmax"));
+    if (smooth != nullptr) SQ_TRY(check_values(smooth, k, true, fn, "smooth"));
     float amax = 0.0f;
     for (int64_t i = 0; i < k; ++i) {
       const float v = smooth != nullptr ? act_absmax[i] / smooth[i] : act_absmax[i];

@@ -1,0 +1,297 @@
+// The register epilogue of the Hopper persistent kernels (sm_90a only): scales a warpgroup's wgmma
+// accumulator fragment per the numerics contract (epilogue.cuh) and stores it to global memory with
+// whole-sector stores after a shuffle exchange within each 4-lane quad. Included by sm90_wgmma.cu and
+// the tests of its building blocks.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "epilogue.cuh"
+#include "sm90_common.cuh"
+
+namespace sq {
+namespace kernels {
+namespace sm90 {
+
+constexpr int kMaxEpilogueBatch = 8;  // 8-column groups whose scales the epilogue loads at once, at most
+constexpr int kColumnGroup = 8;       // columns of one accumulator group (the fragment's 8-column blocks)
+
+// 8-column groups per epilogue batch for a tile width: the largest even divisor of its group count
+// up to kMaxEpilogueBatch (even: the quad exchange of 16-bit outputs takes pairs of groups).
+constexpr int epilogue_batch(int bn) {
+  for (int b = kMaxEpilogueBatch; b >= 2; b -= 2)
+    if ((bn / kColumnGroup) % b == 0) return b;
+  return 0;
+}
+
+// ------------------------------------------------------------------ epilogue helpers
+// The accumulator fragment gives each lane two consecutive columns (a "pair") of a row per
+// 8-column group. Before storing, the lanes of a quad (the 4 lanes that hold one 8-column group of
+// a row) exchange their pairs with warp shuffles so that each lane holds kLaneStoreBytes of
+// consecutive elements of one row; a warp store then writes whole 32-byte sectors (16-bit T: a
+// 4-lane transpose over 2 rows x 2 groups, 16 B per lane instead of 4; f32: a 2-lane exchange over
+// the 2 rows, 16 B instead of 8; f64: pairs are 16 B already, no exchange). The values are the same
+// f32/f64 numbers as without the exchange, rounded once to T (one cvt.rn.{bf16,f16}x2.f32 per pair
+// for 16-bit T), so the output bits do not depend on it.
+constexpr int kLaneStoreBytes = 16;  // bytes of one row each lane holds after the quad exchange
+constexpr int kMaxVectorBytes = 16;  // widest global store (st.global.v4.b32)
+constexpr int kQuadLanes = 4;        // lanes that share the 8 columns of one row in the fragment
+constexpr int kWordBytes = 4;        // shuffles move 32-bit words
+constexpr unsigned kFullWarp = 0xffffffffu;
+
+// Lanes whose pairs are combined: 1 (no exchange), 2 (over the two rows of a lane) or 4 (over
+// the two rows and two adjacent 8-column groups).
+template <typename T>
+struct QuadStore {
+  static constexpr int kPairBytes = 2 * static_cast<int>(sizeof(T));
+  static constexpr int kRaw = kLaneStoreBytes / kPairBytes;
+  static constexpr int kLanes = kRaw < 1 ? 1 : (kRaw > kQuadLanes ? kQuadLanes : kRaw);
+  static constexpr int kPairWords = kPairBytes / kWordBytes;  // 32-bit words of one pair
+  static constexpr int kWords = kLanes * kPairWords;          // words of one row a lane stores
+  static constexpr int kElems = 2 * kLanes;                   // elements of one row a lane stores
+  static constexpr int kGroups = kLanes == kQuadLanes ? 2 : 1;  // 8-column groups per exchange
+  static constexpr int kChunkBytes = kLanes * kPairBytes < kMaxVectorBytes ? kLanes * kPairBytes : kMaxVectorBytes;
+  static constexpr int kChunkElems = kChunkBytes / static_cast<int>(sizeof(T));
+  static constexpr int kChunkWords = kChunkBytes / kWordBytes;
+  static constexpr int kChunks = kElems / kChunkElems;
+  static_assert(kPairBytes % kWordBytes == 0, "pairs of whole 32-bit words");
+  static_assert(kElems % kChunkElems == 0, "whole chunks");
+  static_assert(kWords == kChunks * kChunkWords, "a lane's row words are whole chunks");
+  static_assert(kLanes == 1 || 2 * kGroups == kLanes, "an exchange gives each lane one row of kGroups groups");
+};
+
+// The pair (v0, v1) of compute-type values, rounded once to T, as 32-bit words in memory order.
+template <typename T> struct PairWords;
+template <> struct PairWords<float> {
+  __device__ static __forceinline__ void make(float v0, float v1, uint32_t* w) {
+    w[0] = __float_as_uint(v0);
+    w[1] = __float_as_uint(v1);
+  }
+};
+template <> struct PairWords<double> {
+  __device__ static __forceinline__ void make(double v0, double v1, uint32_t* w) {
+    w[0] = static_cast<uint32_t>(__double2loint(v0));
+    w[1] = static_cast<uint32_t>(__double2hiint(v0));
+    w[2] = static_cast<uint32_t>(__double2loint(v1));
+    w[3] = static_cast<uint32_t>(__double2hiint(v1));
+  }
+};
+// One cvt.rn.f16x2.f32: round to nearest even of each value, the same bits as __float2half_rn.
+template <> struct PairWords<__half> {
+  __device__ static __forceinline__ void make(float v0, float v1, uint32_t* w) {
+    const __half2 h = __floats2half2_rn(v0, v1);  // .x (low half, lower address) = v0
+    w[0] = *reinterpret_cast<const uint32_t*>(&h);
+  }
+};
+// One cvt.rn.bf16x2.f32: the same bits as __float2bfloat16_rn of each value.
+template <> struct PairWords<__nv_bfloat16> {
+  __device__ static __forceinline__ void make(float v0, float v1, uint32_t* w) {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(v0, v1);
+    w[0] = *reinterpret_cast<const uint32_t*>(&h);
+  }
+};
+
+// Element i of a lane's row words, stored alone (the fallback for unaligned out or the N edge).
+template <int kBytes> struct ElemStore;
+template <> struct ElemStore<2> {
+  __device__ static __forceinline__ void store(void* dst, const uint32_t* w, int i) {
+    *static_cast<uint16_t*>(dst) = static_cast<uint16_t>(w[i / 2] >> (16 * (i % 2)));
+  }
+};
+template <> struct ElemStore<4> {
+  __device__ static __forceinline__ void store(void* dst, const uint32_t* w, int i) {
+    *static_cast<uint32_t*>(dst) = w[i];
+  }
+};
+template <> struct ElemStore<8> {
+  __device__ static __forceinline__ void store(void* dst, const uint32_t* w, int i) {
+    *static_cast<uint2*>(dst) = make_uint2(w[2 * i], w[2 * i + 1]);
+  }
+};
+
+// One aligned vector store of kWords (1, 2 or 4) 32-bit words.
+template <int kWords>
+__device__ __forceinline__ void vec_store(void* dst, const uint32_t* w) {
+  static_assert(kWords == 1 || kWords == 2 || kWords == 4, "vector width");
+  if constexpr (kWords == 4) {
+    *static_cast<uint4*>(dst) = make_uint4(w[0], w[1], w[2], w[3]);
+  } else if constexpr (kWords == 2) {
+    *static_cast<uint2*>(dst) = make_uint2(w[0], w[1]);
+  } else {
+    *static_cast<uint32_t*>(dst) = w[0];
+  }
+}
+
+// Exchange with the lane `mask` away (1 or 2 within the quad): this lane keeps half `keep_hi`
+// (0: lo, 1: hi) of lo/hi and receives the partner's same half; the result is ordered by the
+// source lane (the lane with the bit clear first). n words per half.
+template <int n>
+__device__ __forceinline__ void quad_exchange(const uint32_t* lo, const uint32_t* hi, int keep_hi, int mask,
+                                              uint32_t* outw) {
+#pragma unroll
+  for (int w = 0; w < n; ++w) {
+    const uint32_t send = keep_hi ? lo[w] : hi[w];
+    const uint32_t keep = keep_hi ? hi[w] : lo[w];
+    const uint32_t recv = __shfl_xor_sync(kFullWarp, send, mask);
+    outw[w] = keep_hi ? recv : keep;
+    outw[n + w] = keep_hi ? keep : recv;
+  }
+}
+
+// prefetch.global.L1 of the 128-byte lines holding bytes [first, last], one line per thread of
+// the `threads` that call it (ctid in [0, threads)).
+constexpr int kL1LineBytes = 128;
+__device__ __forceinline__ void prefetch_range_l1(const void* first, const void* last, int ctid, int threads) {
+  const uintptr_t end = reinterpret_cast<uintptr_t>(last);
+  for (uintptr_t line = (reinterpret_cast<uintptr_t>(first) & ~static_cast<uintptr_t>(kL1LineBytes - 1)) +
+                        static_cast<uintptr_t>(ctid) * kL1LineBytes;
+       line <= end; line += static_cast<uintptr_t>(threads) * kL1LineBytes) {
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(line));
+  }
+}
+
+// The epilogue's column scales, bias and row scales of the tile at (row0, col0), rows x cols, into
+// L1 before its mainloop, so that the loads after it hit L1 instead of waiting on L2 [D-epilogue-stores].
+template <typename T>
+__device__ __forceinline__ void prefetch_tile_scales(const LinearParams& p, int32_t row0, int32_t rows, int32_t col0,
+                                                     int32_t cols, int ctid, int threads) {
+  const int32_t c_last = min(col0 + cols, p.n) - 1;
+  prefetch_range_l1(static_cast<const T*>(p.weight_scale) + col0, static_cast<const T*>(p.weight_scale) + c_last,
+                    ctid, threads);
+  if (p.bias != nullptr)
+    prefetch_range_l1(static_cast<const T*>(p.bias) + col0, static_cast<const T*>(p.bias) + c_last, ctid, threads);
+  if (p.row_scale != nullptr) {
+    const T* rsp = static_cast<const T*>(p.row_scale);
+    prefetch_range_l1(rsp + row0, rsp + min(row0 + rows, p.m) - 1, ctid, threads);
+  }
+}
+
+// ------------------------------------------------------------------ the epilogue
+// Scales and stores one warpgroup's 64 x BN accumulator fragment: rows [row_base, row_base + 64),
+// columns [col_base, col_base + BN), bounds-checked against M and N.
+template <typename T, int BN>
+__device__ __forceinline__ void store_fragment(const LinearParams& p, const int32_t (&acc)[Wgmma<BN>::kAccRegs],
+                                               int32_t row_base, int32_t col_base, int warp_in_wg, int lane) {
+  constexpr int kEpilogueBatch = epilogue_batch(BN);
+  static_assert(kEpilogueBatch >= 2 && BN % kColumnGroup == 0, "whole, even epilogue batches");
+  using E = Epi<T>;
+  using C = typename E::C;
+  using Q = QuadStore<T>;
+  const T* wscale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  const bool has_bias = bias != nullptr;
+  T* out = static_cast<T*>(p.out);
+  // Vector stores need every chunk of a row aligned: the out base and ld_out (in elements).
+  const bool vec_ok = (p.ld_out % Q::kChunkElems == 0) && (reinterpret_cast<uintptr_t>(out) % Q::kChunkBytes == 0);
+  const int quad_lane = lane % kQuadLanes;
+  // acc[4j + 2h + e] is row warp_in_wg*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e.
+  // The column scales (and bias) of kEpilogueBatch column groups are loaded together, before any of
+  // their stores, so their latencies overlap. They are plain loads, not ld.global.nc: the stores
+  // may alias them for the compiler, which therefore cannot sink them next to their uses after
+  // earlier stores (with __ldg ptxas did, to save registers, and exposed a load latency per group).
+  // In an exchange unit every lane computes all its values (rows past M use row scale 0, columns
+  // past N scale 0) so that the whole warp takes part in the shuffles; stores are bounds-checked.
+  const int32_t row0 = row_base + warp_in_wg * 16 + lane / 4;
+  const int32_t col0 = col_base + 2 * quad_lane;
+  bool row_ok[2];
+  C rs[2];
+  T* orow[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int32_t row = row0 + 8 * h;
+    row_ok[h] = row < p.m;
+    rs[h] = row_ok[h] ? row_scale_of<T>(p, row) : C(0);
+    orow[h] = out + static_cast<int64_t>(row_ok[h] ? row : 0) * p.ld_out;
+  }
+  // The row this lane stores after an exchange (selected, not indexed: no local memory).
+  const int keep_row = quad_lane & 1;
+  const int keep_group = (quad_lane >> 1) & 1;  // the 8-column group of a pair of groups (4 lanes)
+  const bool keep_ok = keep_row ? row_ok[1] : row_ok[0];
+  T* const keep_out = keep_row ? orow[1] : orow[0];
+  // Stores the kElems consecutive elements (words w) of row `dst` (when ok) from column `col`.
+  auto store_row = [&](bool ok, T* dst, int32_t col, const uint32_t* w) {
+    if (!ok) return;
+#pragma unroll
+    for (int c = 0; c < Q::kChunks; ++c) {
+      const int32_t cc = col + c * Q::kChunkElems;
+      if (vec_ok && cc + Q::kChunkElems <= p.n) {
+        vec_store<Q::kChunkWords>(dst + cc, w + c * Q::kChunkWords);
+      } else {
+#pragma unroll
+        for (int i = 0; i < Q::kChunkElems; ++i) {
+          if (cc + i < p.n) ElemStore<sizeof(T)>::store(dst + cc + i, w, c * Q::kChunkElems + i);
+        }
+      }
+    }
+  };
+#pragma unroll
+  for (int jb = 0; jb < BN / 8; jb += kEpilogueBatch) {
+    C cs[kEpilogueBatch][2], cb[kEpilogueBatch][2];
+#pragma unroll
+    for (int j = 0; j < kEpilogueBatch; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int32_t col = col0 + 8 * (jb + j) + e;
+        const bool ok = col < p.n;
+        cs[j][e] = ok ? E::to_c(wscale[col]) : C(0);
+        cb[j][e] = (ok && has_bias) ? E::to_c(bias[col]) : C(0);
+      }
+    }
+    if constexpr (Q::kLanes == 1) {
+      // No exchange: each lane stores its own pairs, row by row, skipping rows past M and
+      // column groups past N.
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        if (!row_ok[h]) continue;
+#pragma unroll
+        for (int j = 0; j < kEpilogueBatch; ++j) {
+          const int32_t col = col0 + 8 * (jb + j);
+          if (col >= p.n) continue;
+          const int a = 4 * (jb + j) + 2 * h;
+          uint32_t w[Q::kPairWords];
+          PairWords<T>::make(scale_acc<C>(acc[a], rs[h], cs[j][0], has_bias, cb[j][0]),
+                             scale_acc<C>(acc[a + 1], rs[h], cs[j][1], has_bias, cb[j][1]), w);
+          store_row(true, orow[h], col, w);
+        }
+      }
+    } else {
+      // One exchange unit (kGroups 8-column groups) at a time, skipped (warp-uniformly) past N:
+      // its pairs are computed right before they are exchanged and stored.
+#pragma unroll
+      for (int j = 0; j < kEpilogueBatch; j += Q::kGroups) {
+        const int32_t group_col = col_base + 8 * (jb + j);
+        if (group_col >= p.n) continue;
+        // The pair of group jb + j + g, row h: the contract's value in C (scale_acc of the
+        // compute type: Epi<C>::finish is exact), rounded once to T by PairWords.
+        uint32_t pw[Q::kGroups][2][Q::kPairWords];
+#pragma unroll
+        for (int g = 0; g < Q::kGroups; ++g) {
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int a = 4 * (jb + j + g) + 2 * h;
+            PairWords<T>::make(scale_acc<C>(acc[a], rs[h], cs[j + g][0], has_bias, cb[j + g][0]),
+                               scale_acc<C>(acc[a + 1], rs[h], cs[j + g][1], has_bias, cb[j + g][1]), pw[g][h]);
+          }
+        }
+        uint32_t w[Q::kWords];
+        if constexpr (Q::kLanes == 2) {
+          quad_exchange<Q::kPairWords>(pw[0][0], pw[0][1], keep_row, 1, w);
+          store_row(keep_ok, keep_out, group_col + 2 * (quad_lane & ~1), w);
+        } else {
+          uint32_t u[2][2 * Q::kPairWords];
+          quad_exchange<Q::kPairWords>(pw[0][0], pw[0][1], keep_row, 1, u[0]);
+          quad_exchange<Q::kPairWords>(pw[1][0], pw[1][1], keep_row, 1, u[1]);
+          quad_exchange<2 * Q::kPairWords>(u[0], u[1], keep_group, 2, w);
+          store_row(keep_ok, keep_out, group_col + 8 * keep_group, w);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace sm90
+}  // namespace kernels
+}  // namespace sq

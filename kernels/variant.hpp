@@ -1,0 +1,70 @@
+// A kernel variant: one compiled configuration of a kernel family, described by traits, so that the
+// dispatch (src/dispatch/), the sweep tool and the tests treat every family the same way.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernel_params.hpp"
+
+namespace sq {
+namespace kernels {
+
+// The kernel families (one .cu each).
+enum class Family : uint8_t {
+  kDecode,      // decode_mma.cu: small M, mma.sync, any sm_80+ GPU
+  kSm80,        // sm80_mma.cu: the portable tiled GEMM, any sm_80+ GPU
+  kSm90Wgmma,   // sm90_wgmma.cu: persistent wgmma + TMA, sm_90a
+  kSm90SplitK,  // sm90_splitk.cu: split-K over thread-block clusters, wgmma + TMA, sm_90a
+};
+
+// How a variant's CTAs share the work.
+enum class Schedule : uint8_t {
+  kWarpSplitK,      // decode: each CTA owns weight rows and all of K, its warps split K
+  kMultistage,      // sm80: cp.async ring of `stages`
+  kRegisterStaged,  // sm80 generic: predicated loads through registers, double buffered
+  kCooperative,     // sm90: both consumer warpgroups on each tile
+  kPingPong,        // sm90: the consumer warpgroups take whole tiles in turn
+  kClusterSplitK,   // sm90: one tile per cluster of `split` CTAs along K
+};
+
+struct KernelVariant {
+  const char* name;  // stable, e.g. "sm80_mma_128x256x64_s4"
+  Family family;
+  Schedule schedule;
+  int32_t tile_m;       // output rows (tokens) of a CTA tile; decode: the rows its token tiles hold
+  int32_t tile_n;       // output columns (weight rows) of a CTA tile
+  int32_t tile_k;       // K bytes per pipeline stage (decode: per 16-byte-per-lane chunk of a warp)
+  int32_t stages;       // pipeline depth (1: none)
+  int32_t split;        // CTAs per cluster along K (split-K); 1 otherwise
+  int32_t ctas_per_sm;  // resident CTAs per SM the variant is built for
+  int32_t max_m;        // largest M it is meant for; 0: any
+  int32_t min_sm;       // compute capability * 10
+  // Requires aligned16: k % 16 == 0, act/weight bases 16-byte aligned, ld_act/ld_weight % 16 == 0.
+  bool needs_aligned16;
+  // Launches as a programmatic dependent when LinearParams::programmatic is set (else ignores it).
+  bool honours_programmatic;
+  // Per-device setup once at plan select (cudaFuncSetAttribute, launch handles), on the plan's device.
+  // Variants that share instantiations share this function.
+  cudaError_t (*prepare)();
+  // Enqueue on `stream`; no allocation, no synchronization. num_sms of the device.
+  cudaError_t (*launch)(const LinearParams& p, int32_t num_sms, cudaStream_t stream);
+};
+
+// Whether v is meant for runs of m rows.
+constexpr bool takes_m(const KernelVariant& v, int64_t m) { return v.max_m == 0 || m <= v.max_m; }
+
+// The variants of one family: a constant array (C++17 has no std::span).
+struct VariantSpan {
+  const KernelVariant* first = nullptr;
+  size_t count = 0;
+  const KernelVariant* begin() const { return first; }
+  const KernelVariant* end() const { return first + count; }
+  size_t size() const { return count; }
+  const KernelVariant& operator[](size_t i) const { return first[i]; }
+};
+
+}  // namespace kernels
+}  // namespace sq

@@ -1,0 +1,229 @@
+// The Hopper family's dispatch: which kernel runs a shape on an sm_90 device. By regime, first match:
+//   unaligned                                  -> the portable family's choice
+//   small M (decode_regime)                    -> a split-K kernel for a large weight when one pays
+//                                                 (split_choose), else the decode kernels
+//   16-bit out, kSplitSmallMaxM < M <= kOneWaveMaxM -> split-K with one CTA per tile, where such a grid
+//                                                 fills one wave well (one_wave_choose)
+//   M in the split-K variants' range           -> a split-K kernel when it fills the SMs enough better
+//                                                 than the narrow persistent kernel (split_choose)
+//   otherwise                                  -> the cooperative persistent width the wave cost model
+//                                                 finishes first (persistent_choose), or the ping-pong
+//                                                 kernel where it pays (pingpong_pays)
+// Every regime enumerates its family's variants in registry order, filters them and scores them.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "dispatch/cost_model.hpp"
+#include "dispatch/dispatch.hpp"
+#include "registry.hpp"
+
+namespace sq {
+
+namespace {
+
+using kernels::KernelVariant;
+using kernels::Schedule;
+
+// ---- the decode regime
+constexpr int64_t kDecodeWinsUpToM = 32;  // the decode kernels win up to here [D-decode-m]
+// Up to this M they also win on a small weight with short K: the fixed cost of the wgmma pipelines
+// outweighs their bandwidth [D-decode-small-weight].
+constexpr int64_t kDecodeSmallWeightMaxM = 64;
+constexpr int64_t kDecodeSmallWeightBytes = int64_t{16} << 20;
+constexpr int64_t kDecodeSmallWeightMaxK = 4096;  // exclusive
+// Above this M a weight of more than kSplitLargeWeightBytes streams faster through split-K
+// [D-split-weight].
+constexpr int64_t kDecodeSplitMinM = 16;
+constexpr int64_t kSplitLargeWeightBytes = int64_t{32} << 20;
+
+// ---- split-K
+constexpr int64_t kSplitSmallMaxM = 64;     // up to here one tile of rows: the split pays at any K [D-split-gain]
+constexpr int64_t kLongKBlocks = 96;        // K blocks from which K counts as long [D-split-gain]
+constexpr int64_t kMinKBlocksPerSplit = 4;  // K blocks per CTA of a split, at least
+// How much better than the narrow persistent kernel the split must fill the SMs [D-split-gain].
+constexpr double kSplitGainSmallM = 1.0;  // M <= kSplitSmallMaxM: ties go to the split
+constexpr double kSplitGainLongK = 1.1;   // larger M, long K
+constexpr double kSplitGainShortK = 3.0;  // larger M, short K
+// Relative score by which a narrower tile or a larger split must beat the one preferred [D-split-fill].
+constexpr double kFillMargin = 0.03;
+// Fraction of the SMs that clusters of 3 CTAs occupy at once (H100 SXM) [D-split-fill].
+constexpr double kCluster3SmFill = 0.88;
+
+// ---- split-K with one CTA per tile in one wave [D-one-wave]
+constexpr int64_t kOneWaveMaxM = 192;
+constexpr int32_t kOneWaveOutBytes = 2;
+constexpr double kOneWaveMinScore = 0.8;
+
+// ---- the persistent kernels' wave cost model [D-persistent-widths]
+// A wave of BN-wide tiles takes time in proportion to BN; a last wave that fills a fraction f of the
+// SMs takes f^kPartialWaveExponent of a full one (its CTAs share the memory system with fewer others).
+constexpr double kPartialWaveExponent = 0.5;
+constexpr double kWidthMargin = 0.02;  // a narrower width must be this fraction faster
+
+// ---- the ping-pong kernel [D-pingpong]
+constexpr int32_t kPingPongOutBytes = 2;          // 16-bit output only
+constexpr int64_t kPingPongMinTilesPerSm = 2;     // below, one warpgroup idles
+constexpr int64_t kPingPongMaxTilesPerSm = 32;
+constexpr int64_t kPingPongMaxK = 8192;
+constexpr double kPingPongEpilogueShare = 0.10;  // the hidden epilogue's share of a tile's time ...
+constexpr int64_t kPingPongShareK = 4096;        // ... up to this K, falling as 1/K above
+
+bool decode_regime(const LinearShape& s) {
+  return s.m <= kDecodeWinsUpToM ||
+         (s.m <= kDecodeSmallWeightMaxM && s.n * s.k <= kDecodeSmallWeightBytes && s.k < kDecodeSmallWeightMaxK);
+}
+
+// The split-K family as the choosers walk it, derived once from the registry (which lists each tile
+// height's variants together, tallest first): each height's variants, the variants of one CTA per
+// tile, and the largest M any of them is meant for.
+struct SplitKView {
+  struct Height {
+    int64_t tile_m;
+    kernels::VariantSpan variants;
+  };
+  std::vector<Height> heights;
+  std::vector<const KernelVariant*> one_cta;
+  int64_t max_m = 0;
+};
+
+const SplitKView& splitk_view() {
+  static const SplitKView view = [] {
+    SplitKView v;
+    const kernels::VariantSpan all = kernels::sm90_splitk_variants();
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (v.heights.empty() || v.heights.back().tile_m != all[i].tile_m)
+        v.heights.push_back({all[i].tile_m, kernels::VariantSpan{&all[i], 0}});
+      ++v.heights.back().variants.count;
+      if (all[i].split == 1) v.one_cta.push_back(&all[i]);
+      v.max_m = std::max<int64_t>(v.max_m, all[i].max_m);
+    }
+    return v;
+  }();
+  return view;
+}
+
+// The split-K tile height for M: the shortest that holds M (no zero-filled rows of A in the stages),
+// else the tallest; its variants.
+kernels::VariantSpan split_height_variants(const LinearShape& s, int64_t* tile_m) {
+  const SplitKView::Height* shortest = nullptr;
+  const SplitKView::Height* tallest = nullptr;
+  for (const SplitKView::Height& h : splitk_view().heights) {
+    if (h.tile_m >= s.m && (shortest == nullptr || h.tile_m < shortest->tile_m)) shortest = &h;
+    if (tallest == nullptr || h.tile_m > tallest->tile_m) tallest = &h;
+  }
+  const SplitKView::Height* h = shortest != nullptr ? shortest : tallest;
+  *tile_m = h->tile_m;
+  return h->variants;
+}
+
+// The split-K variant for a shape, or nullptr when none pays over the narrow persistent kernel.
+// Score of a variant: cluster_fill of its CTAs times the share of its tile columns inside N.
+const KernelVariant* split_choose(const LinearShape& s, const DeviceFacts& d) {
+  if (s.m > splitk_view().max_m) return nullptr;
+  int64_t height = 0;
+  const kernels::VariantSpan candidates = split_height_variants(s, &height);
+  const int64_t m_tiles = ceil_div(s.m, height);
+  double best_score = 0.0;
+  const KernelVariant* best = highest_score(
+      candidates, [&](const KernelVariant& v) { return kernels::takes_m(v, s.m) && split_k_blocks_suffice(v, s); },
+      [&](const KernelVariant& v) {
+        const int64_t n_tiles = ceil_div(s.n, v.tile_n);
+        return cluster_fill(m_tiles * n_tiles * v.split, v.split, d) * static_cast<double>(s.n) /
+               static_cast<double>(n_tiles * v.tile_n);
+      },
+      kFillMargin, &best_score);
+  const double narrow = wave_fill(m_tiles * ceil_div(s.n, kernels::kSm90Narrow.tile_n), d.num_sms);
+  if (s.m <= kSplitSmallMaxM) return best_score >= narrow * kSplitGainSmallM ? best : nullptr;
+  const int64_t k_blocks = ceil_div(s.k, kernels::kSm90Narrow.tile_k);
+  const double gain = k_blocks >= kLongKBlocks ? kSplitGainLongK : kSplitGainShortK;
+  return best_score > narrow * gain ? best : nullptr;
+}
+
+// The split-K variant with one CTA per tile whose grid fits in one wave and scores best, or nullptr
+// when none scores kOneWaveMinScore. Score: the share of the SMs the grid occupies, times the share of
+// its tile columns inside N, times the share of its tile rows inside M.
+const KernelVariant* one_wave_choose(const LinearShape& s, const DeviceFacts& d) {
+  double best_score = 0.0;
+  const KernelVariant* best = highest_score(
+      splitk_view().one_cta,
+      [&](const KernelVariant& v) { return ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n) <= d.num_sms; },
+      [&](const KernelVariant& v) {
+        const int64_t m_tiles = ceil_div(s.m, v.tile_m);
+        const int64_t n_tiles = ceil_div(s.n, v.tile_n);
+        return static_cast<double>(m_tiles * n_tiles) / static_cast<double>(d.num_sms) * static_cast<double>(s.n) /
+               static_cast<double>(n_tiles * v.tile_n) * static_cast<double>(s.m) /
+               static_cast<double>(m_tiles * v.tile_m);
+      },
+      kFillMargin, &best_score);
+  return best_score >= kOneWaveMinScore ? best : nullptr;
+}
+
+// The cost model's time of persistent variant v (in units of one tile column's mainloop): its waves of
+// tiles, the last partial wave's fill f counting f^kPartialWaveExponent.
+double persistent_cost(const LinearShape& s, const DeviceFacts& d, const KernelVariant& v) {
+  const int64_t tiles = ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n);
+  const int64_t full_waves = tiles / d.num_sms;
+  const double last_fill = static_cast<double>(tiles % d.num_sms) / static_cast<double>(d.num_sms);
+  return (static_cast<double>(full_waves) + std::pow(last_fill, kPartialWaveExponent)) *
+         static_cast<double>(v.tile_n);
+}
+
+// The cooperative persistent variant the cost model runs fastest (widest first, a narrower one taken
+// only when it is kWidthMargin faster); its cost in *cost.
+const KernelVariant& persistent_choose(const LinearShape& s, const DeviceFacts& d, double* cost) {
+  return *lowest_cost(
+      kernels::sm90_wgmma_variants(), [](const KernelVariant& v) { return v.schedule == Schedule::kCooperative; },
+      [&](const KernelVariant& v) { return persistent_cost(s, d, v); }, kWidthMargin, cost);
+}
+
+// Whether the ping-pong kernel (each warpgroup's epilogue under the other's mainloop) beats the
+// cooperative choice of cost coop_cost: 16-bit output, K <= kPingPongMaxK, kPingPongMinTilesPerSm ..
+// kPingPongMaxTilesPerSm of its tiles per SM, and its cost model time, less the epilogue share it
+// hides, under coop_cost.
+bool pingpong_pays(const LinearShape& s, const DeviceFacts& d, double coop_cost) {
+  const KernelVariant& pp = kernels::kSm90PingPong;
+  if (s.out_bytes != kPingPongOutBytes || s.k > kPingPongMaxK) return false;
+  const int64_t tiles = ceil_div(s.m, pp.tile_m) * ceil_div(s.n, pp.tile_n);
+  if (tiles < kPingPongMinTilesPerSm * d.num_sms || tiles > kPingPongMaxTilesPerSm * d.num_sms) return false;
+  const double share = kPingPongEpilogueShare * static_cast<double>(kPingPongShareK) /
+                       static_cast<double>(std::max<int64_t>(s.k, kPingPongShareK));
+  return persistent_cost(s, d, pp) * (1.0 - share) < coop_cost;
+}
+
+}  // namespace
+
+DeviceFacts device_facts(int32_t sm, int32_t num_sms) {
+  const int32_t sms = num_sms > 0 ? num_sms : 1;
+  const int64_t cluster3_sms = static_cast<int64_t>(kCluster3SmFill * static_cast<double>(sms));
+  return DeviceFacts{sm, sms, static_cast<int32_t>(cluster3_sms / 3)};
+}
+
+void build_dispatch_views() {
+  splitk_view();
+  decode_choose(LinearShape{1, 1, 16, 2, true}, device_facts(90, 1));
+}
+
+bool split_k_blocks_suffice(const KernelVariant& v, const LinearShape& s) {
+  return v.split <= 1 || ceil_div(s.k, v.tile_k) >= v.split * kMinKBlocksPerSplit;
+}
+
+const KernelVariant& sm90_choose(const LinearShape& s, const DeviceFacts& d) {
+  if (!s.aligned16) return sm80_choose(s, d);
+  if (decode_regime(s)) {
+    if (s.m > kDecodeSplitMinM && s.n * s.k > kSplitLargeWeightBytes) {
+      if (const KernelVariant* v = split_choose(s, d)) return *v;
+    }
+    if (const KernelVariant* v = decode_choose(s, d)) return *v;
+  }
+  if (s.m > kSplitSmallMaxM && s.m <= kOneWaveMaxM && s.out_bytes == kOneWaveOutBytes) {
+    if (const KernelVariant* v = one_wave_choose(s, d)) return *v;
+  }
+  if (const KernelVariant* v = split_choose(s, d)) return *v;
+  double coop_cost = 0.0;
+  const KernelVariant& coop = persistent_choose(s, d, &coop_cost);
+  return pingpong_pays(s, d, coop_cost) ? kernels::kSm90PingPong : coop;
+}
+
+}  // namespace sq

@@ -1,0 +1,159 @@
+// The GPU families' executor: device discovery and kernel preparation at select, and the run: the
+// device check, then the launch plan executed on the stream (no allocation, no synchronization,
+// graph-capturable).
+#include <cuda_runtime_api.h>
+
+#include <optional>
+
+#include "base/dtype.hpp"
+#include "base/error.hpp"
+#include "dispatch/launch_plan.hpp"
+#include "plan/cuda_status.hpp"
+#include "plan/device_check.hpp"
+#include "plan/executor.hpp"
+#include "plan/params.hpp"
+#include "quantize.hpp"
+
+namespace sq {
+
+namespace {
+
+constexpr int32_t kMinPortableSm = 80;
+constexpr int32_t kHopperSm = 90;
+
+// The dispatch's name of the plan's op.
+Op plan_op(sq_op op) {
+  switch (op) {
+    case SQ_OP_SMOOTHQUANT_LINEAR: return Op::kStaticLinear;
+    case SQ_OP_QUANTIZED_LINEAR: return Op::kDynamicLinear;
+    case SQ_OP_QUANTIZE_STATIC: return Op::kStaticQuantize;
+    default: return Op::kDynamicQuantize;
+  }
+}
+
+// Switches the calling thread's current device for a scope, restoring it after.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
+    if (previous_ != device) status_ = cudaSetDevice(device);
+    switched_ = previous_ != device && status_ == cudaSuccess;
+  }
+  ~DeviceGuard() {
+    if (switched_ && previous_ >= 0) cudaSetDevice(previous_);
+  }
+  cudaError_t status() const { return status_; }
+
+ private:
+  int previous_ = -1;
+  cudaError_t status_ = cudaSuccess;
+  bool switched_ = false;
+};
+
+sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
+  cudaStream_t s = reinterpret_cast<cudaStream_t>(req.stream);
+  // The device check. Fast path: the calling thread's current context is the one the plan was selected
+  // in and the stream belongs to it (two driver queries); the launch then needs no device switch.
+  // Otherwise the runtime check finds the stream's device, refuses another device's stream, and makes
+  // the plan's device current for the launch [D-device-check].
+  std::optional<DeviceGuard> guard;
+  const StreamPlace where = locate_stream(s, plan.context);
+  if (!where.in_context) {
+    if (where.error != cudaSuccess)
+      return fail(SQ_STATUS_INVALID_ARGUMENT, "sq_plan_run: cannot get the device of stream %p: %s (%s)",
+                  static_cast<void*>(req.stream), cudaGetErrorName(where.error), cudaGetErrorString(where.error));
+    if (where.device != plan.device)
+      return fail(SQ_STATUS_WRONG_DEVICE,
+                  "sq_plan_run: the stream belongs to device %d, but the plan was selected for device %d",
+                  where.device, plan.device);
+    guard.emplace(plan.device);
+    if (guard->status() != cudaSuccess) return cuda_fail(guard->status(), "sq_plan_run: cudaSetDevice");
+  }
+  const LaunchPlan launches = plan_launch(plan.facts, req.m, req.aligned16);
+  cudaError_t e = cudaSuccess;
+  if (launches.quantizer.name != nullptr) {
+    kernels::QuantizeParams p = quantize_params(plan, req);
+    p.row_splits = launches.quantizer.row_splits;
+    p.overlap_previous = launches.quantizer.programmatic;
+    e = kernels::launch_quantize(p, s);
+  }
+  if (e == cudaSuccess && launches.linear.variant != nullptr) {
+    kernels::LinearParams p = linear_params(plan, req);
+    p.programmatic = launches.linear.programmatic;
+    e = launches.linear.variant->launch(p, plan.facts.device.num_sms, s);
+  }
+  if (e != cudaSuccess) return cuda_fail(e, "sq_plan_run: kernel launch");
+  return ok();
+}
+
+const char* gpu_kernel_name(const sq_plan_st& plan, int64_t m) {
+  return plan_launch(plan.facts, m, aligned16_possible(plan.desc)).kernel_name();
+}
+
+constexpr Executor kGpuExecutor = {&gpu_run, &check_device_memory, &gpu_kernel_name};
+
+}  // namespace
+
+sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    return fail(SQ_STATUS_NO_DEVICE,
+                "sq_plan_select: a GPU preference (%d) but no usable CUDA GPU: %s; use "
+                "SQ_PREFERENCE_HOST_REFERENCE for the host kernel",
+                pref, e != cudaSuccess ? cudaGetErrorString(e) : "no device");
+  }
+  int device = 0;
+  if (stream == nullptr) {
+    if ((e = cudaGetDevice(&device)) != cudaSuccess) return cuda_fail(e, "sq_plan_select: cudaGetDevice");
+  } else {
+    const StreamPlace where = locate_stream(reinterpret_cast<cudaStream_t>(stream), nullptr);
+    if (where.error != cudaSuccess)
+      return fail(SQ_STATUS_INVALID_ARGUMENT, "sq_plan_select: cannot get the device of stream %p: %s (%s)",
+                  static_cast<void*>(stream), cudaGetErrorName(where.error), cudaGetErrorString(where.error));
+    device = where.device;
+  }
+  int major = 0, minor = 0, sms = 0;
+  if ((e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device)) != cudaSuccess ||
+      (e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device)) != cudaSuccess ||
+      (e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess)
+    return cuda_fail(e, "sq_plan_select: cudaDeviceGetAttribute");
+  const int32_t sm = major * 10 + minor;
+  if (sm < kMinPortableSm)
+    return fail(SQ_STATUS_NOT_SUPPORTED,
+                "sq_plan_select: device %d is sm_%d; the GPU kernels need sm_80 or later (int8 mma.sync)", device,
+                sm);
+  sq_kernel_family family;
+  switch (pref) {
+    case SQ_PREFERENCE_FASTEST: family = sm == kHopperSm ? SQ_KERNEL_FAMILY_SM90 : SQ_KERNEL_FAMILY_SM80; break;
+    case SQ_PREFERENCE_GPU_PORTABLE: family = SQ_KERNEL_FAMILY_SM80; break;
+    case SQ_PREFERENCE_GPU_HOPPER:
+      if (sm != kHopperSm)
+        return fail(SQ_STATUS_NOT_SUPPORTED,
+                    "sq_plan_select: SQ_PREFERENCE_GPU_HOPPER needs an sm_90 GPU; device %d is sm_%d", device, sm);
+      family = SQ_KERNEL_FAMILY_SM90;
+      break;
+    default: return fail(SQ_STATUS_INVALID_ARGUMENT, "sq_plan_select: preference %d", pref);
+  }
+  DeviceGuard guard(device);
+  if (guard.status() != cudaSuccess) return cuda_fail(guard.status(), "sq_plan_select: cudaSetDevice");
+  const sq_plan_desc& d = plan->desc;
+  plan->facts = PlanFacts{plan_op(d.op),
+                          family == SQ_KERNEL_FAMILY_SM90 ? GpuFamily::kHopper : GpuFamily::kPortable,
+                          device_facts(sm, sms),
+                          d.n,
+                          d.k,
+                          static_cast<int32_t>(dtype_size(d.out_dtype)),
+                          static_cast<int32_t>(dtype_size(d.act_dtype))};
+  e = prepare_launches(plan->facts);
+  if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the kernels");
+  plan->family = family;
+  plan->executor = &kGpuExecutor;
+  plan->device = device;
+  plan->context = current_context();
+  plan->host_threads = 0;
+  return SQ_STATUS_SUCCESS;
+}
+
+}  // namespace sq
