@@ -154,10 +154,17 @@ void write_json(const std::string& path, const Results& res) {
     std::filesystem::create_directories(p.parent_path(), ec);
     if (ec) throw std::runtime_error("cannot create directory '" + p.parent_path().string() + "': " + ec.message());
   }
-  std::ofstream f(path, std::ios::trunc);
-  if (!f) throw std::runtime_error("cannot write '" + path + "'");
-  f << to_json(res);
-  if (!f.flush()) throw std::runtime_error("cannot write '" + path + "'");
+  // Written beside, then renamed: a run stopped mid-write (device-run.sh's deadline) leaves the last whole file.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) throw std::runtime_error("cannot write '" + tmp + "'");
+    f << to_json(res);
+    if (!f.flush()) throw std::runtime_error("cannot write '" + tmp + "'");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
 }
 
 void print_compact(FILE* f, const Results& res, const std::string& set, const std::string& title) {
