@@ -98,7 +98,7 @@ else
   BENCH_BIN=$BUILD-bench/bench/sq_bench
   configure "$BUILD-bench" -DSQ_BUILD_TESTS=OFF -DSQ_BUILD_DEMO=OFF -DSQ_BUILD_BENCH=ON \
       >>"$BUILD_LOG" 2>&1 &&
-    cmake --build "$BUILD-bench" -j"$JOBS" --target sq_bench >>"$BUILD_LOG" 2>&1
+    cmake --build "$BUILD-bench" -j"$JOBS" --target sq_bench sq_choice >>"$BUILD_LOG" 2>&1
 fi
 first_error() { grep -m1 -E 'error|Error|FAILED' "$BUILD_LOG" | cut -c1-140; }
 if [ $configured -ne 0 ]; then record build FAIL "configure failed: $(first_error)"

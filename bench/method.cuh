@@ -5,6 +5,7 @@
 //   method_sq.cu        sq (static plan), sq_dynamic (dynamic plan)
 //   method_cublaslt.cu  cublaslt_int32 (raw int32 GEMM), cublaslt_scaled (+ the separate scale kernel)
 //   method_peers.cu     cublaslt_fp8_fast, cublaslt_fp8 (e4m3, per-token x per-channel scales), cublaslt_bf16
+//                       (Scope::kPeer: after the shape's rows, interleaved with the library again)
 //   method_read.cu      read, read_dep (reference reads), and the empty kernel
 // Adding a method: a class derived from Method in its family's file (or a new file), a make_* factory
 // declared below, one line in sq_bench.cu's make_methods(), and its fields in bench/README.md; the shape
@@ -218,7 +219,7 @@ struct RowOperands {
   const OutDesc& od;
   const void* weight_scale;  // [N] of T: (T)weight_scale
   const void* row_scale;     // [M] of T: (T)act_scale on every row (the scale kernel's row scales)
-  bool peer_row;             // the row the peers (Scope::kShapeOnPeerRow) are timed with
+  bool peer_row;             // the peers' row (Scope::kPeer): their group's dtype
 };
 
 // The state of one row's checks (run after its timings, methods in registry order).
@@ -232,10 +233,11 @@ struct CheckContext {
 
 // ------------------------------------------------------------------ the interface
 enum class Scope {
-  kShape,           // timed once per shape, alone, before its rows; the value goes on every row
-  kRow,             // timed on every row it takes, the row's methods interleaved (Timer::measure)
-  kShapeOnPeerRow,  // timed once per shape, interleaved with the peer row's methods (bf16 if measured,
-                    // else the first dtype); the value goes on every row of the shape
+  kShape,  // timed once per shape, alone, before its rows; the value goes on every row
+  kRow,    // timed on every row it takes, the row's methods interleaved (Timer::measure)
+  kPeer,   // timed once per shape, after its rows, interleaved with the library set up again on the peer
+           // row's dtype (bf16 if measured, else the first): the rows' own groups stay as they were; the
+           // value goes on every row of the shape, the library's anchor timing on the peer row
 };
 
 // A method's constructor touches no GPU (sq_bench --write-schema builds them all without one).

@@ -1,5 +1,6 @@
 // The peers users would pick instead of this library (issue 22), through cuBLASLt, on the same shape's
-// operands converted (method.cuh), bf16 out, timed interleaved with the shape's bf16 row (peer row):
+// operands converted (method.cuh), bf16 out, timed once per shape after its rows, interleaved with the
+// library on bf16 (Scope::kPeer):
 //   cublaslt_fp8_fast  e4m3 act [M,K] x e4m3 weight [N,K], per-token x per-channel f32 scales
 //                      (CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F on A and B), f32 compute with fast
 //                      accumulation (CUBLASLT_MATMUL_DESC_FAST_ACCUM = 1), bf16 out: torch._scaled_mm
@@ -34,7 +35,7 @@ class LtPeer final : public Method {
   enum class Kind { kFp8Fast, kFp8, kBf16 };
 
   LtPeer(Env& env, Kind kind)
-      : Method(key_of(kind), Scope::kShapeOnPeerRow, true,
+      : Method(key_of(kind), Scope::kPeer, true,
                {key_of(kind) + "_algos_tried", key_of(kind) + "_note", key_of(kind) + "_rel_err"}),
         env_(env), kind_(kind), gemm_(env) {}
 

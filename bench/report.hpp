@@ -49,6 +49,7 @@ struct Row {
   std::string out;           // output dtype T: "f32", "bf16" or "f64"
   double floor_us = NAN;     // act + weight + scales + output bytes at the copy bandwidth
   double f64_vs_f32 = NAN;   // f64 rows: f32 sq_us / f64 sq_us of the same shape
+  Timing sq_peer;            // the peer row: the library timed again, interleaved with the peers
   int copies = 0;            // rotated buffer sets
   std::string check = "ok";
   std::vector<Cell> cells;   // one per Column, same order
@@ -82,6 +83,9 @@ struct Results {
   int column(const std::string& key) const;
   // Row r's timing / energy of method `key` (NaN when the method is not a column or did not run).
   Timing timing(const Row& r, const std::string& key) const;
+  // What the peers' times are divided by on row r: the library's time from the peers' own group where the
+  // row has it (the peer row), else the row's (sq_b2b_us), back to back.
+  double peer_base_b2b(const Row& r) const;
   Energy energy(const Row& r, const std::string& key) const;
 };
 

@@ -10,8 +10,9 @@
 //   cublaslt_fp8_fast, cublaslt_fp8,    the peers: fp8 e4m3 with per-token x per-channel scales (fast
 //   cublaslt_bf16                       accumulation on / off) and bf16 dense, bf16 out
 // each two ways (bench_common.cuh's Timer::measure: isolated and back to back, the methods of a row
-// interleaved in rounds), and checks the library's outputs bit for bit (host reference on sampled
-// elements, cuBLASLt + scale on every element) and the peers' for sanity. With --energy, rows whose runs
+// interleaved in rounds; the peers once per shape after its rows, interleaved with the library set up again
+// on bf16), and checks the library's outputs bit for bit (host reference on sampled elements, cuBLASLt +
+// scale on every element) and the peers' for sanity. With --energy, rows whose runs
 // take at least kEnergyMinRunUs also get sustained runs with NVML's energy counter.
 //
 // Usage: sq_bench [shapes.csv] [--heldout PATH | --no-heldout] [--heldout-full] [--heldout-dtypes LIST]
@@ -261,16 +262,12 @@ std::vector<unsigned char> pack_as(const OutDesc& d, const std::vector<double>& 
 void print_row(const Results& res, const Row& r) {
   const Timing sq = res.timing(r, keys::kSq), lt32 = res.timing(r, keys::kLtInt32);
   const Timing lts = res.timing(r, keys::kLtScaled), dyn = res.timing(r, keys::kDynamic);
-  const Timing f8f = res.timing(r, keys::kFp8Fast), f8 = res.timing(r, keys::kFp8), bf = res.timing(r, keys::kBf16);
   const int sqc = res.column(keys::kSq), ltc = res.column(keys::kLtInt32);
   const std::string kernel = sqc >= 0 ? r.cells[sqc].get("kernel") : "null";
   const std::string note = ltc >= 0 ? r.cells[ltc].get("cublaslt_note") : "null";
   const double tops = 2.0 * double(r.m) * double(r.n) * double(r.k) / (sq.iso_us * 1e-6) / 1e12;
-  std::string peers;
-  if (std::isfinite(f8f.b2b_us) || std::isfinite(f8.b2b_us) || std::isfinite(bf.b2b_us))
-    peers = " | b2b fp8f " + cell(f8f.b2b_us, 0, 2) + " fp8 " + cell(f8.b2b_us, 0, 2) + " bf16 " + cell(bf.b2b_us, 0, 2);
   std::printf("%-18s %6lld %6lld %6lld %-4s | sq %9.2f us %7.1f TOPS %5.1f%% floor | "
-              "lt32 %s lt+s %s  x%s | b2b sq %s lt+s %s  x%s | dyn %s | %s | %s%s%s%s%s%s\n",
+              "lt32 %s lt+s %s  x%s | b2b sq %s lt+s %s  x%s | dyn %s | %s | %s%s%s%s%s\n",
               r.tag.c_str(), (long long)r.m, (long long)r.n, (long long)r.k, r.out.c_str(), sq.iso_us, tops,
               100.0 * r.floor_us / sq.iso_us, cell(lt32.iso_us, 9, 2).c_str(), cell(lts.iso_us, 9, 2).c_str(),
               cell(lts.iso_us / sq.iso_us, 5, 2).c_str(), cell(sq.b2b_us, 9, 2).c_str(),
@@ -278,8 +275,85 @@ void print_row(const Results& res, const Row& r) {
               cell(dyn.iso_us, 9, 2).c_str(), kernel.c_str(), r.check.c_str(),
               std::isfinite(r.f64_vs_f32) ? " | f64/f32 " : "",
               std::isfinite(r.f64_vs_f32) ? cell(r.f64_vs_f32, 4, 2).c_str() : "", note == "null" ? "" : " | cuBLASLt ",
-              note == "null" ? "" : note.c_str(), peers.c_str());
+              note == "null" ? "" : note.c_str());
   std::fflush(stdout);
+}
+
+// The peers' line of a shape (after its rows' lines): back to back, and each / the library's anchor.
+void print_peers(const Results& res, const Row& r) {
+  const double base = r.sq_peer.b2b_us;
+  std::printf("%-18s %6lld %6lld %6lld %-4s | peers b2b: sq %s", r.tag.c_str(), (long long)r.m, (long long)r.n,
+              (long long)r.k, r.out.c_str(), cell(base, 0, 2).c_str());
+  for (const char* key : {keys::kFp8Fast, keys::kFp8, keys::kBf16}) {
+    const int c = res.column(key);
+    const double us = res.timing(r, key).b2b_us;
+    const std::string note = c >= 0 ? r.cells[c].get(std::string(key) + "_note") : "null";
+    std::printf(" | %s %s x%s%s%s", key, cell(us, 0, 2).c_str(), cell(us / base, 0, 2).c_str(),
+                note == "null" ? "" : " ", note == "null" ? "" : note.c_str());
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+// One dtype's weight scales [N] and row scales [M] ((T)act_scale), in T, on the device.
+struct RowScales {
+  DevBuf ws, rs;
+  RowScales(Env& env, const ShapeOperands& ops, const OutDesc& od)
+      : ws(od.size * ops.shape().n), rs(od.size * ops.shape().m) {
+    const auto ws_t = pack_as(od, ops.weight_scale());
+    const auto rs_t = pack_as(od, std::vector<double>(static_cast<size_t>(ops.shape().m), ops.act_scale()));
+    CK_CUDA(cudaMemcpyAsync(ws.p, ws_t.data(), ws_t.size(), cudaMemcpyHostToDevice, env.stream));
+    CK_CUDA(cudaMemcpyAsync(rs.p, rs_t.data(), rs_t.size(), cudaMemcpyHostToDevice, env.stream));
+    CK_CUDA(cudaStreamSynchronize(env.stream));
+  }
+};
+
+// The peers (Scope::kPeer) of a shape, after its rows: set up on the peer row's dtype and timed interleaved
+// with the library set up again on that dtype (its timing: the peer row's sq_peer), their sustained runs
+// with --energy, their sanity checks; their cells then go on every row of the shape (energy on the peer row
+// only).
+void run_peers(Env& env, Nvml* nvml, const ShapeSet& set, OutType peer_type, ShapeOperands& ops,
+               Methods& methods, Results& res, size_t first_row, size_t peer_row) {
+  const size_t nm = methods.size();
+  const int sq = res.column(keys::kSq);
+  std::vector<size_t> tried, active;
+  for (size_t i = 0; i < nm; ++i)
+    if (methods[i]->scope() == Scope::kPeer) tried.push_back(i);
+  if (tried.empty() || sq < 0) return;
+  const OutDesc& od = out_desc(peer_type);
+  const RowScales sc(env, ops, od);
+  const RowOperands row{od, sc.ws.p, sc.rs.p, true};
+  Row& pr = res.rows[peer_row];
+  for (size_t i : tried)
+    if (methods[i]->setup(ops, &row)) active.push_back(i);
+  Method& anchor = *methods[sq];
+  if (!active.empty() && anchor.setup(ops, &row)) {
+    std::vector<std::function<void(int)>> launches{[&anchor](int k) { anchor.run(k); }};
+    for (size_t i : active) launches.push_back([&m = *methods[i]](int k) { m.run(k); });
+    const std::vector<Timing> t = env.timer->measure(launches, set.target_ms, set.max_runs);
+    pr.sq_peer = t[0];
+    for (size_t a = 0; a < active.size(); ++a) pr.cells[active[a]].t = t[a + 1];
+    if (nvml != nullptr && pr.sq_peer.b2b_us >= kEnergyMinRunUs) {
+      std::vector<double> est{pr.sq_peer.b2b_us};
+      for (size_t i : active) est.push_back(pr.cells[i].t.b2b_us);
+      const std::vector<Energy> e = measure_energy(*nvml, env.stream, launches, est);
+      for (size_t a = 0; a < active.size(); ++a) pr.cells[active[a]].e = e[a + 1];
+    }
+    CheckContext cc{ops, row};
+    for (size_t i : active) methods[i]->check(cc);
+    res.info.failures += cc.failures;  // the peers' checks report, they do not fail (method_peers.cu)
+  }
+  anchor.teardown();
+  for (size_t i : tried) {
+    methods[i]->fields(pr.cells[i]);
+    methods[i]->teardown();
+    for (size_t q = first_row; q < res.rows.size(); ++q)
+      if (q != peer_row) {
+        res.rows[q].cells[i] = pr.cells[i];
+        res.rows[q].cells[i].e = Energy{};
+      }
+  }
+  if (!active.empty()) print_peers(res, pr);
 }
 
 // One shape of a set: its per-shape methods, then each dtype's row (the row's methods interleaved), the
@@ -315,16 +389,8 @@ void run_shape(Env& env, Nvml* nvml, const ShapeSet& set, const Shape& s, Method
   size_t peer_row = first_row;
   for (OutType ot : set.outs) {
     const OutDesc& od = out_desc(ot);
-    // This dtype's weight scales [N] and row scales [M] ((T)act_scale), in T.
-    DevBuf d_ws(od.size * s.n), d_rs(od.size * s.m);
-    {
-      const auto ws_t = pack_as(od, ops.weight_scale());
-      const auto rs_t = pack_as(od, std::vector<double>(static_cast<size_t>(s.m), ops.act_scale()));
-      CK_CUDA(cudaMemcpyAsync(d_ws.p, ws_t.data(), ws_t.size(), cudaMemcpyHostToDevice, env.stream));
-      CK_CUDA(cudaMemcpyAsync(d_rs.p, rs_t.data(), rs_t.size(), cudaMemcpyHostToDevice, env.stream));
-      CK_CUDA(cudaStreamSynchronize(env.stream));
-    }
-    const RowOperands row{od, d_ws.p, d_rs.p, ot == peer_type};
+    const RowScales sc(env, ops, od);
+    const RowOperands row{od, sc.ws.p, sc.rs.p, ot == peer_type};
     if (row.peer_row) peer_row = res.rows.size();
     Row r;
     r.set = set.name;
@@ -337,14 +403,12 @@ void run_shape(Env& env, Nvml* nvml, const ShapeSet& set, const Shape& s, Method
     r.cells = shape_cells;
     r.floor_us = double(ops.mk() + ops.nk() + od.size * (s.n + s.m) + od.size * ops.mn()) / (env.copy_tbps * 1e12) * 1e6;
 
-    // The row's methods (and the peers on the peer row), timed interleaved.
+    // The row's methods, timed interleaved.
     std::vector<size_t> tried, active;
     for (size_t i = 0; i < nm; ++i) {
-      const Scope sc = methods[i]->scope();
-      if (sc == Scope::kRow || (sc == Scope::kShapeOnPeerRow && row.peer_row)) {
-        tried.push_back(i);
-        if (methods[i]->setup(ops, &row)) active.push_back(i);
-      }
+      if (methods[i]->scope() != Scope::kRow) continue;
+      tried.push_back(i);
+      if (methods[i]->setup(ops, &row)) active.push_back(i);
     }
     std::vector<std::function<void(int)>> launches;
     for (size_t i : active) launches.push_back([&m = *methods[i]](int k) { m.run(k); });
@@ -390,16 +454,7 @@ void run_shape(Env& env, Nvml* nvml, const ShapeSet& set, const Shape& s, Method
     res.rows.push_back(std::move(r));
     print_row(res, res.rows.back());
   }
-  // The peers' cells (timings and fields, not energy: that was measured on the peer row only) on every
-  // row of the shape.
-  for (size_t i = 0; i < nm; ++i) {
-    if (methods[i]->scope() != Scope::kShapeOnPeerRow) continue;
-    for (size_t q = first_row; q < res.rows.size(); ++q)
-      if (q != peer_row) {
-        res.rows[q].cells[i] = res.rows[peer_row].cells[i];
-        res.rows[q].cells[i].e = Energy{};
-      }
-  }
+  run_peers(env, nvml, set, peer_type, ops, methods, res, first_row, peer_row);
   for (size_t i = 0; i < nm; ++i)
     if (methods[i]->scope() == Scope::kShape) methods[i]->teardown();
 }
@@ -505,7 +560,8 @@ int main(int argc, char** argv) {
            "batches of (event-timed " << kB2bMinRuns << ".." << kB2bMaxRuns << " consecutive runs) / runs, batches "
            "queued behind a blocking kernel; buffers rotated past 2x L2; sq, cublaslt_scaled and sq_dynamic of a row "
            "timed in " << kRounds << " interleaved rounds; the peers (cublaslt_fp8_fast, cublaslt_fp8, cublaslt_bf16) "
-           "once per shape, interleaved with its bf16 row (else its first dtype's)";
+           "once per shape after its rows, interleaved with sq set up again on bf16 (else the first dtype): "
+           "sq_peer_us, sq_peer_b2b_us on that row";
       in.timing = t.str();
     }
     std::string sets_json = "{";
