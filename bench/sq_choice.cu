@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -96,6 +97,21 @@ bool keep(const Options& o, const Shape& s) {
       }))
     return false;
   return o.ms.empty() || std::find(o.ms.begin(), o.ms.end(), s.m) != o.ms.end();
+}
+
+// The JSON so far (rewritten after every row, beside and renamed: a run stopped early keeps the rows done).
+void write_json(const Options& opt, const char* device, int sm, int sms, int within, const std::string& rows) {
+  const std::string tmp = opt.json_path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << "{\n  \"tool\": \"sq_choice\",\n  \"device\": " << json_str(device) << ",\n  \"sm\": " << sm
+      << ",\n  \"num_sms\": " << sms << ",\n  \"shapes\": " << json_str(opt.shapes_path)
+      << ",\n  \"within\": " << json_num(kWithin, 2) << ",\n  \"screen\": " << json_num(opt.screen, 2)
+      << ",\n  \"target_ms\": " << json_num(kTargetMs, 1) << ",\n  \"rows_within\": " << within
+      << ",\n  \"rows\": [" << rows << "\n  ]\n}\n";
+    if (!f.flush()) die("cannot write '%s'", tmp.c_str());
+  }
+  if (std::rename(tmp.c_str(), opt.json_path.c_str()) != 0) die("cannot rename '%s'", tmp.c_str());
 }
 
 struct Timed {
@@ -205,21 +221,13 @@ int main(int argc, char** argv) {
                   << ", \"estimate_us\": " << json_num(all[i].estimate_us) << ", \"us\": " << json_num(all[i].t.iso_us)
                   << ", \"b2b_us\": " << json_num(all[i].t.b2b_us) << "}";
       rows_json << "]}";
+      if (!opt.json_path.empty()) write_json(opt, prop.name, major * 10 + minor, sms, within, rows_json.str());
     }
   }
   std::printf("plan's choice within %.2fx of the fastest built variant, back to back: %d of %d rows\n", kWithin,
               within, rows);
   for (const std::string& m : misses) std::printf("  miss: %s\n", m.c_str());
-  if (!opt.json_path.empty()) {
-    std::ofstream f(opt.json_path, std::ios::trunc);
-    f << "{\n  \"tool\": \"sq_choice\",\n  \"device\": " << json_str(prop.name) << ",\n  \"sm\": " << major * 10 + minor
-      << ",\n  \"num_sms\": " << sms << ",\n  \"shapes\": " << json_str(opt.shapes_path)
-      << ",\n  \"within\": " << json_num(kWithin, 2) << ",\n  \"screen\": " << json_num(opt.screen, 2)
-      << ",\n  \"target_ms\": " << json_num(kTargetMs, 1) << ",\n  \"rows_within\": " << within
-      << ",\n  \"rows\": [" << rows_json.str() << "\n  ]\n}\n";
-    if (!f.flush()) die("cannot write '%s'", opt.json_path.c_str());
-    std::printf("json: %s\n", opt.json_path.c_str());
-  }
+  if (!opt.json_path.empty()) std::printf("json: %s\n", opt.json_path.c_str());
   CK_CUDA(cudaStreamDestroy(stream));
   return 0;
 }
