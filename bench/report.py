@@ -518,8 +518,11 @@ def main():
         if a.table == "all" and a.set is None:
             parts.append(render(res, os.path.relpath(a.json)))
         else:
-            for name in [a.set] if a.set else sets_of(res):
+            names = [a.set] if a.set else sets_of(res)
+            for name in names:
                 rows = rows_of(res, name)
+                if len(names) > 1:
+                    parts.append("%s, %d rows:" % (set_title(res, name), len(rows)))
                 if a.table in ("all", "summary"):
                     parts.append("\n".join(summary_table(rows, a.all_tags)))
                 if a.table in ("all", "targets"):
