@@ -308,155 +308,185 @@ struct RowScales {
   }
 };
 
+// What the steps of one shape share: its operands, the methods, the per-shape methods' cells.
+struct ShapeRun {
+  Env& env;
+  Nvml* nvml;  // --energy, else nullptr
+  const ShapeSet& set;
+  ShapeOperands& ops;
+  Methods& methods;
+  Results& res;
+  std::vector<Cell> shape_cells;  // the per-shape methods' cells (timings, fields), on every row
+  std::vector<bool> shape_ready;  // per-shape methods that took the shape
+
+  // Times the methods `which` interleaved (Timer::measure).
+  std::vector<Timing> measure(const std::vector<Method*>& which) const {
+    std::vector<std::function<void(int)>> launches;
+    for (Method* m : which) launches.push_back([m](int k) { m->run(k); });
+    return env.timer->measure(launches, set.target_ms, set.max_runs);
+  }
+  // --energy: sustained runs of `which` (est: their back-to-back times); all NaN without NVML.
+  std::vector<Energy> sustain(const std::vector<Method*>& which, const std::vector<double>& est) const {
+    if (nvml == nullptr) return std::vector<Energy>(which.size());
+    std::vector<std::function<void(int)>> launches;
+    for (Method* m : which) launches.push_back([m](int k) { m->run(k); });
+    return measure_energy(*nvml, env.stream, launches, est);
+  }
+};
+
+// The per-shape methods (Scope::kShape), each set up and timed alone.
+void run_shape_methods(ShapeRun& sr) {
+  const size_t nm = sr.methods.size();
+  sr.shape_cells.assign(nm, Cell{});
+  sr.shape_ready.assign(nm, false);
+  for (size_t i = 0; i < nm; ++i) {
+    Method& m = *sr.methods[i];
+    if (m.scope() != Scope::kShape) continue;
+    sr.shape_ready[i] = m.setup(sr.ops, nullptr);
+    if (sr.shape_ready[i]) sr.shape_cells[i].t = sr.measure({&m})[0];
+    m.fields(sr.shape_cells[i]);
+  }
+}
+
+// One row: dtype T's methods (Scope::kRow) set up and timed interleaved, their sustained runs (--energy, when
+// the library's take >= kEnergyMinRunUs, with the per-shape methods that have energy), the checks in registry
+// order, the fields.
+Row run_row(ShapeRun& sr, const OutDesc& od, bool peer_row) {
+  const Shape& s = sr.ops.shape();
+  const size_t nm = sr.methods.size();
+  const int sq = sr.res.column(keys::kSq);
+  const RowScales sc(sr.env, sr.ops, od);
+  const RowOperands row{od, sc.ws.p, sc.rs.p, peer_row};
+  Row r;
+  r.set = sr.set.name;
+  r.tag = s.tag;
+  r.m = s.m;
+  r.n = s.n;
+  r.k = s.k;
+  r.out = od.name;
+  r.copies = sr.ops.copies();
+  r.cells = sr.shape_cells;
+  r.floor_us = double(sr.ops.mk() + sr.ops.nk() + od.size * (s.n + s.m) + od.size * sr.ops.mn()) /
+               (sr.env.copy_tbps * 1e12) * 1e6;
+  std::vector<size_t> tried, active;
+  std::vector<Method*> timed;
+  for (size_t i = 0; i < nm; ++i)
+    if (sr.methods[i]->scope() == Scope::kRow) {
+      tried.push_back(i);
+      if (sr.methods[i]->setup(sr.ops, &row)) {
+        active.push_back(i);
+        timed.push_back(sr.methods[i].get());
+      }
+    }
+  if (!timed.empty()) {
+    const std::vector<Timing> t = sr.measure(timed);
+    for (size_t a = 0; a < active.size(); ++a) r.cells[active[a]].t = t[a];
+  }
+  std::vector<bool> ready = sr.shape_ready;
+  for (size_t i : active) ready[i] = true;
+  if (sr.nvml != nullptr && sq >= 0 && ready[sq] && r.cells[sq].t.b2b_us >= kEnergyMinRunUs) {
+    std::vector<size_t> which;
+    std::vector<Method*> ms;
+    std::vector<double> est;
+    for (size_t i = 0; i < nm; ++i)
+      if (sr.methods[i]->column().energy && ready[i]) {
+        which.push_back(i);
+        ms.push_back(sr.methods[i].get());
+        est.push_back(r.cells[i].t.b2b_us);
+      }
+    const std::vector<Energy> e = sr.sustain(ms, est);
+    for (size_t w = 0; w < which.size(); ++w) r.cells[which[w]].e = e[w];
+  }
+  CheckContext cc{sr.ops, row};
+  for (size_t i = 0; i < nm; ++i)
+    if (ready[i]) sr.methods[i]->check(cc);
+  r.check = cc.failures ? "FAIL" : cc.compared_full ? "ok" : "ok (sampled only)";
+  sr.res.info.failures += cc.failures;
+  for (size_t i : tried) {
+    sr.methods[i]->fields(r.cells[i]);
+    sr.methods[i]->teardown();
+  }
+  return r;
+}
+
 // The peers (Scope::kPeer) of a shape, after its rows: set up on the peer row's dtype and timed interleaved
 // with the library set up again on that dtype (its timing: the peer row's sq_peer), their sustained runs
 // with --energy, their sanity checks; their cells then go on every row of the shape (energy on the peer row
 // only).
-void run_peers(Env& env, Nvml* nvml, const ShapeSet& set, OutType peer_type, ShapeOperands& ops,
-               Methods& methods, Results& res, size_t first_row, size_t peer_row) {
-  const size_t nm = methods.size();
-  const int sq = res.column(keys::kSq);
+void run_peers(ShapeRun& sr, OutType peer_type, size_t first_row, size_t peer_row) {
+  const size_t nm = sr.methods.size();
+  const int sq = sr.res.column(keys::kSq);
   std::vector<size_t> tried, active;
   for (size_t i = 0; i < nm; ++i)
-    if (methods[i]->scope() == Scope::kPeer) tried.push_back(i);
+    if (sr.methods[i]->scope() == Scope::kPeer) tried.push_back(i);
   if (tried.empty() || sq < 0) return;
   const OutDesc& od = out_desc(peer_type);
-  const RowScales sc(env, ops, od);
+  const RowScales sc(sr.env, sr.ops, od);
   const RowOperands row{od, sc.ws.p, sc.rs.p, true};
-  Row& pr = res.rows[peer_row];
+  Row& pr = sr.res.rows[peer_row];
   for (size_t i : tried)
-    if (methods[i]->setup(ops, &row)) active.push_back(i);
-  Method& anchor = *methods[sq];
-  if (!active.empty() && anchor.setup(ops, &row)) {
-    std::vector<std::function<void(int)>> launches{[&anchor](int k) { anchor.run(k); }};
-    for (size_t i : active) launches.push_back([&m = *methods[i]](int k) { m.run(k); });
-    const std::vector<Timing> t = env.timer->measure(launches, set.target_ms, set.max_runs);
+    if (sr.methods[i]->setup(sr.ops, &row)) active.push_back(i);
+  Method& anchor = *sr.methods[sq];
+  if (!active.empty() && anchor.setup(sr.ops, &row)) {
+    std::vector<Method*> timed{&anchor};
+    for (size_t i : active) timed.push_back(sr.methods[i].get());
+    const std::vector<Timing> t = sr.measure(timed);
     pr.sq_peer = t[0];
     for (size_t a = 0; a < active.size(); ++a) pr.cells[active[a]].t = t[a + 1];
-    if (nvml != nullptr && pr.sq_peer.b2b_us >= kEnergyMinRunUs) {
-      std::vector<double> est{pr.sq_peer.b2b_us};
-      for (size_t i : active) est.push_back(pr.cells[i].t.b2b_us);
-      const std::vector<Energy> e = measure_energy(*nvml, env.stream, launches, est);
+    if (sr.nvml != nullptr && pr.sq_peer.b2b_us >= kEnergyMinRunUs) {
+      std::vector<double> est;
+      for (const Timing& x : t) est.push_back(x.b2b_us);
+      const std::vector<Energy> e = sr.sustain(timed, est);
       for (size_t a = 0; a < active.size(); ++a) pr.cells[active[a]].e = e[a + 1];
     }
-    CheckContext cc{ops, row};
-    for (size_t i : active) methods[i]->check(cc);
-    res.info.failures += cc.failures;  // the peers' checks report, they do not fail (method_peers.cu)
+    CheckContext cc{sr.ops, row};
+    for (size_t i : active) sr.methods[i]->check(cc);
+    sr.res.info.failures += cc.failures;  // the peers' checks report, they do not fail (method_peers.cu)
   }
   anchor.teardown();
   for (size_t i : tried) {
-    methods[i]->fields(pr.cells[i]);
-    methods[i]->teardown();
-    for (size_t q = first_row; q < res.rows.size(); ++q)
+    sr.methods[i]->fields(pr.cells[i]);
+    sr.methods[i]->teardown();
+    for (size_t q = first_row; q < sr.res.rows.size(); ++q)
       if (q != peer_row) {
-        res.rows[q].cells[i] = pr.cells[i];
-        res.rows[q].cells[i].e = Energy{};
+        sr.res.rows[q].cells[i] = pr.cells[i];
+        sr.res.rows[q].cells[i].e = Energy{};
       }
   }
-  if (!active.empty()) print_peers(res, pr);
+  if (!active.empty()) print_peers(sr.res, pr);
 }
 
-// One shape of a set: its per-shape methods, then each dtype's row (the row's methods interleaved), the
-// checks, and the rows appended to res.rows.
+// One shape of a set: the per-shape methods, each dtype's row, the peers; rows appended to res.rows.
 void run_shape(Env& env, Nvml* nvml, const ShapeSet& set, const Shape& s, Methods& methods, Results& res) {
-  Timer& timer = *env.timer;
   // Output element sizes: buffers hold the largest; the rotation counts the smallest of any timed method
   // (cuBLASLt int32: 4 bytes; the peers: bf16).
-  size_t out_min = sizeof(int32_t), out_max = 0;
+  size_t out_min = sizeof(int32_t), out_max = 2;
   for (OutType t : set.outs) {
     out_min = std::min(out_min, out_desc(t).size);
     out_max = std::max(out_max, out_desc(t).size);
   }
   if (env.peers) out_min = std::min<size_t>(out_min, 2);
-  out_max = std::max<size_t>(out_max, 2);
   ShapeOperands ops(env, s, out_min, out_max);
-  const size_t nm = methods.size();
-
-  // The per-shape methods, each timed alone (their cells go on every row of the shape).
-  std::vector<Cell> shape_cells(nm);
-  std::vector<bool> ready(nm, false);
-  for (size_t i = 0; i < nm; ++i) {
-    Method& m = *methods[i];
-    if (m.scope() != Scope::kShape) continue;
-    ready[i] = m.setup(ops, nullptr);
-    if (ready[i]) shape_cells[i].t = timer.measure([&m](int r) { m.run(r); }, set.target_ms, set.max_runs);
-    m.fields(shape_cells[i]);
-  }
-
+  ShapeRun sr{env, nvml, set, ops, methods, res, {}, {}};
+  run_shape_methods(sr);
   const bool has_bf16 = std::find(set.outs.begin(), set.outs.end(), OutType::BF16) != set.outs.end();
   const OutType peer_type = has_bf16 ? OutType::BF16 : set.outs.front();
   const size_t first_row = res.rows.size();
   size_t peer_row = first_row;
   for (OutType ot : set.outs) {
-    const OutDesc& od = out_desc(ot);
-    const RowScales sc(env, ops, od);
-    const RowOperands row{od, sc.ws.p, sc.rs.p, ot == peer_type};
-    if (row.peer_row) peer_row = res.rows.size();
-    Row r;
-    r.set = set.name;
-    r.tag = s.tag;
-    r.m = s.m;
-    r.n = s.n;
-    r.k = s.k;
-    r.out = od.name;
-    r.copies = ops.copies();
-    r.cells = shape_cells;
-    r.floor_us = double(ops.mk() + ops.nk() + od.size * (s.n + s.m) + od.size * ops.mn()) / (env.copy_tbps * 1e12) * 1e6;
-
-    // The row's methods, timed interleaved.
-    std::vector<size_t> tried, active;
-    for (size_t i = 0; i < nm; ++i) {
-      if (methods[i]->scope() != Scope::kRow) continue;
-      tried.push_back(i);
-      if (methods[i]->setup(ops, &row)) active.push_back(i);
-    }
-    std::vector<std::function<void(int)>> launches;
-    for (size_t i : active) launches.push_back([&m = *methods[i]](int k) { m.run(k); });
-    if (!launches.empty()) {
-      const std::vector<Timing> t = timer.measure(launches, set.target_ms, set.max_runs);
-      for (size_t a = 0; a < active.size(); ++a) r.cells[active[a]].t = t[a];
-    }
-    auto is_ready = [&](size_t i) {
-      return ready[i] || std::find(active.begin(), active.end(), i) != active.end();
-    };
-
-    // --energy: sustained runs of every method with energy that is ready on this row (sq first).
-    const int sq = res.column(keys::kSq);
-    if (nvml != nullptr && sq >= 0 && is_ready(sq) && r.cells[sq].t.b2b_us >= kEnergyMinRunUs) {
-      std::vector<size_t> which;
-      std::vector<std::function<void(int)>> runs;
-      std::vector<double> est;
-      for (size_t i = 0; i < nm; ++i)
-        if (methods[i]->column().energy && is_ready(i)) {
-          which.push_back(i);
-          runs.push_back([&m = *methods[i]](int k) { m.run(k); });
-          est.push_back(r.cells[i].t.b2b_us);
-        }
-      const std::vector<Energy> e = measure_energy(*nvml, env.stream, runs, est);
-      for (size_t w = 0; w < which.size(); ++w) r.cells[which[w]].e = e[w];
-    }
-
-    // The checks, in registry order; then the row's methods' fields, and their teardown.
-    CheckContext cc{ops, row};
-    for (size_t i = 0; i < nm; ++i)
-      if (is_ready(i)) methods[i]->check(cc);
-    r.check = cc.failures ? "FAIL" : cc.compared_full ? "ok" : "ok (sampled only)";
-    res.info.failures += cc.failures;
-    for (size_t i : tried) {
-      methods[i]->fields(r.cells[i]);
-      methods[i]->teardown();
-    }
+    if (ot == peer_type) peer_row = res.rows.size();
+    Row r = run_row(sr, out_desc(ot), ot == peer_type);
     // f64 throughput relative to f32 (f32 runs first: set.outs is in kOutDescs order)
     if (ot == OutType::F64)
       for (size_t q = first_row; q < res.rows.size(); ++q)
         if (res.rows[q].out == out_desc(OutType::F32).name)
-          r.f64_vs_f32 = res.timing(res.rows[q], keys::kSq).iso_us / r.cells[sq].t.iso_us;
+          r.f64_vs_f32 = res.timing(res.rows[q], keys::kSq).iso_us / res.timing(r, keys::kSq).iso_us;
     res.rows.push_back(std::move(r));
     print_row(res, res.rows.back());
   }
-  run_peers(env, nvml, set, peer_type, ops, methods, res, first_row, peer_row);
-  for (size_t i = 0; i < nm; ++i)
-    if (methods[i]->scope() == Scope::kShape) methods[i]->teardown();
+  run_peers(sr, peer_type, first_row, peer_row);
+  for (const auto& m : methods)
+    if (m->scope() == Scope::kShape) m->teardown();
 }
 
 std::string json_list(const std::vector<OutType>& outs) {
