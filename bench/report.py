@@ -6,6 +6,7 @@
     python3 bench/report.py RESULTS.json --table summary --set heldout
     python3 bench/report.py --choice choice.json          # sq_choice: the plan's choice vs the fastest variant
     python3 bench/report.py --torch peers_torch.json      # peers_torch.py: the PyTorch peers in CUDA graphs
+    python3 bench/report.py NEW.json --compare OLD.json   # geometric means new / old, rows slower by > 5%
     python3 bench/report.py --self-test                   # no GPU, no files written
     python3 bench/report.py --check-writer build/bench/sq_bench   # what this build's sq_bench writes
 
@@ -333,6 +334,38 @@ def render(res, source=None):
     return "\n".join(out)
 
 
+# ----------------------------------------------------------------------------------------- two runs
+COMPARE_FIELDS = ["sq_us", "sq_b2b_us"]
+COMPARE_ROW_LIMIT = 1.05   # issue 17: no row more than 5% slower
+
+
+def compare(new, old, set_name="main"):
+    """new / old time of the library per regime and overall (geometric means over the rows both runs have), and
+    the rows more than COMPARE_ROW_LIMIT slower in a field."""
+    def key(r):
+        return (r["tag"], r["m"], r["n"], r["k"], r["out_dtype"])
+    base = {key(r): r for r in rows_of(old, set_name)}
+    pairs = [(r, base[key(r)]) for r in rows_of(new, set_name) if key(r) in base]
+    out = ["new / old on %d common rows of the %s set (below 1: faster now)" % (len(pairs), set_name), ""]
+    header = ["regime"] + ["%s geomean" % f for f in COMPARE_FIELDS] + ["%s rows > %.2f" % (f, COMPARE_ROW_LIMIT)
+                                                                        for f in COMPARE_FIELDS]
+    lines = []
+    for i in list(range(len(REGIMES))) + [None]:
+        ps = [(n, o) for n, o in pairs if i is None or regime_of(n["m"]) == i]
+        if not ps:
+            continue
+        label = "all" if i is None else regime_label(i, [n["m"] for n, _ in ps])
+        ratios = {f: [ratio(val(n, f), val(o, f)) for n, o in ps] for f in COMPARE_FIELDS}
+        lines.append([label] + [cell(geomean(ratios[f]), 4) for f in COMPARE_FIELDS] +
+                     ["%d of %d" % (sum(1 for v in ratios[f] if v is not None and v > COMPARE_ROW_LIMIT),
+                                    sum(1 for v in ratios[f] if v is not None)) for f in COMPARE_FIELDS])
+    out += md_table(header, lines) + [""]
+    slow = sorted(((ratio(val(n, f), val(o, f)), f, n) for n, o in pairs for f in COMPARE_FIELDS
+                   if (ratio(val(n, f), val(o, f)) or 0) > COMPARE_ROW_LIMIT), key=lambda x: -x[0])
+    out += ["- %s M=%d %s %s: %.3fx" % (n["tag"], n["m"], n["out_dtype"], f, v) for v, f, n in slow[:20]]
+    return "\n".join(out)
+
+
 # ----------------------------------------------------------------------------------------- other tools' JSON
 def choice_report(ch):
     rows = ch.get("rows", [])
@@ -446,6 +479,11 @@ def self_test():
     full = full_table(rows_of(new, "main"))
     expect(len(full) == 4 and "| 0.90 | 1.10 | 2.00 |" in full[2] and "| 100.00 | 200.00 |" in full[2],
            "full table: %r" % full[2])
+    slower = json.loads(json.dumps(old))
+    slower["rows"][0]["sq_us"] = 10.0 * 1.1  # 10% slower isolated
+    c = compare(slower, old)
+    expect("| M <= 16 | 1.0488 | 1.0000 | 1 of 2 | 0 of 2 |" in c and "- a M=1 bf16 sq_us: 1.100x" in c,
+           "compare: %s" % c)
     text = render(new, "x.json")
     expect("## Summary: held-out set" in text and "## Every row: main set" in text, "render sections")
     # 3. The committed results, when they are still the run the closing note summarized.
@@ -503,6 +541,7 @@ def main():
     ap.add_argument("--set", default=None, help="one shape set (main, heldout); default every set")
     ap.add_argument("--all-tags", action="store_true", help="summary over every tag (squares too)")
     ap.add_argument("--out", help="write to this file instead of stdout")
+    ap.add_argument("--compare", metavar="OLD_JSON", help="the library's times against an older results JSON")
     ap.add_argument("--choice", help="sq_choice's JSON: the plan's choice against every built variant")
     ap.add_argument("--torch", help="peers_torch.py's JSON: the PyTorch peers")
     ap.add_argument("--self-test", action="store_true")
@@ -515,7 +554,9 @@ def main():
     parts = []
     if a.json:
         res = load(a.json)
-        if a.table == "all" and a.set is None:
+        if a.compare:
+            parts.append(compare(res, load(a.compare), a.set or "main"))
+        elif a.table == "all" and a.set is None:
             parts.append(render(res, os.path.relpath(a.json)))
         else:
             names = [a.set] if a.set else sets_of(res)
