@@ -218,6 +218,11 @@ fi
       echo "---- bench/report.py (regimes; ratios are the other method's time / the library's)"
       python3 bench/report.py "$json" --table summary 2>&1
       python3 bench/report.py "$json" --table targets 2>&1
+      base="bench/results/$(basename "$json")"  # the committed results of this GPU, when there are
+      if [ -f "$base" ]; then
+        echo "---- against the committed $base"
+        python3 bench/report.py "$json" --compare "$base" 2>&1
+      fi
     fi
   fi
   [ -f "$LOGS/energy.log" ] && sed -n '/^=== energy/,$p' "$LOGS/energy.log"
