@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "report.hpp"  // Timing, Energy
+
 namespace sqbench {
 
 // The program named in errors and warnings.
@@ -155,12 +157,7 @@ inline std::vector<Shape> read_shapes(const std::string& path) {
 //                 overlapping each launch with the previous run as in a model's layer sequence
 //                 (or a CUDA graph), median over batches
 // Runs are numbered by a counter that goes on across calls (and methods), so consecutive runs
-// always take the next rotated buffer set (launch(i) uses set i % copies).
-struct Timing {
-  double iso_us = NAN;  // median of isolated runs
-  double b2b_us = NAN;  // median over batches of (time of R back-to-back runs) / R
-};
-
+// always take the next rotated buffer set (launch(i) uses set i % copies). Results: report.hpp's Timing.
 class Timer {
  public:
   explicit Timer(cudaStream_t s) : stream_(s), events_(2 * kBatchRuns) {
@@ -354,12 +351,6 @@ class Nvml {
   EnergyFn energy_ = nullptr;
   LimitFn limit_ = nullptr;
   std::string why_;
-};
-
-// A method's sustained back-to-back runs (measure_energy; NaN where not measured).
-struct Energy {
-  double us = NAN;  // GPU time per run
-  double mj = NAN;  // energy per run, millijoules
 };
 
 // Each method's runs back to back on `stream` for about kEnergyWindowMs of GPU time (sized from

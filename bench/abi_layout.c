@@ -1,0 +1,48 @@
+/* The C ABI's struct layouts and constants as the header defines them, as JSON on stdout: bench/peers_torch.py
+ * --check-layout compares its ctypes mirror with them (a host test; no GPU). */
+#include <smoothquant/smoothquant.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define FIELD(s, f) printf("%s\"%s\": [%zu, %zu]", first ? "" : ", ", #f, offsetof(s, f), sizeof(((s*)0)->f)), first = 0
+#define CONST(c) printf(", \"%s\": %ld", #c, (long)(c))
+
+int main(void) {
+  int first = 1;
+  printf("{\"sq_plan_desc\": {\"size\": %zu, \"fields\": {", sizeof(sq_plan_desc));
+  FIELD(sq_plan_desc, struct_size);
+  FIELD(sq_plan_desc, op);
+  FIELD(sq_plan_desc, act_dtype);
+  FIELD(sq_plan_desc, weight_dtype);
+  FIELD(sq_plan_desc, scale_dtype);
+  FIELD(sq_plan_desc, out_dtype);
+  FIELD(sq_plan_desc, n);
+  FIELD(sq_plan_desc, k);
+  FIELD(sq_plan_desc, max_m);
+  FIELD(sq_plan_desc, act_scale);
+  FIELD(sq_plan_desc, host_threads);
+  FIELD(sq_plan_desc, reserved);
+  first = 1;
+  printf("}}, \"sq_run_args\": {\"size\": %zu, \"fields\": {", sizeof(sq_run_args));
+  FIELD(sq_run_args, struct_size);
+  FIELD(sq_run_args, reserved);
+  FIELD(sq_run_args, m);
+  FIELD(sq_run_args, act);
+  FIELD(sq_run_args, ld_act);
+  FIELD(sq_run_args, weight);
+  FIELD(sq_run_args, ld_weight);
+  FIELD(sq_run_args, weight_scale);
+  FIELD(sq_run_args, bias);
+  FIELD(sq_run_args, smooth);
+  FIELD(sq_run_args, act_scale_scratch);
+  FIELD(sq_run_args, out);
+  FIELD(sq_run_args, ld_out);
+  printf("}}, \"constants\": {\"SQ_STATUS_SUCCESS\": %ld", (long)SQ_STATUS_SUCCESS);
+  CONST(SQ_DTYPE_S8);
+  CONST(SQ_DTYPE_BF16);
+  CONST(SQ_OP_SMOOTHQUANT_LINEAR);
+  CONST(SQ_OP_QUANTIZED_LINEAR);
+  CONST(SQ_PREFERENCE_FASTEST);
+  printf("}}\n");
+  return 0;
+}
