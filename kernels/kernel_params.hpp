@@ -7,57 +7,136 @@
 namespace sq {
 namespace kernels {
 
-// Floating-point element types; the values equal the public SQ_DTYPE_* values.
-enum class Dtype : int32_t { F16 = 3, BF16 = 4, F32 = 5, F64 = 6 };
+// Element types; the values equal the public SQ_DTYPE_* values. The float types are the epilogue's T;
+// S8/U8 are the GEMM operand and q types; S32 is the accumulator-only output (and SCALE_ACCUMULATORS'
+// input).
+enum class Dtype : int32_t { S8 = 1, S32 = 2, F16 = 3, BF16 = 4, F32 = 5, F64 = 6, U8 = 7 };
 
 // One W8A8 linear: out[m,n] per the numerics contract in smoothquant.h.
 // GPU kernels: device pointers. Sizes are validated by src/.
 struct LinearParams {
   int32_t m, n, k;
-  const int8_t* act;     // [m, k], row stride ld_act (elements == bytes)
+  // The operands' bytes: act [m, k] of act_type, weight [n, k] of weight_type (S8 or U8; only the MMA
+  // interprets them), row strides in elements (== bytes).
+  const int8_t* act;
   int64_t ld_act;
-  const int8_t* weight;  // [n, k], row stride ld_weight
+  const int8_t* weight;
   int64_t ld_weight;
-  const void* weight_scale;  // [n] of T
+  Dtype act_type;      // S8 or U8: the MMA's operand types (the kernels are instantiated per pair)
+  Dtype weight_type;   // S8 or U8
+  const void* weight_scale;  // [n] of T (nullptr for S32 output)
   const void* bias;          // [n] of T, or nullptr
-  // Row (activation) scale: when row_scale != nullptr the kernel reads row_scale[m] (T);
-  // otherwise every row uses the static scale whose T bit pattern is static_scale_bits
-  // (low 16 bits for F16/BF16, low 32 for F32, all 64 for F64).
+  // Row (activation) scale: when row_scale != nullptr the kernel reads row_scale[m] (T), or
+  // row_scale[0] for every row when row_scale_per_tensor; otherwise every row uses the static scale
+  // whose T bit pattern is static_scale_bits (low 16 bits for F16/BF16, low 32 for F32, all 64 for F64).
   const void* row_scale;
+  bool row_scale_per_tensor;
   uint64_t static_scale_bits;
   // Fused scratch fill: when non-null, the kernel writes the static scale (as T) into
   // row_scale_out[0..m); each element is written exactly once (by one CTA).
   void* row_scale_out;
-  void* out;  // [m, n] of T, row stride ld_out
+  // Zero points (the contract's za, zw). When zero_points is false the kernel reads none of the four
+  // arrays below and acc is sum_k a*w. When true, after the exact int32 sum the epilogue computes, in
+  // integer arithmetic modulo 2^32:
+  //   acc = acc - zw[n] * (act_sums[m] - k * za[m]) - za[m] * weight_sums[n]
+  // za[m] = act_zp ? act_zp[m] (one element of act_type) : act_zp_value; zw[n] = weight_zp ? weight_zp[n]
+  // (one element of weight_type) : 0. src/ guarantees: act_sums != nullptr when weight_zp != nullptr;
+  // weight_sums != nullptr when act_zp != nullptr or act_zp_value != 0.
+  bool zero_points;
+  const void* act_zp;          // [m] of act_type, or nullptr
+  int32_t act_zp_value;        // the per-tensor za when act_zp is nullptr
+  const int32_t* act_sums;     // [m]: sum_k act[m,k] (raw values), or nullptr
+  const void* weight_zp;       // [n] of weight_type, or nullptr
+  const int32_t* weight_sums;  // [n]: sum_k weight[n,k] (raw values), or nullptr
+  void* out;  // [m, n] of T (or int32 for Dtype::S32), row stride ld_out
   int64_t ld_out;
-  Dtype dtype;  // T
+  // T, or S32: out = acc (after the zero-point terms), no scale, no bias, no scratch fill. The GPU
+  // kernels run S32 in their F32 instantiation and store the int32 bits.
+  Dtype dtype;
   // Launch as a programmatic dependent of the kernel before it on the stream (set by src/'s launch
   // plan, only for a variant that honours it): the kernel may start early and executes
   // griddepcontrol.wait before it reads act, row_scale, weight_scale or bias or writes anything.
   bool programmatic;
 };
 
-// Activation quantization (static per-tensor or dynamic per-token), per smoothquant.h.
+// How a quantizer finds its scales (the contract's quant modes).
+enum class QuantMode : int32_t {
+  kStatic,            // q = sat(rne(v / static scale) + static_zp)
+  kDynamic,           // symmetric per token: scale = amax / 127
+  kDynamicAsym,       // per token min/max: scale and zero point
+  kAbsmax,            // writes absmax[m] only
+  kFromAbsmax,        // kDynamic with amax = absmax[m] (given)
+};
+
+// What produces the row v[0..k) the quantizer quantizes.
+enum class Producer : int32_t {
+  kPlain,    // v = x (/ smooth)
+  kRmsNorm,  // h = x (+ residual) [-> residual_out], v = (h * r) * norm_weight (/ smooth)
+  kSiluMul,  // v = silu(x[:, c]) * x[:, k + c] (/ smooth)
+};
+
+// Activation quantization of m rows of k values, per smoothquant.h.
 struct QuantizeParams {
   int32_t m, k;
-  const void* x;  // [m, k] of x_dtype, row stride ld_x
+  Producer producer;
+  QuantMode mode;
+  const void* x;  // [m, k] of x_dtype (kSiluMul: [m, 2k]: gate then up), row stride ld_x
   int64_t ld_x;
-  Dtype x_dtype;
+  Dtype x_dtype;  // F16, BF16, F32, F64 (F64 only with kPlain); C = F64 for F64, else F32
+  // kRmsNorm only: residual [m, k] of x_dtype or nullptr; residual_out [m, k] of x_dtype or nullptr
+  // (may equal residual or x exactly: the kernel reads each element before it writes it, and reads h
+  // back from residual_out, not x + residual, when residual_out aliases x); norm_weight [k] of x_dtype.
+  const void* residual;
+  int64_t ld_residual;
+  void* residual_out;
+  int64_t ld_residual_out;
+  const void* norm_weight;
+  float eps;  // (float)desc.eps, > 0
   const void* smooth;  // [k] of smooth_dtype, or nullptr
   Dtype smooth_dtype;
-  bool dynamic;
-  // static: (C)act_scale bit pattern, C = f64 for F64 x else f32 (low 32 bits)
+  // kStatic: (C)act_scale bit pattern (low 32 bits for C = f32) and the zero point (in q_type's range).
   uint64_t static_scale_bits;
-  void* scale_out;  // dynamic: [m] of scale_dtype
+  int32_t static_zp;
+  void* scale_out;  // kDynamic, kDynamicAsym, kFromAbsmax: [m] of scale_dtype
   Dtype scale_dtype;
-  int8_t* q;  // [m, k], row stride ld_q
+  void* zp_out;     // kDynamicAsym: [m] of q_type
+  void* absmax;     // kAbsmax: written, kFromAbsmax: read; [m] of C
+  int32_t* sums_out;  // [m] sum_k q[m,k], or nullptr (every mode that writes q)
+  int8_t* q;        // [m, k] of q_type (its bytes), row stride ld_q (nullptr for kAbsmax)
   int64_t ld_q;
-  // Dynamic only: CTAs per row (0 or 1: one CTA per row; 2..kQuantizeMaxRowSplits: each row in even
-  // shares over one thread-block cluster, sm_90 image only). The static quantizer takes one CTA per row.
+  Dtype q_type;     // S8 or U8
+  // CTAs per row (0 or 1: one CTA per row; 2..kQuantizeMaxRowSplits: each row in even shares over one
+  // thread-block cluster, sm_90 image only). Set by src/'s launch plan.
   int32_t row_splits;
-  // Dynamic only (sm_90 image only): launch as a programmatic dependent of the kernel before it on the
-  // stream; the kernel executes griddepcontrol.wait before it reads or writes any global memory.
+  // sm_90 image only: launch as a programmatic dependent of the kernel before it on the stream; the
+  // kernel executes griddepcontrol.wait before it reads or writes any global memory.
   bool overlap_previous;
+};
+
+// The activation row sums a linear with weight zero points needs when the caller gave none
+// (the pre-pass): sums[r] = sum_k a[r, k] for r < m.
+struct RowSumsParams {
+  int32_t m, k;
+  const int8_t* a;  // [m, k] of a_type (its bytes), row stride ld_a
+  int64_t ld_a;
+  Dtype a_type;   // S8 or U8
+  int32_t* sums;  // [m]
+  bool programmatic;  // set by the launch plan (sm_90 image)
+};
+
+// SQ_OP_SCALE_ACCUMULATORS: out[m,n] = the linears' epilogue on acc[m,n].
+struct ScaleAccumulatorsParams {
+  int32_t m, n;
+  const int32_t* acc;  // [m, n], row stride ld_acc
+  int64_t ld_acc;
+  const void* row_scale;      // [m] of T, or [1] with row_scale_per_tensor
+  bool row_scale_per_tensor;
+  const void* weight_scale;   // [n] of T
+  const void* bias;           // [n] of T, or nullptr
+  void* out;                  // [m, n] of T, row stride ld_out
+  int64_t ld_out;
+  Dtype dtype;                // T
+  bool programmatic;
 };
 
 }  // namespace kernels

@@ -474,7 +474,7 @@ template <typename X, typename SM, bool kVector>
 cudaError_t launch_typed(const QuantizeParams& p, cudaStream_t stream) {
   using C = typename In<X>::C;
   const int vec_elems = kVector ? Vec<X>::kN : 1;
-  if (!p.dynamic) {
+  if (p.mode == QuantMode::kStatic) {
     LaunchConfig cfg;
     cfg.grid = static_cast<unsigned>(p.m);
     cfg.block = static_cast<unsigned>(threads_for(p.k, vec_elems));

@@ -108,7 +108,7 @@ void quantize_rows(const QuantizeParams& p, const std::vector<typename XIn<X>::C
     }
     C scale = static_scale;
     bool quantize = true;
-    if (p.dynamic) {
+    if (p.mode != kernels::QuantMode::kStatic) {
       const C raw = amax / static_cast<C>(127);
       scale = store_scale<C>(p.scale_out, p.scale_dtype, m, raw, row_nan);
       quantize = std::isfinite(scale) && scale > C(0);

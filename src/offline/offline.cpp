@@ -292,7 +292,8 @@ SQ_API sq_status sq_quantize_weight_per_channel(const sq_matrix_view* weight, in
     p.x_dtype = kernel_dtype(v.dtype);
     p.smooth = nullptr;
     p.smooth_dtype = kernel_dtype(scale_dtype);
-    p.dynamic = true;
+    p.mode = sq::kernels::QuantMode::kDynamic;
+    p.q_type = sq::kernels::Dtype::S8;
     p.static_scale_bits = 0;
     p.scale_out = scale_out;
     p.scale_dtype = kernel_dtype(scale_dtype);

@@ -33,7 +33,8 @@ kernels::QuantizeParams quantize_params(const sq_plan_st& plan, const RunRequest
   p.x_dtype = plan.x_dtype;
   p.smooth = a.smooth;
   p.smooth_dtype = plan.t;
-  p.dynamic = plan.desc.op != SQ_OP_QUANTIZE_STATIC;
+  p.mode = plan.desc.op == SQ_OP_QUANTIZE_STATIC ? kernels::QuantMode::kStatic : kernels::QuantMode::kDynamic;
+  p.q_type = kernels::Dtype::S8;
   p.static_scale_bits = plan.static_scale_bits;
   p.scale_out = a.act_scale_scratch;
   p.scale_dtype = plan.t;
