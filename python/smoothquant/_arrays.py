@@ -306,7 +306,14 @@ def as_arr(x, name):
         (dev,) = devs
         if dev.platform == "cpu":
             return _from_dlpack(x, name)
-        return _from_cai(x, name, x.__cuda_array_interface__)  # waits until the array is ready
+        # JAX computes asynchronously and its CAI does not wait: wait for this array (a host wait on
+        # its ready event, not a device synchronization). bf16 has no CAI in JAX: DLPack then.
+        x.block_until_ready()
+        try:
+            cai = x.__cuda_array_interface__
+        except AttributeError:
+            return _from_dlpack(x, name)
+        return _from_cai(x, name, cai)
     cai = getattr(x, "__cuda_array_interface__", None)
     if cai is not None:
         return _from_cai(x, name, cai)

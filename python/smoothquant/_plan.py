@@ -504,6 +504,7 @@ class Plan:
                     obj = _arrays.empty(primary, shape, sp.dtype)
                     returned[sp.name] = obj
                     a = as_arr(obj, sp.name)
+                    a.readonly = False  # ours (JAX calls its buffers read-only: this one is new)
                 elif sp.need == "int":
                     scratch_needed = True
                     continue
@@ -574,7 +575,8 @@ class Plan:
             status = Status.WRONG_MEMORY_SPACE if HOST in (a.device, self.device) else Status.WRONG_DEVICE
             raise bad_argument(name, f"is in {have} but the plan runs on {where}", status, fn)
         if sp.name in _OUTPUTS and a.readonly:
-            raise bad_argument(name, "is read-only, but the run writes it", function=fn)
+            extra = " (JAX arrays are immutable: let the run allocate its outputs)" if a.family == "jax" else ""
+            raise bad_argument(name, f"is read-only, but the run writes it{extra}", function=fn)
         if sp.matrix:
             if len(a.shape) != 2 or tuple(a.shape) != shape:
                 raise bad_argument(name, f"has shape {list(a.shape)}, expected {list(shape)}", function=fn)

@@ -116,12 +116,13 @@ class SmoothQuantLinear(nn.Module):
 
     def _forward_ops(self, x):
         wz = self.weight_zero_point
+        # weight sums go to the runs whose activations have zero points (the header's rule)
+        sums = self.weight_sums if (self.asymmetric or self.act_zero_point) else None
         if self.mode == "static":
             q = _ops.quantize_static(x, self.act_scale, self.act_zero_point)
             return _ops.smoothquant_linear(q, self.weight, self.weight_scale, self.act_scale, self.bias,
-                                           self.act_zero_point, wz, self.weight_sums)
-        return _ops.quantized_linear(x, self.weight, self.weight_scale, self.bias, None, self.asymmetric, wz,
-                                     self.weight_sums)
+                                           self.act_zero_point, wz, sums)
+        return _ops.quantized_linear(x, self.weight, self.weight_scale, self.bias, None, self.asymmetric, wz, sums)
 
     def _plans(self, dev, x_dtype, m):
         """(linear plan, quantize plan or None), built for max(max_m, m) rows, cached per device."""
