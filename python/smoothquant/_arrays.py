@@ -110,18 +110,17 @@ def torch_dtype(d):
 
 
 def _from_torch(t, name):
-    dt = _torch_dtypes().get(t.dtype)
+    dt = (_TORCH_DTYPES or _torch_dtypes()).get(t.dtype)
     if dt is None:
         raise bad_dtype(name, f"is a torch tensor of dtype {t.dtype}, which this library has no use for")
-    dev = t.device
-    if dev.type == "cpu":
+    if t.is_cuda:
+        device = t.get_device()
+    elif t.is_cpu:
         device = HOST
-    elif dev.type == "cuda":
-        device = dev.index if dev.index is not None else 0
     else:
-        raise bad_argument(name, f"is on device {dev}: the library runs on the host (cpu) and on CUDA GPUs",
+        raise bad_argument(name, f"is on device {t.device}: the library runs on the host (cpu) and on CUDA GPUs",
                            Status.WRONG_MEMORY_SPACE)
-    return Arr(t.data_ptr(), tuple(t.shape), tuple(t.stride()), dt, device, "torch", t)
+    return Arr(t.data_ptr(), t.shape, t.stride(), dt, device, "torch", t)
 
 
 # ------------------------------------------------------------------ numpy

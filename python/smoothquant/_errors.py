@@ -14,7 +14,8 @@ class SmoothQuantError(RuntimeError):
         self.function = function
         name = self.status.name if isinstance(self.status, Status) else f"status {status}"
         where = f"{function}: " if function else ""
-        super().__init__(f"{where}SQ_STATUS_{name}: {message}")
+        text = message[len(where):] if where and message.startswith(where) else message  # no "fn: fn: ..."
+        super().__init__(f"{where}SQ_STATUS_{name}: {text}")
 
 
 class NotSupportedError(SmoothQuantError):

@@ -277,6 +277,14 @@ class Plan:
         check(lib.sq_plan_workspace_size(self._handle, ctypes.byref(ws)), "sq_plan_workspace_size")
         self.workspace_size = ws.value
         self._specs = _specs(d)
+        # (name, dtype, rows (None = M), cols, need, matrix, ld field, is output), for the hot path
+        self._compiled = tuple(
+            (sp.name, sp.dtype, None if sp.shape[0] == "M" else sp.shape[0],
+             sp.shape[1] if len(sp.shape) > 1 else None, sp.need, sp.matrix, _LD.get(sp.name), sp.name in _OUTPUTS)
+            for sp in self._specs)
+        self._spec_names = frozenset(sp.name for sp in self._specs)
+        self._ret_names = tuple(n for n in _RETURN_ORDER
+                                if any(sp.name == n and sp.need == "ret" for sp in self._specs))
         self._scratch_bytes = 0
         for sp in self._specs:
             if sp.need == "int":
@@ -457,17 +465,19 @@ class Plan:
         stream handle, workspace pointer, workspace bytes, keep-alive list, needs stream sync)."""
         fn = "Plan.run"
         self._h(fn)
-        given = {"act": as_arr(act, "act")}
-        for name, value in kwargs.items():
-            if name not in RUN_ARRAYS:
-                raise TypeError(f"Plan.run() got an unexpected keyword argument {name!r}")
-            if value is not None:
-                given[name] = as_arr(value, name)
-        primary = given["act"]
-        if len(primary.shape) != 2:
-            raise bad_argument("act", f"has shape {tuple(primary.shape)}: expected a matrix [M, {self._act_cols()}] "
+        for name in kwargs:
+            if name not in self._spec_names:
+                if name not in RUN_ARRAYS:
+                    raise TypeError(f"Plan.run() got an unexpected keyword argument {name!r}")
+                if kwargs[name] is not None:
+                    raise bad_argument(name, f"is not an argument of {self.op.name} runs{self._why_not(name)}",
+                                       function=fn)
+        primary = act if isinstance(act, _arrays.Arr) else as_arr(act, "act")
+        shape0 = primary.shape
+        if len(shape0) != 2:
+            raise bad_argument("act", f"has shape {list(shape0)}: expected a matrix [M, {self._act_cols()}] "
                                       "(reshape batched input to 2-D)", function=fn)
-        m = primary.shape[0]
+        m = shape0[0]
         if m < 1 or m > self.max_m:
             raise bad_argument("act", f"has {m} rows: a run of this plan takes 1..max_m ({self.max_m}) rows",
                                function=fn)
@@ -491,37 +501,36 @@ class Plan:
         returned = {}
         keep = []
         scratch_needed = False
-        known = set()
-        for sp in self._specs:
-            known.add(sp.name)
-            a = given.get(sp.name)
-            shape = tuple(m if x == "M" else x for x in sp.shape)
+        for name, dt, rows, cols, need, matrix, ld, is_out in self._compiled:
+            if name == "act":
+                a = primary
+            else:
+                v = kwargs.get(name)
+                a = None if v is None else (v if isinstance(v, _arrays.Arr) else as_arr(v, name))
+            if rows is None:
+                rows = m
             if a is None:
-                if sp.need == "req":
-                    raise bad_argument(sp.name, f"is required by {self.op.name} (shape {list(shape)}, "
-                                                f"{_arrays.DTYPE_NAMES.get(sp.dtype, sp.dtype)})", function=fn)
-                if sp.need == "ret":
-                    obj = _arrays.empty(primary, shape, sp.dtype)
-                    returned[sp.name] = obj
-                    a = as_arr(obj, sp.name)
+                if need == "req":
+                    shape = [rows] if cols is None else [rows, cols]
+                    raise bad_argument(name, f"is required by {self.op.name} (shape {shape}, "
+                                             f"{_arrays.DTYPE_NAMES.get(dt, dt)})", function=fn)
+                if need == "ret":
+                    obj = _arrays.empty(primary, (rows,) if cols is None else (rows, cols), dt)
+                    returned[name] = obj
+                    a = as_arr(obj, name)
                     a.readonly = False  # ours (JAX calls its buffers read-only: this one is new)
-                elif sp.need == "int":
+                elif need == "int":
                     scratch_needed = True
                     continue
                 else:
                     continue
-            elif sp.name in _OUTPUTS:
-                returned[sp.name] = a.obj
-            self._check_arr(a, sp, shape, fn)
+            elif is_out:
+                returned[name] = a.obj
+            self._check_arr(a, name, dt, rows, cols, matrix, is_out, fn)
             keep.append(a)
-            setattr(args, sp.name, a.ptr)
-            ld = _LD.get(sp.name)
+            setattr(args, name, a.ptr)
             if ld is not None:
-                setattr(args, ld, a.strides[0] if shape[0] > 1 else 0)
-        for name in given:
-            if name not in known:
-                raise bad_argument(name, f"is not an argument of {self.op.name} runs"
-                                         f"{self._why_not(name)}", function=fn)
+                setattr(args, ld, a.strides[0] if rows > 1 else 0)
 
         ws_ptr, ws_bytes = 0, 0
         need_ws = self.workspace_size
@@ -564,41 +573,49 @@ class Plan:
             return self.n
         return self.k
 
-    def _check_arr(self, a, sp, shape, fn):
-        name = sp.name
-        if a.dtype != sp.dtype and not (sp.dtype == DType.BF16 and a.dtype == _arrays.BF16_BITS):
+    def _check_arr(self, a, name, dt, rows, cols, matrix, is_out, fn):
+        if a.dtype != dt and not (dt == DType.BF16 and a.dtype == _arrays.BF16_BITS):
             raise bad_dtype(name, f"has dtype {_arrays.DTYPE_NAMES.get(a.dtype, a.dtype)}, expected "
-                                  f"{_arrays.DTYPE_NAMES.get(sp.dtype, sp.dtype)} for this plan", fn)
-        if a.device is not None and a.device != self.device:
+                                  f"{_arrays.DTYPE_NAMES.get(dt, dt)} for this plan", fn)
+        if a.device != self.device and a.device is not None:
             where = "the host" if self.device == HOST else f"cuda:{self.device}"
             have = "host memory" if a.device == HOST else f"cuda:{a.device}"
             status = Status.WRONG_MEMORY_SPACE if HOST in (a.device, self.device) else Status.WRONG_DEVICE
             raise bad_argument(name, f"is in {have} but the plan runs on {where}", status, fn)
-        if sp.name in _OUTPUTS and a.readonly:
+        if is_out and a.readonly:
             extra = " (JAX arrays are immutable: let the run allocate its outputs)" if a.family == "jax" else ""
             raise bad_argument(name, f"is read-only, but the run writes it{extra}", function=fn)
-        if sp.matrix:
-            if len(a.shape) != 2 or tuple(a.shape) != shape:
-                raise bad_argument(name, f"has shape {list(a.shape)}, expected {list(shape)}", function=fn)
-            if shape[1] > 1 and a.strides[1] != 1:
-                raise bad_argument(name, f"has strides {list(a.strides)}: its rows must be contiguous (unit stride "
+        shape = a.shape
+        if matrix:
+            if len(shape) != 2 or shape[0] != rows or shape[1] != cols:
+                raise bad_argument(name, f"has shape {list(shape)}, expected {[rows, cols]}", function=fn)
+            st = a.strides
+            if cols > 1 and st[1] != 1:
+                raise bad_argument(name, f"has strides {list(st)}: its rows must be contiguous (unit stride "
                                          "along the last dimension; rows may be strided). Use .contiguous()",
                                    function=fn)
-            if shape[0] > 1 and a.strides[0] < shape[1]:
-                raise bad_argument(name, f"has row stride {a.strides[0]}, smaller than its {shape[1]} columns "
+            if rows > 1 and st[0] < cols:
+                raise bad_argument(name, f"has row stride {st[0]}, smaller than its {cols} columns "
                                          "(overlapping or transposed rows)", function=fn)
-        else:
-            numel = 1
-            for x in a.shape:
-                numel *= x
-            if numel != shape[0]:
-                raise bad_argument(name, f"has shape {list(a.shape)}, expected [{shape[0]}] (or any shape of "
-                                         f"{shape[0]} elements, e.g. [{shape[0]}, 1])", function=fn)
-            expect = 1
-            for dim, st in zip(reversed(a.shape), reversed(a.strides)):
-                if dim != 1 and st != expect:
-                    raise bad_argument(name, f"has strides {list(a.strides)}: it must be contiguous", function=fn)
-                expect *= dim
+            return
+        if len(shape) == 1:
+            if shape[0] != rows:
+                raise bad_argument(name, f"has shape {list(shape)}, expected [{rows}] (or any shape of "
+                                         f"{rows} elements, e.g. [{rows}, 1])", function=fn)
+            if rows > 1 and a.strides[0] != 1:
+                raise bad_argument(name, f"has strides {list(a.strides)}: it must be contiguous", function=fn)
+            return
+        numel = 1
+        for x in shape:
+            numel *= x
+        if numel != rows:
+            raise bad_argument(name, f"has shape {list(shape)}, expected [{rows}] (or any shape of "
+                                     f"{rows} elements, e.g. [{rows}, 1])", function=fn)
+        expect = 1
+        for dim, st in zip(reversed(shape), reversed(a.strides)):
+            if dim != 1 and st != expect:
+                raise bad_argument(name, f"has strides {list(a.strides)}: it must be contiguous", function=fn)
+            expect *= dim
 
     def run(self, act, *, stream=None, workspace=None, **arrays):
         """Run the plan on ``act`` (and the op's other arrays, by their sq_run_args names).
@@ -617,14 +634,28 @@ class Plan:
         if sync:
             _cuda.stream_synchronize(stream_h)
         del keep
-        outs = [returned[n] for n in _RETURN_ORDER if n in returned and self._returns(n)]
-        return outs[0] if len(outs) == 1 else tuple(outs)
+        names = self._ret_names
+        if len(names) == 1:
+            return returned[names[0]]
+        return tuple(returned[n] for n in names)
 
-    def _returns(self, name):
-        for sp in self._specs:
-            if sp.name == name:
-                return sp.need == "ret"
-        return False
+    def bind(self, **arrays):
+        """A callable ``f(act, **more)`` that runs the plan with ``arrays`` (weights, scales, bias...)
+        bound: they are converted and kept once, so each call handles only the per-run arrays."""
+        bound = {}
+        for name, value in arrays.items():
+            if value is None:
+                continue
+            if name not in self._spec_names:
+                raise bad_argument(name, f"is not an argument of {self.op.name} runs{self._why_not(name)}",
+                                   function="Plan.bind")
+            bound[name] = as_arr(value, name)
+        run = self.run
+
+        def bound_run(act, **more):
+            return run(act, **bound, **more) if not more.keys() & bound.keys() else run(act, **{**bound, **more})
+        bound_run.plan = self
+        return bound_run
 
     def can_implement(self, act, *, workspace=None, **arrays):
         """sq_plan_can_implement on these arrays (also checks where each pointer lives). Returns True
