@@ -6,10 +6,11 @@ import torch
 from torch import nn
 
 from .. import _offline
-from .._abi import DType, Op, PlanFlag, QuantMode
+from .._abi import DType, Op, PlanFlag, QuantMode, RunArgs
 from . import _ops
 
 _MODES = ("static", "dynamic")
+_ZERO_ARGS = bytes(_ops._new_args(0))  # struct_size set, everything else 0
 
 
 def _cpu_float(t):
@@ -150,49 +151,61 @@ class SmoothQuantLinear(nn.Module):
         self._plans(dev, x_dtype or self.weight_scale.dtype, 1)
 
     def _forward_fast(self, x):
-        k, n = self.in_features, self.out_features
-        dev = x.device
-        x2 = _ops._rows(x, "x", k)
+        k = self.in_features
+        if x.dim() == 2 and x.shape[1] == k and x.stride(1) == 1 and (x.shape[0] == 1 or x.stride(0) >= k):
+            x2 = x
+        else:
+            x2 = _ops._rows(x, "x", k)
         m = x2.shape[0]
         fast = self._fast
-        if (fast is None or fast[0] != dev or fast[1] != x.dtype or m > fast[2].max_m
-                or fast[5] != self.weight.data_ptr()):
-            if self.weight.device != dev:
-                raise ValueError(f"x is on {dev} but the module's buffers are on {self.weight.device}")
-            lin, qp = self._plans(dev, x.dtype, m)
-            base = _ops._new_args(1)
-            base.weight, base.ld_weight = self.weight.data_ptr(), 0
-            base.weight_scale = self.weight_scale.data_ptr()
-            if self.bias is not None:
-                base.bias = self.bias.data_ptr()
-            if self.weight_zero_point is not None:
-                base.weight_zero_point = self.weight_zero_point.data_ptr()
-            if self.weight_sums is not None and (self.asymmetric or self.act_zero_point):
-                base.weight_sums = self.weight_sums.data_ptr()
-            fast = self._fast = (dev, x.dtype, lin, qp, base, self.weight.data_ptr())
-        lin, qp, base = fast[2], fast[3], fast[4]
+        w = self._buffers["weight"]
+        if fast is None or fast[0] != x.get_device() or fast[1] != x.dtype or m > fast[4] or fast[5] is not w:
+            fast = self._build_fast(x, m)
+        _, _, lin, qp, _, _, base, out_dtype, ws, ws_al, elt, dev = fast
         stream = _ops._stream(dev)
-        out = torch.empty((m, n), dtype=self.weight_scale.dtype, device=dev)
-        args = _ops._new_args(m)
-        ctypes.memmove(ctypes.byref(args), ctypes.byref(base), ctypes.sizeof(args))
+        out = torch.empty((m, self.out_features), dtype=out_dtype, device=dev)
+        args = RunArgs.from_buffer_copy(base)
         args.m = m
         args.out = out.data_ptr()
         if qp is not None:  # static: quantize, then the int8 linear
             q = torch.empty((m, k), dtype=torch.int8, device=dev)
-            qa = _ops._new_args(m)
-            qa.act, qa.ld_act, qa.out = x2.data_ptr(), _ops._ld(x2), q.data_ptr()
+            qa = RunArgs.from_buffer_copy(_ZERO_ARGS)
+            qa.m = m
+            qa.act, qa.ld_act, qa.out = x2.data_ptr(), (x2.stride(0) if m > 1 else 0), q.data_ptr()
             st = qp._run_fn(qp._h("sq_plan_run"), stream, None, 0, ctypes.byref(qa))
             if st:
                 _ops.check(st, "sq_plan_run")
-            args.act, args.ld_act = q.data_ptr(), 0
+            args.act = q.data_ptr()
         else:
-            args.act, args.ld_act = x2.data_ptr(), _ops._ld(x2)
-        ws = lin.workspace_size
-        ws_al = (ws + 15) // 16 * 16
-        scratch = torch.empty(ws_al + m * out.element_size() + 16, dtype=torch.uint8, device=dev)
+            args.act, args.ld_act = x2.data_ptr(), (x2.stride(0) if m > 1 else 0)
+        scratch = torch.empty(ws_al + m * elt + 16, dtype=torch.uint8, device=dev)
         p = (scratch.data_ptr() + 15) // 16 * 16
         args.act_scale_scratch = p + ws_al
         st = lin._run_fn(lin._h("sq_plan_run"), stream, p if ws else None, ws, ctypes.byref(args))
         if st:
             _ops.check(st, "sq_plan_run")
-        return out.view(tuple(x.shape[:-1]) + (n,))
+        if x.dim() == 2:
+            return out
+        return out.view(tuple(x.shape[:-1]) + (self.out_features,))
+
+    def _build_fast(self, x, m):
+        """The per-device state of the eager path: the plans and a prefilled sq_run_args."""
+        dev = x.device
+        if self.weight.device != dev:
+            raise ValueError(f"x is on {dev} but the module's buffers are on {self.weight.device}")
+        lin, qp = self._plans(dev, x.dtype, m)
+        base = _ops._new_args(1)
+        base.weight, base.ld_weight = self.weight.data_ptr(), 0
+        base.weight_scale = self.weight_scale.data_ptr()
+        if self.bias is not None:
+            base.bias = self.bias.data_ptr()
+        if self.weight_zero_point is not None:
+            base.weight_zero_point = self.weight_zero_point.data_ptr()
+        if self.weight_sums is not None and (self.asymmetric or self.act_zero_point):
+            base.weight_sums = self.weight_sums.data_ptr()
+        ws = lin.workspace_size
+        max_m = lin.max_m if qp is None else min(lin.max_m, qp.max_m)
+        fast = (x.get_device(), x.dtype, lin, qp, max_m, self._buffers["weight"], bytes(base),
+                self.weight_scale.dtype, ws, (ws + 15) // 16 * 16, self.weight_scale.element_size(), dev)
+        self._fast = fast
+        return fast

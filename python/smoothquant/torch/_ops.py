@@ -1,6 +1,6 @@
 """PyTorch custom ops over the plans (namespace ``smoothquant``), with fake kernels.
 
-Each op is a ``torch.library.custom_op`` (functional: fresh outputs, no mutation, no alias) with a
+Each op is defined with ``torch.library`` (functional: fresh outputs, no mutation, no alias) with a
 ``register_fake`` shape function, so ``torch.compile(fullgraph=True)`` traces it as one opaque node
 and ``torch.export`` can export it. CPU tensors run on the host reference plan, CUDA tensors on the
 GPU plan of their device, on PyTorch's current stream, allocating their outputs and workspace with
@@ -84,6 +84,33 @@ class PlanCache:
 
 
 PLANS = PlanCache()
+
+# The ops are defined with torch.library.Library (schema, one Python kernel for the CPU and CUDA
+# dispatch keys, a fake kernel): the same compile/export behaviour as torch.library.custom_op, with
+# a fraction of its per-call dispatch overhead (custom_op adds a Python autograd layer).
+_LIB = torch.library.Library("smoothquant", "DEF")
+
+
+def _op(schema):
+    name = schema.split("(", 1)[0]
+
+    def register(fn):
+        _LIB.define(schema)
+        _LIB.impl(name, fn, "CPU")
+        _LIB.impl(name, fn, "CUDA")
+        packet = getattr(torch.ops.smoothquant, name)
+        packet.__doc__ = fn.__doc__
+        return packet
+
+    return register
+
+
+def _fake(name):
+    def register(fn):
+        torch.library.register_fake(f"smoothquant::{name}", fn, lib=_LIB)
+        return fn
+
+    return register
 
 
 def _device_kw(dev):
@@ -170,7 +197,7 @@ def _linear_plan(op, m, dev, n, k, act, w, t, **desc):
     return PLANS.get(key, m, build)
 
 
-@torch.library.custom_op("smoothquant::smoothquant_linear", mutates_args=())
+@_op("smoothquant_linear(Tensor act, Tensor weight, Tensor weight_scale, float act_scale, Tensor? bias=None, int act_zero_point=0, Tensor? weight_zero_point=None, Tensor? weight_sums=None) -> Tensor")
 def smoothquant_linear(act: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor, act_scale: float,
                        bias: Optional[torch.Tensor] = None, act_zero_point: int = 0,
                        weight_zero_point: Optional[torch.Tensor] = None,
@@ -187,7 +214,7 @@ def smoothquant_linear(act: torch.Tensor, weight: torch.Tensor, weight_scale: to
     flags = PlanFlag.WEIGHT_ZERO_POINT if weight_zero_point is not None else PlanFlag.NONE
     plan = _linear_plan(Op.SMOOTHQUANT_LINEAR, m, dev, n, k, _sq(act.dtype, "act"), _sq(weight.dtype, "weight"), t,
                         act_scale=float(act_scale), act_zero_point=int(act_zero_point), flags=int(flags))
-    out = torch.empty((m, n), dtype=weight_scale.dtype, device=dev)
+    out = torch.empty(_out_shape(act, n), dtype=weight_scale.dtype, device=dev)
     w2 = weight if weight.stride(1) == 1 else weight.contiguous()
     args = _new_args(m)
     args.act, args.ld_act = a2.data_ptr(), _ld(a2)
@@ -201,15 +228,15 @@ def smoothquant_linear(act: torch.Tensor, weight: torch.Tensor, weight_scale: to
     if weight_sums is not None:
         args.weight_sums = _vec(weight_sums, "weight_sums", n, torch.int32).data_ptr()
     _run(plan, args, dev, extra_bytes=m * weight_scale.element_size())
-    return out.view(_out_shape(act, n))
+    return out
 
 
-@smoothquant_linear.register_fake
+@_fake("smoothquant_linear")
 def _(act, weight, weight_scale, act_scale, bias=None, act_zero_point=0, weight_zero_point=None, weight_sums=None):
     return act.new_empty(_out_shape(act, weight.shape[0]), dtype=weight_scale.dtype)
 
 
-@torch.library.custom_op("smoothquant::int8_matmul", mutates_args=())
+@_op("int8_matmul(Tensor act, Tensor weight, int act_zero_point=0, Tensor? weight_zero_point=None, Tensor? weight_sums=None) -> Tensor")
 def int8_matmul(act: torch.Tensor, weight: torch.Tensor, act_zero_point: int = 0,
                 weight_zero_point: Optional[torch.Tensor] = None,
                 weight_sums: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -222,7 +249,7 @@ def int8_matmul(act: torch.Tensor, weight: torch.Tensor, act_zero_point: int = 0
     flags = PlanFlag.WEIGHT_ZERO_POINT if weight_zero_point is not None else PlanFlag.NONE
     plan = _linear_plan(Op.SMOOTHQUANT_LINEAR, m, dev, n, k, _sq(act.dtype, "act"), _sq(weight.dtype, "weight"),
                         DType.S32, act_zero_point=int(act_zero_point), flags=int(flags))
-    out = torch.empty((m, n), dtype=torch.int32, device=dev)
+    out = torch.empty(_out_shape(act, n), dtype=torch.int32, device=dev)
     w2 = weight if weight.stride(1) == 1 else weight.contiguous()
     args = _new_args(m)
     args.act, args.ld_act = a2.data_ptr(), _ld(a2)
@@ -233,15 +260,15 @@ def int8_matmul(act: torch.Tensor, weight: torch.Tensor, act_zero_point: int = 0
     if weight_sums is not None:
         args.weight_sums = _vec(weight_sums, "weight_sums", n, torch.int32).data_ptr()
     _run(plan, args, dev)
-    return out.view(_out_shape(act, n))
+    return out
 
 
-@int8_matmul.register_fake
+@_fake("int8_matmul")
 def _(act, weight, act_zero_point=0, weight_zero_point=None, weight_sums=None):
     return act.new_empty(_out_shape(act, weight.shape[0]), dtype=torch.int32)
 
 
-@torch.library.custom_op("smoothquant::quantized_linear", mutates_args=())
+@_op("quantized_linear(Tensor x, Tensor weight, Tensor weight_scale, Tensor? bias=None, Tensor? smooth=None, bool asymmetric=False, Tensor? weight_zero_point=None, Tensor? weight_sums=None) -> Tensor")
 def quantized_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor,
                      bias: Optional[torch.Tensor] = None, smooth: Optional[torch.Tensor] = None,
                      asymmetric: bool = False, weight_zero_point: Optional[torch.Tensor] = None,
@@ -260,7 +287,7 @@ def quantized_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.
     if asymmetric:
         desc.update(quant_mode=int(QuantMode.DYNAMIC_ASYMMETRIC), quant_dtype=int(DType.U8))
     plan = _linear_plan(Op.QUANTIZED_LINEAR, m, dev, n, k, _sq(x.dtype, "x"), _sq(weight.dtype, "weight"), t, **desc)
-    out = torch.empty((m, n), dtype=weight_scale.dtype, device=dev)
+    out = torch.empty(_out_shape(x, n), dtype=weight_scale.dtype, device=dev)
     w2 = weight if weight.stride(1) == 1 else weight.contiguous()
     args = _new_args(m)
     args.act, args.ld_act = x2.data_ptr(), _ld(x2)
@@ -276,15 +303,15 @@ def quantized_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.
     if weight_sums is not None:
         args.weight_sums = _vec(weight_sums, "weight_sums", n, torch.int32).data_ptr()
     _run(plan, args, dev, extra_bytes=m * weight_scale.element_size())
-    return out.view(_out_shape(x, n))
+    return out
 
 
-@quantized_linear.register_fake
+@_fake("quantized_linear")
 def _(x, weight, weight_scale, bias=None, smooth=None, asymmetric=False, weight_zero_point=None, weight_sums=None):
     return x.new_empty(_out_shape(x, weight.shape[0]), dtype=weight_scale.dtype)
 
 
-@torch.library.custom_op("smoothquant::scaled_linear", mutates_args=())
+@_op("scaled_linear(Tensor act, Tensor act_scale, Tensor weight, Tensor weight_scale, Tensor? bias=None, Tensor? act_zero_point=None, Tensor? weight_zero_point=None, Tensor? weight_sums=None) -> Tensor")
 def scaled_linear(act: torch.Tensor, act_scale: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Tensor,
                   bias: Optional[torch.Tensor] = None, act_zero_point: Optional[torch.Tensor] = None,
                   weight_zero_point: Optional[torch.Tensor] = None,
@@ -308,7 +335,7 @@ def scaled_linear(act: torch.Tensor, act_scale: torch.Tensor, weight: torch.Tens
         flags |= PlanFlag.WEIGHT_ZERO_POINT
     plan = _linear_plan(Op.SCALED_LINEAR, m, dev, n, k, _sq(act.dtype, "act"), _sq(weight.dtype, "weight"), t,
                         flags=int(flags))
-    out = torch.empty((m, n), dtype=weight_scale.dtype, device=dev)
+    out = torch.empty(_out_shape(act, n), dtype=weight_scale.dtype, device=dev)
     w2 = weight if weight.stride(1) == 1 else weight.contiguous()
     args = _new_args(m)
     args.act, args.ld_act = a2.data_ptr(), _ld(a2)
@@ -325,16 +352,16 @@ def scaled_linear(act: torch.Tensor, act_scale: torch.Tensor, weight: torch.Tens
     if weight_sums is not None:
         args.weight_sums = _vec(weight_sums, "weight_sums", n, torch.int32).data_ptr()
     _run(plan, args, dev)
-    return out.view(_out_shape(act, n))
+    return out
 
 
-@scaled_linear.register_fake
+@_fake("scaled_linear")
 def _(act, act_scale, weight, weight_scale, bias=None, act_zero_point=None, weight_zero_point=None,
       weight_sums=None):
     return act.new_empty(_out_shape(act, weight.shape[0]), dtype=weight_scale.dtype)
 
 
-@torch.library.custom_op("smoothquant::scale_accumulators", mutates_args=())
+@_op("scale_accumulators(Tensor acc, Tensor act_scale, Tensor weight_scale, Tensor? bias=None) -> Tensor")
 def scale_accumulators(acc: torch.Tensor, act_scale: torch.Tensor, weight_scale: torch.Tensor,
                        bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """SQ_OP_SCALE_ACCUMULATORS (0.2): the linears' epilogue on int32 accumulators [..., N]."""
@@ -351,7 +378,7 @@ def scale_accumulators(acc: torch.Tensor, act_scale: torch.Tensor, weight_scale:
     plan = PLANS.get(key, m, lambda max_m: Plan.scale_accumulators(n, max_m, out_dtype=t,
                                                                     per_tensor_act_scale=per_tensor,
                                                                     **_device_kw(dev)))
-    out = torch.empty((m, n), dtype=weight_scale.dtype, device=dev)
+    out = torch.empty(_out_shape(acc, n), dtype=weight_scale.dtype, device=dev)
     args = _new_args(m)
     args.act, args.ld_act = a2.data_ptr(), _ld(a2)
     args.act_scale = _vec(act_scale, "act_scale", 1 if per_tensor else m, weight_scale.dtype).data_ptr()
@@ -360,10 +387,10 @@ def scale_accumulators(acc: torch.Tensor, act_scale: torch.Tensor, weight_scale:
     if bias is not None:
         args.bias = _vec(bias, "bias", n, weight_scale.dtype).data_ptr()
     _run(plan, args, dev)
-    return out.view(_out_shape(acc, n))
+    return out
 
 
-@scale_accumulators.register_fake
+@_fake("scale_accumulators")
 def _(acc, act_scale, weight_scale, bias=None):
     return acc.new_empty(_out_shape(acc, weight_scale.numel()), dtype=weight_scale.dtype)
 
@@ -379,7 +406,7 @@ def _scale_dtype(x, scale_dtype):
     return scale_dtype if scale_dtype is not None else x.dtype
 
 
-@torch.library.custom_op("smoothquant::quantize_static", mutates_args=())
+@_op("quantize_static(Tensor x, float act_scale, int act_zero_point=0, Tensor? smooth=None, bool unsigned=False) -> Tensor")
 def quantize_static(x: torch.Tensor, act_scale: float, act_zero_point: int = 0,
                     smooth: Optional[torch.Tensor] = None, unsigned: bool = False) -> torch.Tensor:
     """SQ_OP_QUANTIZE_STATIC: x [..., K] -> int8 (uint8 with ``unsigned``: 0.2) with a static scale."""
@@ -392,17 +419,17 @@ def quantize_static(x: torch.Tensor, act_scale: float, act_zero_point: int = 0,
     sd = _sq(smooth.dtype, "smooth") if smooth is not None else DType.INVALID
     plan = _quant_plan(Op.QUANTIZE_STATIC, m, dev, k, _sq(x.dtype, "x"), _sq(q, "q"), sd,
                        act_scale=float(act_scale), act_zero_point=int(act_zero_point))
-    out = torch.empty((m, k), dtype=q, device=dev)
+    out = torch.empty(x.shape, dtype=q, device=dev)
     args = _new_args(m)
     args.act, args.ld_act = x2.data_ptr(), _ld(x2)
     args.out = out.data_ptr()
     if smooth is not None:
         args.smooth = _vec(smooth, "smooth", k).data_ptr()
     _run(plan, args, dev)
-    return out.view(x.shape)
+    return out
 
 
-@quantize_static.register_fake
+@_fake("quantize_static")
 def _(x, act_scale, act_zero_point=0, smooth=None, unsigned=False):
     return x.new_empty(x.shape, dtype=torch.uint8 if unsigned else torch.int8)
 
@@ -421,18 +448,19 @@ def _dynamic(op, x, k, smooth, scale_dtype, mode, q_dtype=torch.int8, absmax=Non
     args = _new_args(m)
     args.act, args.ld_act = x2.data_ptr(), _ld(x2)
     outs = []
+    lead = tuple(x.shape[:-1])
     if mode == QuantMode.ABSMAX:
-        am = torch.empty((m,), dtype=torch.float64 if x.dtype == torch.float64 else torch.float32, device=dev)
+        am = torch.empty(lead, dtype=torch.float64 if x.dtype == torch.float64 else torch.float32, device=dev)
         args.absmax = am.data_ptr()
         outs.append(am)
     else:
-        q = torch.empty((m, k), dtype=q_dtype, device=dev)
-        scale = torch.empty((m,), dtype=sdt, device=dev)
+        q = torch.empty(lead + (k,), dtype=q_dtype, device=dev)
+        scale = torch.empty(lead, dtype=sdt, device=dev)
         args.out = q.data_ptr()
         args.act_scale_scratch = scale.data_ptr()
         outs += [q, scale]
         if mode == QuantMode.DYNAMIC_ASYMMETRIC:
-            zp = torch.empty((m,), dtype=q_dtype, device=dev)
+            zp = torch.empty(lead, dtype=q_dtype, device=dev)
             args.act_zero_point = zp.data_ptr()
             outs.append(zp)
         if mode == QuantMode.FROM_ABSMAX:
@@ -446,31 +474,27 @@ def _dynamic(op, x, k, smooth, scale_dtype, mode, q_dtype=torch.int8, absmax=Non
         r2 = _rows(residual, "residual", k)
         if r2.shape[0] != m:
             raise bad_argument("residual", f"has {r2.shape[0]} rows, x has {m}")
-        h = torch.empty((m, k), dtype=x.dtype, device=dev)
+        h = torch.empty(lead + (k,), dtype=x.dtype, device=dev)
         args.residual, args.ld_residual = r2.data_ptr(), _ld(r2)
         args.residual_out = h.data_ptr()
         outs.append(h)
     _run(plan, args, dev)
-    lead = tuple(x.shape[:-1])
-    res = []
-    for t in outs:
-        res.append(t.view(lead + (k,)) if t.dim() == 2 else t.view(lead))
-    return tuple(res)
+    return tuple(outs)
 
 
-@torch.library.custom_op("smoothquant::quantize_dynamic", mutates_args=())
+@_op("quantize_dynamic(Tensor x, Tensor? smooth=None, ScalarType? scale_dtype=None) -> (Tensor, Tensor)")
 def quantize_dynamic(x: torch.Tensor, smooth: Optional[torch.Tensor] = None,
                      scale_dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """SQ_OP_QUANTIZE_DYNAMIC (symmetric per token): x [..., K] -> (int8 q [..., K], scales [...])."""
     return _dynamic(Op.QUANTIZE_DYNAMIC, x, x.shape[-1], smooth, scale_dtype, QuantMode.DYNAMIC)
 
 
-@quantize_dynamic.register_fake
+@_fake("quantize_dynamic")
 def _(x, smooth=None, scale_dtype=None):
     return (x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=_scale_dtype(x, scale_dtype)))
 
 
-@torch.library.custom_op("smoothquant::quantize_dynamic_asymmetric", mutates_args=())
+@_op("quantize_dynamic_asymmetric(Tensor x, Tensor? smooth=None, ScalarType? scale_dtype=None, bool unsigned=True) -> (Tensor, Tensor, Tensor)")
 def quantize_dynamic_asymmetric(x: torch.Tensor, smooth: Optional[torch.Tensor] = None,
                                 scale_dtype: Optional[torch.dtype] = None,
                                 unsigned: bool = True) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -479,14 +503,14 @@ def quantize_dynamic_asymmetric(x: torch.Tensor, smooth: Optional[torch.Tensor] 
                     torch.uint8 if unsigned else torch.int8)
 
 
-@quantize_dynamic_asymmetric.register_fake
+@_fake("quantize_dynamic_asymmetric")
 def _(x, smooth=None, scale_dtype=None, unsigned=True):
     q = torch.uint8 if unsigned else torch.int8
     return (x.new_empty(x.shape, dtype=q), x.new_empty(x.shape[:-1], dtype=_scale_dtype(x, scale_dtype)),
             x.new_empty(x.shape[:-1], dtype=q))
 
 
-@torch.library.custom_op("smoothquant::token_absmax", mutates_args=())
+@_op("token_absmax(Tensor x, Tensor? smooth=None, ScalarType? scale_dtype=None) -> Tensor")
 def token_absmax(x: torch.Tensor, smooth: Optional[torch.Tensor] = None,
                  scale_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
     """SQ_QUANT_ABSMAX (0.2): per-token max |v| [...] (f32, f64 for f64 x): tensor parallelism's
@@ -494,12 +518,12 @@ def token_absmax(x: torch.Tensor, smooth: Optional[torch.Tensor] = None,
     return _dynamic(Op.QUANTIZE_DYNAMIC, x, x.shape[-1], smooth, scale_dtype, QuantMode.ABSMAX)[0]
 
 
-@token_absmax.register_fake
+@_fake("token_absmax")
 def _(x, smooth=None, scale_dtype=None):
     return x.new_empty(x.shape[:-1], dtype=torch.float64 if x.dtype == torch.float64 else torch.float32)
 
 
-@torch.library.custom_op("smoothquant::quantize_from_absmax", mutates_args=())
+@_op("quantize_from_absmax(Tensor x, Tensor absmax, Tensor? smooth=None, ScalarType? scale_dtype=None) -> (Tensor, Tensor)")
 def quantize_from_absmax(x: torch.Tensor, absmax: torch.Tensor, smooth: Optional[torch.Tensor] = None,
                          scale_dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """SQ_QUANT_FROM_ABSMAX (0.2): the symmetric per-token quantizer with the caller's abs-max."""
@@ -507,12 +531,12 @@ def quantize_from_absmax(x: torch.Tensor, absmax: torch.Tensor, smooth: Optional
                     absmax=absmax.reshape(-1))
 
 
-@quantize_from_absmax.register_fake
+@_fake("quantize_from_absmax")
 def _(x, absmax, smooth=None, scale_dtype=None):
     return (x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=_scale_dtype(x, scale_dtype)))
 
 
-@torch.library.custom_op("smoothquant::rmsnorm_quantize", mutates_args=())
+@_op("rmsnorm_quantize(Tensor x, Tensor norm_weight, float eps, Tensor? smooth=None, ScalarType? scale_dtype=None) -> (Tensor, Tensor)")
 def rmsnorm_quantize(x: torch.Tensor, norm_weight: torch.Tensor, eps: float, smooth: Optional[torch.Tensor] = None,
                      scale_dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """SQ_OP_RMSNORM_QUANTIZE (0.2): RMSNorm(x) * norm_weight [/ smooth] -> (int8 q, per-token scales)."""
@@ -520,12 +544,12 @@ def rmsnorm_quantize(x: torch.Tensor, norm_weight: torch.Tensor, eps: float, smo
                     norm_weight=norm_weight, eps=eps)
 
 
-@rmsnorm_quantize.register_fake
+@_fake("rmsnorm_quantize")
 def _(x, norm_weight, eps, smooth=None, scale_dtype=None):
     return (x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=scale_dtype or torch.float32))
 
 
-@torch.library.custom_op("smoothquant::add_rmsnorm_quantize", mutates_args=())
+@_op("add_rmsnorm_quantize(Tensor x, Tensor residual, Tensor norm_weight, float eps, Tensor? smooth=None, ScalarType? scale_dtype=None) -> (Tensor, Tensor, Tensor)")
 def add_rmsnorm_quantize(x: torch.Tensor, residual: torch.Tensor, norm_weight: torch.Tensor, eps: float,
                          smooth: Optional[torch.Tensor] = None, scale_dtype: Optional[torch.dtype] = None
                          ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -535,13 +559,13 @@ def add_rmsnorm_quantize(x: torch.Tensor, residual: torch.Tensor, norm_weight: t
                     norm_weight=norm_weight, eps=eps, residual=residual)
 
 
-@add_rmsnorm_quantize.register_fake
+@_fake("add_rmsnorm_quantize")
 def _(x, residual, norm_weight, eps, smooth=None, scale_dtype=None):
     return (x.new_empty(x.shape, dtype=torch.int8), x.new_empty(x.shape[:-1], dtype=scale_dtype or torch.float32),
             x.new_empty(x.shape))
 
 
-@torch.library.custom_op("smoothquant::silu_mul_quantize", mutates_args=())
+@_op("silu_mul_quantize(Tensor x, Tensor? smooth=None, ScalarType? scale_dtype=None) -> (Tensor, Tensor)")
 def silu_mul_quantize(x: torch.Tensor, smooth: Optional[torch.Tensor] = None,
                       scale_dtype: Optional[torch.dtype] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """SQ_OP_SILU_MUL_QUANTIZE (0.2): x [..., 2K] (gate | up) -> silu(gate) * up -> (int8 q [..., K],
@@ -552,7 +576,7 @@ def silu_mul_quantize(x: torch.Tensor, smooth: Optional[torch.Tensor] = None,
     return _dynamic(Op.SILU_MUL_QUANTIZE, x, k, smooth, scale_dtype or torch.float32, QuantMode.DYNAMIC)
 
 
-@silu_mul_quantize.register_fake
+@_fake("silu_mul_quantize")
 def _(x, smooth=None, scale_dtype=None):
     k = x.shape[-1] // 2
     return (x.new_empty(tuple(x.shape[:-1]) + (k,), dtype=torch.int8),
