@@ -4,8 +4,9 @@
 #                   transformers and safetensors for the torch layer.
 #   ctest.sh gpu    pytest python/tests/test_gpu.py (label gpu); exit 77 (ctest: skipped) with the
 #                   reason printed when no usable CUDA GPU is present; never passes without one.
-#   ctest.sh wheel  pip wheel ./python (the library built from source by scikit-build-core), then
-#                   a fresh venv installs the wheel and runs python -m smoothquant in it.
+#   ctest.sh wheel  pip wheel ./python (the library built from source by scikit-build-core, or with
+#                   SMOOTHQUANT_WHEEL_FROM_SOURCE=0 around the library ctest built), then a fresh
+#                   venv installs the wheel and runs python -m smoothquant in it.
 # The interpreter: $SMOOTHQUANT_TEST_PYTHON if set; else python3 when it already has everything
 # (the GPU machine's image); else a venv at $SQ_PY_VENV (default build/python-venv), made and
 # filled from PyPI on first use (numpy, pytest, and torch (CPU) + transformers + safetensors unless
@@ -77,7 +78,13 @@ except sq.SmoothQuantError as e:
       "$base_python" -m venv "$work/build-venv"
       builder="$work/build-venv/bin/python"
     fi
-    echo "== building the wheel from source (pip wheel ./python $isolation)"
+    if [ "${SMOOTHQUANT_WHEEL_FROM_SOURCE:-1}" = 0 ] && [ -n "${SMOOTHQUANT_LIBRARY:-}" ]; then
+      # faster: bundle the library ctest built (the packaging is tested, the CMake build of the wheel is not)
+      export SMOOTHQUANT_PREBUILT_LIBRARY="$SMOOTHQUANT_LIBRARY"
+      echo "== building the wheel around the built $SMOOTHQUANT_LIBRARY (SMOOTHQUANT_WHEEL_FROM_SOURCE=0)"
+    else
+      echo "== building the wheel from source (pip wheel ./python $isolation)"
+    fi
     "$builder" -m pip wheel -q --disable-pip-version-check --no-deps $isolation -w "$work/dist" "$pydir"
     whl="$(ls "$work"/dist/smoothquant-*.whl)"
     echo "== built $(basename "$whl") ($(du -h "$whl" | cut -f1)) in $((SECONDS - t0)) s"

@@ -237,3 +237,17 @@ def test_0_2_fields_a_library_ignores_are_refused():
         pytest.skip("the library validates quant_mode: nothing to refuse")
     with raises(sq.NotSupportedError, status=Status.NOT_SUPPORTED, match="quant_mode"):
         sq.Plan.quantize_dynamic(16, 2, dtype="float32", quant_mode=sq.QuantMode.ABSMAX)
+
+
+def test_preferences_without_a_gpu():
+    """GPU preferences never fall back to the host: without a GPU each answers NO_DEVICE."""
+    for pref in ("fastest", "portable", "hopper", sq.Preference.GPU_PORTABLE):
+        try:
+            sq.Plan.smoothquant_linear(4, 16, 2, act_scale=0.1, out_dtype="float32", preference=pref).close()
+        except sq.NoDeviceError:
+            continue
+        except sq.NotSupportedError:
+            continue  # a GPU is present but not of that family
+        pytest.skip("a usable CUDA GPU is present (test_gpu.py covers the GPU families)")
+    with sq.Plan.smoothquant_linear(4, 16, 2, act_scale=0.1, out_dtype="float32", preference="host") as p:
+        assert p.info.family == sq.KernelFamily.HOST and p.device == -1

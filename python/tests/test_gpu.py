@@ -59,8 +59,6 @@ def test_gpu_plan_facts():
         info = p.info
         assert info.device == DEV.index and info.sm_version >= 80
         assert info.family in (sq.KernelFamily.SM80, sq.KernelFamily.SM90)
-        if info.sm_version == 90:
-            assert info.family == sq.KernelFamily.SM90
         g_ = p.precision_guarantee
         assert g_.bit_exact_with_host and g_.deterministic
         print(f"\n[{torch.cuda.get_device_name()}] family {info.family.name}, kernels: M=1 {p.kernel_name(1)}, "
@@ -218,14 +216,22 @@ def test_compile_fullgraph_cuda(g):
     torch._dynamo.reset()
     explain = torch._dynamo.explain(blk)(x)
     assert explain.graph_break_count == 0, explain.break_reasons
+    assert explain.graph_count == 1
     torch._dynamo.reset()
     cblk = torch.compile(blk, fullgraph=True)
-    assert same(cblk(x), want)
-    torch._dynamo.reset()
-    cg = torch.compile(blk, fullgraph=True, mode="reduce-overhead")  # inductor + CUDA graphs
-    for _ in range(3):
-        out = cg(x)
-    assert same(out, want)
+    # silu and the residual add are inductor's (it may round them differently from eager)
+    torch.testing.assert_close(cblk(x), want, rtol=2e-2, atol=2e-2)
+    # the library's ops alone: compiled == eager bit for bit, plain and with CUDA graphs
+    pure = torch.nn.Sequential(blk.up, blk.down)
+    want = pure(x)
+    for mode in (None, "reduce-overhead"):
+        torch._dynamo.reset()
+        cp = torch.compile(pure, fullgraph=True, mode=mode)
+        for _ in range(3):
+            out = cp(x)
+        assert same(out, want), mode
+        x2 = torch.randn(5, 256, generator=g).to(torch.bfloat16).to(DEV)
+        assert same(cp(x2), pure(x2)), f"{mode}, another M"
 
 
 def test_cuda_graph_capture_and_replay(g):
@@ -293,3 +299,27 @@ def test_llama_quantize_model(mode, capsys):
               f"argmax agreement {agree:.3f}; greedy decode: {out[0, 8:].tolist()}")
     assert out.shape == (1, 24)
     assert rel < 0.1, rel
+
+
+@pytest.mark.parametrize("pref", ["fastest", "portable", "hopper"])
+def test_every_gpu_family_bit_exact_with_host(g, pref):
+    """Each preference pins its family (never a silent fallback); each gives the host's bits."""
+    m, n, k = 77, 320, 1000
+    a, w = rand((m, k), torch.int8, g), rand((n, k), torch.int8, g)
+    ws, b = (torch.rand(n, generator=g) * 0.01).to(torch.bfloat16), rand((n,), torch.bfloat16, g)
+    host = OPS.smoothquant_linear(a, w, ws, 0.0123, b)
+    try:
+        plan = sq.Plan.smoothquant_linear(n, k, m, act_scale=0.0123, out_dtype="bfloat16", device=DEV.index,
+                                          preference=pref)
+    except sq.NotSupportedError as e:
+        assert pref == "hopper" and torch.cuda.get_device_capability()[0] != 9, e
+        pytest.skip(f"the Hopper family is not on this GPU: {e.message}")
+    with plan:
+        fam = plan.info.family
+        if pref == "portable":
+            assert fam == sq.KernelFamily.SM80
+        if pref == "hopper":
+            assert fam == sq.KernelFamily.SM90
+        for mm in (1, 16, m):
+            got = plan.run(a[:mm].to(DEV), weight=w.to(DEV), weight_scale=ws.to(DEV), bias=b.to(DEV))
+            assert same(got, host[:mm]), f"{pref} ({fam.name}, {plan.kernel_name(mm)}) M={mm}"
