@@ -21,6 +21,10 @@ def rand_s8(rng, shape):
 
 def assert_bits(got, want, what=""):
     got, want = np.asarray(got), np.asarray(want)
+    if got.dtype.name == "bfloat16":  # ml_dtypes.bfloat16 (when installed): compare its bits
+        got = got.view(np.uint16)
+    if want.dtype.name == "bfloat16":
+        want = want.view(np.uint16)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
     assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
     diff = np.nonzero(ref.bits(got) != ref.bits(want))
