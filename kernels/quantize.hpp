@@ -31,5 +31,10 @@ cudaError_t quantize_prepare();
 // Enqueue on `stream`; no allocation, no synchronization.
 cudaError_t launch_quantize(const QuantizeParams& p, cudaStream_t stream);
 
+// The activation row sums a linear with weight zero points needs when the caller gave none (the
+// pre-pass of SMOOTHQUANT_LINEAR / SCALED_LINEAR): sums[r] = sum_k a[r, k]. Enqueue on `stream`.
+constexpr const char* kRowSumsName = "row_sums";
+cudaError_t launch_row_sums(const RowSumsParams& p, cudaStream_t stream);
+
 }  // namespace kernels
 }  // namespace sq
