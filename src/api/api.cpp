@@ -76,16 +76,18 @@ SQ_API sq_status sq_plan_workspace_size(sq_plan handle, size_t* bytes) {
 SQ_API sq_status sq_plan_precision_guarantee(sq_plan handle, sq_precision_guarantee* guarantee) {
   return with_plan("sq_plan_precision_guarantee", handle, [&](const sq_plan_st& plan) -> sq_status {
     const sq_plan_desc& d = plan.desc;
-    const bool linear = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_QUANTIZED_LINEAR;
+    const bool linear = plan.max_k > 0;  // the linears (SMOOTHQUANT, QUANTIZED, SCALED)
     sq_precision_guarantee g{};
     g.struct_size = sizeof(g);
     g.bit_exact_with_host = 1;
     g.deterministic = 1;
     g.exact_accumulation = linear ? 1 : 0;
     g.accumulate_dtype = linear ? SQ_DTYPE_S32 : SQ_DTYPE_INVALID;
-    const sq_dtype wide = linear ? d.out_dtype : d.act_dtype;
+    // The epilogue's C: f64 for f64 T (the linears, SCALE_ACCUMULATORS) or f64 input (the quantizers),
+    // else f32 (S32 accumulators, computed by the f32 instantiations, included).
+    const sq_dtype wide = linear || d.op == SQ_OP_SCALE_ACCUMULATORS ? d.scale_dtype : d.act_dtype;
     g.epilogue_dtype = wide == SQ_DTYPE_F64 ? SQ_DTYPE_F64 : SQ_DTYPE_F32;
-    g.max_k = linear ? SQ_MAX_K : 0;
+    g.max_k = plan.max_k;
     SQ_TRY(write_struct(guarantee, &g, sizeof(g), sizeof(g), "guarantee"));
     return ok();
   });

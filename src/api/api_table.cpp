@@ -12,26 +12,25 @@
 
 namespace {
 
-// Members of version 1 of the table: the size/version header plus 17 function pointers.
+// Members of each version of the table: the size/version header plus the function pointers.
 constexpr std::size_t kTableHeaderBytes = 2 * sizeof(std::uint32_t);
 constexpr std::size_t kTableFunctionsV1 = 17;
+constexpr std::size_t kTableFunctionsV2 = kTableFunctionsV1 + 2;
 
 static_assert(offsetof(sq_api_table, version) == kTableHeaderBytes,
               "sq_api_table: the function pointers must follow struct_size and api_version");
-// Interim (0.2 header ahead of the code): the header's table has version 2's two members, whose
-// functions are not implemented yet. The table says it is version 1 and its struct_size ends before
-// them, so SQ_API_TABLE_HAS(table, weight_sums) is false. Fill them and drop this once they land.
-constexpr std::size_t kTableBytesV1 = kTableHeaderBytes + kTableFunctionsV1 * sizeof(void (*)(void));
-static_assert(offsetof(sq_api_table, weight_sums) == kTableBytesV1,
+static_assert(offsetof(sq_api_table, weight_sums) == kTableHeaderBytes + kTableFunctionsV1 * sizeof(void (*)(void)),
               "sq_api_table: version 2's members must follow version 1's");
-static_assert(SQ_API_TABLE_VERSION == 2u, "make_table() fills version 1 of the 0.2 table (interim)");
+static_assert(sizeof(sq_api_table) == kTableHeaderBytes + kTableFunctionsV2 * sizeof(void (*)(void)),
+              "sq_api_table grew: fill the new members below and bump this check");
+static_assert(SQ_API_TABLE_VERSION == 2u, "make_table() fills version 2 of the table");
 
 // Filled by member name (not by position), so two members of the same type cannot swap.
 // constexpr: the table is constant-initialized (read-only data, no run-time init order).
 constexpr sq_api_table make_table() noexcept {
   sq_api_table t{};
-  t.struct_size = static_cast<std::uint32_t>(kTableBytesV1);
-  t.api_version = 1u;
+  t.struct_size = static_cast<std::uint32_t>(sizeof(sq_api_table));
+  t.api_version = SQ_API_TABLE_VERSION;
   // version 1
   t.version = &sq_version;
   t.version_string = &sq_version_string;
@@ -50,6 +49,9 @@ constexpr sq_api_table make_table() noexcept {
   t.smooth_apply_to_weight = &sq_smooth_apply_to_weight;
   t.quantize_weight_per_channel = &sq_quantize_weight_per_channel;
   t.static_act_scale = &sq_static_act_scale;
+  // version 2 (0.2)
+  t.weight_sums = &sq_weight_sums;
+  t.quantize_weight_per_channel_asymmetric = &sq_quantize_weight_per_channel_asymmetric;
   return t;
 }
 

@@ -20,7 +20,7 @@ struct DtypeInfo {
 inline constexpr DtypeInfo kDtypes[] = {
     {SQ_DTYPE_INVALID, "INVALID", 0, false}, {SQ_DTYPE_S8, "S8", 1, false},  {SQ_DTYPE_S32, "S32", 4, false},
     {SQ_DTYPE_F16, "F16", 2, true},          {SQ_DTYPE_BF16, "BF16", 2, true}, {SQ_DTYPE_F32, "F32", 4, true},
-    {SQ_DTYPE_F64, "F64", 8, true},
+    {SQ_DTYPE_F64, "F64", 8, true},          {SQ_DTYPE_U8, "U8", 1, false},
 };
 inline constexpr DtypeInfo kUnknownDtype = {SQ_DTYPE_INVALID, "unknown", 0, false};
 
@@ -30,7 +30,9 @@ constexpr const DtypeInfo& dtype_info(sq_dtype d) {
 constexpr const char* dtype_name(sq_dtype d) { return dtype_info(d).name; }
 constexpr size_t dtype_size(sq_dtype d) { return dtype_info(d).size; }
 constexpr bool is_float(sq_dtype d) { return dtype_info(d).is_float; }
-// The kernels' Dtype of a float dtype (the values are equal).
+// S8 or U8: a quantized (GEMM operand or q) dtype.
+constexpr bool is_int8(sq_dtype d) { return d == SQ_DTYPE_S8 || d == SQ_DTYPE_U8; }
+// The kernels' Dtype of a public dtype other than INVALID (the values are equal).
 constexpr kernels::Dtype kernel_dtype(sq_dtype d) { return static_cast<kernels::Dtype>(d); }
 
 constexpr bool dtypes_indexed_by_value() {
@@ -42,7 +44,10 @@ static_assert(dtypes_indexed_by_value(), "kDtypes is indexed by the sq_dtype val
 static_assert(static_cast<int>(kernels::Dtype::F16) == SQ_DTYPE_F16 &&
                   static_cast<int>(kernels::Dtype::BF16) == SQ_DTYPE_BF16 &&
                   static_cast<int>(kernels::Dtype::F32) == SQ_DTYPE_F32 &&
-                  static_cast<int>(kernels::Dtype::F64) == SQ_DTYPE_F64,
+                  static_cast<int>(kernels::Dtype::F64) == SQ_DTYPE_F64 &&
+                  static_cast<int>(kernels::Dtype::S8) == SQ_DTYPE_S8 &&
+                  static_cast<int>(kernels::Dtype::S32) == SQ_DTYPE_S32 &&
+                  static_cast<int>(kernels::Dtype::U8) == SQ_DTYPE_U8,
               "kernels::Dtype values are the public ones");
 
 // Whether p is aligned to `bytes` (an element size or a vector width).

@@ -26,11 +26,19 @@ struct LinearShape {
 
 // The plan's op (the public sq_op, which the dispatch does not see).
 enum class Op : uint8_t {
-  kStaticLinear,     // SQ_OP_SMOOTHQUANT_LINEAR: the linear on int8 activations
-  kDynamicLinear,    // SQ_OP_QUANTIZED_LINEAR: the dynamic quantizer, then the linear
-  kStaticQuantize,   // SQ_OP_QUANTIZE_STATIC
-  kDynamicQuantize,  // SQ_OP_QUANTIZE_DYNAMIC
+  kStaticLinear,       // SQ_OP_SMOOTHQUANT_LINEAR: the linear on int8 activations (or its S32 accumulators)
+  kDynamicLinear,      // SQ_OP_QUANTIZED_LINEAR: the per-token quantizer, then the linear
+  kStaticQuantize,     // SQ_OP_QUANTIZE_STATIC
+  kDynamicQuantize,    // SQ_OP_QUANTIZE_DYNAMIC (every per-token mode)
+  kScaledLinear,       // SQ_OP_SCALED_LINEAR: the linear with the caller's activation scales
+  kRmsNormQuantize,    // SQ_OP_RMSNORM_QUANTIZE: the quantizer with the RMSNorm producer
+  kSiluMulQuantize,    // SQ_OP_SILU_MUL_QUANTIZE: the quantizer with the SiLU-and-multiply producer
+  kScaleAccumulators,  // SQ_OP_SCALE_ACCUMULATORS: the linears' epilogue on given int32 accumulators
 };
+
+// The quantizer's mode as the launch plan sees it (the contract's quant modes); kOpDefault: the op's
+// own (STATIC for kStaticQuantize, else DYNAMIC), what a PlanFacts that does not name one means.
+enum class QuantFact : uint8_t { kOpDefault, kStatic, kDynamic, kDynamicAsym, kAbsmax, kFromAbsmax };
 
 // The GPU kernel family a plan chose at select (SQ_KERNEL_FAMILY_SM80 / SM90).
 enum class GpuFamily : uint8_t { kPortable, kHopper };
@@ -41,8 +49,11 @@ struct PlanFacts {
   GpuFamily family;
   DeviceFacts device;
   int64_t n, k;
-  int32_t out_bytes;  // linear output element
-  int32_t x_bytes;    // quantizer input element
+  int32_t out_bytes;  // linear output element (4 for S32 accumulators); SCALE_ACCUMULATORS' T
+  int32_t x_bytes;    // quantizer input element (SiLU-mul: of each half of its [M, 2K] row)
+  // Since 0.2, appended: an initialization that stops at x_bytes means a 0.1 plan of its op.
+  QuantFact quant;         // the quantizer's mode
+  bool weight_zero_point;  // SQ_PLAN_WEIGHT_ZERO_POINT on a linear: a run may need the row-sums pre-pass
 };
 
 }  // namespace sq

@@ -6,6 +6,7 @@
 #include "dispatch/cost_model.hpp"
 #include "quantize.hpp"
 #include "registry.hpp"
+#include "scale_accumulators.hpp"
 
 namespace sq {
 
@@ -18,15 +19,51 @@ constexpr int32_t kSm90ImageSm = 90;
 // M x K measured [D-quant-overlap].
 constexpr int64_t kQuantizerOverlapMaxMK = 16 * 28672;
 
-bool has_linear(Op op) { return op == Op::kStaticLinear || op == Op::kDynamicLinear; }
-bool has_quantizer(Op op) { return op != Op::kStaticLinear; }
-bool dynamic_quantizer(Op op) { return op == Op::kDynamicLinear || op == Op::kDynamicQuantize; }
+bool has_linear(Op op) { return op == Op::kStaticLinear || op == Op::kDynamicLinear || op == Op::kScaledLinear; }
+bool has_quantizer(Op op) {
+  return op == Op::kDynamicLinear || op == Op::kStaticQuantize || op == Op::kDynamicQuantize ||
+         op == Op::kRmsNormQuantize || op == Op::kSiluMulQuantize;
+}
 
-// The dynamic quantizer splits a long row over a cluster when there are few rows: one CTA per
-// kQuantizeCtaBytes of the row, at most kQuantizeMaxRowSplits, while every CTA fits one wave of one CTA
-// per SM [D-quant-row-split].
-int32_t quantizer_row_splits(const PlanFacts& f, int64_t m) {
-  if (!dynamic_quantizer(f.op) || f.device.sm != kSm90ImageSm) return 1;
+// The quantizer's mode: the plan's, or the op's own.
+QuantFact quant_mode(const PlanFacts& f) {
+  if (f.quant != QuantFact::kOpDefault) return f.quant;
+  return f.op == Op::kStaticQuantize ? QuantFact::kStatic : QuantFact::kDynamic;
+}
+
+// The name sq_plan_kernel_name reports for the quantizer: its producer, then its mode.
+const char* quantizer_name(Op op, QuantFact mode) {
+  static constexpr const char* kPlain[] = {nullptr,
+                                           kernels::kQuantizeStaticName,
+                                           kernels::kQuantizeDynamicName,
+                                           "quantize_dynamic_asymmetric",
+                                           "quantize_absmax",
+                                           "quantize_from_absmax"};
+  static constexpr const char* kRmsNorm[] = {nullptr,
+                                             "rmsnorm_quantize_static",
+                                             "rmsnorm_quantize_dynamic",
+                                             "rmsnorm_quantize_dynamic_asymmetric",
+                                             "rmsnorm_quantize_absmax",
+                                             "rmsnorm_quantize_from_absmax"};
+  static constexpr const char* kSiluMul[] = {nullptr,
+                                             "silu_mul_quantize_static",
+                                             "silu_mul_quantize_dynamic",
+                                             "silu_mul_quantize_dynamic_asymmetric",
+                                             "silu_mul_quantize_absmax",
+                                             "silu_mul_quantize_from_absmax"};
+  const auto i = static_cast<size_t>(mode);
+  if (op == Op::kRmsNormQuantize) return kRmsNorm[i];
+  if (op == Op::kSiluMulQuantize) return kSiluMul[i];
+  return kPlain[i];
+}
+
+// The quantizer splits a long row over a cluster when there are few rows: one CTA per kQuantizeCtaBytes
+// of the row, at most kQuantizeMaxRowSplits, while every CTA fits one wave of one CTA per SM
+// [D-quant-row-split]. Only the plain symmetric per-token quantizer, whose clusters were measured; every
+// other mode and producer takes one CTA per row until its clusters are.
+int32_t quantizer_row_splits(const PlanFacts& f, QuantFact mode, int64_t m) {
+  const bool plain = f.op == Op::kDynamicLinear || f.op == Op::kDynamicQuantize;
+  if (!plain || mode != QuantFact::kDynamic || f.device.sm != kSm90ImageSm) return 1;
   const int64_t row_bytes = f.k * static_cast<int64_t>(f.x_bytes);
   int64_t splits = std::min<int64_t>(kernels::kQuantizeMaxRowSplits, ceil_div(row_bytes, kernels::kQuantizeCtaBytes));
   while (splits > 1 && m * splits > f.device.num_sms) --splits;
@@ -35,27 +72,43 @@ int32_t quantizer_row_splits(const PlanFacts& f, int64_t m) {
 
 }  // namespace
 
-LaunchPlan plan_launch(const PlanFacts& f, int64_t m, bool aligned16) {
+LaunchPlan plan_launch(const PlanFacts& f, int64_t m, bool aligned16, bool row_sums_pass) {
   LaunchPlan plan{};
   const bool sm90_image = f.device.sm == kSm90ImageSm;
   if (has_quantizer(f.op)) {
-    plan.quantizer.name = dynamic_quantizer(f.op) ? kernels::kQuantizeDynamicName : kernels::kQuantizeStaticName;
-    plan.quantizer.row_splits = quantizer_row_splits(f, m);
-    // The dynamic quantizer starts as its predecessor drains [D-quant-pdl].
-    plan.quantizer.programmatic = dynamic_quantizer(f.op) && sm90_image;
+    const QuantFact mode = quant_mode(f);
+    plan.quantizer.name = quantizer_name(f.op, mode);
+    plan.quantizer.row_splits = quantizer_row_splits(f, mode, m);
+    // A per-token quantizer (every mode but STATIC, every producer) starts as its predecessor drains
+    // [D-quant-pdl]; the static one does not (as in 0.1).
+    plan.quantizer.programmatic = mode != QuantFact::kStatic && sm90_image;
+  }
+  // The pre-pass is the run's first kernel: like the static linear it starts as its predecessor drains
+  // (it waits before it reads act).
+  const bool pre_pass = row_sums_pass && f.weight_zero_point && (f.op == Op::kStaticLinear || f.op == Op::kScaledLinear);
+  if (pre_pass) {
+    plan.row_sums.name = kernels::kRowSumsName;
+    plan.row_sums.programmatic = sm90_image;
   }
   if (has_linear(f.op)) {
     const LinearShape s{m, f.n, f.k, f.out_bytes, aligned16};
     const kernels::KernelVariant& v =
         f.family == GpuFamily::kHopper ? sm90_choose(s, f.device) : sm80_choose(s, f.device);
     plan.linear.variant = &v;
-    // The static plan's linear starts as whatever precedes it drains [D-linear-pdl]; after the dynamic
-    // quantizer only a decode kernel of the smallest token bucket does, up to kQuantizerOverlapMaxMK.
+    // The first linear of a run starts as whatever precedes it drains [D-linear-pdl]; after the dynamic
+    // quantizer only a decode kernel of the smallest token bucket does, up to kQuantizerOverlapMaxMK;
+    // after the row-sums pre-pass none does (not measured: the conservative choice).
     bool programmatic = sm90_image && v.honours_programmatic;
     if (f.op == Op::kDynamicLinear)
       programmatic = programmatic && v.family == kernels::Family::kDecode &&
                      v.max_m == kernels::decode_variants()[0].max_m && m * f.k <= kQuantizerOverlapMaxMK;
+    if (pre_pass) programmatic = false;
     plan.linear.programmatic = programmatic;
+  }
+  if (f.op == Op::kScaleAccumulators) {
+    // The run's only kernel: it starts as its predecessor drains (it waits before it reads anything).
+    plan.scale_accumulators.name = kernels::kScaleAccumulatorsName;
+    plan.scale_accumulators.programmatic = sm90_image;
   }
   return plan;
 }
@@ -71,7 +124,12 @@ cudaError_t prepare_launches(const PlanFacts& f) {
     if (e == cudaSuccess && hopper) e = kernels::prepare_variants(kernels::sm90_splitk_variants());
     if (e != cudaSuccess) return e;
   }
-  if (has_quantizer(f.op)) return kernels::quantize_prepare();
+  // The quantizers and the row-sums pre-pass live in kernels/quantize.cu (one setup).
+  if (has_quantizer(f.op) || f.weight_zero_point) {
+    const cudaError_t e = kernels::quantize_prepare();
+    if (e != cudaSuccess) return e;
+  }
+  if (f.op == Op::kScaleAccumulators) return kernels::scale_accumulators_prepare();
   return cudaSuccess;
 }
 

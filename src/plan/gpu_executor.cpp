@@ -13,6 +13,7 @@
 #include "plan/executor.hpp"
 #include "plan/params.hpp"
 #include "quantize.hpp"
+#include "scale_accumulators.hpp"
 
 namespace sq {
 
@@ -27,7 +28,22 @@ Op plan_op(sq_op op) {
     case SQ_OP_SMOOTHQUANT_LINEAR: return Op::kStaticLinear;
     case SQ_OP_QUANTIZED_LINEAR: return Op::kDynamicLinear;
     case SQ_OP_QUANTIZE_STATIC: return Op::kStaticQuantize;
+    case SQ_OP_SCALED_LINEAR: return Op::kScaledLinear;
+    case SQ_OP_RMSNORM_QUANTIZE: return Op::kRmsNormQuantize;
+    case SQ_OP_SILU_MUL_QUANTIZE: return Op::kSiluMulQuantize;
+    case SQ_OP_SCALE_ACCUMULATORS: return Op::kScaleAccumulators;
     default: return Op::kDynamicQuantize;
+  }
+}
+
+// The dispatch's name of the plan's quantizer mode.
+QuantFact plan_quant(kernels::QuantMode m) {
+  switch (m) {
+    case kernels::QuantMode::kStatic: return QuantFact::kStatic;
+    case kernels::QuantMode::kDynamicAsym: return QuantFact::kDynamicAsym;
+    case kernels::QuantMode::kAbsmax: return QuantFact::kAbsmax;
+    case kernels::QuantMode::kFromAbsmax: return QuantFact::kFromAbsmax;
+    default: return QuantFact::kDynamic;
   }
 }
 
@@ -57,7 +73,7 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
   // Otherwise the runtime check finds the stream's device, refuses another device's stream, and makes
   // the plan's device current for the launch [D-device-check].
   std::optional<DeviceGuard> guard;
-  const StreamPlace where = locate_stream(s, plan.context);
+  const StreamPlace where = locate_stream(s, plan.context, plan.device);
   if (!where.in_context) {
     if (where.error != cudaSuccess)
       return fail(SQ_STATUS_INVALID_ARGUMENT, "sq_plan_run: cannot get the device of stream %p: %s (%s)",
@@ -69,7 +85,7 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
     guard.emplace(plan.device);
     if (guard->status() != cudaSuccess) return cuda_fail(guard->status(), "sq_plan_run: cudaSetDevice");
   }
-  const LaunchPlan launches = plan_launch(plan.facts, req.m, req.aligned16);
+  const LaunchPlan launches = plan_launch(plan.facts, req.m, req.aligned16, req.row_sums_pass);
   cudaError_t e = cudaSuccess;
   if (launches.quantizer.name != nullptr) {
     kernels::QuantizeParams p = quantize_params(plan, req);
@@ -77,10 +93,20 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
     p.overlap_previous = launches.quantizer.programmatic;
     e = kernels::launch_quantize(p, s);
   }
+  if (e == cudaSuccess && launches.row_sums.name != nullptr) {
+    kernels::RowSumsParams p = row_sums_params(plan, req);
+    p.programmatic = launches.row_sums.programmatic;
+    e = kernels::launch_row_sums(p, s);
+  }
   if (e == cudaSuccess && launches.linear.variant != nullptr) {
     kernels::LinearParams p = linear_params(plan, req);
     p.programmatic = launches.linear.programmatic;
     e = launches.linear.variant->launch(p, plan.facts.device.num_sms, s);
+  }
+  if (e == cudaSuccess && launches.scale_accumulators.name != nullptr) {
+    kernels::ScaleAccumulatorsParams p = scale_accumulators_params(plan, req);
+    p.programmatic = launches.scale_accumulators.programmatic;
+    e = kernels::launch_scale_accumulators(p, s);
   }
   if (e != cudaSuccess) return cuda_fail(e, "sq_plan_run: kernel launch");
   return ok();
@@ -108,7 +134,7 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
   if (stream == nullptr) {
     if ((e = cudaGetDevice(&device)) != cudaSuccess) return cuda_fail(e, "sq_plan_select: cudaGetDevice");
   } else {
-    const StreamPlace where = locate_stream(reinterpret_cast<cudaStream_t>(stream), nullptr);
+    const StreamPlace where = locate_stream(reinterpret_cast<cudaStream_t>(stream), nullptr, -1);
     if (where.error != cudaSuccess)
       return fail(SQ_STATUS_INVALID_ARGUMENT, "sq_plan_select: cannot get the device of stream %p: %s (%s)",
                   static_cast<void*>(stream), cudaGetErrorName(where.error), cudaGetErrorString(where.error));
@@ -139,13 +165,16 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
   DeviceGuard guard(device);
   if (guard.status() != cudaSuccess) return cuda_fail(guard.status(), "sq_plan_select: cudaSetDevice");
   const sq_plan_desc& d = plan->desc;
+  const bool linear = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_QUANTIZED_LINEAR || d.op == SQ_OP_SCALED_LINEAR;
   plan->facts = PlanFacts{plan_op(d.op),
                           family == SQ_KERNEL_FAMILY_SM90 ? GpuFamily::kHopper : GpuFamily::kPortable,
                           device_facts(sm, sms),
                           d.n,
                           d.k,
-                          static_cast<int32_t>(dtype_size(d.out_dtype)),
-                          static_cast<int32_t>(dtype_size(d.act_dtype))};
+                          static_cast<int32_t>(dtype_size(d.out_dtype)),  // S32 accumulators: 4
+                          static_cast<int32_t>(dtype_size(d.act_dtype)),
+                          plan_quant(plan->mode),
+                          linear && (d.flags & SQ_PLAN_WEIGHT_ZERO_POINT) != 0};
   e = prepare_launches(plan->facts);
   if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the kernels");
   plan->family = family;

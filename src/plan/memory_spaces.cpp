@@ -48,9 +48,22 @@ sq_status check_one(const sq_plan_st& plan, const Pointer& p, bool host_plan) {
 }
 
 sq_status check_all(const sq_plan_st& plan, const sq_run_args& a, bool host_plan) {
-  const Pointer ptrs[] = {{a.act, "act"},       {a.weight, "weight"}, {a.weight_scale, "weight_scale"},
-                          {a.bias, "bias"},     {a.smooth, "smooth"}, {a.act_scale_scratch, "act_scale_scratch"},
-                          {a.out, "out"}};
+  const Pointer ptrs[] = {{a.act, "act"},
+                          {a.weight, "weight"},
+                          {a.weight_scale, "weight_scale"},
+                          {a.bias, "bias"},
+                          {a.smooth, "smooth"},
+                          {a.act_scale_scratch, "act_scale_scratch"},
+                          {a.out, "out"},
+                          {a.act_scale, "act_scale"},
+                          {a.weight_zero_point, "weight_zero_point"},
+                          {a.weight_sums, "weight_sums"},
+                          {a.act_zero_point, "act_zero_point"},
+                          {a.act_sums, "act_sums"},
+                          {a.absmax, "absmax"},
+                          {a.residual, "residual"},
+                          {a.residual_out, "residual_out"},
+                          {a.norm_weight, "norm_weight"}};
   for (const Pointer& p : ptrs) SQ_TRY(check_one(plan, p, host_plan));
   return SQ_STATUS_SUCCESS;
 }

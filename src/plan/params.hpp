@@ -1,6 +1,9 @@
 // The parameter blocks a run hands its kernels, built from the plan and the checked request: the same
 // for the host and the GPU executors. Where the buffers are: the quantizer writes q into the workspace
-// (QUANTIZED_LINEAR) or into out (the quantize ops); the linear reads q from there, or act.
+// (QUANTIZED_LINEAR, with its per-token zero points and row sums there too) or into out (the quantize and
+// fused ops); the linear reads q from there, or act; the activation row sums a linear with weight zero
+// points needs come from args->act_sums, else from the quantizer (QUANTIZED_LINEAR) or the row-sums
+// pre-pass (into the workspace).
 #pragma once
 
 #include <cstddef>
@@ -18,7 +21,18 @@ kernels::QuantizeParams quantize_params(const sq_plan_st& plan, const RunRequest
 // The linear's parameters (programmatic left to the launch plan: false).
 kernels::LinearParams linear_params(const sq_plan_st& plan, const RunRequest& req);
 
-// The workspace a plan of desc needs: QUANTIZED_LINEAR's q, max_m rows of quantized_ld bytes.
-size_t workspace_size(const sq_plan_desc& desc);
+// The row-sums pre-pass's parameters (req.row_sums_pass; programmatic left to the launch plan: false).
+kernels::RowSumsParams row_sums_params(const sq_plan_st& plan, const RunRequest& req);
+
+// SCALE_ACCUMULATORS' parameters (programmatic left to the launch plan: false).
+kernels::ScaleAccumulatorsParams scale_accumulators_params(const sq_plan_st& plan, const RunRequest& req);
+
+// The workspace of a plan of desc: sets plan->q_ld, zp_offset, sums_offset and workspace_bytes.
+//   QUANTIZED_LINEAR: q (max_m rows of q_ld bytes, q_ld = K rounded up to 16), then with
+//     SQ_QUANT_DYNAMIC_ASYMMETRIC the zero points [max_m] (q dtype), then with SQ_PLAN_WEIGHT_ZERO_POINT
+//     the row sums [max_m] (int32); each region starts kWorkspaceRegionAlign-aligned.
+//   SMOOTHQUANT_LINEAR / SCALED_LINEAR with SQ_PLAN_WEIGHT_ZERO_POINT: the row sums [max_m] (int32).
+//   Every other plan: none.
+void set_workspace_layout(sq_plan_st* plan);
 
 }  // namespace sq

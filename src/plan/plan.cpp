@@ -35,6 +35,54 @@ uint64_t static_bits_for(sq_dtype t, double v) {
   }
 }
 
+kernels::QuantMode kernel_mode(sq_quant_mode m) {
+  switch (m) {
+    case SQ_QUANT_STATIC: return kernels::QuantMode::kStatic;
+    case SQ_QUANT_DYNAMIC_ASYMMETRIC: return kernels::QuantMode::kDynamicAsym;
+    case SQ_QUANT_ABSMAX: return kernels::QuantMode::kAbsmax;
+    case SQ_QUANT_FROM_ABSMAX: return kernels::QuantMode::kFromAbsmax;
+    default: return kernels::QuantMode::kDynamic;
+  }
+}
+
+// Everything a run needs from the validated descriptor, fixed at select.
+void derive(sq_plan_st* plan) {
+  const sq_plan_desc& d = plan->desc;
+  const bool float_input = is_float(d.act_dtype);
+  plan->t = d.scale_dtype != SQ_DTYPE_INVALID ? kernel_dtype(d.scale_dtype) : kernels::Dtype::F32;
+  plan->x_dtype = float_input ? kernel_dtype(d.act_dtype) : kernels::Dtype::F32;
+  plan->out_type = d.out_dtype == SQ_DTYPE_S32 ? kernels::Dtype::S32 : plan->t;
+  plan->weight_type = d.weight_dtype == SQ_DTYPE_U8 ? kernels::Dtype::U8 : kernels::Dtype::S8;
+  // The quantizer: its mode (the op's own for 0), its q dtype, and what produces its rows.
+  const sq_quant_mode mode = d.quant_mode != SQ_QUANT_DEFAULT
+                                 ? d.quant_mode
+                                 : (d.op == SQ_OP_QUANTIZE_STATIC ? SQ_QUANT_STATIC : SQ_QUANT_DYNAMIC);
+  plan->mode = kernel_mode(mode);
+  if (d.op == SQ_OP_QUANTIZED_LINEAR)
+    plan->q_type = d.quant_dtype == SQ_DTYPE_U8 ? kernels::Dtype::U8 : kernels::Dtype::S8;
+  else
+    plan->q_type = d.out_dtype == SQ_DTYPE_U8 ? kernels::Dtype::U8 : kernels::Dtype::S8;
+  plan->producer = d.op == SQ_OP_RMSNORM_QUANTIZE    ? kernels::Producer::kRmsNorm
+                   : d.op == SQ_OP_SILU_MUL_QUANTIZE ? kernels::Producer::kSiluMul
+                                                     : kernels::Producer::kPlain;
+  // The linear's a: the caller's int8 activations, or QUANTIZED_LINEAR's q.
+  if (d.op == SQ_OP_QUANTIZED_LINEAR)
+    plan->act_type = plan->q_type;
+  else
+    plan->act_type = d.act_dtype == SQ_DTYPE_U8 ? kernels::Dtype::U8 : kernels::Dtype::S8;
+  plan->eps = static_cast<float>(d.eps);
+  // The static scale: (T)act_scale for the static linear, (C)act_scale for a static quantizer.
+  plan->static_scale_bits = 0;
+  if (d.op == SQ_OP_SMOOTHQUANT_LINEAR && d.out_dtype != SQ_DTYPE_S32) {
+    plan->static_scale_bits = static_bits_for(d.out_dtype, d.act_scale);
+  } else if (float_input && mode == SQ_QUANT_STATIC) {
+    plan->static_scale_bits = static_bits_for(d.act_dtype == SQ_DTYPE_F64 ? SQ_DTYPE_F64 : SQ_DTYPE_F32, d.act_scale);
+  }
+  plan->max_k = plan_max_k(d);
+  plan->rules = run_rules(d);
+  set_workspace_layout(plan);
+}
+
 }  // namespace
 
 void registry_add(const sq_plan_st* p) {
@@ -63,14 +111,7 @@ sq_status plan_select(sq_stream stream, const sq_plan_desc* desc_in, sq_preferen
   if (plan == nullptr) return fail(SQ_STATUS_OUT_OF_MEMORY, "sq_plan_select: host allocation failed");
   plan->magic = kPlanMagic;
   plan->desc = d;
-  plan->t = d.scale_dtype != SQ_DTYPE_INVALID ? kernel_dtype(d.scale_dtype) : kernels::Dtype::F32;
-  plan->x_dtype = d.act_dtype == SQ_DTYPE_S8 ? kernels::Dtype::F32 : kernel_dtype(d.act_dtype);
-  if (d.op == SQ_OP_SMOOTHQUANT_LINEAR) {
-    plan->static_scale_bits = static_bits_for(d.out_dtype, d.act_scale);
-  } else if (d.op == SQ_OP_QUANTIZE_STATIC) {
-    plan->static_scale_bits = static_bits_for(d.act_dtype == SQ_DTYPE_F64 ? SQ_DTYPE_F64 : SQ_DTYPE_F32, d.act_scale);
-  }
-  plan->workspace_bytes = workspace_size(d);
+  derive(plan);
   if (pref == SQ_PREFERENCE_HOST_REFERENCE) {
     host_select(plan);
   } else {

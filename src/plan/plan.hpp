@@ -7,6 +7,7 @@
 
 #include "dispatch/facts.hpp"
 #include "kernel_params.hpp"
+#include "plan/validate.hpp"
 #include "smoothquant/smoothquant.h"
 
 namespace sq {
@@ -21,11 +22,25 @@ struct sq_plan_st {
   int32_t device;                // -1 for the host family
   void* context;          // the CUcontext current at select (sq_plan_run's fast device check); nullptr for host
   sq::PlanFacts facts;    // GPU plans: what the launch plan depends on (device.sm: 0 for host)
-  sq::kernels::Dtype t;   // linears: scale/out dtype T; quantize ops: the scale/smooth dtype (F32 if none)
-  sq::kernels::Dtype x_dtype;  // float input dtype (quantize ops, QUANTIZED_LINEAR)
-  uint64_t static_scale_bits;  // linears: (T)act_scale; QUANTIZE_STATIC: (C)act_scale
-  size_t workspace_bytes;
+  sq::kernels::Dtype t;   // linears, SCALE_ACCUMULATORS: T (F32 for S32 out); quantizers: S (F32 if none)
+  sq::kernels::Dtype x_dtype;  // float input dtype (quantize and fused ops, QUANTIZED_LINEAR)
+  uint64_t static_scale_bits;  // SMOOTHQUANT_LINEAR: (T)act_scale; STATIC quantizers: (C)act_scale
+  size_t workspace_bytes;      // the most any run needs (sq_plan_workspace_size)
   unsigned host_threads;
+  // Since 0.2.
+  sq::RunRules rules;             // what a run must, may and must not pass
+  int64_t max_k;                  // linears: the contract's max_k; else 0
+  sq::kernels::Dtype out_type;    // the linear's out: T or S32
+  sq::kernels::Dtype act_type;    // the linear's a: act_dtype, or QUANTIZED_LINEAR's q dtype (S8/U8)
+  sq::kernels::Dtype weight_type; // S8 or U8
+  sq::kernels::Dtype q_type;      // the quantizer's q: S8 or U8
+  sq::kernels::QuantMode mode;    // the quantizer's mode (the op's own when desc.quant_mode is 0)
+  sq::kernels::Producer producer; // what produces the quantizer's row
+  float eps;                      // RMSNORM_QUANTIZE: (float)desc.eps
+  // The workspace regions (bytes from its start): QUANTIZED_LINEAR's q (q_ld bytes per row), its per-token
+  // zero points (ASYMMETRIC) and the activation row sums (plans with SQ_PLAN_WEIGHT_ZERO_POINT).
+  int64_t q_ld;
+  size_t zp_offset, sums_offset;
 };
 
 namespace sq {
