@@ -8,6 +8,7 @@
 #include <limits>
 #include <thread>
 
+#include "op_harness.hpp"
 #include "test_util.hpp"
 
 using namespace sqt;
@@ -315,6 +316,919 @@ TEST_CASE("threads: many threads run one plan at once and select/destroy concurr
     CHECK(st[t] == SQ_STATUS_SUCCESS);
     CHECK(st2[t] == SQ_STATUS_SUCCESS);
     CHECK(first_bit_difference(outs[t], ref) == -1);
+  }
+  sq_plan_destroy(plan);
+}
+
+// =====================================================================================================
+// The 0.2 ABI: zero points, U8, the new ops and quant modes, flags, eps, max_k, grown structs.
+// Tests tagged [run02] run the 0.2 host kernels (src/host/); the rest are validation only.
+// =====================================================================================================
+
+namespace {
+
+// A descriptor edit, the status it must fail with and a piece of the message.
+struct DescCase {
+  const char* what;
+  sq_plan_desc desc;
+  sq_status want;
+  const char* needle;
+};
+
+sq_plan_desc sq_linear(sq_dtype act, sq_dtype w, int64_t k, int32_t za = 0, uint32_t flags = 0) {
+  sq_plan_desc d = linear_desc(SQ_DTYPE_F32, 16, k, 8, 0.5);
+  d.act_dtype = act;
+  d.weight_dtype = w;
+  d.act_zero_point = za;
+  d.flags = flags;
+  return d;
+}
+sq_plan_desc scaled_linear(sq_dtype act, sq_dtype w, int64_t k, uint32_t flags = 0) {
+  sq_plan_desc d = blank_desc(SQ_OP_SCALED_LINEAR);
+  d.act_dtype = act;
+  d.weight_dtype = w;
+  d.scale_dtype = d.out_dtype = SQ_DTYPE_BF16;
+  d.n = 16;
+  d.k = k;
+  d.max_m = 8;
+  d.flags = flags;
+  return d;
+}
+sq_plan_desc quantized_linear(sq_quant_mode mode, sq_dtype q, int64_t k, uint32_t flags = 0) {
+  sq_plan_desc d = blank_desc(SQ_OP_QUANTIZED_LINEAR);
+  d.act_dtype = SQ_DTYPE_F16;
+  d.weight_dtype = SQ_DTYPE_S8;
+  d.scale_dtype = d.out_dtype = SQ_DTYPE_F16;
+  d.n = 16;
+  d.k = k;
+  d.max_m = 8;
+  d.quant_mode = mode;
+  d.quant_dtype = q;
+  d.flags = flags;
+  return d;
+}
+sq_plan_desc quantizer(sq_op op, sq_quant_mode mode, sq_dtype q = SQ_DTYPE_S8, sq_dtype x = SQ_DTYPE_BF16) {
+  sq_plan_desc d = blank_desc(op);
+  d.act_dtype = x;
+  d.out_dtype = q;
+  d.scale_dtype = SQ_DTYPE_F32;
+  d.k = 64;
+  d.max_m = 8;
+  d.quant_mode = mode;
+  const sq_quant_mode resolved = mode != SQ_QUANT_DEFAULT ? mode : op == SQ_OP_QUANTIZE_STATIC ? SQ_QUANT_STATIC : SQ_QUANT_DYNAMIC;
+  if (resolved == SQ_QUANT_STATIC) d.act_scale = 0.05;
+  if (op == SQ_OP_RMSNORM_QUANTIZE) d.eps = 1e-6;
+  return d;
+}
+sq_plan_desc scale_acc(uint32_t flags = 0) {
+  sq_plan_desc d = blank_desc(SQ_OP_SCALE_ACCUMULATORS);
+  d.act_dtype = SQ_DTYPE_S32;
+  d.scale_dtype = d.out_dtype = SQ_DTYPE_F32;
+  d.n = 16;
+  d.max_m = 8;
+  d.flags = flags;
+  return d;
+}
+
+template <typename F>
+sq_plan_desc edit(sq_plan_desc d, F f) {
+  f(d);
+  return d;
+}
+
+sq_status select_host(const sq_plan_desc& d, sq_plan* p) { return sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, p); }
+
+}  // namespace
+
+TEST_CASE("0.2 descriptors: every valid op and mode selects", "[api][v02]") {
+  const sq_plan_desc good[] = {
+      sq_linear(SQ_DTYPE_U8, SQ_DTYPE_U8, 100, 255, SQ_PLAN_WEIGHT_ZERO_POINT),
+      sq_linear(SQ_DTYPE_S8, SQ_DTYPE_U8, 100, -128),
+      edit(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 100), [](sq_plan_desc& d) { d.out_dtype = SQ_DTYPE_S32; d.scale_dtype = 0; d.act_scale = 0; }),
+      edit(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 100), [](sq_plan_desc& d) { d.out_dtype = SQ_DTYPE_S32; d.scale_dtype = 0; d.act_scale = -7; }),
+      quantized_linear(SQ_QUANT_DEFAULT, 0, 100),
+      quantized_linear(SQ_QUANT_DYNAMIC, SQ_DTYPE_S8, 100, SQ_PLAN_WEIGHT_ZERO_POINT),
+      quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_U8, 100),
+      quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_S8, 100, SQ_PLAN_WEIGHT_ZERO_POINT),
+      scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 100),
+      scaled_linear(SQ_DTYPE_U8, SQ_DTYPE_S8, 100, SQ_PLAN_ACT_ZERO_POINT | SQ_PLAN_WEIGHT_ZERO_POINT | SQ_PLAN_PER_TENSOR_ACT_SCALE),
+      edit(quantizer(SQ_OP_QUANTIZE_STATIC, SQ_QUANT_DEFAULT, SQ_DTYPE_U8), [](sq_plan_desc& d) { d.act_zero_point = 255; }),
+      edit(quantizer(SQ_OP_QUANTIZE_STATIC, SQ_QUANT_STATIC, SQ_DTYPE_S8), [](sq_plan_desc& d) { d.act_zero_point = -128; }),
+      quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_DEFAULT),
+      quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_U8),
+      quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_ABSMAX),
+      quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_FROM_ABSMAX, SQ_DTYPE_S8, SQ_DTYPE_F64),
+      quantizer(SQ_OP_RMSNORM_QUANTIZE, SQ_QUANT_DEFAULT),
+      edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, SQ_QUANT_STATIC, SQ_DTYPE_U8, SQ_DTYPE_F16), [](sq_plan_desc& d) { d.act_zero_point = 128; }),
+      quantizer(SQ_OP_RMSNORM_QUANTIZE, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_S8, SQ_DTYPE_F32),
+      quantizer(SQ_OP_SILU_MUL_QUANTIZE, SQ_QUANT_ABSMAX),
+      quantizer(SQ_OP_SILU_MUL_QUANTIZE, SQ_QUANT_FROM_ABSMAX),
+      quantizer(SQ_OP_SILU_MUL_QUANTIZE, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_U8),
+      scale_acc(),
+      scale_acc(SQ_PLAN_PER_TENSOR_ACT_SCALE),
+      edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, SQ_QUANT_DYNAMIC), [](sq_plan_desc& d) { d.eps = 1e-40; }),  // > 0 as f32 (subnormal)
+  };
+  for (const sq_plan_desc& d : good) {
+    CAPTURE(d.op, d.act_dtype, d.weight_dtype, d.out_dtype, d.quant_mode, d.quant_dtype, d.flags, d.act_zero_point);
+    sq_plan p = nullptr;
+    const sq_status st = select_host(d, &p);
+    INFO(last_error());
+    CHECK(st == SQ_STATUS_SUCCESS);
+    sq_plan_destroy(p);
+  }
+}
+
+TEST_CASE("0.2 descriptors: every bad value gets its status and names its field, the plan untouched", "[api][v02]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const DescCase cases[] = {
+      // zero points outside their dtype's range
+      {"S8 za 128", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, 128), SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is 128"},
+      {"S8 za -129", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, -129), SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is -129"},
+      {"U8 za -1", sq_linear(SQ_DTYPE_U8, SQ_DTYPE_S8, 64, -1), SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is -1"},
+      {"U8 za 256", sq_linear(SQ_DTYPE_U8, SQ_DTYPE_S8, 64, 256), SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is 256"},
+      {"static U8 q zp -1", edit(quantizer(SQ_OP_QUANTIZE_STATIC, SQ_QUANT_DEFAULT, SQ_DTYPE_U8), [](sq_plan_desc& d) { d.act_zero_point = -1; }),
+       SQ_STATUS_INVALID_ARGUMENT, "outside the range of out_dtype U8"},
+      {"static S8 q zp 200", edit(quantizer(SQ_OP_QUANTIZE_STATIC, SQ_QUANT_DEFAULT), [](sq_plan_desc& d) { d.act_zero_point = 200; }),
+       SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is 200"},
+      {"fused static U8 zp 300", edit(quantizer(SQ_OP_SILU_MUL_QUANTIZE, SQ_QUANT_STATIC, SQ_DTYPE_U8), [](sq_plan_desc& d) { d.act_zero_point = 300; }),
+       SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is 300"},
+      // a zero point given to a plan that cannot take it
+      {"za on QUANTIZE_DYNAMIC", edit(quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC), [](sq_plan_desc& d) { d.act_zero_point = 3; }),
+       SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is 3"},
+      {"za on QUANTIZED_LINEAR", edit(quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_U8, 64), [](sq_plan_desc& d) { d.act_zero_point = 5; }),
+       SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is 5"},
+      {"za on SCALED_LINEAR", edit(scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, SQ_PLAN_ACT_ZERO_POINT), [](sq_plan_desc& d) { d.act_zero_point = 1; }),
+       SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is 1"},
+      {"za on dynamic RMSNorm", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, SQ_QUANT_DYNAMIC), [](sq_plan_desc& d) { d.act_zero_point = -2; }),
+       SQ_STATUS_INVALID_ARGUMENT, "act_zero_point is -2"},
+      {"za on SCALE_ACCUMULATORS", edit(scale_acc(), [](sq_plan_desc& d) { d.act_zero_point = 9; }), SQ_STATUS_INVALID_ARGUMENT,
+       "act_zero_point is 9"},
+      // K above the plan's max_k, with the limit in the message
+      {"S8 x S8 K", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, SQ_MAX_K + 1), SQ_STATUS_INVALID_ARGUMENT, "SQ_MAX_K (131071)"},
+      {"S8 x U8 K", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_U8, 65794), SQ_STATUS_INVALID_ARGUMENT, "max_k 65793"},
+      {"U8 x S8 K", sq_linear(SQ_DTYPE_U8, SQ_DTYPE_S8, 65794), SQ_STATUS_INVALID_ARGUMENT, "max_k 65793"},
+      {"S8 za x S8 K", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 65794, 1), SQ_STATUS_INVALID_ARGUMENT, "max_k 65793"},
+      {"S8 x S8 zw K", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 65794, 0, SQ_PLAN_WEIGHT_ZERO_POINT), SQ_STATUS_INVALID_ARGUMENT,
+       "SQ_PLAN_WEIGHT_ZERO_POINT"},
+      {"U8 x U8 K", sq_linear(SQ_DTYPE_U8, SQ_DTYPE_U8, 33026), SQ_STATUS_INVALID_ARGUMENT, "max_k 33025"},
+      {"scaled za zw K", scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 33026, SQ_PLAN_ACT_ZERO_POINT | SQ_PLAN_WEIGHT_ZERO_POINT),
+       SQ_STATUS_INVALID_ARGUMENT, "max_k 33025"},
+      {"scaled per-token za K", scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 65794, SQ_PLAN_ACT_ZERO_POINT), SQ_STATUS_INVALID_ARGUMENT,
+       "SQ_PLAN_ACT_ZERO_POINT"},
+      {"quantized asym K", quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_S8, 65794), SQ_STATUS_INVALID_ARGUMENT,
+       "max_k 65793"},
+      {"quantized asym zw K", quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_U8, 33026, SQ_PLAN_WEIGHT_ZERO_POINT),
+       SQ_STATUS_INVALID_ARGUMENT, "max_k 33025"},
+      {"quantized zw K", quantized_linear(SQ_QUANT_DYNAMIC, 0, 65794, SQ_PLAN_WEIGHT_ZERO_POINT), SQ_STATUS_INVALID_ARGUMENT,
+       "max_k 65793"},
+      // eps
+      {"eps 0", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), [](sq_plan_desc& d) { d.eps = 0; }), SQ_STATUS_INVALID_ARGUMENT, "desc->eps is 0"},
+      {"eps < 0", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), [](sq_plan_desc& d) { d.eps = -1e-6; }), SQ_STATUS_INVALID_ARGUMENT, "desc->eps is -1e-06"},
+      {"eps -0", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), [](sq_plan_desc& d) { d.eps = -0.0; }), SQ_STATUS_INVALID_ARGUMENT, "desc->eps"},
+      {"eps NaN", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), [&](sq_plan_desc& d) { d.eps = nan; }), SQ_STATUS_INVALID_ARGUMENT, "desc->eps is nan"},
+      {"eps Inf", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), [&](sq_plan_desc& d) { d.eps = inf; }), SQ_STATUS_INVALID_ARGUMENT, "desc->eps is inf"},
+      {"eps underflows in f32", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), [](sq_plan_desc& d) { d.eps = 1e-50; }),
+       SQ_STATUS_INVALID_ARGUMENT, "rounds to 0 in f32"},
+      {"eps overflows in f32", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), [](sq_plan_desc& d) { d.eps = 1e39; }),
+       SQ_STATUS_INVALID_ARGUMENT, "rounds to inf in f32"},
+      {"eps on SILU_MUL", edit(quantizer(SQ_OP_SILU_MUL_QUANTIZE, 0), [](sq_plan_desc& d) { d.eps = 1e-6; }), SQ_STATUS_INVALID_ARGUMENT,
+       "only SQ_OP_RMSNORM_QUANTIZE takes eps"},
+      {"eps on a linear", edit(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64), [](sq_plan_desc& d) { d.eps = 1e-6; }), SQ_STATUS_INVALID_ARGUMENT,
+       "desc->eps"},
+      // flags
+      {"unknown flag", edit(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64), [](sq_plan_desc& d) { d.flags = 0x8; }), SQ_STATUS_INVALID_ARGUMENT,
+       "unknown bit(s) 0x8"},
+      {"high flag", edit(scale_acc(), [](sq_plan_desc& d) { d.flags = 0x80000004u; }), SQ_STATUS_INVALID_ARGUMENT, "unknown bit(s) 0x80000000"},
+      {"per-tensor on SMOOTHQUANT", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, 0, SQ_PLAN_PER_TENSOR_ACT_SCALE), SQ_STATUS_INVALID_ARGUMENT,
+       "does not take flag(s) 0x4"},
+      {"act zp flag on SMOOTHQUANT", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, 0, SQ_PLAN_ACT_ZERO_POINT), SQ_STATUS_INVALID_ARGUMENT,
+       "does not take flag(s) 0x2"},
+      {"weight zp flag on a quantizer", edit(quantizer(SQ_OP_QUANTIZE_DYNAMIC, 0), [](sq_plan_desc& d) { d.flags = SQ_PLAN_WEIGHT_ZERO_POINT; }),
+       SQ_STATUS_INVALID_ARGUMENT, "desc->flags is 0x1"},
+      {"weight zp flag on SCALE_ACCUMULATORS", scale_acc(SQ_PLAN_WEIGHT_ZERO_POINT), SQ_STATUS_INVALID_ARGUMENT, "desc->flags is 0x1"},
+      // quant modes
+      {"quant_mode 6", edit(quantizer(SQ_OP_QUANTIZE_DYNAMIC, 0), [](sq_plan_desc& d) { d.quant_mode = 6; }), SQ_STATUS_INVALID_ARGUMENT,
+       "quant_mode is 6"},
+      {"quant_mode -1", edit(quantizer(SQ_OP_QUANTIZE_DYNAMIC, 0), [](sq_plan_desc& d) { d.quant_mode = -1; }), SQ_STATUS_INVALID_ARGUMENT,
+       "quant_mode is -1"},
+      {"STATIC on QUANTIZE_DYNAMIC", quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_STATIC), SQ_STATUS_INVALID_ARGUMENT,
+       "quant_mode is SQ_QUANT_STATIC"},
+      {"DYNAMIC on QUANTIZE_STATIC", edit(quantizer(SQ_OP_QUANTIZE_STATIC, SQ_QUANT_DYNAMIC), [](sq_plan_desc& d) { d.act_scale = 0.1; }),
+       SQ_STATUS_INVALID_ARGUMENT, "quant_mode is SQ_QUANT_DYNAMIC"},
+      {"ABSMAX on QUANTIZED_LINEAR", quantized_linear(SQ_QUANT_ABSMAX, 0, 64), SQ_STATUS_INVALID_ARGUMENT, "quant_mode is SQ_QUANT_ABSMAX"},
+      {"a mode on SMOOTHQUANT", edit(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64), [](sq_plan_desc& d) { d.quant_mode = SQ_QUANT_DYNAMIC; }),
+       SQ_STATUS_INVALID_ARGUMENT, "has no quantizer"},
+      {"a mode on SCALE_ACCUMULATORS", edit(scale_acc(), [](sq_plan_desc& d) { d.quant_mode = SQ_QUANT_STATIC; }), SQ_STATUS_INVALID_ARGUMENT,
+       "has no quantizer"},
+      // quant dtypes and q
+      {"U8 q with DYNAMIC", quantized_linear(SQ_QUANT_DYNAMIC, SQ_DTYPE_U8, 64), SQ_STATUS_NOT_SUPPORTED, "quant_dtype is U8"},
+      {"F32 q", quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_F32, 64), SQ_STATUS_NOT_SUPPORTED, "quant_dtype is F32"},
+      {"quant_dtype on a quantizer", edit(quantizer(SQ_OP_QUANTIZE_DYNAMIC, 0), [](sq_plan_desc& d) { d.quant_dtype = SQ_DTYPE_S8; }),
+       SQ_STATUS_INVALID_ARGUMENT, "quant_dtype is S8"},
+      {"U8 out with DYNAMIC", quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_DYNAMIC, SQ_DTYPE_U8), SQ_STATUS_NOT_SUPPORTED, "out_dtype is U8"},
+      {"U8 out with FROM_ABSMAX", quantizer(SQ_OP_SILU_MUL_QUANTIZE, SQ_QUANT_FROM_ABSMAX, SQ_DTYPE_U8), SQ_STATUS_NOT_SUPPORTED,
+       "out_dtype is U8"},
+      {"S32 q", quantizer(SQ_OP_RMSNORM_QUANTIZE, 0, SQ_DTYPE_S32), SQ_STATUS_NOT_SUPPORTED, "out_dtype is S32"},
+      // dtypes and shapes of the new ops
+      {"S32 out with a scale dtype", edit(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64), [](sq_plan_desc& d) { d.out_dtype = SQ_DTYPE_S32; }),
+       SQ_STATUS_NOT_SUPPORTED, "scale_dtype is F32 (5) but out_dtype is S32"},
+      {"S32 out on SCALED_LINEAR", edit(scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64), [](sq_plan_desc& d) { d.out_dtype = SQ_DTYPE_S32; d.scale_dtype = 0; }),
+       SQ_STATUS_NOT_SUPPORTED, "out_dtype is S32"},
+      {"U8 weight F16 act", edit(sq_linear(SQ_DTYPE_F16, SQ_DTYPE_U8, 64), [](sq_plan_desc&) {}), SQ_STATUS_NOT_SUPPORTED, "act_dtype is F16"},
+      {"S32 weight", sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S32, 64), SQ_STATUS_NOT_SUPPORTED, "weight_dtype is S32"},
+      {"act_scale on SCALED_LINEAR", edit(scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64), [](sq_plan_desc& d) { d.act_scale = 0.5; }),
+       SQ_STATUS_INVALID_ARGUMENT, "act_scale is 0.5"},
+      {"act_scale on SCALE_ACCUMULATORS", edit(scale_acc(), [](sq_plan_desc& d) { d.act_scale = 2; }), SQ_STATUS_INVALID_ARGUMENT, "act_scale is 2"},
+      {"K on SCALE_ACCUMULATORS", edit(scale_acc(), [](sq_plan_desc& d) { d.k = 5; }), SQ_STATUS_INVALID_ARGUMENT, "desc->k is 5"},
+      {"S8 SCALE_ACCUMULATORS", edit(scale_acc(), [](sq_plan_desc& d) { d.act_dtype = SQ_DTYPE_S8; }), SQ_STATUS_NOT_SUPPORTED, "act_dtype is S8"},
+      {"weight on SCALE_ACCUMULATORS", edit(scale_acc(), [](sq_plan_desc& d) { d.weight_dtype = SQ_DTYPE_S8; }), SQ_STATUS_INVALID_ARGUMENT,
+       "weight_dtype is S8"},
+      {"N 0 on SCALE_ACCUMULATORS", edit(scale_acc(), [](sq_plan_desc& d) { d.n = 0; }), SQ_STATUS_INVALID_ARGUMENT, "desc->n is 0"},
+      {"F64 RMSNorm", quantizer(SQ_OP_RMSNORM_QUANTIZE, 0, SQ_DTYPE_S8, SQ_DTYPE_F64), SQ_STATUS_NOT_SUPPORTED, "act_dtype is F64"},
+      {"N on RMSNorm", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), [](sq_plan_desc& d) { d.n = 4; }), SQ_STATUS_INVALID_ARGUMENT, "desc->n is 4"},
+      {"SiLU-mul K past 2^30", edit(quantizer(SQ_OP_SILU_MUL_QUANTIZE, 0), [](sq_plan_desc& d) { d.k = 1073741824; }),
+       SQ_STATUS_INVALID_ARGUMENT, "desc->k is 1073741824"},
+      {"fused without scale dtype", edit(quantizer(SQ_OP_SILU_MUL_QUANTIZE, SQ_QUANT_STATIC), [](sq_plan_desc& d) { d.scale_dtype = 0; }),
+       SQ_STATUS_NOT_SUPPORTED, "scale_dtype is INVALID"},
+      {"fused static scale underflows f32", edit(quantizer(SQ_OP_RMSNORM_QUANTIZE, SQ_QUANT_STATIC), [](sq_plan_desc& d) { d.act_scale = 1e-60; }),
+       SQ_STATUS_INVALID_ARGUMENT, "rounds to 0 in f32"},
+      {"op 0", blank_desc(0), SQ_STATUS_INVALID_ARGUMENT, "desc->op is 0"},
+      {"op 9", edit(scale_acc(), [](sq_plan_desc& d) { d.op = 9; }), SQ_STATUS_INVALID_ARGUMENT, "desc->op is 9"},
+  };
+  for (const DescCase& c : cases) {
+    INFO(c.what);
+    sq_plan p = reinterpret_cast<sq_plan>(0x1);
+    expect_fail(select_host(c.desc, &p), c.want, c.needle);
+    CHECK(p == reinterpret_cast<sq_plan>(0x1));
+  }
+}
+
+TEST_CASE("max_k: 131071, 65793 and 33025 by operand ranges; guarantees of every op", "[api][v02]") {
+  struct K {
+    sq_plan_desc d;
+    int64_t max_k;
+  };
+  const K ks[] = {
+      {sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64), 131071},
+      {sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, 0, SQ_PLAN_WEIGHT_ZERO_POINT), 65793},
+      {sq_linear(SQ_DTYPE_S8, SQ_DTYPE_U8, 64), 65793},
+      {sq_linear(SQ_DTYPE_U8, SQ_DTYPE_S8, 64), 65793},
+      {sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, -3), 65793},
+      {sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, 7, SQ_PLAN_WEIGHT_ZERO_POINT), 33025},
+      {sq_linear(SQ_DTYPE_U8, SQ_DTYPE_U8, 64), 33025},
+      {sq_linear(SQ_DTYPE_U8, SQ_DTYPE_S8, 64, 0, SQ_PLAN_WEIGHT_ZERO_POINT), 33025},
+      {edit(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64), [](sq_plan_desc& d) { d.out_dtype = SQ_DTYPE_S32; d.scale_dtype = 0; }), 131071},
+      {quantized_linear(SQ_QUANT_DYNAMIC, 0, 64), 131071},
+      {quantized_linear(SQ_QUANT_DYNAMIC, 0, 64, SQ_PLAN_WEIGHT_ZERO_POINT), 65793},
+      {quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_S8, 64), 65793},
+      {quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_U8, 64, SQ_PLAN_WEIGHT_ZERO_POINT), 33025},
+      {scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, SQ_PLAN_PER_TENSOR_ACT_SCALE), 131071},
+      {scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, SQ_PLAN_ACT_ZERO_POINT), 65793},
+      {scaled_linear(SQ_DTYPE_U8, SQ_DTYPE_U8, 64), 33025},
+      {scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, SQ_PLAN_ACT_ZERO_POINT | SQ_PLAN_WEIGHT_ZERO_POINT), 33025},
+      {quantizer(SQ_OP_QUANTIZE_STATIC, 0), 0},
+      {quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_ABSMAX), 0},
+      {quantizer(SQ_OP_RMSNORM_QUANTIZE, 0), 0},
+      {quantizer(SQ_OP_SILU_MUL_QUANTIZE, 0), 0},
+      {scale_acc(), 0},
+  };
+  for (const K& k : ks) {
+    CAPTURE(k.d.op, k.d.act_dtype, k.d.weight_dtype, k.d.act_zero_point, k.d.flags, k.d.quant_mode, k.max_k);
+    sq_plan p = nullptr;
+    REQUIRE(select_host(k.d, &p) == SQ_STATUS_SUCCESS);
+    sq_precision_guarantee g;
+    std::memset(&g, 0xAB, sizeof(g));
+    g.struct_size = sizeof(g);
+    REQUIRE(sq_plan_precision_guarantee(p, &g) == SQ_STATUS_SUCCESS);
+    CHECK(g.max_k == k.max_k);
+    CHECK(g.bit_exact_with_host == 1);
+    CHECK(g.deterministic == 1);
+    const bool linear = k.max_k > 0;
+    CHECK(g.exact_accumulation == (linear ? 1u : 0u));
+    CHECK(g.accumulate_dtype == (linear ? SQ_DTYPE_S32 : SQ_DTYPE_INVALID));
+    CHECK(g.epilogue_dtype == SQ_DTYPE_F32);  // no F64 T or input among these
+    sq_plan_destroy(p);
+    // The limit itself is accepted, one more is not (for the linears).
+    if (linear) {
+      sq_plan_desc at = k.d;
+      at.k = k.max_k;
+      REQUIRE(select_host(at, &p) == SQ_STATUS_SUCCESS);
+      sq_plan_destroy(p);
+      at.k = k.max_k + 1;
+      expect_fail(select_host(at, &p), SQ_STATUS_INVALID_ARGUMENT, ("desc->k is " + std::to_string(k.max_k + 1)).c_str());
+      CHECK_THAT(last_error(), Catch::Contains(std::to_string(k.max_k)));
+    }
+  }
+  // The epilogue dtype: F64 T, F64 quantizer input.
+  sq_plan p = nullptr;
+  sq_plan_desc d64 = scale_acc();
+  d64.scale_dtype = d64.out_dtype = SQ_DTYPE_F64;
+  REQUIRE(select_host(d64, &p) == SQ_STATUS_SUCCESS);
+  sq_precision_guarantee g;
+  std::memset(&g, 0, sizeof(g));
+  g.struct_size = sizeof(g);
+  REQUIRE(sq_plan_precision_guarantee(p, &g) == SQ_STATUS_SUCCESS);
+  CHECK(g.epilogue_dtype == SQ_DTYPE_F64);
+  sq_plan_destroy(p);
+  REQUIRE(select_host(quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_FROM_ABSMAX, SQ_DTYPE_S8, SQ_DTYPE_F64), &p) == SQ_STATUS_SUCCESS);
+  REQUIRE(sq_plan_precision_guarantee(p, &g) == SQ_STATUS_SUCCESS);
+  CHECK(g.epilogue_dtype == SQ_DTYPE_F64);
+  sq_plan_destroy(p);
+}
+
+TEST_CASE("workspace sizes of the 0.2 plans; kernel names and info of the host plans", "[api][v02]") {
+  struct W {
+    sq_plan_desc d;
+    size_t bytes;
+    const char* kernel;
+  };
+  // K = 33 -> q rows of 48 bytes; max_m = 8: q 384 -> 512, zero points 8 -> 256, sums 32 -> 256.
+  auto m8 = [](sq_plan_desc d) {
+    d.k = d.op == SQ_OP_SCALE_ACCUMULATORS ? 0 : 33;
+    d.max_m = 8;
+    return d;
+  };
+  const W ws[] = {
+      {m8(quantized_linear(SQ_QUANT_DYNAMIC, 0, 33)), 512, "host_reference"},
+      {m8(quantized_linear(SQ_QUANT_DYNAMIC, 0, 33, SQ_PLAN_WEIGHT_ZERO_POINT)), 512 + 256, "host_reference"},
+      {m8(quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_U8, 33)), 512 + 256, "host_reference"},
+      {m8(quantized_linear(SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_DTYPE_U8, 33, SQ_PLAN_WEIGHT_ZERO_POINT)), 512 + 256 + 256,
+       "host_reference"},
+      {m8(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 33)), 0, "host_reference"},
+      {m8(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 33, 4)), 0, "host_reference"},
+      {m8(sq_linear(SQ_DTYPE_S8, SQ_DTYPE_U8, 33, 0, SQ_PLAN_WEIGHT_ZERO_POINT)), 256, "host_reference"},
+      {m8(scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 33, SQ_PLAN_ACT_ZERO_POINT)), 0, "host_reference"},
+      {m8(scaled_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 33, SQ_PLAN_WEIGHT_ZERO_POINT)), 256, "host_reference"},
+      {m8(quantizer(SQ_OP_QUANTIZE_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC)), 0, "host_quantize"},
+      {m8(quantizer(SQ_OP_QUANTIZE_STATIC, 0)), 0, "host_quantize"},
+      {m8(quantizer(SQ_OP_RMSNORM_QUANTIZE, 0)), 0, "host_quantize"},
+      {m8(quantizer(SQ_OP_SILU_MUL_QUANTIZE, SQ_QUANT_ABSMAX)), 0, "host_quantize"},
+      {m8(scale_acc()), 0, "host_scale_accumulators"},
+  };
+  for (const W& w : ws) {
+    CAPTURE(w.d.op, w.d.quant_mode, w.d.flags, w.bytes);
+    sq_plan p = nullptr;
+    REQUIRE(select_host(w.d, &p) == SQ_STATUS_SUCCESS);
+    size_t bytes = 1;
+    REQUIRE(sq_plan_workspace_size(p, &bytes) == SQ_STATUS_SUCCESS);
+    CHECK(bytes == w.bytes);
+    const char* name = nullptr;
+    REQUIRE(sq_plan_kernel_name(p, 8, &name) == SQ_STATUS_SUCCESS);
+    CHECK(std::string(name) == w.kernel);
+    sq_plan_info info;
+    std::memset(&info, 0, sizeof(info));
+    info.struct_size = sizeof(info);
+    REQUIRE(sq_plan_get_info(p, &info) == SQ_STATUS_SUCCESS);
+    CHECK(info.op == w.d.op);
+    CHECK(info.n == w.d.n);
+    CHECK(info.k == w.d.k);
+    sq_plan_destroy(p);
+  }
+  // A larger max_m: 100 rows of sums = 400 bytes -> 512.
+  sq_plan_desc d = sq_linear(SQ_DTYPE_S8, SQ_DTYPE_S8, 64, 0, SQ_PLAN_WEIGHT_ZERO_POINT);
+  d.max_m = 100;
+  sq_plan p = nullptr;
+  REQUIRE(select_host(d, &p) == SQ_STATUS_SUCCESS);
+  size_t bytes = 0;
+  REQUIRE(sq_plan_workspace_size(p, &bytes) == SQ_STATUS_SUCCESS);
+  CHECK(bytes == 512);
+  sq_plan_destroy(p);
+}
+
+TEST_CASE("grown structs: 0.1 sizes read the new fields as zero, 4096 with a zero tail is accepted, 4097 is not",
+          "[api][v02]") {
+  // A 0.1 caller's descriptor and run arguments: whatever lies past the 0.1 sizes is not read.
+  struct Full {
+    sq_plan_desc d;
+    unsigned char tail[64];
+  };
+  Problem pr;
+  sq_plan_desc d = linear_desc(SQ_DTYPE_F32, pr.n, pr.k, 8, 0.05);
+  for (uint32_t size : {SQ_PLAN_DESC_SIZE_0_1, SQ_PLAN_DESC_SIZE_0_1 + 4, static_cast<uint32_t>(sizeof(sq_plan_desc))}) {
+    CAPTURE(size);
+    Full f;
+    std::memset(&f, 0x5A, sizeof(f));  // garbage past the caller's size
+    std::memcpy(&f.d, &d, size);
+    f.d.struct_size = size;
+    if (size > SQ_PLAN_DESC_SIZE_0_1) std::memset(reinterpret_cast<unsigned char*>(&f.d) + SQ_PLAN_DESC_SIZE_0_1, 0,
+                                                  size - SQ_PLAN_DESC_SIZE_0_1);
+    sq_plan p = nullptr;
+    REQUIRE(sq_plan_select(nullptr, &f.d, SQ_PREFERENCE_HOST_REFERENCE, &p) == SQ_STATUS_SUCCESS);
+    sq_precision_guarantee g;
+    std::memset(&g, 0, sizeof(g));
+    g.struct_size = sizeof(g);
+    REQUIRE(sq_plan_precision_guarantee(p, &g) == SQ_STATUS_SUCCESS);
+    CHECK(g.max_k == SQ_MAX_K);  // the new fields (flags, zero point) read as zero
+    // Run with a 0.1-size args struct (garbage past 96 bytes) and with the full one: the same bits.
+    struct FullArgs {
+      sq_run_args a;
+      unsigned char tail[64];
+    } fa;
+    std::memset(&fa, 0x5A, sizeof(fa));
+    const sq_run_args full = pr.args();
+    std::memcpy(&fa.a, &full, SQ_RUN_ARGS_SIZE_0_1);
+    fa.a.struct_size = SQ_RUN_ARGS_SIZE_0_1;
+    REQUIRE(sq_plan_can_implement(p, &fa.a) == SQ_STATUS_SUCCESS);
+    REQUIRE(sq_plan_run(p, nullptr, nullptr, 0, &fa.a) == SQ_STATUS_SUCCESS);
+    const Buf out01 = pr.out, scratch01 = pr.scratch;
+    pr.out.poison();
+    pr.scratch.poison();
+    REQUIRE(sq_plan_run(p, nullptr, nullptr, 0, &full) == SQ_STATUS_SUCCESS);
+    CHECK(first_bit_difference(out01, pr.out) == -1);
+    CHECK(first_bit_difference(scratch01, pr.scratch) == -1);
+    pr.out.poison();
+    pr.scratch.poison();
+    sq_plan_destroy(p);
+  }
+  // Below the 0.1 sizes.
+  sq_plan p = nullptr;
+  sq_plan_desc small = d;
+  small.struct_size = SQ_PLAN_DESC_SIZE_0_1 - 1;
+  expect_fail(select_host(small, &p), SQ_STATUS_INVALID_STRUCT_SIZE, "struct_size is 63");
+  sq_run_args a = pr.args();
+  a.struct_size = SQ_RUN_ARGS_SIZE_0_1 - 1;
+  expect_fail(sq_plan_run(pr.plan, nullptr, nullptr, 0, &a), SQ_STATUS_INVALID_STRUCT_SIZE, "struct_size is 95");
+  CHECK(pr.untouched());
+  // SQ_MAX_STRUCT_SIZE: 4096 with a zero tail is a future struct; 4097 is garbage.
+  static unsigned char big[SQ_MAX_STRUCT_SIZE + 8];
+  std::memset(big, 0, sizeof(big));
+  std::memcpy(big, &d, sizeof(d));
+  auto* bd = reinterpret_cast<sq_plan_desc*>(big);
+  bd->struct_size = SQ_MAX_STRUCT_SIZE;
+  REQUIRE(sq_plan_select(nullptr, bd, SQ_PREFERENCE_HOST_REFERENCE, &p) == SQ_STATUS_SUCCESS);
+  sq_plan_destroy(p);
+  bd->struct_size = SQ_MAX_STRUCT_SIZE + 1;
+  expect_fail(sq_plan_select(nullptr, bd, SQ_PREFERENCE_HOST_REFERENCE, &p), SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+  std::memset(big, 0, sizeof(big));
+  std::memcpy(big, &a, sizeof(a));
+  auto* ba = reinterpret_cast<sq_run_args*>(big);
+  *ba = pr.args();
+  ba->struct_size = SQ_MAX_STRUCT_SIZE;
+  REQUIRE(sq_plan_can_implement(pr.plan, ba) == SQ_STATUS_SUCCESS);
+  big[SQ_MAX_STRUCT_SIZE - 1] = 1;  // the last byte of the unknown tail
+  expect_fail(sq_plan_can_implement(pr.plan, ba), SQ_STATUS_INVALID_STRUCT_SIZE, "byte 4095");
+  big[SQ_MAX_STRUCT_SIZE - 1] = 0;
+  ba->struct_size = SQ_MAX_STRUCT_SIZE + 1;
+  expect_fail(sq_plan_run(pr.plan, nullptr, nullptr, 0, ba), SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+  CHECK(pr.untouched());
+  // Output structs of 4096 bytes: filled up to what the library knows, the rest zeroed.
+  std::memset(big, 0xCD, sizeof(big));
+  auto* bg = reinterpret_cast<sq_precision_guarantee*>(big);
+  bg->struct_size = SQ_MAX_STRUCT_SIZE;
+  REQUIRE(sq_plan_precision_guarantee(pr.plan, bg) == SQ_STATUS_SUCCESS);
+  CHECK(bg->struct_size == SQ_MAX_STRUCT_SIZE);
+  CHECK(bg->max_k == SQ_MAX_K);
+  for (size_t i = sizeof(sq_precision_guarantee); i < SQ_MAX_STRUCT_SIZE; ++i) REQUIRE(big[i] == 0);
+  CHECK(big[SQ_MAX_STRUCT_SIZE] == 0xCD);
+  bg->struct_size = SQ_MAX_STRUCT_SIZE + 1;
+  expect_fail(sq_plan_precision_guarantee(pr.plan, bg), SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+  auto* bi = reinterpret_cast<sq_plan_info*>(big);
+  bi->struct_size = SQ_MAX_STRUCT_SIZE + 1;
+  expect_fail(sq_plan_get_info(pr.plan, bi), SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+}
+
+namespace {
+
+// A valid small case of a 0.2 op or mode with every field it may take, and which of them may be left out.
+struct RunCase {
+  OpCase c;
+  std::vector<std::string> optional;  // fields of c a run may leave NULL
+  std::vector<std::string> extra_ok;  // fields c leaves NULL that a run may set (unread)
+};
+
+std::vector<RunCase> run_cases() {
+  std::vector<RunCase> v;
+  const int64_t M = 5, N = 7, K = 33;
+  {
+    LinearSpec s;
+    s.act = SQ_DTYPE_S8;
+    s.weight = SQ_DTYPE_U8;
+    s.m = M, s.n = N, s.k = K, s.max_m = 8;
+    s.bias = true;
+    s.act_zero_point = 3;
+    s.weight_zero_points = true;
+    s.act_sums = true;
+    v.push_back({make_linear(s), {"bias", "weight_zero_point", "act_sums"}, {}});
+    s.act = SQ_DTYPE_U8;
+    s.weight = SQ_DTYPE_S8;
+    s.t = SQ_DTYPE_S32;
+    s.act_zero_point = 0;
+    v.push_back({make_linear(s), {"weight_zero_point", "act_sums", "weight_sums"}, {}});
+  }
+  {
+    LinearSpec s;
+    s.op = SQ_OP_QUANTIZED_LINEAR;
+    s.act = SQ_DTYPE_BF16;
+    s.t = SQ_DTYPE_BF16;
+    s.m = M, s.n = N, s.k = K, s.max_m = 8;
+    s.bias = true;
+    s.weight_zero_points = true;
+    s.mode = SQ_QUANT_DYNAMIC_ASYMMETRIC;
+    s.q = SQ_DTYPE_U8;
+    v.push_back({make_linear(s), {"bias", "smooth", "weight_zero_point"}, {}});
+    s.mode = SQ_QUANT_DEFAULT;
+    s.q = SQ_DTYPE_INVALID;
+    s.act = SQ_DTYPE_F64;
+    s.t = SQ_DTYPE_F64;
+    v.push_back({make_linear(s), {"bias", "smooth", "weight_zero_point", "weight_sums"}, {}});
+  }
+  {
+    LinearSpec s;
+    s.op = SQ_OP_SCALED_LINEAR;
+    s.t = SQ_DTYPE_F16;
+    s.m = M, s.n = N, s.k = K, s.max_m = 8;
+    s.bias = true;
+    s.act_zero_points = true;
+    s.weight_zero_points = true;
+    s.act_sums = true;
+    v.push_back({make_linear(s), {"bias", "act_zero_point", "weight_zero_point", "act_sums"}, {}});
+    LinearSpec p;
+    p.op = SQ_OP_SCALED_LINEAR;
+    p.act = SQ_DTYPE_U8;
+    p.t = SQ_DTYPE_F32;
+    p.per_tensor = true;
+    p.m = M, p.n = N, p.k = K, p.max_m = 8;
+    p.bias = true;
+    p.act_sums = true;
+    OpCase c = make_linear(p);
+    c.operands.push_back(input("weight_sums", int32_bytes(std::vector<int32_t>(N, 1))));
+    v.push_back({c, {"bias", "act_sums", "weight_sums"}, {}});
+  }
+  v.push_back({make_scale_accumulators(SQ_DTYPE_BF16, M, N, true, false), {"bias"}, {}});
+  v.push_back({make_scale_accumulators(SQ_DTYPE_F64, M, N, true, true, 3, 2), {"bias"}, {}});
+  {
+    QuantSpec s;
+    s.op = SQ_OP_QUANTIZE_STATIC;
+    s.x = SQ_DTYPE_F16;
+    s.q = SQ_DTYPE_U8;
+    s.zero_point = 128;
+    s.m = M, s.k = K, s.max_m = 8;
+    s.smooth = true;
+    s.act_sums = true;
+    v.push_back({make_quantizer(s), {"smooth", "act_sums"}, {"act_scale_scratch"}});
+    s.op = SQ_OP_QUANTIZE_DYNAMIC;
+    s.zero_point = 0;
+    s.mode = SQ_QUANT_DYNAMIC_ASYMMETRIC;
+    s.s = SQ_DTYPE_BF16;
+    v.push_back({make_quantizer(s), {"smooth", "act_sums"}, {}});
+    s.mode = SQ_QUANT_ABSMAX;
+    s.q = SQ_DTYPE_S8;
+    s.act_sums = false;
+    v.push_back({make_quantizer(s), {"smooth"}, {}});
+    s.mode = SQ_QUANT_FROM_ABSMAX;
+    s.x = SQ_DTYPE_F64;
+    s.s = SQ_DTYPE_F64;
+    s.act_sums = true;
+    v.push_back({make_quantizer(s), {"smooth", "act_sums"}, {}});
+  }
+  {
+    QuantSpec s;
+    s.op = SQ_OP_RMSNORM_QUANTIZE;
+    s.x = SQ_DTYPE_BF16;
+    s.m = M, s.k = K, s.max_m = 8;
+    s.smooth = true;
+    s.act_sums = true;
+    s.residual = true;
+    s.residual_out = ResidualOut::kSeparate;
+    v.push_back({make_quantizer(s), {"smooth", "act_sums", "residual", "residual_out"}, {}});
+    s.mode = SQ_QUANT_DYNAMIC_ASYMMETRIC;
+    s.q = SQ_DTYPE_U8;
+    s.x = SQ_DTYPE_F32;
+    s.s = SQ_DTYPE_F16;
+    v.push_back({make_quantizer(s), {"smooth", "act_sums", "residual", "residual_out"}, {}});
+    s.mode = SQ_QUANT_STATIC;
+    s.zero_point = 17;
+    v.push_back({make_quantizer(s), {"smooth", "act_sums", "residual", "residual_out"}, {}});
+  }
+  {
+    QuantSpec s;
+    s.op = SQ_OP_SILU_MUL_QUANTIZE;
+    s.x = SQ_DTYPE_F16;
+    s.q = SQ_DTYPE_U8;
+    s.mode = SQ_QUANT_STATIC;
+    s.zero_point = 100;
+    s.m = M, s.k = K, s.max_m = 8;
+    s.smooth = true;
+    s.act_sums = true;
+    v.push_back({make_quantizer(s), {"smooth", "act_sums"}, {}});
+    s.mode = SQ_QUANT_ABSMAX;
+    s.q = SQ_DTYPE_S8;
+    s.act_sums = false;
+    s.pad_x = 3;
+    v.push_back({make_quantizer(s), {"smooth"}, {}});
+  }
+  return v;
+}
+
+// The element size (alignment) of a field, as the header gives each array's dtype.
+size_t elem_size(const sq_plan_desc& d, const std::string& f) {
+  if (f == "act" || f == "residual" || f == "residual_out" || f == "norm_weight") return dtype_size(d.act_dtype);
+  if (f == "weight_scale" || f == "bias" || f == "act_scale" || f == "smooth" || f == "act_scale_scratch")
+    return dtype_size(d.scale_dtype);
+  if (f == "out") return dtype_size(d.out_dtype);
+  if (f == "weight_sums" || f == "act_sums") return 4;
+  if (f == "absmax") return d.act_dtype == SQ_DTYPE_F64 ? 8 : 4;
+  return 1;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Checks a failing call: its status, its message, and that no caller byte changed.
+void expect_refused(sq_plan plan, HostPlaced& h, const sq_run_args& a, sq_status want, const std::string& needle,
+                    const std::vector<unsigned char>& extra_buf = {}) {
+  const std::vector<unsigned char> before = h.snapshot();
+  expect_fail(sq_plan_can_implement(plan, &a), want, needle.c_str());
+  expect_fail(sq_plan_run(plan, nullptr, h.workspace(), h.workspace_bytes(), &a), want, needle.c_str());
+  CHECK(h.snapshot() == before);
+  (void)extra_buf;
+}
+
+}  // namespace
+
+TEST_CASE("0.2 run arguments: every field required, optional or refused per op and mode, aligned, nothing written",
+          "[api][v02]") {
+  // A spare 64-byte aligned buffer to pass where a field must be NULL (never written: the call fails).
+  alignas(64) static unsigned char spare[4096];
+  std::memset(spare, 0x3C, sizeof(spare));
+  const std::vector<unsigned char> spare_before(spare, spare + sizeof(spare));
+  for (const RunCase& rc : run_cases()) {
+    const OpCase& c = rc.c;
+    INFO("case: " << c.name);
+    sq_plan plan = select_plan(c, SQ_PREFERENCE_HOST_REFERENCE);
+    HostPlaced h(c, workspace_size_of(plan));
+    const sq_run_args good = h.args();
+    {
+      const sq_status st = sq_plan_can_implement(plan, &good);
+      INFO(last_error());
+      REQUIRE(st == SQ_STATUS_SUCCESS);
+    }
+    for (const char* field : kArgFields) {
+      const std::string f = field;
+      INFO("field " << f);
+      sq_run_args a = good;
+      if (c.has(f)) {
+        set_arg(a, f, nullptr);
+        for (const auto& al : c.aliases)
+          if (al.second == f) set_arg(a, al.first, nullptr);
+        if (contains(rc.optional, f)) {
+          const sq_status st = sq_plan_can_implement(plan, &a);
+          INFO(last_error());
+          CHECK(st == SQ_STATUS_SUCCESS);
+        } else {
+          expect_refused(plan, h, a, SQ_STATUS_INVALID_ARGUMENT, "args->" + f + " is NULL");
+        }
+        // Misaligned by one byte where the element is wider.
+        if (elem_size(c.desc, f) > 1) {
+          a = good;
+          set_arg(a, f, static_cast<unsigned char*>(h.ptr(f)) + 1);
+          expect_refused(plan, h, a, SQ_STATUS_MISALIGNED, "args->" + f);
+        }
+      } else if (get_arg(good, f) == nullptr) {
+        set_arg(a, f, spare);
+        if (contains(rc.extra_ok, f)) {
+          CHECK(sq_plan_can_implement(plan, &a) == SQ_STATUS_SUCCESS);
+        } else {
+          expect_refused(plan, h, a, SQ_STATUS_INVALID_ARGUMENT, "args->" + f + " is set");
+        }
+      }
+    }
+    CHECK(std::vector<unsigned char>(spare, spare + sizeof(spare)) == spare_before);
+    sq_plan_destroy(plan);
+  }
+}
+
+TEST_CASE("0.2 run arguments: zero points a plan cannot take, missing weight sums, workspace only where needed",
+          "[api][v02]") {
+  const int64_t M = 4, N = 6, K = 40;
+  // weight_zero_point on a plan without SQ_PLAN_WEIGHT_ZERO_POINT; per-token za without SQ_PLAN_ACT_ZERO_POINT.
+  for (sq_op op : {SQ_OP_SMOOTHQUANT_LINEAR, SQ_OP_SCALED_LINEAR, SQ_OP_QUANTIZED_LINEAR}) {
+    LinearSpec s;
+    s.op = op;
+    if (op == SQ_OP_QUANTIZED_LINEAR) s.act = SQ_DTYPE_F32;
+    s.m = M, s.n = N, s.k = K;
+    const OpCase c = make_linear(s);
+    INFO(c.name);
+    sq_plan plan = select_plan(c, SQ_PREFERENCE_HOST_REFERENCE);
+    HostPlaced h(c, workspace_size_of(plan));
+    std::vector<unsigned char> zp(N, 1);
+    sq_run_args a = h.args();
+    a.weight_zero_point = zp.data();
+    expect_refused(plan, h, a, SQ_STATUS_INVALID_ARGUMENT, "without SQ_PLAN_WEIGHT_ZERO_POINT");
+    a = h.args();
+    a.act_zero_point = zp.data();
+    expect_refused(plan, h, a, SQ_STATUS_INVALID_ARGUMENT,
+                   op == SQ_OP_SCALED_LINEAR ? "without SQ_PLAN_ACT_ZERO_POINT" : "args->act_zero_point is set");
+    sq_plan_destroy(plan);
+  }
+  // Missing weight sums: a static za, per-token za (SCALED_LINEAR), the asymmetric quantizer; the message
+  // names sq_weight_sums.
+  {
+    LinearSpec s;
+    s.m = M, s.n = N, s.k = K;
+    s.act_zero_point = -7;
+    LinearSpec t = s;
+    t.op = SQ_OP_SCALED_LINEAR;
+    t.act_zero_point = 0;
+    t.act_zero_points = true;
+    LinearSpec q = s;
+    q.op = SQ_OP_QUANTIZED_LINEAR;
+    q.act = SQ_DTYPE_F16;
+    q.t = SQ_DTYPE_F16;
+    q.act_zero_point = 0;
+    q.mode = SQ_QUANT_DYNAMIC_ASYMMETRIC;
+    for (const LinearSpec& spec : {s, t, q}) {
+      const OpCase c = make_linear(spec);
+      INFO(c.name);
+      sq_plan plan = select_plan(c, SQ_PREFERENCE_HOST_REFERENCE);
+      HostPlaced h(c, workspace_size_of(plan));
+      sq_run_args a = h.args();
+      REQUIRE(sq_plan_can_implement(plan, &a) == SQ_STATUS_SUCCESS);
+      a.weight_sums = nullptr;
+      expect_refused(plan, h, a, SQ_STATUS_INVALID_ARGUMENT, "sq_weight_sums");
+      CHECK_THAT(last_error(), Catch::Contains("args->weight_sums is NULL"));
+      sq_plan_destroy(plan);
+    }
+  }
+  // The zero-point linears need a workspace only for runs that pass weight_zero_point without act_sums.
+  {
+    LinearSpec s;
+    s.m = M, s.n = N, s.k = K;
+    s.weight_zero_points = true;
+    const OpCase c = make_linear(s);
+    sq_plan plan = select_plan(c, SQ_PREFERENCE_HOST_REFERENCE);
+    const size_t ws = workspace_size_of(plan);
+    REQUIRE(ws == 256);
+    HostPlaced h(c, ws);
+    sq_run_args a = h.args();
+    const std::vector<unsigned char> before = h.snapshot();
+    expect_fail(sq_plan_run(plan, nullptr, nullptr, 0, &a), SQ_STATUS_INSUFFICIENT_WORKSPACE, "without act_sums");
+    expect_fail(sq_plan_run(plan, nullptr, h.workspace(), ws - 1, &a), SQ_STATUS_INSUFFICIENT_WORKSPACE, "workspace_bytes is 255");
+    expect_fail(sq_plan_run(plan, nullptr, static_cast<char*>(h.workspace()) + 8, ws, &a), SQ_STATUS_MISALIGNED, "16-byte");
+    CHECK(h.snapshot() == before);
+    sq_plan_destroy(plan);
+  }
+}
+
+TEST_CASE("0.2 run arguments: leading dimensions and their overflow, SiLU-mul's 2K rows, accumulator rows", "[api][v02]") {
+  const int64_t M = 5, K = 33, N = 7;
+  QuantSpec r;
+  r.op = SQ_OP_RMSNORM_QUANTIZE;
+  r.x = SQ_DTYPE_F16;
+  r.m = M, r.k = K;
+  r.residual = true;
+  r.residual_out = ResidualOut::kSeparate;
+  const OpCase rms = make_quantizer(r);
+  QuantSpec sm;
+  sm.op = SQ_OP_SILU_MUL_QUANTIZE;
+  sm.m = M, sm.k = K;
+  const OpCase silu = make_quantizer(sm);
+  const OpCase acc = make_scale_accumulators(SQ_DTYPE_F32, M, N, false, false);
+  struct Edit {
+    const OpCase* c;
+    const char* what;
+    void (*edit)(sq_run_args&);
+    sq_status want;
+    const char* needle;
+  };
+  const Edit edits[] = {
+      {&rms, "ld_residual < K", [](sq_run_args& a) { a.ld_residual = 32; }, SQ_STATUS_INVALID_ARGUMENT, "args->ld_residual is 32"},
+      {&rms, "ld_residual_out < K", [](sq_run_args& a) { a.ld_residual_out = -1; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_residual_out is -1"},
+      {&rms, "ld_residual without residual", [](sq_run_args& a) { a.residual = nullptr; a.ld_residual = 40; },
+       SQ_STATUS_INVALID_ARGUMENT, "args->ld_residual is 40 but args->residual is NULL"},
+      {&rms, "ld_residual_out without residual_out", [](sq_run_args& a) { a.residual_out = nullptr; a.ld_residual_out = 40; },
+       SQ_STATUS_INVALID_ARGUMENT, "args->ld_residual_out is 40 but args->residual_out is NULL"},
+      {&rms, "ld_residual overflows", [](sq_run_args& a) { a.ld_residual = INT64_MAX / 4; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_residual (2305843009213693951) times m (5) overflows"},
+      {&rms, "ld_residual_out overflows", [](sq_run_args& a) { a.ld_residual_out = INT64_MAX / 4; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_residual_out (2305843009213693951) times m (5) overflows"},
+      {&rms, "ld_act (x) overflows", [](sq_run_args& a) { a.ld_act = INT64_MAX / 4; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_act (2305843009213693951) times m"},
+      {&rms, "ld_out (q) overflows", [](sq_run_args& a) { a.ld_out = INT64_MAX / 4; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_out (2305843009213693951) times m"},
+      {&silu, "SiLU-mul ld_act < 2K", [](sq_run_args& a) { a.ld_act = 65; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_act is 65: smaller than the row (66 elements)"},
+      {&silu, "SiLU-mul ld_act overflows", [](sq_run_args& a) { a.ld_act = INT64_MAX / 4; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_act (2305843009213693951) times m (5) overflows"},
+      {&acc, "accumulators ld_act < N", [](sq_run_args& a) { a.ld_act = 6; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_act is 6: smaller than the row (7 elements)"},
+      {&acc, "accumulators ld_act overflows", [](sq_run_args& a) { a.ld_act = INT64_MAX / 4; }, SQ_STATUS_INVALID_ARGUMENT,
+       "args->ld_act (2305843009213693951) times m (5) overflows"},
+      {&acc, "accumulators ld_out < N", [](sq_run_args& a) { a.ld_out = 3; }, SQ_STATUS_INVALID_ARGUMENT, "args->ld_out is 3"},
+  };
+  for (const Edit& e : edits) {
+    INFO(e.what);
+    sq_plan plan = select_plan(*e.c, SQ_PREFERENCE_HOST_REFERENCE);
+    HostPlaced h(*e.c, workspace_size_of(plan));
+    sq_run_args a = h.args();
+    REQUIRE(sq_plan_can_implement(plan, &a) == SQ_STATUS_SUCCESS);
+    e.edit(a);
+    expect_refused(plan, h, a, e.want, e.needle);
+    sq_plan_destroy(plan);
+  }
+  // SiLU-mul: ld_act 0 means 2K, and exactly 2K is accepted.
+  sq_plan plan = select_plan(silu, SQ_PREFERENCE_HOST_REFERENCE);
+  HostPlaced h(silu, 0);
+  sq_run_args a = h.args();
+  a.ld_act = 2 * K;
+  CHECK(sq_plan_can_implement(plan, &a) == SQ_STATUS_SUCCESS);
+  sq_plan_destroy(plan);
+}
+
+TEST_CASE("RMSNORM_QUANTIZE aliasing: residual_out exactly residual or x is in place, any other overlap is refused",
+          "[api][v02]") {
+  const int64_t M = 4, K = 40;  // f16 rows of 80 bytes
+  sq_plan_desc d = quantizer(SQ_OP_RMSNORM_QUANTIZE, SQ_QUANT_DYNAMIC, SQ_DTYPE_S8, SQ_DTYPE_F16);
+  d.k = K;
+  d.max_m = M;
+  sq_plan plan = nullptr;
+  REQUIRE(select_host(d, &plan) == SQ_STATUS_SUCCESS);
+  // One arena holding every array, so that overlaps can be arranged; each array 64-byte aligned.
+  const size_t row = K * 2, big = 2 * M * row;  // room for a doubled stride
+  alignas(64) static unsigned char arena[8 * 1024];
+  std::memset(arena, 0x11, sizeof(arena));
+  unsigned char* x = arena;
+  unsigned char* res = arena + big;
+  unsigned char* rout = arena + 2 * big;
+  unsigned char* gamma = arena + 3 * big;  // 1920
+  unsigned char* q = arena + 2200;
+  unsigned char* scale = arena + 3000;
+  sq_run_args a = run_args();
+  a.m = M;
+  a.act = x;
+  a.residual = res;
+  a.residual_out = rout;
+  a.norm_weight = gamma;
+  a.out = q;
+  a.act_scale_scratch = scale;
+  REQUIRE(sq_plan_can_implement(plan, &a) == SQ_STATUS_SUCCESS);
+  const std::vector<unsigned char> before(arena, arena + sizeof(arena));
+  auto ok = [&](sq_run_args b) {
+    const sq_status st = sq_plan_can_implement(plan, &b);
+    INFO(last_error());
+    CHECK(st == SQ_STATUS_SUCCESS);
+  };
+  auto refused = [&](sq_run_args b, const char* needle) {
+    expect_fail(sq_plan_can_implement(plan, &b), SQ_STATUS_INVALID_ARGUMENT, needle);
+    expect_fail(sq_plan_run(plan, nullptr, nullptr, 0, &b), SQ_STATUS_INVALID_ARGUMENT, needle);
+    CHECK(std::vector<unsigned char>(arena, arena + sizeof(arena)) == before);
+  };
+  sq_run_args b = a;
+  SECTION("in place") {
+    b.residual_out = res;  // exactly residual
+    ok(b);
+    b.residual_out = x;  // exactly x
+    ok(b);
+    b.residual = x;  // residual is x too (h = 2x)
+    ok(b);
+    b = a;
+    b.residual_out = x;
+    b.ld_act = 2 * K;
+    b.ld_residual_out = 2 * K;  // the same leading dimension, given explicitly
+    ok(b);
+    b.ld_act = 0;
+    b.ld_residual_out = K;  // 0 and K are the same (packed)
+    ok(b);
+    b = a;
+    b.residual = nullptr;
+    b.residual_out = x;  // in place without a residual: h = x
+    ok(b);
+  }
+  SECTION("partial overlaps") {
+    b.residual_out = res + 2;  // residual shifted by one element
+    refused(b, "args->residual_out");
+    b = a;
+    b.residual_out = res;
+    b.ld_residual_out = 2 * K;  // same pointer, another leading dimension
+    refused(b, "another leading dimension");
+    b = a;
+    b.residual_out = x + row;  // x from its second row
+    refused(b, "overlaps args->act");
+    b = a;
+    b.residual_out = gamma - (M * row) + 16;  // its end runs into gamma
+    refused(b, "overlaps args->norm_weight");
+    b = a;
+    b.residual_out = q;  // the q output
+    refused(b, "overlaps args->out");
+    b = a;
+    b.residual_out = scale - M * row + 4;  // ends inside the scales
+    refused(b, "overlaps args->act_scale_scratch");
+    b = a;
+    b.residual = x + row;  // residual and x share rows
+    refused(b, "args->residual");
+    b = a;
+    b.residual = x;
+    b.ld_residual = 2 * K;  // the same pointer, another leading dimension: a partial overlap
+    b.ld_act = K;
+    refused(b, "overlaps args->act");
+  }
+  SECTION("disjoint interleavings that share a byte range are refused (ranges, not elements)") {
+    b.ld_act = 2 * K;
+    b.residual = x + row;  // x's odd rows
+    b.ld_residual = 2 * K;
+    refused(b, "args->residual");
   }
   sq_plan_destroy(plan);
 }

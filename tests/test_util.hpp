@@ -23,7 +23,8 @@ inline std::mt19937_64& rng() {
 
 inline size_t dtype_size(sq_dtype d) {
   switch (d) {
-    case SQ_DTYPE_S8: return 1;
+    case SQ_DTYPE_S8:
+    case SQ_DTYPE_U8: return 1;
     case SQ_DTYPE_F16:
     case SQ_DTYPE_BF16: return 2;
     case SQ_DTYPE_S32:
@@ -40,6 +41,8 @@ inline const char* dtype_str(sq_dtype d) {
     case SQ_DTYPE_F32: return "f32";
     case SQ_DTYPE_F64: return "f64";
     case SQ_DTYPE_S8: return "s8";
+    case SQ_DTYPE_U8: return "u8";
+    case SQ_DTYPE_S32: return "s32";
     default: return "?";
   }
 }
