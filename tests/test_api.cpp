@@ -1232,3 +1232,423 @@ TEST_CASE("RMSNORM_QUANTIZE aliasing: residual_out exactly residual or x is in p
   }
   sq_plan_destroy(plan);
 }
+
+// ------------------------------------------------------------------------------------------------
+// [run02]: runs of the 0.2 ops on the host plan, checking the plan's wiring (which buffer goes to which
+// kernel parameter) against the contract: an independent int64 oracle for the linears, and identities
+// the contract states for the rest. They need the 0.2 host kernels (src/host/).
+// ------------------------------------------------------------------------------------------------
+namespace {
+
+// Runs a case on the host plan; returns its outputs (REQUIREs success).
+std::vector<std::vector<unsigned char>> run_host(const OpCase& c, HostPlaced* placed = nullptr) {
+  sq_plan plan = select_plan(c, SQ_PREFERENCE_HOST_REFERENCE);
+  HostPlaced own(c, workspace_size_of(plan));
+  HostPlaced& h = placed ? *placed : own;
+  const sq_status st = h.run(plan);
+  INFO(c.name << ": " << last_error());
+  REQUIRE(st == SQ_STATUS_SUCCESS);
+  sq_plan_destroy(plan);
+  return h.outputs();
+}
+
+// The contract's value of a linear case, from the oracle: out (and the scratch of SMOOTHQUANT_LINEAR).
+void check_linear_against_oracle(const OpCase& c) {
+  INFO(c.name);
+  const sq_plan_desc& d = c.desc;
+  const int64_t M = c.m, N = d.n, K = d.k;
+  const int64_t lda = c.ld_act ? c.ld_act : K, ldw = c.ld_weight ? c.ld_weight : K, ldo = c.ld_out ? c.ld_out : N;
+  std::vector<int32_t> za, zw;
+  if (d.op == SQ_OP_SMOOTHQUANT_LINEAR && d.act_zero_point != 0) za.assign(static_cast<size_t>(M), d.act_zero_point);
+  if (c.has("act_zero_point")) {
+    const auto& z = c.operand("act_zero_point").data;
+    for (int64_t m = 0; m < M; ++m) za.push_back(int8_at(z.data(), d.act_dtype, m));
+  }
+  if (c.has("weight_zero_point")) {
+    const auto& z = c.operand("weight_zero_point").data;
+    for (int64_t n = 0; n < N; ++n) zw.push_back(int8_at(z.data(), d.weight_dtype, n));
+  }
+  const std::vector<int32_t> acc = oracle_acc_zp(M, N, K, c.operand("act").data.data(), d.act_dtype, lda,
+                                                 c.operand("weight").data.data(), d.weight_dtype, ldw, za, zw);
+  sq_plan plan = select_plan(c, SQ_PREFERENCE_HOST_REFERENCE);
+  const size_t ws = workspace_size_of(plan);
+  HostPlaced hw(c, ws);
+  const sq_status st = hw.run(plan);
+  INFO(last_error());
+  REQUIRE(st == SQ_STATUS_SUCCESS);
+  sq_plan_destroy(plan);
+  const std::vector<unsigned char> got = hw.bytes("out");
+  if (d.out_dtype == SQ_DTYPE_S32) {
+    std::vector<unsigned char> want(got.size(), 0xFF);
+    for (int64_t m = 0; m < M; ++m) std::memcpy(&want[static_cast<size_t>(m * ldo) * 4], &acc[static_cast<size_t>(m * N)], N * 4);
+    CHECK(got == want);
+    return;
+  }
+  const sq_dtype t = d.out_dtype;
+  Buf ws_buf(t, N), row(t, M), want(t, M * ldo);
+  ws_buf.bytes = c.operand("weight_scale").data;
+  Buf bias;
+  if (c.has("bias")) {
+    bias = Buf(t, N);
+    bias.bytes = c.operand("bias").data;
+  }
+  if (d.op == SQ_OP_SMOOTHQUANT_LINEAR) {
+    for (int64_t m = 0; m < M; ++m) row.set(m, d.act_scale);  // (T)act_scale, one rounding
+  } else {
+    Buf scales(t, d.flags & SQ_PLAN_PER_TENSOR_ACT_SCALE ? 1 : M);
+    scales.bytes = c.operand("act_scale").data;
+    for (int64_t m = 0; m < M; ++m) std::memcpy(row.at(m), scales.at(scales.count() == 1 ? 0 : m), dtype_size(t));
+  }
+  want.poison();
+  oracle_epilogue(M, N, acc, ws_buf, c.has("bias") ? &bias : nullptr, row, want, ldo);
+  Buf g(t, M * ldo);
+  g.bytes = got;
+  const int64_t diff = first_bit_difference(g, want);
+  INFO("first difference at element " << diff);
+  CHECK(diff == -1);
+  if (d.op == SQ_OP_SMOOTHQUANT_LINEAR) {
+    const std::vector<unsigned char> scratch = hw.bytes("act_scale_scratch");
+    CHECK(std::memcmp(scratch.data(), row.data(), static_cast<size_t>(M) * dtype_size(t)) == 0);
+    for (size_t b = static_cast<size_t>(M) * dtype_size(t); b < scratch.size(); ++b) CHECK(scratch[b] == 0xFF);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("0.2 linears on the host plan equal the int64 oracle: dtype pairs, zero points, S32, caller scales",
+          "[api][run02]") {
+  const sq_dtype pairs[][2] = {{SQ_DTYPE_S8, SQ_DTYPE_S8}, {SQ_DTYPE_S8, SQ_DTYPE_U8}, {SQ_DTYPE_U8, SQ_DTYPE_S8},
+                               {SQ_DTYPE_U8, SQ_DTYPE_U8}};
+  for (const auto& p : pairs) {
+    for (sq_dtype t : {SQ_DTYPE_F32, SQ_DTYPE_BF16, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_S32}) {
+      LinearSpec s;
+      s.act = p[0];
+      s.weight = p[1];
+      s.t = t;
+      s.m = 6, s.n = 9, s.k = 37;
+      s.bias = t != SQ_DTYPE_S32;
+      check_linear_against_oracle(make_linear(s));
+      s.act_zero_point = p[0] == SQ_DTYPE_U8 ? 200 : -77;  // a static za
+      check_linear_against_oracle(make_linear(s));
+      s.weight_zero_points = true;  // and zw: the pre-pass finds the row sums
+      s.pad_act = 3, s.pad_w = 5, s.pad_out = 2;
+      check_linear_against_oracle(make_linear(s));
+      s.act_sums = true;  // the caller's row sums
+      check_linear_against_oracle(make_linear(s));
+      if (t == SQ_DTYPE_S32) continue;
+      LinearSpec c = s;  // SCALED_LINEAR: per-token and per-tensor scales, per-token za
+      c.op = SQ_OP_SCALED_LINEAR;
+      c.act_zero_point = 0;
+      for (bool per_tensor : {false, true})
+        for (bool za : {false, true})
+          for (bool sums : {false, true}) {
+            c.per_tensor = per_tensor;
+            c.act_zero_points = za;
+            c.act_sums = sums;
+            check_linear_against_oracle(make_linear(c));
+          }
+    }
+  }
+}
+
+TEST_CASE("0.2 linears at the accumulation limit: extreme operands and zero points at max_k", "[api][run02]") {
+  struct X {
+    sq_dtype a, w;
+    bool za, zw;
+    int64_t k;
+  };
+  for (const X& x : {X{SQ_DTYPE_S8, SQ_DTYPE_S8, false, false, 131071}, X{SQ_DTYPE_S8, SQ_DTYPE_S8, false, true, 65793},
+                     X{SQ_DTYPE_U8, SQ_DTYPE_S8, false, false, 65793}, X{SQ_DTYPE_U8, SQ_DTYPE_U8, false, false, 33025},
+                     X{SQ_DTYPE_S8, SQ_DTYPE_S8, true, true, 33025}, X{SQ_DTYPE_U8, SQ_DTYPE_U8, true, true, 33025}}) {
+    for (int extreme : {1, -1}) {
+      LinearSpec s;
+      s.op = SQ_OP_SCALED_LINEAR;
+      s.act = x.a;
+      s.weight = x.w;
+      s.t = SQ_DTYPE_F64;
+      s.m = 2, s.n = 3, s.k = x.k;
+      s.act_zero_points = x.za;
+      s.weight_zero_points = x.zw;
+      s.extreme = extreme;
+      check_linear_against_oracle(make_linear(s));
+    }
+  }
+}
+
+TEST_CASE("tensor parallelism through the plans: S32 partials on K slices, summed, then SCALE_ACCUMULATORS, equal "
+          "SCALED_LINEAR on the whole K",
+          "[api][run02]") {
+  const int64_t M = 7, N = 11, K = 96;
+  for (bool zp : {false, true}) {
+    for (int slices : {2, 3}) {
+      CAPTURE(zp, slices);
+      LinearSpec whole;
+      whole.op = SQ_OP_SCALED_LINEAR;
+      whole.t = SQ_DTYPE_BF16;
+      whole.weight = SQ_DTYPE_U8;
+      whole.m = M, whole.n = N, whole.k = K;
+      whole.bias = true;
+      whole.weight_zero_points = zp;
+      const OpCase w = make_linear(whole);
+      const auto want = run_host(w);
+      // The slices: act and weight columns [k0, k1) through the leading dimensions.
+      std::vector<int32_t> sum(static_cast<size_t>(M * N), 0);
+      const auto& act = w.operand("act").data;
+      const auto& wt = w.operand("weight").data;
+      for (int s = 0; s < slices; ++s) {
+        const int64_t k0 = K * s / slices, k1 = K * (s + 1) / slices, ks = k1 - k0;
+        OpCase c;
+        c.name = "slice " + std::to_string(s);
+        c.desc = blank_desc(SQ_OP_SMOOTHQUANT_LINEAR);
+        c.desc.act_dtype = SQ_DTYPE_S8;
+        c.desc.weight_dtype = SQ_DTYPE_U8;
+        c.desc.out_dtype = SQ_DTYPE_S32;
+        c.desc.n = N;
+        c.desc.k = ks;
+        c.desc.max_m = M;
+        if (zp) c.desc.flags = SQ_PLAN_WEIGHT_ZERO_POINT;
+        c.m = M;
+        std::vector<unsigned char> a(static_cast<size_t>(M * ks)), b(static_cast<size_t>(N * ks));
+        for (int64_t m = 0; m < M; ++m) std::memcpy(&a[m * ks], &act[m * K + k0], ks);
+        for (int64_t n = 0; n < N; ++n) std::memcpy(&b[n * ks], &wt[n * K + k0], ks);
+        c.operands = {input("act", a), input("weight", b)};
+        if (zp) {
+          c.operands.push_back(input("weight_zero_point", w.operand("weight_zero_point").data));
+          c.operands.push_back(input("weight_sums", int32_bytes(row_sums_of(b.data(), SQ_DTYPE_U8, N, ks, ks))));
+        }
+        c.operands.push_back(output("out", static_cast<size_t>(M * N) * 4));
+        const std::vector<int32_t> part = int32_values(run_host(c)[0]);
+        for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
+      }
+      OpCase e = make_scale_accumulators(SQ_DTYPE_BF16, M, N, true, false);
+      e.operands[0].data = int32_bytes(sum);
+      // The same scales, weight scales and bias as the whole linear.
+      for (Operand& o : e.operands)
+        if (o.field == "act_scale" || o.field == "weight_scale" || o.field == "bias") o.data = w.operand(o.field).data;
+      CHECK(first_mismatch(e, run_host(e), {want.back()}) == "");
+    }
+  }
+}
+
+TEST_CASE("a U8 weight with zero point 128 equals the S8 weight with its top bit flipped, through the plan",
+          "[api][run02]") {
+  LinearSpec s;
+  s.t = SQ_DTYPE_F32;
+  s.m = 5, s.n = 13, s.k = 70;
+  s.bias = true;
+  const OpCase signed_case = make_linear(s);
+  OpCase u = signed_case;
+  u.desc.weight_dtype = SQ_DTYPE_U8;
+  u.desc.flags = SQ_PLAN_WEIGHT_ZERO_POINT;
+  for (Operand& o : u.operands)
+    if (o.field == "weight")
+      for (auto& b : o.data) b ^= 0x80;
+  const auto& uw = u.operand("weight").data;
+  u.operands.push_back(input("weight_zero_point", std::vector<unsigned char>(static_cast<size_t>(s.n), 128)));
+  u.operands.push_back(input("weight_sums", int32_bytes(row_sums_of(uw.data(), SQ_DTYPE_U8, s.n, s.k, s.k))));
+  CHECK(first_mismatch(signed_case, run_host(u), run_host(signed_case)) == "");
+}
+
+TEST_CASE("QUANTIZED_LINEAR equals its quantizer then SCALED_LINEAR with the quantizer's scales and zero points",
+          "[api][run02]") {
+  const int64_t M = 6, N = 10, K = 50;
+  for (sq_quant_mode mode : {SQ_QUANT_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC}) {
+    for (sq_dtype q : {SQ_DTYPE_S8, SQ_DTYPE_U8}) {
+      if (mode == SQ_QUANT_DYNAMIC && q == SQ_DTYPE_U8) continue;
+      for (bool zw : {false, true}) {
+        CAPTURE(mode, q, zw);
+        LinearSpec s;
+        s.op = SQ_OP_QUANTIZED_LINEAR;
+        s.act = SQ_DTYPE_F16;
+        s.t = SQ_DTYPE_F16;
+        s.m = M, s.n = N, s.k = K;
+        s.bias = true;
+        s.mode = mode;
+        s.q = q;
+        s.weight_zero_points = zw;
+        const OpCase whole = make_linear(s);
+        const auto want = run_host(whole);  // scratch, out
+        // The quantizer alone (QUANTIZE_DYNAMIC: same x, smooth, scale dtype T, q dtype).
+        OpCase qc;
+        qc.name = "quantizer";
+        qc.desc = blank_desc(SQ_OP_QUANTIZE_DYNAMIC);
+        qc.desc.act_dtype = SQ_DTYPE_F16;
+        qc.desc.scale_dtype = SQ_DTYPE_F16;
+        qc.desc.out_dtype = q;
+        qc.desc.k = K;
+        qc.desc.max_m = M;
+        qc.desc.quant_mode = mode;
+        qc.m = M;
+        qc.operands = {input("act", whole.operand("act").data), input("smooth", whole.operand("smooth").data),
+                       output("out", static_cast<size_t>(M * K)), output("act_scale_scratch", static_cast<size_t>(M) * 2)};
+        if (mode == SQ_QUANT_DYNAMIC_ASYMMETRIC) qc.operands.push_back(output("act_zero_point", static_cast<size_t>(M)));
+        const auto qo = run_host(qc);
+        // Then the linear with the caller's scales and zero points.
+        OpCase lc;
+        lc.name = "scaled linear";
+        lc.desc = whole.desc;
+        lc.desc.op = SQ_OP_SCALED_LINEAR;
+        lc.desc.act_dtype = q;
+        lc.desc.quant_mode = 0;
+        lc.desc.quant_dtype = 0;
+        if (mode == SQ_QUANT_DYNAMIC_ASYMMETRIC) lc.desc.flags |= SQ_PLAN_ACT_ZERO_POINT;
+        lc.m = M;
+        lc.operands = {input("act", qo[0]), input("act_scale", qo[1]), input("weight", whole.operand("weight").data),
+                       input("weight_scale", whole.operand("weight_scale").data), input("bias", whole.operand("bias").data)};
+        if (mode == SQ_QUANT_DYNAMIC_ASYMMETRIC) lc.operands.push_back(input("act_zero_point", qo[2]));
+        if (zw) lc.operands.push_back(input("weight_zero_point", whole.operand("weight_zero_point").data));
+        if (whole.has("weight_sums")) lc.operands.push_back(input("weight_sums", whole.operand("weight_sums").data));
+        lc.operands.push_back(output("out", static_cast<size_t>(M * N) * 2));
+        const auto lo = run_host(lc);
+        CHECK(std::memcmp(want[0].data(), qo[1].data(), static_cast<size_t>(M) * 2) == 0);  // the scratch: the scales
+        CHECK(want[1] == lo[0]);
+      }
+    }
+  }
+}
+
+TEST_CASE("ABSMAX then FROM_ABSMAX equals DYNAMIC, on whole rows and on K slices with a max of the slices' abs-max",
+          "[api][run02]") {
+  for (sq_op op : {SQ_OP_QUANTIZE_DYNAMIC, SQ_OP_RMSNORM_QUANTIZE, SQ_OP_SILU_MUL_QUANTIZE}) {
+    QuantSpec s;
+    s.op = op;
+    s.x = SQ_DTYPE_BF16;
+    s.s = SQ_DTYPE_F32;
+    s.m = 9, s.k = 200;
+    s.smooth = true;
+    s.act_sums = true;
+    const OpCase dyn = make_quantizer(s);  // act, [norm_weight], smooth, out, scratch, act_sums
+    const auto want = run_host(dyn);
+    OpCase ab = dyn;
+    ab.desc.quant_mode = SQ_QUANT_ABSMAX;
+    ab.operands.erase(std::remove_if(ab.operands.begin(), ab.operands.end(), [](const Operand& o) { return o.output; }),
+                      ab.operands.end());
+    ab.operands.push_back(output("absmax", static_cast<size_t>(s.m) * 4));
+    const auto amax = run_host(ab);
+    OpCase from = dyn;
+    from.desc.quant_mode = SQ_QUANT_FROM_ABSMAX;
+    from.operands.insert(from.operands.begin() + 1, input("absmax", amax[0]));
+    CHECK(first_mismatch(from, run_host(from), want) == "");
+  }
+  // K slices of a plain row (the tensor-parallel recipe): per-slice abs-max, their max (as unsigned bits),
+  // then FROM_ABSMAX on each slice gives the whole row's scales and q.
+  QuantSpec s;
+  s.x = SQ_DTYPE_F32;
+  s.m = 5, s.k = 90;
+  const OpCase whole = make_quantizer(s);
+  const auto want = run_host(whole);
+  const auto& x = whole.operand("act").data;
+  const int64_t K = s.k, M = s.m, slices = 3;
+  std::vector<uint32_t> amax(static_cast<size_t>(M), 0);
+  for (int64_t i = 0; i < slices; ++i) {
+    QuantSpec p = s;
+    p.k = K / slices;
+    p.mode = SQ_QUANT_ABSMAX;
+    OpCase c = make_quantizer(p);
+    std::vector<unsigned char> xs(static_cast<size_t>(M * p.k) * 4);
+    for (int64_t m = 0; m < M; ++m) std::memcpy(&xs[m * p.k * 4], &x[(m * K + i * p.k) * 4], p.k * 4);
+    c.operands[0].data = xs;
+    const auto a = run_host(c)[0];
+    for (int64_t m = 0; m < M; ++m) {
+      uint32_t v;
+      std::memcpy(&v, &a[m * 4], 4);
+      amax[m] = std::max(amax[m], v);
+    }
+  }
+  std::vector<unsigned char> amax_bytes(static_cast<size_t>(M) * 4);
+  std::memcpy(amax_bytes.data(), amax.data(), amax_bytes.size());
+  for (int64_t i = 0; i < slices; ++i) {
+    QuantSpec p = s;
+    p.k = K / slices;
+    p.mode = SQ_QUANT_FROM_ABSMAX;
+    OpCase c = make_quantizer(p);
+    std::vector<unsigned char> xs(static_cast<size_t>(M * p.k) * 4);
+    for (int64_t m = 0; m < M; ++m) std::memcpy(&xs[m * p.k * 4], &x[(m * K + i * p.k) * 4], p.k * 4);
+    c.operands[0].data = xs;
+    c.operands[1].data = amax_bytes;
+    const auto got = run_host(c);  // out, scratch
+    for (int64_t m = 0; m < M; ++m) CHECK(std::memcmp(&got[0][m * p.k], &want[0][m * K + i * p.k], p.k) == 0);
+    CHECK(got[1] == want[1]);
+  }
+}
+
+TEST_CASE("RMSNORM_QUANTIZE in place (residual_out = residual, = x) equals a separate residual_out", "[api][run02]") {
+  for (sq_quant_mode mode : {SQ_QUANT_DYNAMIC, SQ_QUANT_STATIC, SQ_QUANT_DYNAMIC_ASYMMETRIC}) {
+    QuantSpec s;
+    s.op = SQ_OP_RMSNORM_QUANTIZE;
+    s.x = SQ_DTYPE_F16;
+    s.q = mode == SQ_QUANT_DYNAMIC ? SQ_DTYPE_S8 : SQ_DTYPE_U8;
+    s.mode = mode;
+    s.zero_point = 3;
+    s.m = 6, s.k = 300;
+    s.residual = true;
+    s.act_sums = true;
+    s.pad_residual = 4;
+    s.residual_out = ResidualOut::kSeparate;
+    const OpCase sep = make_quantizer(s);
+    const auto want = run_host(sep);  // residual_out, out, [scratch, zp], act_sums
+    for (ResidualOut r : {ResidualOut::kInPlaceResidual, ResidualOut::kInPlaceX}) {
+      CAPTURE(mode, static_cast<int>(r));
+      QuantSpec t = s;
+      t.residual_out = r;
+      OpCase c = make_quantizer(t);
+      c.operands = sep.operands;  // the same data
+      c.operands.erase(std::remove_if(c.operands.begin(), c.operands.end(),
+                                      [](const Operand& o) { return o.field == "residual_out"; }),
+                       c.operands.end());
+      for (Operand& o : c.operands)
+        if ((r == ResidualOut::kInPlaceResidual && o.field == "residual") || (r == ResidualOut::kInPlaceX && o.field == "act"))
+          o.output = true;
+      c.aliases = {{"residual_out", r == ResidualOut::kInPlaceResidual ? "residual" : "act"}};
+      c.ld_residual_out = r == ResidualOut::kInPlaceResidual ? c.ld_residual : c.ld_act;
+      const auto got = run_host(c);  // [act or residual], out, ...
+      // h: rows of K f16 in a stride of ld (the in-place buffer) against the packed residual_out.
+      const int64_t ld = r == ResidualOut::kInPlaceResidual ? s.k + s.pad_residual : s.k;
+      for (int64_t m = 0; m < s.m; ++m) CHECK(std::memcmp(&got[0][m * ld * 2], &want[0][m * s.k * 2], s.k * 2) == 0);
+      for (size_t i = 1; i < want.size(); ++i) CHECK(got[i] == want[i]);
+    }
+  }
+}
+
+TEST_CASE("act_sums written by every quantizer that writes q equal the row sums of q", "[api][run02]") {
+  for (sq_op op : {SQ_OP_QUANTIZE_STATIC, SQ_OP_QUANTIZE_DYNAMIC, SQ_OP_RMSNORM_QUANTIZE, SQ_OP_SILU_MUL_QUANTIZE}) {
+    for (sq_quant_mode mode : {SQ_QUANT_STATIC, SQ_QUANT_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_QUANT_FROM_ABSMAX}) {
+      if ((op == SQ_OP_QUANTIZE_STATIC && mode != SQ_QUANT_STATIC) || (op == SQ_OP_QUANTIZE_DYNAMIC && mode == SQ_QUANT_STATIC))
+        continue;
+      QuantSpec s;
+      s.op = op;
+      s.mode = mode;
+      s.q = mode == SQ_QUANT_DYNAMIC_ASYMMETRIC || mode == SQ_QUANT_STATIC ? SQ_DTYPE_U8 : SQ_DTYPE_S8;
+      s.zero_point = 99;
+      s.m = 7, s.k = 129;
+      s.pad_out = 5;
+      s.act_sums = true;
+      const OpCase c = make_quantizer(s);
+      INFO(c.name);
+      const auto out = run_host(c);
+      const std::vector<int32_t> want = row_sums_of(out[0].data(), s.q, s.m, s.k, s.k + s.pad_out);
+      CHECK(int32_values(out.back()) == want);
+    }
+  }
+}
+
+TEST_CASE("zero-point linears: a run with act_sums needs no workspace; without, the pre-pass gives the same bits",
+          "[api][run02]") {
+  LinearSpec s;
+  s.op = SQ_OP_SCALED_LINEAR;
+  s.t = SQ_DTYPE_F32;
+  s.m = 4, s.n = 8, s.k = 64;
+  s.weight_zero_points = true;
+  s.act_zero_points = true;
+  s.act_sums = true;
+  const OpCase c = make_linear(s);
+  sq_plan plan = select_plan(c, SQ_PREFERENCE_HOST_REFERENCE);
+  HostPlaced h(c, 0);
+  REQUIRE(sq_plan_run(plan, nullptr, nullptr, 0, &h.args()) == SQ_STATUS_SUCCESS);
+  const auto with_sums = h.outputs();
+  HostPlaced w(c, workspace_size_of(plan));
+  w.args().act_sums = nullptr;
+  REQUIRE(w.run(plan) == SQ_STATUS_SUCCESS);
+  CHECK(w.outputs() == with_sums);
+  sq_plan_destroy(plan);
+}
