@@ -158,3 +158,90 @@ TEST_CASE("Launch plan: programmatic launches, quantizer row splits, kernel name
   CHECK(st.linear.variant == nullptr);
   CHECK(plan(Op::kDynamicQuantize, GpuFamily::kPortable, 80, 0, 28672, 1).quantizer.row_splits == 1);
 }
+
+TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-sums pre-pass, SCALE_ACCUMULATORS",
+          "[dispatch]") {
+  using sq::GpuFamily;
+  using sq::Op;
+  using sq::QuantFact;
+  auto facts = [](Op op, int32_t sm, int64_t n, int64_t k, QuantFact q = QuantFact::kOpDefault, bool zw = false) {
+    return sq::PlanFacts{op, sm == 90 ? GpuFamily::kHopper : GpuFamily::kPortable, sq::device_facts(sm, kH100Sms), n, k, 2, 2, q, zw};
+  };
+  // Quantizer names: producer, then mode; the default mode is the op's own.
+  struct Name {
+    Op op;
+    QuantFact q;
+    const char* name;
+  };
+  for (const Name& n : {Name{Op::kDynamicQuantize, QuantFact::kOpDefault, "quantize_dynamic"},
+                        Name{Op::kDynamicQuantize, QuantFact::kDynamicAsym, "quantize_dynamic_asymmetric"},
+                        Name{Op::kDynamicQuantize, QuantFact::kAbsmax, "quantize_absmax"},
+                        Name{Op::kDynamicQuantize, QuantFact::kFromAbsmax, "quantize_from_absmax"},
+                        Name{Op::kStaticQuantize, QuantFact::kOpDefault, "quantize_static"},
+                        Name{Op::kStaticQuantize, QuantFact::kStatic, "quantize_static"},
+                        Name{Op::kRmsNormQuantize, QuantFact::kOpDefault, "rmsnorm_quantize_dynamic"},
+                        Name{Op::kRmsNormQuantize, QuantFact::kStatic, "rmsnorm_quantize_static"},
+                        Name{Op::kRmsNormQuantize, QuantFact::kDynamicAsym, "rmsnorm_quantize_dynamic_asymmetric"},
+                        Name{Op::kRmsNormQuantize, QuantFact::kAbsmax, "rmsnorm_quantize_absmax"},
+                        Name{Op::kRmsNormQuantize, QuantFact::kFromAbsmax, "rmsnorm_quantize_from_absmax"},
+                        Name{Op::kSiluMulQuantize, QuantFact::kDynamic, "silu_mul_quantize_dynamic"},
+                        Name{Op::kSiluMulQuantize, QuantFact::kStatic, "silu_mul_quantize_static"},
+                        Name{Op::kSiluMulQuantize, QuantFact::kDynamicAsym, "silu_mul_quantize_dynamic_asymmetric"},
+                        Name{Op::kSiluMulQuantize, QuantFact::kAbsmax, "silu_mul_quantize_absmax"},
+                        Name{Op::kSiluMulQuantize, QuantFact::kFromAbsmax, "silu_mul_quantize_from_absmax"}}) {
+    CAPTURE(n.name);
+    for (int32_t sm : {90, 80}) {
+      const sq::LaunchPlan p = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), 1, true);
+      CHECK(std::string(p.kernel_name()) == n.name);
+      CHECK(p.linear.variant == nullptr);
+      CHECK(p.row_sums.name == nullptr);
+      CHECK(p.scale_accumulators.name == nullptr);
+      // Per-token modes overlap their predecessor on sm_90; the static quantizer does not.
+      const bool per_token = std::string(n.name).find("static") == std::string::npos;
+      CHECK(p.quantizer.programmatic == (per_token && sm == 90));
+      // Rows split over clusters only in the plain symmetric quantizer (the measured one).
+      const bool splits = sm == 90 && n.op == Op::kDynamicQuantize &&
+                          (n.q == QuantFact::kOpDefault || n.q == QuantFact::kDynamic);
+      CHECK((p.quantizer.row_splits > 1) == splits);
+    }
+  }
+  // QUANTIZED_LINEAR with the asymmetric quantizer: no row splits, the same linear as the symmetric one.
+  const sq::LaunchPlan sym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336), 1, true);
+  const sq::LaunchPlan asym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336, QuantFact::kDynamicAsym, true), 1, true);
+  CHECK(std::string(asym.quantizer.name) == "quantize_dynamic_asymmetric");
+  CHECK(asym.quantizer.row_splits == 1);
+  CHECK(asym.quantizer.programmatic);
+  CHECK(asym.linear.variant == sym.linear.variant);
+  CHECK(asym.linear.programmatic == sym.linear.programmatic);
+  CHECK(asym.row_sums.name == nullptr);  // its row sums come from the quantizer
+  CHECK(std::string(asym.kernel_name()) == asym.linear.variant->name);
+  // The zero-point linears: the pre-pass only for a run that asks for it, first and programmatic on sm_90;
+  // the linear after it is not programmatic; the same variant either way.
+  for (Op op : {Op::kStaticLinear, Op::kScaledLinear}) {
+    for (int32_t sm : {90, 80}) {
+      for (int64_t m : {1, 16, 64, 300}) {
+        CAPTURE(static_cast<int>(op), sm, m);
+        const sq::PlanFacts f = facts(op, sm, 4096, 4096, QuantFact::kOpDefault, true);
+        const sq::LaunchPlan plain = sq::plan_launch(f, m, true);
+        const sq::LaunchPlan pre = sq::plan_launch(f, m, true, true);
+        CHECK(plain.row_sums.name == nullptr);
+        CHECK(std::string(pre.row_sums.name) == "row_sums");
+        CHECK(pre.row_sums.programmatic == (sm == 90));
+        CHECK(pre.linear.variant == plain.linear.variant);
+        CHECK_FALSE(pre.linear.programmatic);
+        CHECK(std::string(pre.kernel_name()) == plain.linear.variant->name);
+        CHECK(pre.quantizer.name == nullptr);
+        // A plan without SQ_PLAN_WEIGHT_ZERO_POINT never launches it.
+        CHECK(sq::plan_launch(facts(op, sm, 4096, 4096), m, true, true).row_sums.name == nullptr);
+      }
+    }
+  }
+  // SCALE_ACCUMULATORS: one kernel, programmatic on sm_90.
+  for (int32_t sm : {90, 80}) {
+    const sq::LaunchPlan p = sq::plan_launch(facts(Op::kScaleAccumulators, sm, 4096, 0), 7, true);
+    CHECK(std::string(p.kernel_name()) == "scale_accumulators");
+    CHECK(p.scale_accumulators.programmatic == (sm == 90));
+    CHECK(p.linear.variant == nullptr);
+    CHECK(p.quantizer.name == nullptr);
+  }
+}

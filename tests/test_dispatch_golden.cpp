@@ -15,11 +15,13 @@
 
 namespace {
 
-// The launch plan of one op for the facts of a golden line.
-sq::LaunchPlan launch(sq::Op op, const golden::LinearFacts& f, int64_t m) {
+// The launch plan of one op for the facts of a golden line (zero_points: a plan with weight zero points
+// whose run needs the row-sums pre-pass).
+sq::LaunchPlan launch(sq::Op op, const golden::LinearFacts& f, int64_t m, bool zero_points = false) {
   const sq::GpuFamily family = std::strcmp(f.family, "sm90") == 0 ? sq::GpuFamily::kHopper : sq::GpuFamily::kPortable;
-  const sq::PlanFacts facts{op, family, sq::device_facts(f.sm, f.num_sms), f.n, f.k, f.out_bytes, 2};
-  return sq::plan_launch(facts, m, f.aligned16);
+  const sq::PlanFacts facts{op, family, sq::device_facts(f.sm, f.num_sms), f.n, f.k, f.out_bytes, 2,
+                            sq::QuantFact::kOpDefault, zero_points};
+  return sq::plan_launch(facts, m, f.aligned16, zero_points);
 }
 
 std::string table() {
@@ -30,6 +32,14 @@ std::string table() {
         const sq::LaunchPlan static_plan = launch(sq::Op::kStaticLinear, f, m);
         const sq::LaunchPlan dynamic_plan = launch(sq::Op::kDynamicLinear, f, m);
         if (static_plan.linear.variant != dynamic_plan.linear.variant) FAIL("the static and dynamic plans differ");
+        // The 0.2 linears take the same kernel with the same flags as the static plan (SCALED_LINEAR; any
+        // plan with weight zero points whose run needs no pre-pass); after the pre-pass, the same kernel.
+        const sq::LaunchPlan scaled = launch(sq::Op::kScaledLinear, f, m);
+        if (scaled.linear.variant != static_plan.linear.variant ||
+            scaled.linear.programmatic != static_plan.linear.programmatic)
+          FAIL("SCALED_LINEAR's launch differs from SMOOTHQUANT_LINEAR's");
+        const sq::LaunchPlan pre = launch(sq::Op::kStaticLinear, f, m, true);
+        if (pre.linear.variant != static_plan.linear.variant) FAIL("the pre-pass changed the linear's kernel");
         return golden::LinearChoice{static_plan.linear.variant->name, static_plan.linear.programmatic,
                                     dynamic_plan.linear.programmatic};
       },
