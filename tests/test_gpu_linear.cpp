@@ -1,6 +1,10 @@
 // GPU linear kernels, every family and dtype, bit for bit against the host reference kernel on
 // random inputs, over shapes that hit every M bucket and tile edge; poisoned outputs; strided and
-// misaligned rows; CUDA graph capture and replay; two plans on two streams at once.
+// misaligned rows; CUDA graph capture and replay; two plans on two streams at once. Since 0.2 (the
+// second half): every operand pair (S8/U8) with and without zero points (per-tensor za, per-token za
+// from QUANTIZED_LINEAR's asymmetric quantizer and from SCALED_LINEAR's caller, zw with the row-sums
+// pre-pass or the caller's sums), S32 accumulators, the caller's per-token and per-tensor scales (a
+// graph replayed after the scale changed), batch invariance over M = 1..256, the U8 zw = 128 identity.
 #include <catch2/catch.hpp>
 
 #include <cuda_runtime_api.h>
@@ -10,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "gpu_harness.hpp"
 #include "gpu_util.hpp"
 #include "test_util.hpp"
 
@@ -562,4 +567,276 @@ TEST_CASE("a small-M linear reads what the kernel before it wrote (programmatic 
       CUDA_REQUIRE(cudaStreamDestroy(s));
     }
   }
+}
+
+// =====================================================================================================
+// 0.2: operand pairs, zero points, S32 accumulators, the caller's scales, through the plan
+// =====================================================================================================
+namespace {
+
+// One case on a GPU plan of `pref` and on the host plan, compared byte for byte (outputs and padding
+// poisoned first); eagerly, or as a CUDA graph captured once and replayed three times.
+void check_gpu(const OpCase& c, sq_preference pref, bool graph = false) {
+  INFO(c.name << ", preference " << pref << (graph ? ", graph" : ""));
+  const auto want = host_outputs(c);
+  cudaStream_t s;
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  sq_plan plan = select_plan(c, pref, reinterpret_cast<sq_stream>(s));
+  const char* kernel = "";
+  REQUIRE(sq_plan_kernel_name(plan, c.m, &kernel) == SQ_STATUS_SUCCESS);
+  INFO("kernel " << kernel);
+  {
+    DevPlaced d(c, workspace_size_of(plan));
+    const sq_status can = sq_plan_can_implement(plan, &d.args());
+    INFO(last_error());
+    REQUIRE(can == SQ_STATUS_SUCCESS);
+    run_three_times(
+        s, graph, [&] { REQUIRE(d.run(plan, s) == SQ_STATUS_SUCCESS); }, [&] { d.reset(); },
+        [&] { REQUIRE(first_mismatch(c, d.outputs(), want) == ""); });
+  }
+  sq_plan_destroy(plan);
+  CUDA_REQUIRE(cudaStreamDestroy(s));
+}
+
+const sq_dtype kPairs[][2] = {{SQ_DTYPE_S8, SQ_DTYPE_S8}, {SQ_DTYPE_S8, SQ_DTYPE_U8}, {SQ_DTYPE_U8, SQ_DTYPE_S8},
+                              {SQ_DTYPE_U8, SQ_DTYPE_U8}};
+
+// The zero-point and output configurations the tests rotate through.
+enum Config {
+  kPlain,          // SMOOTHQUANT_LINEAR, no zero points, bias
+  kStaticZa,       // SMOOTHQUANT_LINEAR with desc.act_zero_point
+  kZaZwPrePass,    // static za and zw; the plan's pre-pass finds the row sums
+  kZwSums,         // zw with the caller's row sums
+  kS32,            // accumulators only
+  kS32ZaZwSums,    // accumulators with za, zw and the caller's sums
+  kScaledToken,    // SCALED_LINEAR: per-token scales and za, zw (pre-pass)
+  kScaledTensor,   // SCALED_LINEAR: one scale read from memory, bias
+  kQuantizedAsym,  // QUANTIZED_LINEAR: the asymmetric quantizer (per-token za), zw
+  kConfigs
+};
+
+LinearSpec spec(Config cfg, sq_dtype a, sq_dtype w, sq_dtype t, int64_t m, int64_t n, int64_t k) {
+  LinearSpec s;
+  s.act = a;
+  s.weight = w;
+  s.t = t;
+  s.m = m, s.n = n, s.k = k;
+  const int32_t za = a == SQ_DTYPE_U8 ? 131 : -5;
+  switch (cfg) {
+    case kPlain: s.bias = true; break;
+    case kStaticZa: s.act_zero_point = za; break;
+    case kZaZwPrePass: s.act_zero_point = za, s.weight_zero_points = true, s.bias = true; break;
+    case kZwSums: s.weight_zero_points = true, s.act_sums = true; break;
+    case kS32: s.t = SQ_DTYPE_S32; break;
+    case kS32ZaZwSums: s.t = SQ_DTYPE_S32, s.act_zero_point = za, s.weight_zero_points = true, s.act_sums = true; break;
+    case kScaledToken: s.op = SQ_OP_SCALED_LINEAR, s.act_zero_points = true, s.weight_zero_points = true; break;
+    case kScaledTensor: s.op = SQ_OP_SCALED_LINEAR, s.per_tensor = true, s.bias = true; break;
+    case kQuantizedAsym:
+      s.op = SQ_OP_QUANTIZED_LINEAR, s.act = t, s.q = a, s.mode = SQ_QUANT_DYNAMIC_ASYMMETRIC;
+      s.weight_zero_points = true, s.bias = true;
+      break;
+    default: break;
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("0.2: every family and operand pair, with and without zero points, S32 and the caller's scales, equals "
+          "the host plan over the M buckets and tile edges",
+          "[linear][v02]") {
+  for (sq_preference pref : families())
+    for (const auto& pair : kPairs) {
+      size_t i = 0;
+      for (int64_t m : kMs) {
+        const NK nk = kNKs[i % (sizeof(kNKs) / sizeof(kNKs[0]))];
+        const Config cfg = static_cast<Config>(i % kConfigs);
+        const sq_dtype t = kDtypes[(i / kConfigs + i) % 4];
+        ++i;
+        check_gpu(make_linear(spec(cfg, pair[0], pair[1], t, m, nk.n, nk.k)), pref);
+      }
+    }
+}
+
+TEST_CASE("0.2: strided and misaligned rows with zero points and S32 accumulators", "[linear][v02]") {
+  struct Pad {
+    int64_t act, w, out;
+  };
+  for (sq_preference pref : families())
+    for (Config cfg : {kZaZwPrePass, kS32ZaZwSums, kScaledToken, kQuantizedAsym})
+      for (const Pad pad : {Pad{16, 32, 7}, Pad{1, 0, 0}, Pad{0, 3, 2}})
+        for (int64_t m : {5, 130}) {
+          LinearSpec s = spec(cfg, SQ_DTYPE_U8, SQ_DTYPE_S8, SQ_DTYPE_BF16, m, 300, 512);
+          if (cfg == kQuantizedAsym) s.pad_act = pad.act * 2;  // x rows: 16-byte steps of bf16, or odd
+          else s.pad_act = pad.act;
+          s.pad_w = pad.w;
+          s.pad_out = pad.out;
+          check_gpu(make_linear(s), pref);
+        }
+}
+
+TEST_CASE("0.2 on the Hopper family: split-K clusters and persistent kernels with zero points and S32", "[linear][v02]") {
+  if (!is_sm90()) {
+    WARN("not an sm_90 GPU: the Hopper kernels are not exercised with zero points");
+    return;
+  }
+  // Shapes whose dispatch takes split-K variants (17 <= M <= 256) and the persistent and ping-pong kernels.
+  const Shape shapes[] = {{40, 300, 16384}, {200, 136, 16384}, {48, 6144, 4096}, {64, 28672, 640},
+                          {100, 4096, 4096}, {257, 132, 400},  {513, 3332, 272}, {1000, 4200, 400}};
+  for (const Shape& sh : shapes) {
+    check_gpu(make_linear(spec(kZaZwPrePass, SQ_DTYPE_U8, SQ_DTYPE_U8, SQ_DTYPE_BF16, sh.m, sh.n, sh.k)),
+              SQ_PREFERENCE_GPU_HOPPER);
+    check_gpu(make_linear(spec(kS32ZaZwSums, SQ_DTYPE_S8, SQ_DTYPE_U8, SQ_DTYPE_S32, sh.m, sh.n, sh.k)),
+              SQ_PREFERENCE_GPU_HOPPER);
+    check_gpu(make_linear(spec(kScaledToken, SQ_DTYPE_U8, SQ_DTYPE_S8, SQ_DTYPE_F16, sh.m, sh.n, sh.k)),
+              SQ_PREFERENCE_GPU_HOPPER);
+  }
+}
+
+TEST_CASE("0.2: extreme operands and zero points at each plan's max_k stay exact", "[linear][v02]") {
+  struct X {
+    sq_dtype a, w;
+    bool za, zw;
+    int64_t k;
+  };
+  for (sq_preference pref : families())
+    for (const X& x : {X{SQ_DTYPE_U8, SQ_DTYPE_U8, true, true, 33025}, X{SQ_DTYPE_S8, SQ_DTYPE_S8, true, true, 33025},
+                       X{SQ_DTYPE_U8, SQ_DTYPE_S8, false, false, 65793}, X{SQ_DTYPE_S8, SQ_DTYPE_S8, false, true, 65793}})
+      for (int extreme : {1, -1})
+        for (int64_t m : {3, 70}) {
+          LinearSpec s;
+          s.op = SQ_OP_SCALED_LINEAR;
+          s.act = x.a;
+          s.weight = x.w;
+          s.t = SQ_DTYPE_F64;
+          s.m = m, s.n = 9, s.k = x.k;
+          s.act_zero_points = x.za;
+          s.weight_zero_points = x.zw;
+          s.extreme = extreme;
+          check_gpu(make_linear(s), pref);
+          s.op = SQ_OP_SMOOTHQUANT_LINEAR;  // the same as accumulators
+          s.t = SQ_DTYPE_S32;
+          s.act_zero_points = false;
+          s.act_zero_point = x.za ? (x.a == SQ_DTYPE_U8 ? (extreme > 0 ? 255 : 0) : (extreme > 0 ? 127 : -128)) : 0;
+          check_gpu(make_linear(s), pref);
+        }
+}
+
+TEST_CASE("0.2: graph capture and replay of the zero-point plans (pre-pass, workspace) and S32", "[graph][v02]") {
+  for (sq_preference pref : families())
+    for (Config cfg : {kZaZwPrePass, kS32ZaZwSums, kScaledToken, kScaledTensor, kQuantizedAsym})
+      for (int64_t m : {1, 16, 96, 300}) check_gpu(make_linear(spec(cfg, SQ_DTYPE_U8, SQ_DTYPE_U8, SQ_DTYPE_F16, m, 520, 768)), pref, true);
+}
+
+TEST_CASE("SCALED_LINEAR reads its scales when the run executes: a graph captured once follows a changed scale",
+          "[graph][v02]") {
+  for (sq_preference pref : families())
+    for (bool per_tensor : {true, false})
+      for (int64_t m : {1, 40, 300}) {
+        LinearSpec s = spec(kScaledTensor, SQ_DTYPE_S8, SQ_DTYPE_S8, SQ_DTYPE_BF16, m, 520, 768);
+        s.per_tensor = per_tensor;
+        OpCase c = make_linear(s);
+        INFO(c.name << (per_tensor ? " per tensor" : " per token") << ", preference " << pref);
+        cudaStream_t st;
+        CUDA_REQUIRE(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+        sq_plan plan = select_plan(c, pref, reinterpret_cast<sq_stream>(st));
+        DevPlaced d(c, workspace_size_of(plan));
+        cudaGraph_t g;
+        cudaGraphExec_t exec;
+        CUDA_REQUIRE(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        REQUIRE(d.run(plan, st) == SQ_STATUS_SUCCESS);
+        CUDA_REQUIRE(cudaStreamEndCapture(st, &g));
+        CUDA_REQUIRE(cudaGraphInstantiate(&exec, g, 0));
+        for (int replay = 0; replay < 3; ++replay) {
+          // A new scale (or scales) in the same device buffer, then the same graph.
+          for (Operand& o : c.operands)
+            if (o.field == "act_scale") o.data = bytes_of(random_scales(SQ_DTYPE_BF16, per_tensor ? 1 : m, 1e-4, 1.0));
+          d.reset();
+          CUDA_REQUIRE(cudaGraphLaunch(exec, st));
+          CUDA_REQUIRE(cudaStreamSynchronize(st));
+          CUDA_REQUIRE(cudaGetLastError());
+          INFO("replay " << replay);
+          REQUIRE(first_mismatch(c, d.outputs(), host_outputs(c)) == "");
+        }
+        cudaGraphExecDestroy(exec);
+        cudaGraphDestroy(g);
+        sq_plan_destroy(plan);
+        CUDA_REQUIRE(cudaStreamDestroy(st));
+      }
+}
+
+TEST_CASE("0.2 batch invariance: row r of every M = 1..256 equals row r of M = 256, through every M bucket",
+          "[linear][v02]") {
+  const int64_t kMaxRows = 256, N = 1000, K = 1024;
+  for (sq_preference pref : families())
+    for (Config cfg : {kPlain, kZaZwPrePass, kS32ZaZwSums, kScaledToken, kQuantizedAsym}) {
+      OpCase c = make_linear(spec(cfg, SQ_DTYPE_U8, SQ_DTYPE_S8, SQ_DTYPE_BF16, kMaxRows, N, K));
+      INFO(c.name << ", preference " << pref);
+      cudaStream_t st;
+      CUDA_REQUIRE(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+      sq_plan plan = select_plan(c, pref, reinterpret_cast<sq_stream>(st));
+      DevPlaced d(c, workspace_size_of(plan));
+      REQUIRE(d.run(plan, st) == SQ_STATUS_SUCCESS);
+      CUDA_REQUIRE(cudaStreamSynchronize(st));
+      const std::vector<unsigned char> full = d.outputs().back();  // out: the last output
+      REQUIRE(first_mismatch(c, d.outputs(), host_outputs(c)) == "");
+      const size_t row_bytes = full.size() / kMaxRows;
+      std::vector<unsigned char> got(full.size());
+      for (int64_t m = 1; m < kMaxRows; ++m) {
+        INFO("m " << m);
+        d.reset();
+        d.args().m = m;
+        REQUIRE(d.run(plan, st) == SQ_STATUS_SUCCESS);
+        CUDA_REQUIRE(cudaStreamSynchronize(st));
+        const std::vector<unsigned char> out = d.outputs().back();
+        REQUIRE(std::memcmp(out.data(), full.data(), static_cast<size_t>(m) * row_bytes) == 0);
+        for (size_t b = static_cast<size_t>(m) * row_bytes; b < out.size(); ++b) REQUIRE(out[b] == 0xFF);
+      }
+      sq_plan_destroy(plan);
+      CUDA_REQUIRE(cudaStreamDestroy(st));
+    }
+}
+
+TEST_CASE("0.2: a U8 weight with zero point 128 gives the bits of the S8 weight with its top bit flipped",
+          "[linear][v02]") {
+  for (sq_preference pref : families())
+    for (int64_t m : {1, 17, 64, 300}) {
+      const OpCase sgn = make_linear(spec(kPlain, SQ_DTYPE_S8, SQ_DTYPE_S8, SQ_DTYPE_F32, m, 1000, 1024));
+      OpCase u = sgn;
+      u.desc.weight_dtype = SQ_DTYPE_U8;
+      u.desc.flags = SQ_PLAN_WEIGHT_ZERO_POINT;
+      for (Operand& o : u.operands)
+        if (o.field == "weight")
+          for (auto& b : o.data) b ^= 0x80;
+      u.operands.push_back(input("weight_zero_point", std::vector<unsigned char>(1000, 128)));
+      u.operands.push_back(input("weight_sums", int32_bytes(row_sums_of(u.operand("weight").data.data(), SQ_DTYPE_U8,
+                                                                          1000, 1024, 1024))));
+      const auto want = host_outputs(sgn);
+      sq_plan plan = select_plan(u, pref);
+      DevPlaced d(u, workspace_size_of(plan));
+      REQUIRE(d.run(plan, nullptr) == SQ_STATUS_SUCCESS);
+      CUDA_REQUIRE(cudaDeviceSynchronize());
+      CHECK(first_mismatch(u, d.outputs(), want) == "");
+      sq_plan_destroy(plan);
+    }
+}
+
+TEST_CASE("SCALE_ACCUMULATORS on the GPU equals the host plan (per token, per tensor, strides, graph)",
+          "[linear][v02]") {
+  for (sq_preference pref : families())
+    for (sq_dtype t : kDtypes)
+      for (bool per_tensor : {false, true})
+        for (int64_t m : {1, 37, 300}) {
+          check_gpu(make_scale_accumulators(t, m, 1000, true, per_tensor), pref);
+          check_gpu(make_scale_accumulators(t, m, 77, false, per_tensor, 3, 5), pref, true);
+        }
+}
+
+TEST_CASE("0.2 small shapes of every configuration (sanitizer set)", "[linear][sanitize][v02]") {
+  for (sq_preference pref : families())
+    for (int cfg = 0; cfg < kConfigs; ++cfg)
+      for (const auto& pair : kPairs) {
+        check_gpu(make_linear(spec(static_cast<Config>(cfg), pair[0], pair[1], SQ_DTYPE_F16, 17, 24, 48)), pref);
+        check_gpu(make_linear(spec(static_cast<Config>(cfg), pair[0], pair[1], SQ_DTYPE_F32, 3, 9, 7)), pref);
+      }
 }
