@@ -60,10 +60,10 @@ sq_abi_constants() {
     echo "#include \"$header\""
     echo "int main(void) {"
     for name in $macros; do
-      # Only macros that expand to an integer constant expression (skips SQ_API, strings,
-      # function-like macros).
+      # Only macros that expand to an integer constant expression, decimal or hexadecimal (skips
+      # SQ_API, strings, function-like macros).
       value=$(printf '#include "%s"\n%s\n' "$header" "$name" | cc -E -P -x c - 2>/dev/null | tail -n 1)
-      [[ "$value" =~ ^[-+*/()0-9uUlL\ ]+$ ]] &&
+      [[ "$value" =~ ^[-+*/()0-9uUlL\ ]+$ || "$value" =~ ^\(?0[xX][0-9a-fA-F]+[uUlL]*\)?$ ]] &&
         echo "  printf(\"%s %lld\\n\", \"$name\", (long long)($name));"
     done
     for name in $enumerators; do

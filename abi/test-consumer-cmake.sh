@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A separate CMake project (abi/consumers/cmake) finds the INSTALLED package with
-# find_package(smoothquant 0.1 CONFIG REQUIRED), links smoothquant::smoothquant, builds
+# find_package(smoothquant 0.2 CONFIG REQUIRED), links smoothquant::smoothquant, builds
 # and runs the C consumer (no LD_LIBRARY_PATH: CMake's build RPATH must find the
 # installed library). Then the version file must reject a request for major 1.
 source "$(dirname "$0")/lib.sh"

@@ -61,7 +61,10 @@ class SqPlanDesc(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("op", ctypes.c_int32), ("act_dtype", ctypes.c_int32),
                 ("weight_dtype", ctypes.c_int32), ("scale_dtype", ctypes.c_int32), ("out_dtype", ctypes.c_int32),
                 ("n", ctypes.c_int64), ("k", ctypes.c_int64), ("max_m", ctypes.c_int64),
-                ("act_scale", ctypes.c_double), ("host_threads", ctypes.c_uint32), ("reserved", ctypes.c_uint32)]
+                ("act_scale", ctypes.c_double), ("host_threads", ctypes.c_uint32), ("reserved", ctypes.c_uint32),
+                # since 0.2
+                ("quant_mode", ctypes.c_int32), ("quant_dtype", ctypes.c_int32), ("act_zero_point", ctypes.c_int32),
+                ("flags", ctypes.c_uint32), ("eps", ctypes.c_double)]
 
 
 class SqRunArgs(ctypes.Structure):
@@ -69,11 +72,18 @@ class SqRunArgs(ctypes.Structure):
                 ("act", ctypes.c_void_p), ("ld_act", ctypes.c_int64), ("weight", ctypes.c_void_p),
                 ("ld_weight", ctypes.c_int64), ("weight_scale", ctypes.c_void_p), ("bias", ctypes.c_void_p),
                 ("smooth", ctypes.c_void_p), ("act_scale_scratch", ctypes.c_void_p), ("out", ctypes.c_void_p),
-                ("ld_out", ctypes.c_int64)]
+                ("ld_out", ctypes.c_int64),
+                # since 0.2
+                ("act_scale", ctypes.c_void_p), ("weight_zero_point", ctypes.c_void_p),
+                ("weight_sums", ctypes.c_void_p), ("act_zero_point", ctypes.c_void_p),
+                ("act_sums", ctypes.c_void_p), ("absmax", ctypes.c_void_p), ("residual", ctypes.c_void_p),
+                ("ld_residual", ctypes.c_int64), ("residual_out", ctypes.c_void_p),
+                ("ld_residual_out", ctypes.c_int64), ("norm_weight", ctypes.c_void_p)]
 
 
 SQ = {"SQ_STATUS_SUCCESS": 0, "SQ_DTYPE_S8": 1, "SQ_DTYPE_BF16": 4, "SQ_OP_SMOOTHQUANT_LINEAR": 1,
-      "SQ_OP_QUANTIZED_LINEAR": 2, "SQ_PREFERENCE_FASTEST": 0}
+      "SQ_OP_QUANTIZED_LINEAR": 2, "SQ_PREFERENCE_FASTEST": 0, "SQ_DTYPE_U8": 7, "SQ_OP_SCALED_LINEAR": 5,
+      "SQ_PLAN_DESC_SIZE_0_1": 64, "SQ_RUN_ARGS_SIZE_0_1": 96}
 
 
 def check_layout(exe):

@@ -68,6 +68,54 @@ int main(void) {
     }
   }
   sq_plan_destroy(plan);
+
+  /* 0.2: the table has version 2's members, and SCALE_ACCUMULATORS applies the epilogue to given
+   * accumulators (powers of two: exact). */
+  {
+    const sq_api_table* t = sq_get_api();
+    int32_t acc[M * N];
+    float rs[M];
+    if (t->api_version < 2 || !SQ_API_TABLE_HAS(t, quantize_weight_per_channel_asymmetric) ||
+        t->weight_sums != &sq_weight_sums)
+      bad = 1;
+    memset(&desc, 0, sizeof(desc));
+    desc.struct_size = sizeof(desc);
+    desc.op = SQ_OP_SCALE_ACCUMULATORS;
+    desc.act_dtype = SQ_DTYPE_S32;
+    desc.scale_dtype = SQ_DTYPE_F32;
+    desc.out_dtype = SQ_DTYPE_F32;
+    desc.n = N;
+    desc.max_m = M;
+    for (m = 0; m < M; ++m) {
+      rs[m] = 0.5f * (float)(m + 1);
+      for (n = 0; n < N; ++n) acc[m * N + n] = (m - 1) * 1000 + n * 7;
+    }
+    st = sq_plan_select(NULL, &desc, SQ_PREFERENCE_HOST_REFERENCE, &plan);
+    if (st != SQ_STATUS_SUCCESS) {
+      printf("select failed: %s: %s\n", sq_status_string(st), sq_last_error_message());
+      return 1;
+    }
+    memset(&args, 0, sizeof(args));
+    args.struct_size = sizeof(args);
+    args.m = M;
+    args.act = acc;
+    args.act_scale = rs;
+    args.weight_scale = ws;
+    args.bias = bias;
+    args.out = out;
+    st = sq_plan_run(plan, NULL, NULL, 0, &args);
+    if (st != SQ_STATUS_SUCCESS) {
+      printf("run failed: %s: %s\n", sq_status_string(st), sq_last_error_message());
+      return 1;
+    }
+    for (m = 0; m < M; ++m)
+      for (n = 0; n < N; ++n)
+        if (out[m * N + n] != ((float)acc[m * N + n] * rs[m]) * ws[n] + bias[n]) {
+          printf("SCALE_ACCUMULATORS mismatch at (%d,%d): %g\n", m, n, (double)out[m * N + n]);
+          bad = 1;
+        }
+    sq_plan_destroy(plan);
+  }
   printf("C consumer (libsmoothquant %s): %s\n", sq_version_string(), bad ? "FAILED" : "ok");
   return bad;
 }

@@ -1,6 +1,7 @@
 /* Loads libsmoothquant by path with dlopen only (no link-time dependency), gets the function
  * table through sq_get_api, and runs a plan on the host kernel. */
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,28 @@ int main(int argc, char** argv) {
   if (!api || api->api_version < 1 || !SQ_API_TABLE_HAS(api, plan_destroy)) {
     printf("function table too old or missing\n");
     return 1;
+  }
+  /* Version 2 (0.2): the two offline helpers, present and callable through the table. */
+  if (api->api_version < 2 || !SQ_API_TABLE_HAS(api, weight_sums) ||
+      !SQ_API_TABLE_HAS(api, quantize_weight_per_channel_asymmetric) || !api->weight_sums ||
+      !api->quantize_weight_per_channel_asymmetric) {
+    printf("function table v%u (%u bytes) lacks version 2's members\n", api->api_version, api->struct_size);
+    return 1;
+  }
+  {
+    const uint8_t wq[2 * 3] = {0, 255, 7, 128, 1, 2};
+    int32_t sums[2] = {-1, -1};
+    sq_matrix_view view;
+    memset(&view, 0, sizeof(view));
+    view.struct_size = sizeof(view);
+    view.dtype = SQ_DTYPE_U8;
+    view.rows = 2;
+    view.cols = 3;
+    view.data = wq;
+    if (api->weight_sums(&view, sums) != SQ_STATUS_SUCCESS || sums[0] != 262 || sums[1] != 131) {
+      printf("weight_sums through the table: %s (sums %d, %d)\n", api->last_error_message(), sums[0], sums[1]);
+      return 1;
+    }
   }
   memset(&desc, 0, sizeof(desc));
   desc.struct_size = sizeof(desc);

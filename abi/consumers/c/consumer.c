@@ -65,6 +65,7 @@ static int check_api_table(void) {
         (unsigned)sizeof(sq_api_table));
   CHECK(t->api_version >= SQ_API_TABLE_VERSION, "api_version %u", (unsigned)t->api_version);
   CHECK(SQ_API_TABLE_HAS(t, static_act_scale), "table lacks its last version-1 member");
+  CHECK(SQ_API_TABLE_HAS(t, quantize_weight_per_channel_asymmetric), "table lacks its last version-2 member");
 #define SAME(member, function) CHECK(t->member == &function, "table member " #member)
   SAME(version, sq_version);
   SAME(version_string, sq_version_string);
@@ -83,6 +84,8 @@ static int check_api_table(void) {
   SAME(smooth_apply_to_weight, sq_smooth_apply_to_weight);
   SAME(quantize_weight_per_channel, sq_quantize_weight_per_channel);
   SAME(static_act_scale, sq_static_act_scale);
+  SAME(weight_sums, sq_weight_sums);
+  SAME(quantize_weight_per_channel_asymmetric, sq_quantize_weight_per_channel_asymmetric);
 #undef SAME
   CHECK(sq_get_api() == t, "sq_get_api must return the same static table");
   return 0;
@@ -181,8 +184,81 @@ static int run_linear(void) {
   return 0;
 }
 
+/* 0.2: the same layer through SQ_OP_SCALED_LINEAR with the caller's per-token scales (powers of two:
+ * exact), and the 0.1-size descriptor and run arguments of a 0.1 caller still accepted. */
+static int run_scaled_linear(void) {
+  int8_t act[kM * kK], weight[kN * kK];
+  float weight_scale[kN], act_scale[kM], out[kM * kN];
+  sq_plan_desc desc;
+  sq_run_args args;
+  sq_precision_guarantee g;
+  sq_plan plan = NULL;
+  int m, n, k;
+
+  for (m = 0; m < kM; ++m) {
+    for (k = 0; k < kK; ++k) act[m * kK + k] = act_value(m, k);
+    act_scale[m] = 0.125f * (float)(m + 1);
+  }
+  for (n = 0; n < kN; ++n) {
+    for (k = 0; k < kK; ++k) weight[n * kK + k] = weight_value(n, k);
+    weight_scale[n] = weight_scale_value(n);
+  }
+  for (m = 0; m < kM * kN; ++m) out[m] = NAN;
+  memset(&desc, 0, sizeof desc);
+  desc.struct_size = sizeof desc;
+  desc.op = SQ_OP_SCALED_LINEAR;
+  desc.act_dtype = SQ_DTYPE_S8;
+  desc.weight_dtype = SQ_DTYPE_S8;
+  desc.scale_dtype = SQ_DTYPE_F32;
+  desc.out_dtype = SQ_DTYPE_F32;
+  desc.n = kN;
+  desc.k = kK;
+  desc.max_m = kM;
+  desc.host_threads = 1;
+  CHECK_STATUS(sq_plan_select(NULL, &desc, SQ_PREFERENCE_HOST_REFERENCE, &plan));
+  memset(&g, 0, sizeof g);
+  g.struct_size = sizeof g;
+  CHECK_STATUS(sq_plan_precision_guarantee(plan, &g));
+  CHECK(g.max_k == SQ_MAX_K && g.accumulate_dtype == SQ_DTYPE_S32, "guarantee max_k %lld", (long long)g.max_k);
+  memset(&args, 0, sizeof args);
+  args.struct_size = sizeof args;
+  args.m = kM;
+  args.act = act;
+  args.act_scale = act_scale;
+  args.weight = weight;
+  args.weight_scale = weight_scale;
+  args.out = out;
+  CHECK_STATUS(sq_plan_run(plan, NULL, NULL, 0, &args));
+  for (m = 0; m < kM; ++m)
+    for (n = 0; n < kN; ++n) {
+      long acc = 0;
+      double expected;
+      for (k = 0; k < kK; ++k) acc += (long)act_value(m, k) * (long)weight_value(n, k);
+      expected = (double)acc * (double)act_scale[m] * (double)weight_scale_value(n);
+      CHECK(out[m * kN + n] == (float)expected, "scaled out[%d,%d] = %.9g, expected %.9g", m, n,
+            (double)out[m * kN + n], expected);
+    }
+  CHECK_STATUS(sq_plan_destroy(plan));
+
+  /* A 0.1 caller: struct sizes of 0.1, the new fields absent (read as zero). */
+  linear_desc(&desc, kK);
+  desc.struct_size = SQ_PLAN_DESC_SIZE_0_1;
+  CHECK_STATUS(sq_plan_select(NULL, &desc, SQ_PREFERENCE_HOST_REFERENCE, &plan));
+  memset(&args, 0, sizeof args);
+  args.struct_size = SQ_RUN_ARGS_SIZE_0_1;
+  args.m = kM;
+  args.act = act;
+  args.weight = weight;
+  args.weight_scale = weight_scale;
+  args.act_scale_scratch = act_scale;
+  args.out = out;
+  CHECK_STATUS(sq_plan_can_implement(plan, &args));
+  CHECK_STATUS(sq_plan_destroy(plan));
+  return 0;
+}
+
 int main(void) {
-  if (check_version() || check_api_table() || check_error_path() || run_linear()) return 1;
+  if (check_version() || check_api_table() || check_error_path() || run_linear() || run_scaled_linear()) return 1;
   if (g_failures != 0) {
     fprintf(stderr, "c consumer: %d check(s) failed\n", g_failures);
     return 1;

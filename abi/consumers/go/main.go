@@ -11,6 +11,12 @@ package main
 #cgo pkg-config: smoothquant
 #include <stdlib.h>
 #include <smoothquant/smoothquant.h>
+
+// SQ_API_TABLE_HAS is a macro (offsetof): wrapped for cgo.
+static int sq_table_has_v2(const sq_api_table* t) {
+  return t->api_version >= 2 && SQ_API_TABLE_HAS(t, quantize_weight_per_channel_asymmetric) &&
+         t->weight_sums == &sq_weight_sums;
+}
 */
 import "C"
 
@@ -160,6 +166,42 @@ func run() error {
 				return fmt.Errorf("out[%d,%d] = %v, expected %v", m, n, out[m*cols+n], expected)
 			}
 		}
+	}
+
+	// A 0.1 caller's run arguments (struct_size of 0.1): accepted, the same bits.
+	for i := range out {
+		out[i] = float32(math.NaN())
+	}
+	args.struct_size = C.SQ_RUN_ARGS_SIZE_0_1
+	if err := check(C.sq_plan_run(plan, nil, nil, 0, &args)); err != nil {
+		return fmt.Errorf("sq_plan_run with a 0.1-size sq_run_args: %w", err)
+	}
+	for m := 0; m < rows*cols; m++ {
+		if math.IsNaN(float64(out[m])) {
+			return fmt.Errorf("a 0.1-size run left out[%d] unwritten", m)
+		}
+	}
+
+	// 0.2: the function table's version 2, and the column sums of a U8 weight.
+	if C.sq_table_has_v2(C.sq_get_api()) == 0 {
+		return fmt.Errorf("the function table lacks version 2's members")
+	}
+	wq, wqPtr := cAlloc[uint8](6)
+	defer C.free(wqPtr)
+	copy(wq, []uint8{0, 255, 7, 128, 1, 2})
+	sums, sumsPtr := cAlloc[int32](2)
+	defer C.free(sumsPtr)
+	var view C.sq_matrix_view
+	view.struct_size = C.uint32_t(unsafe.Sizeof(view))
+	view.dtype = C.SQ_DTYPE_U8
+	view.rows = 2
+	view.cols = 3
+	view.data = wqPtr
+	if err := check(C.sq_weight_sums(&view, (*C.int32_t)(sumsPtr))); err != nil {
+		return fmt.Errorf("sq_weight_sums: %w", err)
+	}
+	if sums[0] != 262 || sums[1] != 131 {
+		return fmt.Errorf("sq_weight_sums gave %v", sums)
 	}
 	fmt.Printf("go consumer: libsmoothquant %s, %dx%d outputs exact on the host kernel\n",
 		C.GoString(C.sq_version_string()), rows, cols)

@@ -9,18 +9,23 @@
 #define FIELD(t, f) printf(#t "." #f " %zu\n", offsetof(t, f))
 
 int main(void) {
+  printf("SQ_PLAN_DESC_SIZE_0_1 %u SQ_RUN_ARGS_SIZE_0_1 %u\n", SQ_PLAN_DESC_SIZE_0_1, SQ_RUN_ARGS_SIZE_0_1);
   STRUCT(sq_plan_desc);
   FIELD(sq_plan_desc, struct_size); FIELD(sq_plan_desc, op); FIELD(sq_plan_desc, act_dtype);
   FIELD(sq_plan_desc, weight_dtype); FIELD(sq_plan_desc, scale_dtype);
   FIELD(sq_plan_desc, out_dtype); FIELD(sq_plan_desc, n); FIELD(sq_plan_desc, k);
   FIELD(sq_plan_desc, max_m); FIELD(sq_plan_desc, act_scale); FIELD(sq_plan_desc, host_threads);
-  FIELD(sq_plan_desc, reserved);
+  FIELD(sq_plan_desc, reserved); FIELD(sq_plan_desc, quant_mode); FIELD(sq_plan_desc, quant_dtype);
+  FIELD(sq_plan_desc, act_zero_point); FIELD(sq_plan_desc, flags); FIELD(sq_plan_desc, eps);
   STRUCT(sq_run_args);
   FIELD(sq_run_args, struct_size); FIELD(sq_run_args, reserved); FIELD(sq_run_args, m);
   FIELD(sq_run_args, act); FIELD(sq_run_args, ld_act); FIELD(sq_run_args, weight);
   FIELD(sq_run_args, ld_weight); FIELD(sq_run_args, weight_scale); FIELD(sq_run_args, bias);
   FIELD(sq_run_args, smooth); FIELD(sq_run_args, act_scale_scratch); FIELD(sq_run_args, out);
-  FIELD(sq_run_args, ld_out);
+  FIELD(sq_run_args, ld_out); FIELD(sq_run_args, act_scale); FIELD(sq_run_args, weight_zero_point);
+  FIELD(sq_run_args, weight_sums); FIELD(sq_run_args, act_zero_point); FIELD(sq_run_args, act_sums);
+  FIELD(sq_run_args, absmax); FIELD(sq_run_args, residual); FIELD(sq_run_args, ld_residual);
+  FIELD(sq_run_args, residual_out); FIELD(sq_run_args, ld_residual_out); FIELD(sq_run_args, norm_weight);
   STRUCT(sq_precision_guarantee);
   FIELD(sq_precision_guarantee, struct_size); FIELD(sq_precision_guarantee, bit_exact_with_host);
   FIELD(sq_precision_guarantee, deterministic); FIELD(sq_precision_guarantee, exact_accumulation);
@@ -43,5 +48,6 @@ int main(void) {
   FIELD(sq_api_table, plan_destroy); FIELD(sq_api_table, smooth_factors);
   FIELD(sq_api_table, smooth_apply_to_norm); FIELD(sq_api_table, smooth_apply_to_weight);
   FIELD(sq_api_table, quantize_weight_per_channel); FIELD(sq_api_table, static_act_scale);
+  FIELD(sq_api_table, weight_sums); FIELD(sq_api_table, quantize_weight_per_channel_asymmetric);
   return 0;
 }

@@ -37,10 +37,15 @@ macro_rules! layout {
 }
 
 fn print_layout() {
+    println!("SQ_PLAN_DESC_SIZE_0_1 {} SQ_RUN_ARGS_SIZE_0_1 {}", sys::SQ_PLAN_DESC_SIZE_0_1,
+             sys::SQ_RUN_ARGS_SIZE_0_1);
     layout!(sq_plan_desc { struct_size, op, act_dtype, weight_dtype, scale_dtype, out_dtype,
-                           n, k, max_m, act_scale, host_threads, reserved });
+                           n, k, max_m, act_scale, host_threads, reserved, quant_mode, quant_dtype,
+                           act_zero_point, flags, eps });
     layout!(sq_run_args { struct_size, reserved, m, act, ld_act, weight, ld_weight, weight_scale,
-                          bias, smooth, act_scale_scratch, out, ld_out });
+                          bias, smooth, act_scale_scratch, out, ld_out, act_scale, weight_zero_point,
+                          weight_sums, act_zero_point, act_sums, absmax, residual, ld_residual,
+                          residual_out, ld_residual_out, norm_weight });
     layout!(sq_precision_guarantee { struct_size, bit_exact_with_host, deterministic,
                                      exact_accumulation, accumulate_dtype, epilogue_dtype, max_k });
     layout!(sq_plan_info { struct_size, family, op, device, sm_version, reserved, n, k, max_m });
@@ -50,7 +55,8 @@ fn print_layout() {
                            plan_workspace_size, plan_precision_guarantee, plan_get_info,
                            plan_kernel_name, plan_run, plan_destroy, smooth_factors,
                            smooth_apply_to_norm, smooth_apply_to_weight,
-                           quantize_weight_per_channel, static_act_scale });
+                           quantize_weight_per_channel, static_act_scale, weight_sums,
+                           quantize_weight_per_channel_asymmetric });
 }
 
 fn run() -> Result<(), String> {
@@ -128,6 +134,47 @@ fn run() -> Result<(), String> {
         }
     }
     drop(plan); // sq_plan_destroy
+
+    // A 0.1 caller's structs (struct_size of 0.1): the new fields are not read, the run is the same.
+    let mut old_desc = desc;
+    old_desc.struct_size = sys::SQ_PLAN_DESC_SIZE_0_1;
+    old_desc.flags = 0xdead; // past the 0.1 size: never read
+    let mut raw: sys::sq_plan = std::ptr::null_mut();
+    let st = unsafe {
+        sys::sq_plan_select(std::ptr::null_mut(), &old_desc, sys::SQ_PREFERENCE_HOST_REFERENCE, &mut raw)
+    };
+    if st != sys::SQ_STATUS_SUCCESS {
+        return Err(format!("a 0.1-size descriptor was refused (status {})", st));
+    }
+    let mut out01 = vec![f32::NAN; M * N];
+    let mut scratch01 = vec![f32::NAN; M];
+    let mut args = smoothquant::empty_args();
+    args.struct_size = sys::SQ_RUN_ARGS_SIZE_0_1;
+    args.m = M as i64;
+    args.act = act.as_ptr() as *const _;
+    args.weight = weight.as_ptr() as *const _;
+    args.weight_scale = weight_scale.as_ptr() as *const _;
+    args.bias = bias.as_ptr() as *const _;
+    args.act_scale_scratch = scratch01.as_mut_ptr() as *mut _;
+    args.out = out01.as_mut_ptr() as *mut _;
+    args.norm_weight = 1 as *const _; // past the 0.1 size: never read
+    let st = unsafe { sys::sq_plan_run(raw, std::ptr::null_mut(), std::ptr::null_mut(), 0, &args) };
+    unsafe { sys::sq_plan_destroy(raw) };
+    if st != sys::SQ_STATUS_SUCCESS || out01 != out || scratch01 != scratch {
+        return Err(format!("a 0.1-size run gave status {} or other outputs", st));
+    }
+
+    // 0.2: the function table's version 2 members, and the column sums of a U8 weight.
+    let table = unsafe { &*sys::sq_get_api() };
+    if table.api_version < 2 || table.weight_sums.is_none()
+        || table.quantize_weight_per_channel_asymmetric.is_none() {
+        return Err(format!("function table v{} lacks version 2's members", table.api_version));
+    }
+    let wq: [u8; 6] = [0, 255, 7, 128, 1, 2];
+    let sums = smoothquant::weight_sums(&wq, 2, 3, sys::SQ_DTYPE_U8).map_err(|e| e.to_string())?;
+    if sums != vec![262, 131] {
+        return Err(format!("weight_sums gave {:?}", sums));
+    }
     println!("rust consumer: libsmoothquant {}, {}x{} outputs exact on the host kernel ({})",
              smoothquant::version_string(), M, N, kernel);
     Ok(())

@@ -7,7 +7,7 @@
 use std::os::raw::{c_char, c_void};
 
 pub const SQ_VERSION_MAJOR: u32 = 0;
-pub const SQ_VERSION_MINOR: u32 = 1;
+pub const SQ_VERSION_MINOR: u32 = 2;
 pub const SQ_VERSION_PATCH: u32 = 0;
 pub const SQ_VERSION_NUMBER: u32 =
     SQ_VERSION_MAJOR * 10000 + SQ_VERSION_MINOR * 100 + SQ_VERSION_PATCH;
@@ -35,12 +35,29 @@ pub const SQ_DTYPE_F16: sq_dtype = 3;
 pub const SQ_DTYPE_BF16: sq_dtype = 4;
 pub const SQ_DTYPE_F32: sq_dtype = 5;
 pub const SQ_DTYPE_F64: sq_dtype = 6;
+pub const SQ_DTYPE_U8: sq_dtype = 7;
 
 pub type sq_op = i32;
 pub const SQ_OP_SMOOTHQUANT_LINEAR: sq_op = 1;
 pub const SQ_OP_QUANTIZED_LINEAR: sq_op = 2;
 pub const SQ_OP_QUANTIZE_STATIC: sq_op = 3;
 pub const SQ_OP_QUANTIZE_DYNAMIC: sq_op = 4;
+pub const SQ_OP_SCALED_LINEAR: sq_op = 5;
+pub const SQ_OP_RMSNORM_QUANTIZE: sq_op = 6;
+pub const SQ_OP_SILU_MUL_QUANTIZE: sq_op = 7;
+pub const SQ_OP_SCALE_ACCUMULATORS: sq_op = 8;
+
+pub type sq_quant_mode = i32;
+pub const SQ_QUANT_DEFAULT: sq_quant_mode = 0;
+pub const SQ_QUANT_STATIC: sq_quant_mode = 1;
+pub const SQ_QUANT_DYNAMIC: sq_quant_mode = 2;
+pub const SQ_QUANT_DYNAMIC_ASYMMETRIC: sq_quant_mode = 3;
+pub const SQ_QUANT_ABSMAX: sq_quant_mode = 4;
+pub const SQ_QUANT_FROM_ABSMAX: sq_quant_mode = 5;
+
+pub const SQ_PLAN_WEIGHT_ZERO_POINT: u32 = 0x1;
+pub const SQ_PLAN_ACT_ZERO_POINT: u32 = 0x2;
+pub const SQ_PLAN_PER_TENSOR_ACT_SCALE: u32 = 0x4;
 
 pub type sq_preference = i32;
 pub const SQ_PREFERENCE_FASTEST: sq_preference = 0;
@@ -54,7 +71,11 @@ pub const SQ_KERNEL_FAMILY_SM80: sq_kernel_family = 2;
 pub const SQ_KERNEL_FAMILY_SM90: sq_kernel_family = 3;
 
 pub const SQ_MAX_K: i64 = 131071;
-pub const SQ_API_TABLE_VERSION: u32 = 1;
+pub const SQ_MAX_STRUCT_SIZE: u32 = 4096;
+/// sizeof(sq_plan_desc) and sizeof(sq_run_args) in version 0.1: the smallest struct_size accepted.
+pub const SQ_PLAN_DESC_SIZE_0_1: u32 = 64;
+pub const SQ_RUN_ARGS_SIZE_0_1: u32 = 96;
+pub const SQ_API_TABLE_VERSION: u32 = 2;
 pub const SQ_GET_API_SYMBOL: &[u8] = b"sq_get_api\0";
 
 /// Opaque plan object; only ever handled through `sq_plan`.
@@ -86,6 +107,12 @@ pub struct sq_plan_desc {
     pub act_scale: f64,
     pub host_threads: u32,
     pub reserved: u32,
+    // since 0.2 (a 0.1 caller's struct ends above: these read as zero)
+    pub quant_mode: sq_quant_mode,
+    pub quant_dtype: sq_dtype,
+    pub act_zero_point: i32,
+    pub flags: u32,
+    pub eps: f64,
 }
 
 #[repr(C)]
@@ -104,6 +131,18 @@ pub struct sq_run_args {
     pub act_scale_scratch: *mut c_void,
     pub out: *mut c_void,
     pub ld_out: i64,
+    // since 0.2 (a 0.1 caller's struct ends above: these read as NULL/0)
+    pub act_scale: *const c_void,
+    pub weight_zero_point: *const c_void,
+    pub weight_sums: *const i32,
+    pub act_zero_point: *mut c_void,
+    pub act_sums: *mut i32,
+    pub absmax: *mut c_void,
+    pub residual: *const c_void,
+    pub ld_residual: i64,
+    pub residual_out: *mut c_void,
+    pub ld_residual_out: i64,
+    pub norm_weight: *const c_void,
 }
 
 #[repr(C)]
@@ -180,6 +219,19 @@ pub struct sq_api_table {
     >,
     pub static_act_scale:
         Option<unsafe extern "C" fn(i64, *const f32, *const f32, *mut f64) -> sq_status>,
+    // version 2 (0.2)
+    pub weight_sums: Option<unsafe extern "C" fn(*const sq_matrix_view, *mut i32) -> sq_status>,
+    pub quantize_weight_per_channel_asymmetric: Option<
+        unsafe extern "C" fn(
+            *const sq_matrix_view,
+            sq_dtype,
+            *mut c_void,
+            i64,
+            sq_dtype,
+            *mut c_void,
+            *mut c_void,
+        ) -> sq_status,
+    >,
 }
 
 pub type sq_get_api_fn = unsafe extern "C" fn() -> *const sq_api_table;
@@ -248,6 +300,17 @@ extern "C" {
         act_absmax: *const f32,
         smooth: *const f32,
         act_scale_out: *mut f64,
+    ) -> sq_status;
+
+    pub fn sq_weight_sums(weight_q: *const sq_matrix_view, sums_out: *mut i32) -> sq_status;
+    pub fn sq_quantize_weight_per_channel_asymmetric(
+        weight: *const sq_matrix_view,
+        q_dtype: sq_dtype,
+        q_out: *mut c_void,
+        ld_q: i64,
+        scale_dtype: sq_dtype,
+        scale_out: *mut c_void,
+        zero_point_out: *mut c_void,
     ) -> sq_status;
 
     pub fn sq_get_api() -> *const sq_api_table;

@@ -118,7 +118,64 @@ pub fn empty_desc() -> sys::sq_plan_desc {
         act_scale: 0.0,
         host_threads: 0,
         reserved: 0,
+        quant_mode: sys::SQ_QUANT_DEFAULT,
+        quant_dtype: sys::SQ_DTYPE_INVALID,
+        act_zero_point: 0,
+        flags: 0,
+        eps: 0.0,
     }
+}
+
+/// Run arguments with every pointer null and every number zero except `struct_size`.
+pub fn empty_args() -> sys::sq_run_args {
+    sys::sq_run_args {
+        struct_size: std::mem::size_of::<sys::sq_run_args>() as u32,
+        reserved: 0,
+        m: 0,
+        act: ptr::null(),
+        ld_act: 0,
+        weight: ptr::null(),
+        ld_weight: 0,
+        weight_scale: ptr::null(),
+        bias: ptr::null(),
+        smooth: ptr::null(),
+        act_scale_scratch: ptr::null_mut(),
+        out: ptr::null_mut(),
+        ld_out: 0,
+        act_scale: ptr::null(),
+        weight_zero_point: ptr::null(),
+        weight_sums: ptr::null(),
+        act_zero_point: ptr::null_mut(),
+        act_sums: ptr::null_mut(),
+        absmax: ptr::null_mut(),
+        residual: ptr::null(),
+        ld_residual: 0,
+        residual_out: ptr::null_mut(),
+        ld_residual_out: 0,
+        norm_weight: ptr::null(),
+    }
+}
+
+/// `sq_weight_sums` (0.2): the column sums a linear needs when its activations have zero points,
+/// for a packed `rows` x `cols` weight of dtype S8 or U8 given as its bytes.
+pub fn weight_sums(weight_q: &[u8], rows: i64, cols: i64, dtype: sys::sq_dtype) -> Result<Vec<i32>> {
+    if rows < 1 || cols < 1 || weight_q.len() as i64 != rows * cols {
+        return Err(Error::wrapper(
+            sys::SQ_STATUS_INVALID_ARGUMENT,
+            format!("weight_q has {} bytes, expected {} x {}", weight_q.len(), rows, cols),
+        ));
+    }
+    let view = sys::sq_matrix_view {
+        struct_size: std::mem::size_of::<sys::sq_matrix_view>() as u32,
+        dtype,
+        rows,
+        cols,
+        ld: 0,
+        data: weight_q.as_ptr() as *const _,
+    };
+    let mut sums = vec![0i32; rows as usize];
+    check(unsafe { sys::sq_weight_sums(&view, sums.as_mut_ptr()) })?;
+    Ok(sums)
 }
 
 /// Descriptor of SQ_OP_SMOOTHQUANT_LINEAR with f32 scales and outputs.
@@ -263,21 +320,14 @@ impl Plan {
                 ));
             }
         }
-        let args = sys::sq_run_args {
-            struct_size: std::mem::size_of::<sys::sq_run_args>() as u32,
-            reserved: 0,
-            m,
-            act: act.as_ptr() as *const _,
-            ld_act: 0,
-            weight: weight.as_ptr() as *const _,
-            ld_weight: 0,
-            weight_scale: weight_scale.as_ptr() as *const _,
-            bias: bias.map_or(ptr::null(), |b| b.as_ptr() as *const _),
-            smooth: ptr::null(),
-            act_scale_scratch: act_scale_scratch.as_mut_ptr() as *mut _,
-            out: out.as_mut_ptr() as *mut _,
-            ld_out: 0,
-        };
+        let mut args = empty_args();
+        args.m = m;
+        args.act = act.as_ptr() as *const _;
+        args.weight = weight.as_ptr() as *const _;
+        args.weight_scale = weight_scale.as_ptr() as *const _;
+        args.bias = bias.map_or(ptr::null(), |b| b.as_ptr() as *const _);
+        args.act_scale_scratch = act_scale_scratch.as_mut_ptr() as *mut _;
+        args.out = out.as_mut_ptr() as *mut _;
         check(unsafe { sys::sq_plan_run(self.raw, ptr::null_mut(), ptr::null_mut(), 0, &args) })
     }
 }
