@@ -39,8 +39,13 @@ sq_status read_struct(const void* in, size_t min_size, size_t out_size, void* ou
                   "unknown tail is non-zero (a newer field is set)",
                   what, size, out_size, i);
   }
-  std::memset(out, 0, out_size);
-  std::memcpy(out, in, size < out_size ? size : out_size);
+  // The caller's bytes, then zeros for the fields past its size (the common case only copies).
+  if (size >= out_size) {
+    std::memcpy(out, in, out_size);
+  } else {
+    std::memcpy(out, in, size);
+    std::memset(static_cast<unsigned char*>(out) + size, 0, out_size - size);
+  }
   return SQ_STATUS_SUCCESS;
 }
 

@@ -515,6 +515,7 @@ RunRules run_rules(const sq_plan_desc& d) {
   }
   r.required = req;
   r.allowed = req | opt;
+  r.requires_since02 = (req >> kFirstFieldSince02) != 0;
   return r;
 }
 
@@ -536,7 +537,8 @@ sq_status stride(int64_t given, int64_t row, const char* name, int64_t* out) {
 // int64 elements of up to 8 bytes (issue 18: every such array is checked).
 sq_status span_ok(int64_t ld, int64_t rows, const char* ld_name, const char* rows_name) {
   constexpr int64_t kLimit = INT64_MAX / 8;
-  if (rows >= 1 && ld > kLimit / rows)
+  int64_t elements;  // ld * rows <= kLimit, i.e. ld <= kLimit / rows, without a division per run
+  if (rows >= 1 && (__builtin_mul_overflow(ld, rows, &elements) || elements > kLimit))
     return fail(SQ_STATUS_INVALID_ARGUMENT, "args->%s (%lld) times %s (%lld) overflows", ld_name, (long long)ld,
                 rows_name, (long long)rows);
   return SQ_STATUS_SUCCESS;
@@ -724,18 +726,23 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   r->ld_residual_out = 0;
   r->stream = nullptr;
   r->workspace = nullptr;
-  // Which pointers are given, against what the plan requires and allows, then their alignment.
+  // Which pointers are given, against what the plan requires and allows, then their alignment. A run
+  // that sets none of the 0.2 fields (a 0.1 op's, most runs) looks at the 0.1 fields only.
   const void* const ptrs[kRunFieldCount] = {a.act,          a.weight,         a.weight_scale,
                                             a.bias,         a.smooth,         a.act_scale_scratch,
                                             a.out,          a.act_scale,      a.weight_zero_point,
                                             a.weight_sums,  a.act_zero_point, a.act_sums,
                                             a.absmax,       a.residual,       a.residual_out,
                                             a.norm_weight};
+  uintptr_t since02 = static_cast<uintptr_t>(a.ld_residual | a.ld_residual_out);
+  for (int f = kFirstFieldSince02; f < kRunFieldCount; ++f) since02 |= reinterpret_cast<uintptr_t>(ptrs[f]);
+  const int fields = since02 != 0 || rules.requires_since02 ? kRunFieldCount : kFirstFieldSince02;
   uint32_t present = 0;
-  uintptr_t misaligned = 0;
-  for (int f = 0; f < kRunFieldCount; ++f) {
-    present |= static_cast<uint32_t>(ptrs[f] != nullptr) << f;
-    misaligned |= (reinterpret_cast<uintptr_t>(ptrs[f]) & (rules.align[f] - 1u)) != 0 ? (uintptr_t{1} << f) : 0;
+  uint32_t misaligned = 0;
+  for (int f = 0; f < fields; ++f) {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(ptrs[f]);
+    present |= static_cast<uint32_t>(p != 0) << f;
+    misaligned |= static_cast<uint32_t>((p & (rules.align[f] - 1u)) != 0) << f;
   }
   uint32_t required = rules.required;
   if (rules.weight_sums_with_act_zp && a.act_zero_point != nullptr) required |= bit(kFieldWeightSums);
@@ -749,7 +756,7 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   }
   if (misaligned != 0) {
     for (int f = 0; f < kRunFieldCount; ++f)
-      if (misaligned & (uintptr_t{1} << f)) {
+      if (misaligned & (1u << f)) {
         const size_t e = rules.align[f];
         return fail(SQ_STATUS_MISALIGNED, "args->%s (%p) is not aligned to its element size (%zu bytes)",
                     run_field_name(static_cast<RunField>(f)), ptrs[f], e);

@@ -29,7 +29,8 @@ enum RunField : uint8_t {
   kFieldResidual,
   kFieldResidualOut,
   kFieldNormWeight,
-  kRunFieldCount
+  kRunFieldCount,
+  kFirstFieldSince02 = kFieldActScale,  // the fields from here on are 0.2's (the end of sq_run_args)
 };
 
 // The args-> name of a field, as messages spell it.
@@ -45,6 +46,7 @@ struct RunRules {
   int64_t act_row;  // elements of one row of act: K (SiLU-mul: 2K; SCALE_ACCUMULATORS: N)
   int64_t out_row;  // elements of one row of out: N (linears), K (quantizers)
   bool weight_sums_with_act_zp;  // SCALED_LINEAR with SQ_PLAN_ACT_ZERO_POINT: weight_sums required with act_zero_point
+  bool requires_since02;         // some field from kFirstFieldSince02 on is required
 };
 
 // One run, checked: the caller's sq_run_args copied once and zero-extended (struct_size = sizeof), the
