@@ -3,7 +3,7 @@
 # The tests are registered by abi/CMakeLists.txt, which passes through the environment:
 #   SQ_BUILD_DIR          the configured and BUILT top-level build tree (never rebuilt here)
 #   SQ_SOURCE_DIR         the source tree (repository root)
-#   SQ_VERSION            project version, e.g. 0.1.0
+#   SQ_VERSION            project version, e.g. 0.2.0
 #   SQ_SOVERSION          SONAME version, e.g. 0
 #   SQ_INSTALL_LIBDIR     CMAKE_INSTALL_LIBDIR (relative), e.g. lib
 #   SQ_INSTALL_INCLUDEDIR CMAKE_INSTALL_INCLUDEDIR (relative), e.g. include

@@ -55,7 +55,9 @@ struct LinearParams {
   Dtype dtype;
   // Launch as a programmatic dependent of the kernel before it on the stream (set by src/'s launch
   // plan, only for a variant that honours it): the kernel may start early and executes
-  // griddepcontrol.wait before it reads act, row_scale, weight_scale or bias or writes anything.
+  // griddepcontrol.wait before it reads act, row_scale, weight_scale or bias or writes anything, and
+  // before it reads act_zp, act_sums, weight_zp or weight_sums (a fused quantizer just before it may
+  // have written the per-token zero points and row sums; SCALED_LINEAR's launch is programmatic).
   bool programmatic;
 };
 
@@ -121,7 +123,9 @@ struct RowSumsParams {
   int64_t ld_a;
   Dtype a_type;   // S8 or U8
   int32_t* sums;  // [m]
-  bool programmatic;  // set by the launch plan (sm_90 image)
+  // Set by the launch plan (sm_90 image): launch as a programmatic dependent of the kernel before it;
+  // the kernel executes griddepcontrol.wait before it reads or writes any global memory.
+  bool programmatic;
 };
 
 // SQ_OP_SCALE_ACCUMULATORS: out[m,n] = the linears' epilogue on acc[m,n].
@@ -136,6 +140,8 @@ struct ScaleAccumulatorsParams {
   void* out;                  // [m, n] of T, row stride ld_out
   int64_t ld_out;
   Dtype dtype;                // T
+  // Set by the launch plan (sm_90 image): launch as a programmatic dependent of the kernel before it;
+  // the kernel executes griddepcontrol.wait before it reads or writes any global memory.
   bool programmatic;
 };
 
