@@ -704,7 +704,7 @@ TEST_CASE("grown structs: 0.1 sizes read the new fields as zero, 4096 with a zer
   };
   Problem pr;
   sq_plan_desc d = linear_desc(SQ_DTYPE_F32, pr.n, pr.k, 8, 0.05);
-  for (uint32_t size : {SQ_PLAN_DESC_SIZE_0_1, SQ_PLAN_DESC_SIZE_0_1 + 4, static_cast<uint32_t>(sizeof(sq_plan_desc))}) {
+  for (uint32_t size : {SQ_PLAN_DESC_SIZE_0_1, SQ_PLAN_DESC_SIZE_0_1 + 8, static_cast<uint32_t>(sizeof(sq_plan_desc))}) {
     CAPTURE(size);
     Full f;
     std::memset(&f, 0x5A, sizeof(f));  // garbage past the caller's size
@@ -739,6 +739,25 @@ TEST_CASE("grown structs: 0.1 sizes read the new fields as zero, 4096 with a zer
     pr.out.poison();
     pr.scratch.poison();
     sq_plan_destroy(p);
+  }
+  // Between the 0.1 size and this library's, a size that ends inside a field is refused (half a pointer
+  // would be read); a size at a field boundary is not.
+  {
+    sq_plan p = nullptr;
+    sq_plan_desc cut = d;
+    cut.struct_size = SQ_PLAN_DESC_SIZE_0_1 + 12;  // 76: not a size any compiler gives the struct
+    expect_fail(select_host(cut, &p), SQ_STATUS_INVALID_STRUCT_SIZE, "struct_size is 76");
+    cut.struct_size = SQ_PLAN_DESC_SIZE_0_1 + 20;  // 84: half of eps
+    expect_fail(select_host(cut, &p), SQ_STATUS_INVALID_STRUCT_SIZE, "field boundary");
+    cut.struct_size = SQ_PLAN_DESC_SIZE_0_1 + 16;  // 80: up to flags
+    REQUIRE(select_host(cut, &p) == SQ_STATUS_SUCCESS);
+    sq_plan_destroy(p);
+    sq_run_args half = pr.args();
+    half.struct_size = SQ_RUN_ARGS_SIZE_0_1 + 4;  // half of act_scale
+    expect_fail(sq_plan_run(pr.plan, nullptr, nullptr, 0, &half), SQ_STATUS_INVALID_STRUCT_SIZE, "struct_size is 100");
+    half.struct_size = SQ_RUN_ARGS_SIZE_0_1 + 8;  // act_scale whole (NULL)
+    CHECK(sq_plan_can_implement(pr.plan, &half) == SQ_STATUS_SUCCESS);
+    CHECK(pr.untouched());
   }
   // Below the 0.1 sizes.
   sq_plan p = nullptr;

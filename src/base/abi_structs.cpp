@@ -49,6 +49,19 @@ sq_status read_struct(const void* in, size_t min_size, size_t out_size, void* ou
   return SQ_STATUS_SUCCESS;
 }
 
+sq_status read_grown_struct(const void* in, size_t min_size, size_t out_size, void* out, const char* what) {
+  constexpr uint32_t kFieldGranule = 8;  // the structs' alignment: every field ends on it below out_size
+  SQ_TRY(read_struct(in, min_size, out_size, out, what));
+  uint32_t size;
+  std::memcpy(&size, in, sizeof(size));
+  if (size < out_size && size % kFieldGranule != 0)
+    return fail(SQ_STATUS_INVALID_STRUCT_SIZE,
+                "%s->struct_size is %u: between the 0.1 size (%zu) and this library's (%zu) it must end at a field "
+                "boundary (a multiple of %u, as sizeof gives)",
+                what, size, min_size, out_size, kFieldGranule);
+  return SQ_STATUS_SUCCESS;
+}
+
 sq_status write_struct(void* dst, const void* src, size_t size, size_t min_size, const char* what) {
   if (dst == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s is NULL", what);
   uint32_t caller;

@@ -404,7 +404,7 @@ int64_t plan_max_k(const sq_plan_desc& d) {
 }
 
 sq_status validate_desc(const sq_plan_desc* in, sq_plan_desc* d) {
-  sq_status st = read_struct(in, SQ_PLAN_DESC_SIZE_0_1, sizeof(sq_plan_desc), d, "desc");
+  sq_status st = read_grown_struct(in, SQ_PLAN_DESC_SIZE_0_1, sizeof(sq_plan_desc), d, "desc");
   if (st != SQ_STATUS_SUCCESS) return st;
   d->struct_size = sizeof(sq_plan_desc);
   if (d->reserved != 0) return fail(SQ_STATUS_INVALID_ARGUMENT, "desc->reserved must be 0 (got %u)", d->reserved);
@@ -710,7 +710,7 @@ sq_status check_rmsnorm_aliasing(const sq_plan_st& plan, const RunRequest& r) {
 
 sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRequest* r) {
   sq_run_args& a = r->args;  // every other field of *r is set below (no zeroing of the whole request per run)
-  const sq_status st = read_struct(in, SQ_RUN_ARGS_SIZE_0_1, sizeof(sq_run_args), &a, "args");
+  const sq_status st = read_grown_struct(in, SQ_RUN_ARGS_SIZE_0_1, sizeof(sq_run_args), &a, "args");
   if (st != SQ_STATUS_SUCCESS) return st;
   a.struct_size = sizeof(sq_run_args);
   const sq_plan_desc& d = plan.desc;
