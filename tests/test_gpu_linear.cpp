@@ -840,3 +840,39 @@ TEST_CASE("0.2 small shapes of every configuration (sanitizer set)", "[linear][s
         check_gpu(make_linear(spec(static_cast<Config>(cfg), pair[0], pair[1], SQ_DTYPE_F32, 3, 9, 7)), pref);
       }
 }
+
+TEST_CASE("0.2 memory-space checks: can_implement names each new array given in pageable host memory",
+          "[linear][v02]") {
+  std::vector<OpCase> cases = {make_linear(spec(kScaledToken, SQ_DTYPE_U8, SQ_DTYPE_S8, SQ_DTYPE_F32, 4, 64, 128)),
+                               make_linear(spec(kZwSums, SQ_DTYPE_S8, SQ_DTYPE_U8, SQ_DTYPE_BF16, 4, 64, 128))};
+  QuantSpec r;
+  r.op = SQ_OP_RMSNORM_QUANTIZE;
+  r.x = SQ_DTYPE_BF16;
+  r.mode = SQ_QUANT_DYNAMIC_ASYMMETRIC;
+  r.m = 4, r.k = 128;
+  r.residual = true;
+  r.residual_out = ResidualOut::kSeparate;
+  r.act_sums = true;
+  cases.push_back(make_quantizer(r));
+  QuantSpec a;
+  a.op = SQ_OP_SILU_MUL_QUANTIZE;
+  a.mode = SQ_QUANT_FROM_ABSMAX;
+  a.m = 4, a.k = 128;
+  cases.push_back(make_quantizer(a));
+  std::vector<unsigned char> host(1 << 16);  // pageable host memory, 64-byte aligned inside
+  void* h = host.data() + (64 - reinterpret_cast<uintptr_t>(host.data()) % 64) % 64;
+  for (const OpCase& c : cases) {
+    INFO(c.name);
+    sq_plan plan = select_plan(c, SQ_PREFERENCE_FASTEST);
+    DevPlaced d(c, workspace_size_of(plan));
+    REQUIRE(sq_plan_can_implement(plan, &d.args()) == SQ_STATUS_SUCCESS);
+    for (const Operand& o : c.operands) {
+      sq_run_args bad = d.args();
+      set_arg(bad, o.field, h);
+      INFO("field " << o.field);
+      CHECK(sq_plan_can_implement(plan, &bad) == SQ_STATUS_WRONG_MEMORY_SPACE);
+      CHECK_THAT(last_error(), Catch::Contains("args->" + o.field) && Catch::Contains("pageable host memory"));
+    }
+    sq_plan_destroy(plan);
+  }
+}
