@@ -128,7 +128,8 @@
  * Growth: every public struct starts with `uint32_t struct_size`, which the
  * caller sets to sizeof(the struct it was compiled with). A size smaller than the
  * first published layout (SQ_*_SIZE_0_1 below) is rejected
- * (SQ_STATUS_INVALID_STRUCT_SIZE); fields past the caller's size read as zero. A
+ * (SQ_STATUS_INVALID_STRUCT_SIZE); fields past the caller's size read as zero (a size
+ * between two layouts must end at a field boundary, a multiple of 8). A
  * size larger than this library knows, up to SQ_MAX_STRUCT_SIZE, is accepted only
  * when the unknown tail bytes are all zero (input structs); output structs are
  * filled up to the smaller of the two sizes, the rest zeroed. A size above
@@ -233,7 +234,8 @@ enum {
    *  (S8 by default; U8 only with ASYMMETRIC). flags: SQ_PLAN_WEIGHT_ZERO_POINT.
    *  run: act = x, weight, weight_scale, act_scale_scratch (receives the per-token scales), out;
    *  bias, smooth ([K] of T), weight_zero_point optional; weight_sums with ASYMMETRIC;
-   *  workspace required. */
+   *  workspace required (the quantizer's q, za and row sums stay in it: args->act_zero_point
+   *  and args->act_sums must be NULL). */
   SQ_OP_QUANTIZED_LINEAR = 2,
   /** x [M,K] -> q [M,K], static per-tensor act_scale (desc), optional fused smoothing.
    *  desc: act_dtype = x's dtype in {F32, F64, F16, BF16}, out_dtype = Q (S8 or U8), act_scale,
@@ -254,8 +256,8 @@ enum {
    *  BF16}; act_scale and act_zero_point 0. flags: SQ_PLAN_PER_TENSOR_ACT_SCALE,
    *  SQ_PLAN_ACT_ZERO_POINT, SQ_PLAN_WEIGHT_ZERO_POINT.
    *  run: act, act_scale ([M] of T, or [1]), weight, weight_scale, out; bias, act_zero_point
-   *  ([M] of act_dtype, with SQ_PLAN_ACT_ZERO_POINT; then weight_sums too), weight_zero_point,
-   *  act_sums optional. */
+   *  ([M] of act_dtype, with SQ_PLAN_ACT_ZERO_POINT; NULL = 0; when given, weight_sums too),
+   *  weight_zero_point, act_sums optional. */
   SQ_OP_SCALED_LINEAR = 5,
   /** (since 0.2) h = x (+ residual), RMSNorm, then a quantizer, fused: one pass over x.
    *  desc: act_dtype D in {F16, BF16, F32} (x, residual, residual_out, norm_weight), out_dtype = Q,
@@ -268,7 +270,7 @@ enum {
    *  INVALID_ARGUMENT. */
   SQ_OP_RMSNORM_QUANTIZE = 6,
   /** (since 0.2) y = silu(gate) * up, then a quantizer, fused. act = x [M, 2K]: gate columns
-   *  [0, K), up columns [K, 2K) (ld_act >= 2K; 0 = packed 2K).
+   *  [0, K), up columns [K, 2K) (ld_act >= 2K; 0 = packed 2K; K <= (2^31 - 1) / 2).
    *  desc: act_dtype D in {F16, BF16, F32}, out_dtype = Q, scale_dtype = S, quant_mode as
    *  RMSNORM_QUANTIZE. run: act = x, out = q, the quantizer's outputs; smooth, act_sums optional. */
   SQ_OP_SILU_MUL_QUANTIZE = 7,
