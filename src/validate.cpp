@@ -241,11 +241,15 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, Resol
       SQ_TRY(elem_aligned(a.act_scale_scratch, d.scale_dtype, "act_scale_scratch"));
     }
   }
-  // Row strides times rows must stay addressable.
+  // Row strides times rows must stay addressable (every [rows, ld] array: the kernels index them in
+  // int64 elements of up to 8 bytes).
   const int64_t limit = INT64_MAX / 8;
   if (r->ld_act > limit / a.m || r->ld_out > limit / a.m)
     return fail(SQ_STATUS_INVALID_ARGUMENT, "args: ld_act (%lld) or ld_out (%lld) times m (%lld) overflows",
                 (long long)r->ld_act, (long long)r->ld_out, (long long)a.m);
+  if (linear && r->ld_weight > limit / d.n)
+    return fail(SQ_STATUS_INVALID_ARGUMENT, "args->ld_weight (%lld) times n (%lld) overflows",
+                (long long)r->ld_weight, (long long)d.n);
   r->aligned16 = false;
   if (d.op == SQ_OP_SMOOTHQUANT_LINEAR) {
     r->aligned16 = d.k % 16 == 0 && r->ld_act % 16 == 0 && r->ld_weight % 16 == 0 &&

@@ -318,3 +318,48 @@ TEST_CASE("threads: many threads run one plan at once and select/destroy concurr
   }
   sq_plan_destroy(plan);
 }
+
+// Issue 18, finding 1: a weight row stride whose product with N overflows was accepted, and the host
+// kernel then read (n - 1) * ld_weight bytes past the weight (signed overflow, SIGSEGV). can_implement
+// is asked first, so that before the fix the test fails instead of crashing.
+TEST_CASE("issue 18: ld_weight times n that overflows is INVALID_ARGUMENT, nothing written", "[api]") {
+  const int64_t n = 4, k = 16, m = 2;
+  for (sq_op op : {SQ_OP_SMOOTHQUANT_LINEAR, SQ_OP_QUANTIZED_LINEAR}) {
+    CAPTURE(op);
+    sq_plan_desc d = linear_desc(SQ_DTYPE_F32, n, k, m, 0.5);
+    if (op == SQ_OP_QUANTIZED_LINEAR) {
+      d.op = op;
+      d.act_dtype = SQ_DTYPE_F32;
+      d.act_scale = 0;
+    }
+    sq_plan plan = nullptr;
+    REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &plan) == SQ_STATUS_SUCCESS);
+    size_t ws_bytes = 0;
+    REQUIRE(sq_plan_workspace_size(plan, &ws_bytes) == SQ_STATUS_SUCCESS);
+    HostWorkspace ws(ws_bytes);
+    std::vector<unsigned char> act(static_cast<size_t>(m * k) * 4, 0x11), w(static_cast<size_t>(k), 0x22);
+    Buf wscale = random_scales(SQ_DTYPE_F32, n), scratch(SQ_DTYPE_F32, m), out(SQ_DTYPE_F32, m * n);
+    scratch.poison();
+    out.poison();
+    for (int64_t ld : {std::numeric_limits<int64_t>::max() / 2, std::numeric_limits<int64_t>::max(),
+                       std::numeric_limits<int64_t>::max() / 8 / (n - 1) + 1, int64_t{1} << 62}) {
+      CAPTURE(ld);
+      sq_run_args a = run_args();
+      a.m = m;
+      a.act = act.data();
+      a.weight = w.data();
+      a.ld_weight = ld;
+      a.weight_scale = wscale.data();
+      a.act_scale_scratch = scratch.data();
+      a.out = out.data();
+      REQUIRE(sq_plan_can_implement(plan, &a) == SQ_STATUS_INVALID_ARGUMENT);
+      CHECK_THAT(last_error(), Catch::Contains("ld_weight"));
+      REQUIRE(sq_plan_run(plan, nullptr, ws.data(), ws_bytes, &a) == SQ_STATUS_INVALID_ARGUMENT);
+      CHECK_THAT(last_error(), Catch::Contains("ld_weight"));
+      for (unsigned char c : out.bytes) REQUIRE(c == 0xFF);
+      for (unsigned char c : scratch.bytes) REQUIRE(c == 0xFF);
+    }
+    // One weight row: any stride addresses only its first row (k bytes), so it is valid.
+    sq_plan_destroy(plan);
+  }
+}
