@@ -251,12 +251,17 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, Resol
     return fail(SQ_STATUS_INVALID_ARGUMENT, "args->ld_weight (%lld) times n (%lld) overflows",
                 (long long)r->ld_weight, (long long)d.n);
   r->aligned16 = false;
+  // The fast paths' tensor maps (TMA) hold a row stride below 2^40 bytes; a larger one is valid where
+  // it spans one row (m = 1 or n = 1) and takes the unaligned path (int64 address arithmetic).
+  const int64_t kMaxTmaStride = int64_t{1} << 40;
   if (d.op == SQ_OP_SMOOTHQUANT_LINEAR) {
     r->aligned16 = d.k % 16 == 0 && r->ld_act % 16 == 0 && r->ld_weight % 16 == 0 &&
+                   r->ld_act < kMaxTmaStride && r->ld_weight < kMaxTmaStride &&
                    aligned(a.act, kVectorAlign) && aligned(a.weight, kVectorAlign);
   } else if (d.op == SQ_OP_QUANTIZED_LINEAR) {
     // q lives in the workspace with a padded, 16-byte aligned row stride.
-    r->aligned16 = d.k % 16 == 0 && r->ld_weight % 16 == 0 && aligned(a.weight, kVectorAlign);
+    r->aligned16 = d.k % 16 == 0 && r->ld_weight % 16 == 0 && r->ld_weight < kMaxTmaStride &&
+                   aligned(a.weight, kVectorAlign);
   }
   return SQ_STATUS_SUCCESS;
 }
