@@ -9,7 +9,7 @@
 namespace sq {
 
 namespace {
-constexpr size_t kMaxStructSize = 4096;  // larger struct_size values are treated as garbage
+constexpr size_t kMaxStructSize = SQ_MAX_STRUCT_SIZE;  // larger struct_size values are garbage (the header)
 constexpr int64_t kMaxDim = INT32_MAX;   // kernels index rows/cols in int32
 constexpr uintptr_t kVectorAlign = 16;
 
