@@ -90,6 +90,20 @@ sq_status validate_desc(const sq_plan_desc* in, sq_plan_desc* d) {
   if (st != SQ_STATUS_SUCCESS) return st;
   d->struct_size = sizeof(sq_plan_desc);
   if (d->reserved != 0) return fail(SQ_STATUS_INVALID_ARGUMENT, "desc->reserved must be 0 (got %u)", d->reserved);
+  // The 0.2 fields this build does not implement yet (the header is ahead of the code) are refused,
+  // never silently ignored: a quant mode other than the op's own, Q other than S8, a zero point, flags, eps.
+  {
+    const sq_quant_mode own = d->op == SQ_OP_QUANTIZE_STATIC ? SQ_QUANT_STATIC : SQ_QUANT_DYNAMIC;
+    const bool quant_ok = d->quant_mode == SQ_QUANT_DEFAULT ||
+                          (d->quant_mode == own && (d->op == SQ_OP_QUANTIZED_LINEAR || d->op == SQ_OP_QUANTIZE_STATIC ||
+                                                    d->op == SQ_OP_QUANTIZE_DYNAMIC));
+    const bool qdt_ok = d->quant_dtype == 0 || (d->quant_dtype == SQ_DTYPE_S8 && d->op == SQ_OP_QUANTIZED_LINEAR);
+    if (!quant_ok || !qdt_ok || d->act_zero_point != 0 || d->flags != 0 || d->eps != 0.0)
+      return fail(SQ_STATUS_NOT_SUPPORTED,
+                  "desc: quant_mode %d, quant_dtype %d, act_zero_point %d, flags 0x%x, eps %g: this build does not "
+                  "implement these 0.2 settings yet (0 is the default of each)",
+                  d->quant_mode, d->quant_dtype, d->act_zero_point, d->flags, d->eps);
+  }
   const bool linear = d->op == SQ_OP_SMOOTHQUANT_LINEAR || d->op == SQ_OP_QUANTIZED_LINEAR;
   const bool quantize = d->op == SQ_OP_QUANTIZE_STATIC || d->op == SQ_OP_QUANTIZE_DYNAMIC;
   if (!linear && !quantize)
@@ -205,6 +219,15 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, Resol
   SQ_TRY(read_struct(in, sizeof(sq_run_args), sizeof(sq_run_args), &a, "args"));
   const sq_plan_desc& d = plan.desc;
   if (a.reserved != 0) return fail(SQ_STATUS_INVALID_ARGUMENT, "args->reserved must be 0 (got %u)", a.reserved);
+  // The 0.2 arrays this build does not implement yet: refused, never silently ignored (act_sums, for
+  // one, is an output of the quantizers that a caller would otherwise find unwritten).
+  if (a.act_scale != nullptr || a.weight_zero_point != nullptr || a.weight_sums != nullptr ||
+      a.act_zero_point != nullptr || a.act_sums != nullptr || a.absmax != nullptr || a.residual != nullptr ||
+      a.ld_residual != 0 || a.residual_out != nullptr || a.ld_residual_out != 0 || a.norm_weight != nullptr)
+    return fail(SQ_STATUS_NOT_SUPPORTED,
+                "args: act_scale, weight_zero_point, weight_sums, act_zero_point, act_sums, absmax, residual, "
+                "residual_out and norm_weight (and their strides) must be NULL/0: this build does not implement "
+                "these 0.2 arguments yet");
   if (a.m < 1 || a.m > d.max_m)
     return fail(SQ_STATUS_INVALID_ARGUMENT, "args->m is %lld: must be in 1..max_m (%lld)", (long long)a.m,
                 (long long)d.max_m);
