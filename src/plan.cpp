@@ -138,7 +138,12 @@ sq_status plan_select(sq_stream stream, const sq_plan_desc* desc_in, sq_preferen
       return st;
     }
   }
-  registry_add(plan);
+  try {
+    registry_add(plan);  // may throw std::bad_alloc (guarded() makes it OUT_OF_MEMORY)
+  } catch (...) {
+    delete plan;  // a failed select leaks nothing
+    throw;
+  }
   *out = plan;
   return ok();
 }

@@ -117,3 +117,191 @@ TEST_CASE("issue 18: host linear worker threads that cannot start: the calling t
     }
   }
 }
+
+namespace {
+
+// One run configuration of the host plan, big enough for the host kernels' worker threads.
+struct Config {
+  const char* name;
+  sq_op op;
+  int64_t m, n, k;
+  unsigned threads;
+};
+const Config kConfigs[] = {
+    {"smoothquant_linear", SQ_OP_SMOOTHQUANT_LINEAR, 64, 512, 1024, 4},
+    {"quantized_linear", SQ_OP_QUANTIZED_LINEAR, 64, 256, 4096, 4},
+    {"quantize_dynamic", SQ_OP_QUANTIZE_DYNAMIC, 64, 0, 4096, 4},
+    {"quantize_static", SQ_OP_QUANTIZE_STATIC, 64, 0, 4096, 4},
+};
+
+// Buffers and args of one configuration.
+struct Run {
+  Config c;
+  Buf x, ws, scratch, out;
+  std::vector<int8_t> act, w;
+  sq_plan plan = nullptr;
+  size_t ws_bytes = 0;
+  explicit Run(const Config& cfg) : c(cfg) {
+    const bool linear = c.op == SQ_OP_SMOOTHQUANT_LINEAR || c.op == SQ_OP_QUANTIZED_LINEAR;
+    x = random_values(SQ_DTYPE_F32, static_cast<size_t>(c.m * c.k), -3.0, 3.0);
+    act = random_s8(static_cast<size_t>(c.m * c.k));
+    w = random_s8(static_cast<size_t>((linear ? c.n : 1) * c.k));
+    ws = random_scales(SQ_DTYPE_F32, static_cast<size_t>(linear ? c.n : 1));
+    scratch = Buf(SQ_DTYPE_F32, static_cast<size_t>(c.m));
+    out = linear ? Buf(SQ_DTYPE_F32, static_cast<size_t>(c.m * c.n)) : Buf(SQ_DTYPE_S8, static_cast<size_t>(c.m * c.k));
+    plan = select_ok(desc());
+    REQUIRE(sq_plan_workspace_size(plan, &ws_bytes) == SQ_STATUS_SUCCESS);
+  }
+  ~Run() { sq_plan_destroy(plan); }
+  sq_plan_desc desc() const {
+    sq_plan_desc d = c.op == SQ_OP_SMOOTHQUANT_LINEAR || c.op == SQ_OP_QUANTIZED_LINEAR
+                         ? linear_desc(SQ_DTYPE_F32, c.n, c.k, c.m, 0.03)
+                         : quantize_desc(c.op, SQ_DTYPE_F32, SQ_DTYPE_F32, c.k, c.m, 0.03);
+    if (c.op == SQ_OP_QUANTIZED_LINEAR) {
+      d.op = c.op;
+      d.act_dtype = SQ_DTYPE_F32;
+      d.act_scale = 0;
+    }
+    d.host_threads = c.threads;
+    return d;
+  }
+  sq_run_args args() {
+    sq_run_args a = run_args();
+    a.m = c.m;
+    a.act = c.op == SQ_OP_SMOOTHQUANT_LINEAR ? static_cast<const void*>(act.data()) : x.data();
+    if (c.op == SQ_OP_SMOOTHQUANT_LINEAR || c.op == SQ_OP_QUANTIZED_LINEAR) {
+      a.weight = w.data();
+      a.weight_scale = ws.data();
+    }
+    if (c.op != SQ_OP_QUANTIZE_STATIC) a.act_scale_scratch = scratch.data();
+    a.out = out.data();
+    return a;
+  }
+  sq_status run(HostWorkspace& wsp) {
+    sq_run_args a = args();
+    return sq_plan_run(plan, nullptr, wsp.data(), ws_bytes, &a);
+  }
+};
+
+// The registry of live plans grows its table as plans are selected; grow it first, so that the
+// allocations a select makes are the plan's own (the leak check counts what stays allocated).
+void grow_registry() {
+  sq_plan_desc d = linear_desc(SQ_DTYPE_F32, 4, 4, 1, 1.0);
+  std::vector<sq_plan> plans(256);
+  for (auto& p : plans) REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &p) == SQ_STATUS_SUCCESS);
+  for (auto& p : plans) sq_plan_destroy(p);
+}
+
+}  // namespace
+
+TEST_CASE("host allocation failures at select: OUT_OF_MEMORY, *plan untouched, nothing leaked", "[faults]") {
+  grow_registry();
+  for (const Config& c : kConfigs) {
+    CAPTURE(c.name);
+    Run r(c);  // (selects its own plan outside the armed calls)
+    const sq_plan_desc d = r.desc();
+    for (long n = 0;; ++n) {
+      CAPTURE(n);
+      sq_plan p = reinterpret_cast<sq_plan>(0x1);
+      faults::arm(-1, n);
+      const sq_status st = sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &p);
+      const faults::Counts cnt = faults::disarm();
+      if (!cnt.alloc_failed) {  // past the last allocation: a clean select
+        REQUIRE(st == SQ_STATUS_SUCCESS);
+        CHECK(sq_plan_destroy(p) == SQ_STATUS_SUCCESS);
+        CHECK(faults::live_armed() == 0);
+        break;
+      }
+      REQUIRE(st == SQ_STATUS_OUT_OF_MEMORY);
+      CHECK_THAT(last_error(), Catch::Contains("allocation failed"));
+      CHECK(p == reinterpret_cast<sq_plan>(0x1));
+      CHECK(faults::live_armed() == 0);  // the plan of a failed select is not leaked
+    }
+  }
+}
+
+TEST_CASE("host allocation and thread failures at run: the right bits, or a status with nothing written",
+          "[faults]") {
+  for (const Config& c : kConfigs) {
+    CAPTURE(c.name);
+    Run r(c);
+    HostWorkspace wsp(r.ws_bytes);
+    REQUIRE(r.run(wsp) == SQ_STATUS_SUCCESS);
+    const Buf ref = r.out, ref_scratch = r.scratch;
+    faults::arm(-1, -1);
+    REQUIRE(r.run(wsp) == SQ_STATUS_SUCCESS);
+    const faults::Counts clean = faults::disarm();
+    INFO("a clean run starts " << clean.threads << " threads and makes " << clean.allocs << " allocations");
+    // Every allocation failing in turn.
+    for (long n = 0; n <= clean.allocs; ++n) {
+      CAPTURE(n);
+      r.out.poison();
+      r.scratch.poison();
+      const Buf out0 = r.out, scr0 = r.scratch;
+      faults::arm(-1, n);
+      const sq_status st = r.run(wsp);
+      const faults::Counts cnt = faults::disarm();
+      CHECK(cnt.alloc_failed == (n < clean.allocs));
+      if (st == SQ_STATUS_SUCCESS) {
+        CHECK(first_bit_difference(r.out, ref) == -1);
+        if (c.op != SQ_OP_QUANTIZE_STATIC) CHECK(first_bit_difference(r.scratch, ref_scratch) == -1);
+      } else {
+        CHECK(st == SQ_STATUS_OUT_OF_MEMORY);
+        CHECK_THAT(last_error(), Catch::Contains("allocation failed"));
+        CHECK(first_bit_difference(r.out, out0) == -1);
+        CHECK(first_bit_difference(r.scratch, scr0) == -1);
+      }
+      CHECK(faults::live_armed() == 0);
+    }
+    // Every thread start failing in turn: the calling thread does the work, the run succeeds.
+    for (long n = 0; n <= clean.threads; ++n) {
+      CAPTURE(n);
+      r.out.poison();
+      faults::arm(n, -1);
+      const sq_status st = r.run(wsp);
+      faults::disarm();
+      REQUIRE(st == SQ_STATUS_SUCCESS);
+      CHECK(first_bit_difference(r.out, ref) == -1);
+      if (c.op != SQ_OP_QUANTIZE_STATIC) CHECK(first_bit_difference(r.scratch, ref_scratch) == -1);
+    }
+    // The plan is still usable, then destroyable (by ~Run).
+    r.out.poison();
+    REQUIRE(r.run(wsp) == SQ_STATUS_SUCCESS);
+    CHECK(first_bit_difference(r.out, ref) == -1);
+  }
+}
+
+TEST_CASE("host allocation failures in the offline helpers: OUT_OF_MEMORY, nothing written", "[faults]") {
+  const int64_t k = 96, rows = 8;
+  Buf wsrc = random_values(SQ_DTYPE_F32, rows * k, -3.0, 3.0);
+  std::vector<float> absmax(k, 2.0f);
+  sq_matrix_view v;
+  std::memset(&v, 0, sizeof(v));
+  v.struct_size = sizeof(v);
+  v.dtype = SQ_DTYPE_F32;
+  v.rows = rows;
+  v.cols = k;
+  v.data = wsrc.data();
+  for (long n = 0;; ++n) {
+    std::vector<float> s(k, -1.0f);
+    faults::arm(-1, n);
+    const sq_status st = sq_smooth_factors(k, absmax.data(), &v, 1, 0.5f, s.data());
+    const faults::Counts cnt = faults::disarm();
+    if (!cnt.alloc_failed) { REQUIRE(st == SQ_STATUS_SUCCESS); break; }
+    CHECK(st == SQ_STATUS_OUT_OF_MEMORY);
+    for (float f : s) CHECK(f == -1.0f);
+    CHECK(faults::live_armed() == 0);
+  }
+  for (long n = 0;; ++n) {
+    std::vector<int8_t> q(rows * k, 7);
+    std::vector<float> scale(rows, -1.0f);
+    faults::arm(-1, n);
+    const sq_status st = sq_quantize_weight_per_channel(&v, q.data(), 0, SQ_DTYPE_F32, scale.data());
+    const faults::Counts cnt = faults::disarm();
+    if (!cnt.alloc_failed) { REQUIRE(st == SQ_STATUS_SUCCESS); break; }
+    CHECK(st == SQ_STATUS_OUT_OF_MEMORY);
+    for (int8_t x : q) CHECK(x == 7);
+    for (float f : scale) CHECK(f == -1.0f);
+    CHECK(faults::live_armed() == 0);
+  }
+}
