@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 
 #include "error.hpp"
@@ -12,7 +13,29 @@
 
 namespace sq {
 
+#if defined(SQ_TESTING_HOOKS)
+namespace testing {
+// Test hook, compiled only into test programs that link the library's objects (tests/CMakeLists.txt:
+// sq_test_core), never into the .so: while > 0 it counts down at each CUDA step of select (kernel
+// preparation) and run (each launch), and the step that takes it to 0 fails with
+// cudaErrorLaunchFailure instead of being done.
+std::atomic<int> fail_next_cuda_call{0};
+}  // namespace testing
+#endif
+
 namespace {
+
+// One CUDA step of select or run (see testing::fail_next_cuda_call); in the library, just the step.
+template <typename F>
+cudaError_t cuda_step(F&& step) {
+#if defined(SQ_TESTING_HOOKS)
+  int n = testing::fail_next_cuda_call.load();
+  while (n > 0 && !testing::fail_next_cuda_call.compare_exchange_weak(n, n - 1)) {
+  }
+  if (n == 1) return cudaErrorLaunchFailure;
+#endif
+  return step();
+}
 
 constexpr int32_t kMinPortableSm = 80;
 constexpr int32_t kHopperSm = 90;
@@ -148,11 +171,11 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
   if (guard.status() != cudaSuccess) return cuda_fail(guard.status(), "sq_plan_select: cudaSetDevice");
   const sq_op op = plan->desc.op;
   if (op == SQ_OP_SMOOTHQUANT_LINEAR || op == SQ_OP_QUANTIZED_LINEAR) {
-    e = family == SQ_KERNEL_FAMILY_SM90 ? sm90_prepare() : sm80_prepare();
+    e = cuda_step([&] { return family == SQ_KERNEL_FAMILY_SM90 ? sm90_prepare() : sm80_prepare(); });
     if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the kernels");
   }
   if (op != SQ_OP_SMOOTHQUANT_LINEAR) {
-    e = kernels::quantize_prepare();
+    e = cuda_step([] { return kernels::quantize_prepare(); });
     if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the quantize kernels");
   }
   plan->family = family;
@@ -265,23 +288,27 @@ sq_status gpu_run(const sq_plan_st& plan, sq_stream stream, void* workspace, con
       kernels::LinearParams p = linear_params(plan, a, r, static_cast<const int8_t*>(a.act), r.ld_act);
       const LinearShape shape = shape_of(plan, r.m, r.aligned16);
       p.programmatic = linear_overlap_previous(shape);
-      e = choose(plan, shape).launch(p, plan.num_sms, s);
+      e = cuda_step([&] { return choose(plan, shape).launch(p, plan.num_sms, s); });
       break;
     }
     case SQ_OP_QUANTIZED_LINEAR: {
       int8_t* q = static_cast<int8_t*>(workspace);
       const int64_t ldq = quantized_ld(plan);
-      e = kernels::launch_quantize(quantizer_params(plan, a, r, q, ldq), plan.num_sms, s);
+      e = cuda_step([&] { return kernels::launch_quantize(quantizer_params(plan, a, r, q, ldq), plan.num_sms, s); });
       if (e != cudaSuccess) break;
       kernels::LinearParams p = linear_params(plan, a, r, q, ldq);
       const LinearShape shape = shape_of(plan, r.m, r.aligned16);
       p.programmatic = decode_overlap_quantizer(shape);
-      e = choose(plan, shape).launch(p, plan.num_sms, s);
+      // A failure here leaves the quantizer enqueued: it writes the workspace and act_scale_scratch.
+      e = cuda_step([&] { return choose(plan, shape).launch(p, plan.num_sms, s); });
       break;
     }
     case SQ_OP_QUANTIZE_STATIC:
     case SQ_OP_QUANTIZE_DYNAMIC:
-      e = kernels::launch_quantize(quantizer_params(plan, a, r, static_cast<int8_t*>(a.out), r.ld_out), plan.num_sms, s);
+      e = cuda_step([&] {
+        return kernels::launch_quantize(quantizer_params(plan, a, r, static_cast<int8_t*>(a.out), r.ld_out),
+                                        plan.num_sms, s);
+      });
       break;
     default: return fail(SQ_STATUS_INTERNAL_ERROR, "sq_plan_run: unknown op %d in a validated plan", plan.desc.op);
   }
