@@ -87,8 +87,10 @@ void count(sq_status st) {
 }
 
 // Every status a call returns must be one the header defines, with a message when it failed.
+const bool g_verbose = std::getenv("SQ_FUZZ_VERBOSE") != nullptr;  // print every call's status
 void check_status(sq_status st, const char* fn) {
   count(st);
+  if (g_verbose) std::fprintf(stderr, "  %s: %s \"%s\" [%s]\n", fn, sq_status_string(st), sq_last_error_message(), g_context.c_str());
   FZ_CHECK(st >= SQ_STATUS_SUCCESS && st <= SQ_STATUS_INTERNAL_ERROR, "%s returned an unknown status %d", fn, st);
   if (st != SQ_STATUS_SUCCESS)
     FZ_CHECK(sq_last_error_message()[0] != '\0', "%s failed (%s) without a message", fn, sq_status_string(st));
@@ -153,7 +155,7 @@ double pick_double(Reader& r) {
   return r.f64();
 }
 uint32_t pick_struct_size(Reader& r, uint32_t exact, uint32_t v01) {
-  const uint32_t table[] = {0, 1, 4, 8, v01 - 1, v01, v01 + 1, exact - 1, exact, exact + 1, exact + 8, 2 * exact,
+  const uint32_t table[] = {exact, 0, 1, 4, 8, v01 - 1, v01, v01 + 1, exact - 1, exact + 1, exact + 8, 2 * exact,
                             SQ_MAX_STRUCT_SIZE, SQ_MAX_STRUCT_SIZE + 1, 65536, UINT32_MAX};
   const uint8_t s = r.u8();
   if (s < sizeof(table) / sizeof(table[0])) return table[s];
