@@ -92,8 +92,8 @@ TEST_CASE("threads: selecting, querying, running and destroying plans at once", 
   sq_plan shared = nullptr;
   REQUIRE(sq_plan_select(nullptr, &shared_desc, SQ_PREFERENCE_HOST_REFERENCE, &shared) == SQ_STATUS_SUCCESS);
   std::vector<int> bad(kThreads, 0);
+  const std::vector<int8_t> act = random_s8(4 * 16), w = random_s8(8 * 16);  // read by every thread
   on_threads(kThreads, [&](int t) {
-    std::vector<int8_t> act = random_s8(4 * 16), w = random_s8(8 * 16);
     std::vector<float> ws(8, 0.25f), scr(4), out(4 * 8);
     std::vector<float> x(4 * 16, 1.5f);
     std::vector<int8_t> q(4 * 16);
