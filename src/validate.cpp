@@ -206,6 +206,16 @@ sq_status elem_aligned(const void* p, sq_dtype d, const char* name) {
   return SQ_STATUS_SUCCESS;
 }
 
+// Whether `rows` rows of stride `ld` stay addressable: the kernels index every [rows, ld] array in
+// int64 elements of up to 8 bytes (issue 18: every such array is checked, ld_weight * n included).
+sq_status span_ok(int64_t ld, int64_t rows, const char* ld_name, const char* rows_name) {
+  constexpr int64_t kLimit = INT64_MAX / 8;
+  if (rows >= 1 && ld > kLimit / rows)
+    return fail(SQ_STATUS_INVALID_ARGUMENT, "args->%s (%lld) times %s (%lld) overflows", ld_name, (long long)ld,
+                rows_name, (long long)rows);
+  return SQ_STATUS_SUCCESS;
+}
+
 }  // namespace
 
 #define SQ_TRY(expr)                                   \
@@ -264,15 +274,10 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, Resol
       SQ_TRY(elem_aligned(a.act_scale_scratch, d.scale_dtype, "act_scale_scratch"));
     }
   }
-  // Row strides times rows must stay addressable (every [rows, ld] array: the kernels index them in
-  // int64 elements of up to 8 bytes).
-  const int64_t limit = INT64_MAX / 8;
-  if (r->ld_act > limit / a.m || r->ld_out > limit / a.m)
-    return fail(SQ_STATUS_INVALID_ARGUMENT, "args: ld_act (%lld) or ld_out (%lld) times m (%lld) overflows",
-                (long long)r->ld_act, (long long)r->ld_out, (long long)a.m);
-  if (linear && r->ld_weight > limit / d.n)
-    return fail(SQ_STATUS_INVALID_ARGUMENT, "args->ld_weight (%lld) times n (%lld) overflows",
-                (long long)r->ld_weight, (long long)d.n);
+  // Row strides times rows must stay addressable: every [rows, ld] array.
+  SQ_TRY(span_ok(r->ld_act, a.m, "ld_act", "m"));
+  SQ_TRY(span_ok(r->ld_out, a.m, "ld_out", "m"));
+  if (linear) SQ_TRY(span_ok(r->ld_weight, d.n, "ld_weight", "n"));
   r->aligned16 = false;
   // The fast paths' tensor maps (TMA) hold a row stride below 2^40 bytes; a larger one is valid where
   // it spans one row (m = 1 or n = 1) and takes the unaligned path (int64 address arithmetic).
