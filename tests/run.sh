@@ -17,6 +17,12 @@ command -v cargo >/dev/null || missing+=(cargo)
 command -v dpkg-deb >/dev/null || missing+=(dpkg-dev)
 command -v file >/dev/null || missing+=(file)
 [ -f /usr/lib/cmake/Catch2/Catch2Config.cmake ] || [ -f /usr/share/cmake/Catch2/Catch2Config.cmake ] || missing+=(catch2)
+# The sanitizer builds and the fuzz target (tests/sanitize/run.sh): clang 14 with its sanitizer
+# runtimes and libFuzzer.
+command -v clang-14 >/dev/null || missing+=(clang-14)
+[ -d /usr/lib/llvm-14/lib/clang ] && ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.asan-x86_64.a >/dev/null 2>&1 ||
+  missing+=(libclang-rt-14-dev)
+[ -f /usr/lib/llvm-14/lib/libFuzzer.a ] || missing+=(libfuzzer-14-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   sudo=""
@@ -31,12 +37,26 @@ fi
 
 build="${SQ_BUILD_DIR:-build}"
 jobs="$(nproc)"
+t0=$(date +%s)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$(command -v nvcc)"
 cmake --build "$build" -j "$jobs"
+t1=$(date +%s)
+echo "== build: $((t1 - t0)) s"
 rc=0
 ctest --test-dir "$build" --output-on-failure -j "$jobs" || rc=$?
+t2=$(date +%s)
+echo "== ctest: $((t2 - t1)) s"
 # ctest shows a skipped test as "Skipped" only; say why the GPU tests were skipped.
 if ! why=$("$build/tests/sq_gpu_tests" --list-test-names-only 2>&1); then
   echo "GPU tests (ctest label gpu) were skipped, not passed: ${why}"
 fi
+# Issue 18: the host path under ASan+UBSan and ThreadSanitizer, and the libFuzzer target for
+# SQ_FUZZ_SECONDS (120) seconds; each step prints its time. A failure fails the test command.
+# SQ_SKIP_SANITIZE=1 leaves them out explicitly (e.g. a GPU machine's run with a short time limit).
+if [ "${SQ_SKIP_SANITIZE:-0}" = "1" ]; then
+  echo "== sanitizer and fuzz steps SKIPPED (SQ_SKIP_SANITIZE=1)"
+else
+  SQ_SANITIZE_DIR="${build}-sanitize" bash tests/sanitize/run.sh || rc=1
+fi
+echo "== sanitizer and fuzz steps: $(($(date +%s) - t2)) s; total: $(($(date +%s) - t0)) s"
 exit $rc

@@ -1671,3 +1671,148 @@ TEST_CASE("zero-point linears: a run with act_sums needs no workspace; without, 
   CHECK(w.outputs() == with_sums);
   sq_plan_destroy(plan);
 }
+
+// Issue 18, finding 1: a weight row stride whose product with N overflows was accepted, and the host
+// kernel then read (n - 1) * ld_weight bytes past the weight (signed overflow, SIGSEGV). can_implement
+// is asked first, so that before the fix the test fails instead of crashing.
+TEST_CASE("issue 18: ld_weight times n that overflows is INVALID_ARGUMENT, nothing written", "[api]") {
+  const int64_t n = 4, k = 16, m = 2;
+  for (sq_op op : {SQ_OP_SMOOTHQUANT_LINEAR, SQ_OP_QUANTIZED_LINEAR}) {
+    CAPTURE(op);
+    sq_plan_desc d = linear_desc(SQ_DTYPE_F32, n, k, m, 0.5);
+    if (op == SQ_OP_QUANTIZED_LINEAR) {
+      d.op = op;
+      d.act_dtype = SQ_DTYPE_F32;
+      d.act_scale = 0;
+    }
+    sq_plan plan = nullptr;
+    REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &plan) == SQ_STATUS_SUCCESS);
+    size_t ws_bytes = 0;
+    REQUIRE(sq_plan_workspace_size(plan, &ws_bytes) == SQ_STATUS_SUCCESS);
+    HostWorkspace ws(ws_bytes);
+    std::vector<unsigned char> act(static_cast<size_t>(m * k) * 4, 0x11), w(static_cast<size_t>(k), 0x22);
+    Buf wscale = random_scales(SQ_DTYPE_F32, n), scratch(SQ_DTYPE_F32, m), out(SQ_DTYPE_F32, m * n);
+    scratch.poison();
+    out.poison();
+    for (int64_t ld : {std::numeric_limits<int64_t>::max() / 2, std::numeric_limits<int64_t>::max(),
+                       std::numeric_limits<int64_t>::max() / 8 / (n - 1) + 1, int64_t{1} << 62}) {
+      CAPTURE(ld);
+      sq_run_args a = run_args();
+      a.m = m;
+      a.act = act.data();
+      a.weight = w.data();
+      a.ld_weight = ld;
+      a.weight_scale = wscale.data();
+      a.act_scale_scratch = scratch.data();
+      a.out = out.data();
+      REQUIRE(sq_plan_can_implement(plan, &a) == SQ_STATUS_INVALID_ARGUMENT);
+      CHECK_THAT(last_error(), Catch::Contains("ld_weight"));
+      REQUIRE(sq_plan_run(plan, nullptr, ws.data(), ws_bytes, &a) == SQ_STATUS_INVALID_ARGUMENT);
+      CHECK_THAT(last_error(), Catch::Contains("ld_weight"));
+      for (unsigned char c : out.bytes) REQUIRE(c == 0xFF);
+      for (unsigned char c : scratch.bytes) REQUIRE(c == 0xFF);
+    }
+    // One weight row: any stride addresses only its first row (k bytes), so it is valid.
+    sq_plan_destroy(plan);
+  }
+}
+
+// Issue 18, finding 3: the header says SQ_MAX_STRUCT_SIZE (4096) is the largest struct_size any call
+// accepts (with a zero tail for input structs), and that the quantize ops take n = 0.
+TEST_CASE("issue 18: struct_size SQ_MAX_STRUCT_SIZE is accepted with a zero tail, one more is not", "[api]") {
+  STATIC_REQUIRE(SQ_MAX_STRUCT_SIZE == 4096);
+  std::vector<unsigned char> big(SQ_MAX_STRUCT_SIZE + 1, 0);
+  // Input: the descriptor.
+  const sq_plan_desc good = linear_desc(SQ_DTYPE_F32, 4, 8, 2, 0.5);
+  std::memcpy(big.data(), &good, sizeof(good));
+  auto set_size = [&](uint32_t s) { std::memcpy(big.data(), &s, sizeof(s)); };
+  sq_plan p = nullptr;
+  set_size(SQ_MAX_STRUCT_SIZE);
+  REQUIRE(sq_plan_select(nullptr, reinterpret_cast<const sq_plan_desc*>(big.data()), SQ_PREFERENCE_HOST_REFERENCE,
+                         &p) == SQ_STATUS_SUCCESS);
+  sq_plan q = nullptr;
+  set_size(SQ_MAX_STRUCT_SIZE + 1);
+  expect_fail(sq_plan_select(nullptr, reinterpret_cast<const sq_plan_desc*>(big.data()),
+                             SQ_PREFERENCE_HOST_REFERENCE, &q),
+              SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+  CHECK(q == nullptr);
+  // Input: the run arguments.
+  std::vector<int8_t> act(16, 1), w(32, 2);
+  Buf ws = random_scales(SQ_DTYPE_F32, 4), scratch(SQ_DTYPE_F32, 2), out(SQ_DTYPE_F32, 8);
+  sq_run_args a = run_args();
+  a.m = 2;
+  a.act = act.data();
+  a.weight = w.data();
+  a.weight_scale = ws.data();
+  a.act_scale_scratch = scratch.data();
+  a.out = out.data();
+  std::fill(big.begin(), big.end(), 0);
+  std::memcpy(big.data(), &a, sizeof(a));
+  set_size(SQ_MAX_STRUCT_SIZE);
+  const auto* args = reinterpret_cast<const sq_run_args*>(big.data());
+  CHECK(sq_plan_can_implement(p, args) == SQ_STATUS_SUCCESS);
+  CHECK(sq_plan_run(p, nullptr, nullptr, 0, args) == SQ_STATUS_SUCCESS);
+  set_size(SQ_MAX_STRUCT_SIZE + 1);
+  out.poison();
+  scratch.poison();
+  expect_fail(sq_plan_can_implement(p, args), SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+  expect_fail(sq_plan_run(p, nullptr, nullptr, 0, args), SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+  for (unsigned char c : out.bytes) CHECK(c == 0xFF);
+  // Output structs: filled up to what the library knows, the rest of the caller's size zeroed.
+  std::fill(big.begin(), big.end(), 0xAB);
+  set_size(SQ_MAX_STRUCT_SIZE);
+  REQUIRE(sq_plan_get_info(p, reinterpret_cast<sq_plan_info*>(big.data())) == SQ_STATUS_SUCCESS);
+  CHECK(reinterpret_cast<sq_plan_info*>(big.data())->n == 4);
+  for (size_t i = sizeof(sq_plan_info); i < SQ_MAX_STRUCT_SIZE; ++i) REQUIRE(big[i] == 0);
+  CHECK(big[SQ_MAX_STRUCT_SIZE] == 0xAB);
+  std::fill(big.begin(), big.end(), 0xAB);
+  set_size(SQ_MAX_STRUCT_SIZE);
+  REQUIRE(sq_plan_precision_guarantee(p, reinterpret_cast<sq_precision_guarantee*>(big.data())) ==
+          SQ_STATUS_SUCCESS);
+  for (size_t i = sizeof(sq_precision_guarantee); i < SQ_MAX_STRUCT_SIZE; ++i) REQUIRE(big[i] == 0);
+  std::fill(big.begin(), big.end(), 0xAB);
+  set_size(SQ_MAX_STRUCT_SIZE + 1);
+  const std::vector<unsigned char> before = big;
+  expect_fail(sq_plan_get_info(p, reinterpret_cast<sq_plan_info*>(big.data())), SQ_STATUS_INVALID_STRUCT_SIZE,
+              "4097");
+  expect_fail(sq_plan_precision_guarantee(p, reinterpret_cast<sq_precision_guarantee*>(big.data())),
+              SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+  CHECK(big == before);
+  // The offline helpers' matrix view.
+  std::vector<float> wf(8, 0.5f), smooth(8, 0.f), absmax(8, 1.0f);
+  sq_matrix_view v;
+  std::memset(&v, 0, sizeof(v));
+  v.struct_size = sizeof(v);
+  v.dtype = SQ_DTYPE_F32;
+  v.rows = 1;
+  v.cols = 8;
+  v.data = wf.data();
+  std::fill(big.begin(), big.end(), 0);
+  std::memcpy(big.data(), &v, sizeof(v));
+  set_size(SQ_MAX_STRUCT_SIZE);
+  CHECK(sq_smooth_factors(8, absmax.data(), reinterpret_cast<const sq_matrix_view*>(big.data()), 1, 0.5f,
+                          smooth.data()) == SQ_STATUS_SUCCESS);
+  set_size(SQ_MAX_STRUCT_SIZE + 1);
+  std::fill(smooth.begin(), smooth.end(), -1.0f);
+  expect_fail(sq_smooth_factors(8, absmax.data(), reinterpret_cast<const sq_matrix_view*>(big.data()), 1, 0.5f,
+                                smooth.data()),
+              SQ_STATUS_INVALID_STRUCT_SIZE, "4097");
+  for (float f : smooth) CHECK(f == -1.0f);
+  sq_plan_destroy(p);
+}
+
+TEST_CASE("issue 18: the quantize ops take n = 0 (the header's word); another n is INVALID_ARGUMENT", "[api]") {
+  for (sq_op op : {SQ_OP_QUANTIZE_STATIC, SQ_OP_QUANTIZE_DYNAMIC}) {
+    sq_plan_desc d = quantize_desc(op, SQ_DTYPE_F32, SQ_DTYPE_F32, 16, 4, 0.1);
+    sq_plan p = nullptr;
+    REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &p) == SQ_STATUS_SUCCESS);
+    sq_plan_destroy(p);
+    for (int64_t n : {int64_t{1}, int64_t{16}, int64_t{-1}, std::numeric_limits<int64_t>::max()}) {
+      d.n = n;
+      sq_plan q = nullptr;
+      expect_fail(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &q), SQ_STATUS_INVALID_ARGUMENT,
+                  "desc->n");
+      CHECK(q == nullptr);
+    }
+  }
+}

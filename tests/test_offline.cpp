@@ -294,3 +294,34 @@ TEST_CASE("sq_static_act_scale is max(absmax / smooth) / 127 in f32", "[offline]
   CHECK(last_error().find("smooth[7]") != std::string::npos);
   CHECK(out == -3.0);
 }
+
+// Issue 18 (found by the fuzz target): the helpers checked only k >= 1, and then read k values of
+// their [k] arrays: k = INT64_MAX / 2 read past any array (an AddressSanitizer report, or a crash).
+TEST_CASE("issue 18: a k no array can have is INVALID_ARGUMENT before any [k] array is read", "[offline]") {
+  std::vector<float> absmax(4, 1.0f), smooth(4, 2.0f), out(4, -1.0f), norm(4, 3.0f);
+  std::vector<float> w(4, 0.5f);
+  sq_matrix_view v;
+  std::memset(&v, 0, sizeof(v));
+  v.struct_size = sizeof(v);
+  v.dtype = SQ_DTYPE_F32;
+  v.rows = 1;
+  v.cols = 4;
+  v.data = w.data();
+  double scale = -1.0;
+  for (int64_t k : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max() / 2,
+                    std::numeric_limits<int64_t>::max() / 8 + 1}) {
+    CAPTURE(k);
+    CHECK(sq_smooth_factors(k, absmax.data(), &v, 1, 0.5f, out.data()) == SQ_STATUS_INVALID_ARGUMENT);
+    CHECK_THAT(std::string(sq_last_error_message()), Catch::Contains("k is"));
+    CHECK(sq_smooth_apply_to_norm(k, smooth.data(), SQ_DTYPE_F32, norm.data(), nullptr) == SQ_STATUS_INVALID_ARGUMENT);
+    CHECK_THAT(std::string(sq_last_error_message()), Catch::Contains("k is"));
+    CHECK(sq_smooth_apply_to_weight(k, smooth.data(), SQ_DTYPE_F32, 1, 0, w.data()) == SQ_STATUS_INVALID_ARGUMENT);
+    CHECK_THAT(std::string(sq_last_error_message()), Catch::Contains("k is"));
+    CHECK(sq_static_act_scale(k, absmax.data(), smooth.data(), &scale) == SQ_STATUS_INVALID_ARGUMENT);
+    CHECK_THAT(std::string(sq_last_error_message()), Catch::Contains("k is"));
+  }
+  for (float f : out) CHECK(f == -1.0f);
+  for (float f : norm) CHECK(f == 3.0f);
+  for (float f : w) CHECK(f == 0.5f);
+  CHECK(scale == -1.0);
+}

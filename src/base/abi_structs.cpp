@@ -10,7 +10,7 @@ namespace sq {
 
 namespace {
 
-constexpr size_t kMaxStructSize = 4096;  // larger struct_size values are treated as garbage
+constexpr size_t kMaxStructSize = SQ_MAX_STRUCT_SIZE;  // larger struct_size values are garbage (the header)
 
 // The struct_size the caller wrote at the start of `s`, checked against min_size and kMaxStructSize.
 sq_status caller_size(const void* s, size_t min_size, const char* what, uint32_t* size) {

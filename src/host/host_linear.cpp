@@ -1,5 +1,8 @@
 // The host reference kernel for the W8A8 linear: the library's definition of the right
 // answer, and a usable kernel (blocked, vectorizable, threaded over output columns).
+// Resource failures: a worker thread that cannot start, or no memory for the thread pool, leaves the
+// work to the calling thread: the run still succeeds, with the same bits (never a failed run that
+// wrote act_scale_scratch, never std::terminate).
 #include <algorithm>
 #include <cstring>
 #include <thread>
@@ -67,8 +70,23 @@ void linear_cols(const kernels::LinearParams& p, int64_t n_begin, int64_t n_end)
   }
 }
 
+// Never fails (throws nothing): what it allocates (the thread pool's storage) it allocates before it
+// writes anything, falling back to the calling thread when it cannot; a worker thread that cannot
+// start leaves its columns to the calling thread (as host_quantize does with its rows). So a run that
+// passed validation succeeds, and QUANTIZED_LINEAR never fails after its quantizer wrote the scratch.
 template <typename T>
 void linear_typed(const kernels::LinearParams& p, unsigned threads) {
+  const int64_t work = static_cast<int64_t>(p.m) * p.n * p.k;
+  int64_t nthreads = std::min<int64_t>(threads, std::max<int64_t>(1, work / kMinWorkPerThread));
+  nthreads = std::min<int64_t>(nthreads, (p.n + kColBlock - 1) / kColBlock);
+  std::vector<std::thread> pool;
+  if (nthreads > 1) {
+    try {
+      pool.reserve(static_cast<size_t>(nthreads - 1));
+    } catch (...) {
+      nthreads = 1;  // no memory for the pool: the calling thread does all the work
+    }
+  }
   // The fill of the activation-scale scratch (static plans): (T)act_scale in every row.
   if (p.row_scale_out != nullptr) {
     T s;
@@ -76,21 +94,34 @@ void linear_typed(const kernels::LinearParams& p, unsigned threads) {
     T* dst = static_cast<T*>(p.row_scale_out);
     for (int64_t m = 0; m < p.m; ++m) dst[m] = s;
   }
-  const int64_t work = static_cast<int64_t>(p.m) * p.n * p.k;
-  int64_t nthreads = std::min<int64_t>(threads, std::max<int64_t>(1, work / kMinWorkPerThread));
-  nthreads = std::min<int64_t>(nthreads, (p.n + kColBlock - 1) / kColBlock);
   if (nthreads <= 1) {
     linear_cols<T>(p, 0, p.n);
     return;
   }
-  // Split the columns in whole blocks; each output element is computed by one thread.
+  // Split the columns in whole blocks; each output element is computed by one thread. Share t runs on
+  // worker t (t >= 1) or, for share 0 and every share whose worker did not start, the calling thread.
   const int64_t blocks = (p.n + kColBlock - 1) / kColBlock;
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<size_t>(nthreads));
-  for (int64_t t = 0; t < nthreads; ++t) {
+  auto share = [&](int64_t t, int64_t* n0, int64_t* n1) {
     const int64_t b0 = blocks * t / nthreads, b1 = blocks * (t + 1) / nthreads;
-    const int64_t n0 = b0 * kColBlock, n1 = std::min<int64_t>(b1 * kColBlock, p.n);
-    pool.emplace_back([&p, n0, n1] { linear_cols<T>(p, n0, n1); });
+    *n0 = b0 * kColBlock;
+    *n1 = std::min<int64_t>(b1 * kColBlock, p.n);
+  };
+  int64_t t = 1;
+  try {
+    for (; t < nthreads; ++t) {
+      int64_t n0, n1;
+      share(t, &n0, &n1);
+      pool.emplace_back([&p, n0, n1] { linear_cols<T>(p, n0, n1); });  // no reallocation: reserved
+    }
+  } catch (...) {
+    // Worker t could not start (std::system_error, or std::bad_alloc for its state): the shares from
+    // t on are done below by the calling thread.
+  }
+  for (int64_t u = 0; u < nthreads; ++u) {
+    if (u >= 1 && u < t) continue;  // running on a worker
+    int64_t n0, n1;
+    share(u, &n0, &n1);
+    linear_cols<T>(p, n0, n1);
   }
   for (auto& th : pool) th.join();
 }

@@ -88,6 +88,10 @@ sq_status check_values(const float* v, int64_t k, bool positive, const char* fn,
 
 sq_status check_k(int64_t k, const char* fn) {
   if (k < 1) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: k must be >= 1 (got %lld)", fn, (long long)k);
+  // A [k] array of up to 8-byte elements must be addressable (a larger k would be read past any array).
+  if (k > std::numeric_limits<int64_t>::max() / 8)
+    return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: k is %lld: no array of k elements fits an address space", fn,
+                (long long)k);
   return SQ_STATUS_SUCCESS;
 }
 

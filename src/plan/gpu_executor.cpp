@@ -3,6 +3,7 @@
 // graph-capturable).
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <optional>
 
 #include "base/dtype.hpp"
@@ -17,7 +18,27 @@
 
 namespace sq {
 
+#if defined(SQ_TESTING_HOOKS)
+namespace testing {
+// Test programs only: when set to n > 0, the n-th CUDA step from now fails (see cuda_step).
+std::atomic<int> fail_next_cuda_call{0};
+}  // namespace testing
+#endif
+
 namespace {
+
+// A CUDA step of select or run (a preparation, a launch). Test programs built with SQ_TESTING_HOOKS
+// (never the library) can make the n-th step fail: tests/test_gpu_faults.cpp.
+template <typename F>
+cudaError_t cuda_step(F&& step) {
+#if defined(SQ_TESTING_HOOKS)
+  int n = testing::fail_next_cuda_call.load();
+  while (n > 0 && !testing::fail_next_cuda_call.compare_exchange_weak(n, n - 1)) {
+  }
+  if (n == 1) return cudaErrorLaunchFailure;
+#endif
+  return step();
+}
 
 constexpr int32_t kMinPortableSm = 80;
 constexpr int32_t kHopperSm = 90;
@@ -91,22 +112,24 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
     kernels::QuantizeParams p = quantize_params(plan, req);
     p.row_splits = launches.quantizer.row_splits;
     p.overlap_previous = launches.quantizer.programmatic;
-    e = kernels::launch_quantize(p, s);
+    e = cuda_step([&] { return kernels::launch_quantize(p, s); });
   }
   if (e == cudaSuccess && launches.row_sums.name != nullptr) {
     kernels::RowSumsParams p = row_sums_params(plan, req);
     p.programmatic = launches.row_sums.programmatic;
-    e = kernels::launch_row_sums(p, s);
+    e = cuda_step([&] { return kernels::launch_row_sums(p, s); });
   }
   if (e == cudaSuccess && launches.linear.variant != nullptr) {
     kernels::LinearParams p = linear_params(plan, req);
     p.programmatic = launches.linear.programmatic;
-    e = launches.linear.variant->launch(p, plan.facts.device.num_sms, s);
+    // A failure here leaves what the launches before it enqueued (the quantizer's scales and the
+    // workspace) to run; out is untouched (tests/test_gpu_faults.cpp).
+    e = cuda_step([&] { return launches.linear.variant->launch(p, plan.facts.device.num_sms, s); });
   }
   if (e == cudaSuccess && launches.scale_accumulators.name != nullptr) {
     kernels::ScaleAccumulatorsParams p = scale_accumulators_params(plan, req);
     p.programmatic = launches.scale_accumulators.programmatic;
-    e = kernels::launch_scale_accumulators(p, s);
+    e = cuda_step([&] { return kernels::launch_scale_accumulators(p, s); });
   }
   if (e != cudaSuccess) return cuda_fail(e, "sq_plan_run: kernel launch");
   return ok();
@@ -175,7 +198,7 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
                           static_cast<int32_t>(dtype_size(d.act_dtype)),
                           plan_quant(plan->mode),
                           linear && (d.flags & SQ_PLAN_WEIGHT_ZERO_POINT) != 0};
-  e = prepare_launches(plan->facts);
+  e = cuda_step([&] { return prepare_launches(plan->facts); });
   if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the kernels");
   plan->family = family;
   plan->executor = &kGpuExecutor;

@@ -121,7 +121,12 @@ sq_status plan_select(sq_stream stream, const sq_plan_desc* desc_in, sq_preferen
       return st;
     }
   }
-  registry_add(plan);
+  try {
+    registry_add(plan);
+  } catch (...) {  // no memory for the registry entry: the plan is not returned, so free it
+    delete plan;
+    throw;
+  }
   *out = plan;
   return ok();
 }

@@ -535,6 +535,10 @@ sq_status stride(int64_t given, int64_t row, const char* name, int64_t* out) {
 
 // Whether `rows` rows of stride `ld` stay addressable: the kernels index every [rows, ld] array in
 // int64 elements of up to 8 bytes (issue 18: every such array is checked).
+// A row stride a tensor map can hold (the Hopper fast paths): below 2^40 bytes. Larger strides are valid
+// where they span one row (m = 1 or n = 1) and take the unaligned path.
+constexpr int64_t kMaxTmaStride = int64_t{1} << 40;
+
 sq_status span_ok(int64_t ld, int64_t rows, const char* ld_name, const char* rows_name) {
   constexpr int64_t kLimit = INT64_MAX / 8;
   int64_t elements;  // ld * rows <= kLimit, i.e. ld <= kLimit / rows, without a division per run
@@ -769,7 +773,10 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
     SQ_TRY(stride(a.ld_out, rules.out_row, "ld_out", &r->ld_out));
     SQ_TRY(span_ok(r->ld_out, a.m, "ld_out", "m"));
   }
-  if (a.weight != nullptr) SQ_TRY(stride(a.ld_weight, d.k, "ld_weight", &r->ld_weight));
+  if (a.weight != nullptr) {
+    SQ_TRY(stride(a.ld_weight, d.k, "ld_weight", &r->ld_weight));
+    SQ_TRY(span_ok(r->ld_weight, d.n, "ld_weight", "n"));
+  }
   if (a.residual != nullptr) {
     SQ_TRY(stride(a.ld_residual, d.k, "ld_residual", &r->ld_residual));
     SQ_TRY(span_ok(r->ld_residual, a.m, "ld_residual", "m"));
@@ -790,12 +797,13 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   r->aligned16 = false;
   r->row_sums_pass = false;
   if (d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_SCALED_LINEAR) {
-    r->aligned16 = d.k % 16 == 0 && r->ld_act % 16 == 0 && r->ld_weight % 16 == 0 &&
-                   aligned_to(a.act, kVectorAlign) && aligned_to(a.weight, kVectorAlign);
+    r->aligned16 = d.k % 16 == 0 && r->ld_act % 16 == 0 && r->ld_weight % 16 == 0 && r->ld_act < kMaxTmaStride &&
+                   r->ld_weight < kMaxTmaStride && aligned_to(a.act, kVectorAlign) && aligned_to(a.weight, kVectorAlign);
     r->row_sums_pass = a.weight_zero_point != nullptr && a.act_sums == nullptr;
   } else if (d.op == SQ_OP_QUANTIZED_LINEAR) {
     // q lives in the workspace with a padded, 16-byte aligned row stride.
-    r->aligned16 = d.k % 16 == 0 && r->ld_weight % 16 == 0 && aligned_to(a.weight, kVectorAlign);
+    r->aligned16 = d.k % 16 == 0 && r->ld_weight % 16 == 0 && r->ld_weight < kMaxTmaStride &&
+                   aligned_to(a.weight, kVectorAlign);
   }
   return SQ_STATUS_SUCCESS;
 }
