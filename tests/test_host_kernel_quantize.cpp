@@ -287,6 +287,28 @@ TEST_CASE("host_quantize: SiLU at large |g|, infinities and NaN", "[host_kernels
   check(f.in);  // holds +Inf (from the +Inf gate): scale +Inf, za 0, q 0
 }
 
+TEST_CASE("host_quantize: ABSMAX of one-element rows shows v = silu(g) * u bit for bit", "[host_kernels][silu]") {
+  // |v| of each row is its absmax (f32, exact): every row one gate in [-110, 110] and one up value.
+  for (sq_dtype x : kFusedX) {
+    CAPTURE(sqt::dtype_str(x));
+    const int64_t m = 20000;
+    Buf xs(x, static_cast<size_t>(2 * m));
+    std::uniform_real_distribution<double> g(-110.0, 110.0), u(-3.0, 3.0);
+    for (int64_t r = 0; r < m; ++r) {
+      xs.set(static_cast<size_t>(2 * r), r % 4 == 0 ? g(sqt::rng()) / 16 : g(sqt::rng()));
+      xs.set(static_cast<size_t>(2 * r + 1), r % 2 ? 1.0 : u(sqt::rng()));
+    }
+    QuantIn in;
+    in.producer = Producer::kSiluMul;
+    in.mode = Mode::kAbsmax;
+    in.m = m;
+    in.k = 1;
+    in.x = &xs;
+    in.ldx = 2;
+    check(in, {2, 0, ResOut::kNone, true});
+  }
+}
+
 TEST_CASE("host_quantize: static ties, saturation, zero points, NaN and infinities", "[host_kernels][quantize]") {
   // act_scale 0.25: v / scale = 4 v exactly.
   const std::vector<double> row = {0.625, 0.875, -0.625, 0.125, -0.125, 31.875, -32.125, -31.875, 1e6, -1e6,

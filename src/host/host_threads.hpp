@@ -34,10 +34,6 @@ template <typename Body>
 void run_shares(int64_t units, int64_t shares, const Body& body) {
   if (units <= 0) return;
   shares = std::max<int64_t>(1, std::min(shares, units));
-  auto range = [units, shares](int64_t s, int64_t* begin, int64_t* end) {
-    *begin = units * s / shares;
-    *end = units * (s + 1) / shares;
-  };
   std::vector<std::thread> pool;
   if (shares > 1) {
     try {
@@ -46,6 +42,10 @@ void run_shares(int64_t units, int64_t shares, const Body& body) {
       shares = 1;  // no memory for the pool: the calling thread does everything
     }
   }
+  auto range = [units, shares](int64_t s, int64_t* begin, int64_t* end) {  // after the last change of shares
+    *begin = units * s / shares;
+    *end = units * (s + 1) / shares;
+  };
   int64_t started = 1;  // shares [1, started) run on workers
   try {
     for (; started < shares; ++started) {
