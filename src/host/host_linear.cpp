@@ -51,9 +51,10 @@ __attribute__((always_inline)) inline void dot4_body(const A* __restrict a, cons
   out[3] = s3;
 }
 
-// One clone set per operand pair (target_clones does not take templates).
+// One clone set per operand pair (target_clones does not take templates): AVX-512 (x86-64-v4), AVX2 or
+// baseline, picked at load time by the CPU.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SQ_DOT_CLONES __attribute__((target_clones("avx2", "default")))
+#define SQ_DOT_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define SQ_DOT_CLONES
 #endif
