@@ -6,6 +6,7 @@
 
 #include <limits>
 
+#include "host/host_testing.hpp"
 #include "host_kernel_run.hpp"
 
 using namespace sqk;
@@ -14,6 +15,21 @@ using sqo::Operands;
 namespace {
 
 const sq_dtype kOperandTypes[] = {SQ_DTYPE_S8, SQ_DTYPE_U8};
+
+// Runs the body once per dot-product path of this CPU: the portable one, and AVX-512 VNNI where it exists.
+template <typename F>
+void for_each_dot_path(F&& body) {
+  for (bool portable : {true, false}) {
+    if (!portable && !sq::host::vnni_dot_products_available()) {
+      WARN("this CPU has no AVX-512 VNNI: only the portable dot products were tested");
+      continue;
+    }
+    sq::host::use_portable_dot_products_for_testing(portable);
+    INFO("dot products: " << (portable ? "portable" : "AVX-512 VNNI"));
+    body();
+  }
+  sq::host::use_portable_dot_products_for_testing(false);
+}
 const sq_dtype kOutTypes[] = {SQ_DTYPE_F32, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_BF16, SQ_DTYPE_S32};
 
 const char* name(sq_dtype d) { return d == SQ_DTYPE_U8 ? "u8" : d == SQ_DTYPE_S32 ? "s32" : sqt::dtype_str(d); }
@@ -124,6 +140,7 @@ std::vector<int32_t> accumulators(const LinearIn& base, unsigned threads = 1) {
 
 TEST_CASE("host_linear: every operand pair, zero points, T and row scale against the int64 oracle",
           "[host_kernels][linear]") {
+  for_each_dot_path([&] {
   const struct {
     int64_t m, n, k, pad;
   } shapes[] = {{1, 1, 1, 0}, {3, 5, 17, 0}, {7, 70, 33, 3}, {17, 131, 64, 1}};
@@ -136,17 +153,21 @@ TEST_CASE("host_linear: every operand pair, zero points, T and row scale against
             const bool zw = zp == 1 || zp >= 3, za = zp >= 2, per_token = zp == 3, sums = zp != 4;
             check_case({a, w, t, s.m, s.n, s.k, s.pad, zw, za, per_token, sums, (zp & 1) != 0, zp % 3, 1});
           }
+  });
 }
 
 TEST_CASE("host_linear: threads do not change the bits", "[host_kernels][linear]") {
+  for_each_dot_path([&] {
   for (unsigned threads : {2u, 3u, 7u}) {
     check_case({SQ_DTYPE_U8, SQ_DTYPE_U8, SQ_DTYPE_BF16, 64, 300, 256, 5, true, true, true, true, true, 1, threads});
     check_case({SQ_DTYPE_S8, SQ_DTYPE_S8, SQ_DTYPE_F32, 130, 520, 96, 0, false, false, false, true, false, 0, threads});
     check_case({SQ_DTYPE_S8, SQ_DTYPE_U8, SQ_DTYPE_S32, 40, 700, 160, 2, true, true, false, false, false, 0, threads});
   }
+  });
 }
 
 TEST_CASE("host_linear: extreme operands and zero points at the K limits stay exact", "[host_kernels][linear]") {
+  for_each_dot_path([&] {
   // The contract's max_k: min(131071, floor((2^31 - 1) / (A * W))).
   struct Extreme {
     sq_dtype a, w;
@@ -220,10 +241,12 @@ TEST_CASE("host_linear: extreme operands and zero points at the K limits stay ex
     const LinearRan r = run_linear(in, 1);
     for (int64_t i = 0; i < M * N; ++i) REQUIRE(r.out.get(static_cast<size_t>(i)) == static_cast<double>(want64[i]));
   }
+  });
 }
 
 TEST_CASE("host_linear: a u8 weight with zero point 128 equals the s8 weight with its top bit flipped",
           "[host_kernels][linear]") {
+  for_each_dot_path([&] {
   const int64_t M = 9, N = 37, K = 301;
   for (sq_dtype a_type : kOperandTypes)
     for (sq_dtype t : kOutTypes)
@@ -256,9 +279,11 @@ TEST_CASE("host_linear: a u8 weight with zero point 128 equals the s8 weight wit
         CHECK(sqt::first_bit_difference(rs.out, ru.out) == -1);
         CHECK(sqt::first_bit_difference(rs.out, expected(s8)) == -1);
       }
+  });
 }
 
 TEST_CASE("host_linear: row r alone equals row r inside M = 1000", "[host_kernels][linear][batch]") {
+  for_each_dot_path([&] {
   const int64_t M = 1000, N = 67, K = 129;
   for (sq_dtype t : {SQ_DTYPE_BF16, SQ_DTYPE_F32, SQ_DTYPE_S32}) {
     CAPTURE(name(t));
@@ -294,4 +319,5 @@ TEST_CASE("host_linear: row r alone equals row r inside M = 1000", "[host_kernel
                           static_cast<size_t>(N) * es) == 0);
     }
   }
+  });
 }

@@ -12,10 +12,16 @@
 //
 // Never fails (see host/host_threads.hpp): nothing is allocated but the thread pool.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <type_traits>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #include "host/host_kernels.hpp"
+#include "host/host_testing.hpp"
 #include "host/host_threads.hpp"
 #include "host/numerics.hpp"
 
@@ -82,6 +88,79 @@ inline void dot4(const uint8_t* a, const uint8_t* const* b, int64_t k, int32_t* 
   dot4_u8u8(a, b[0], b[1], b[2], b[3], k, out);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SQ_HOST_VNNI 1
+// The same four dot products with AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes and adds
+// each group of four products to an int32 lane (wrapping). An operand pair that is not u8 x s8 is made
+// one by flipping the top bit of one side (v ^ 0x80 = v + 128 for s8 read as u8, v - 128 for u8 read
+// as s8), and 128 * (the other side's sum) corrects the total. The lanes wrap modulo 2^32 and so does
+// the correction: the final int32 is exact because the true sum fits (K <= max_k). The tail of K is
+// loaded masked (zeros, no read past the rows); a zero on the unflipped side cancels the flipped one.
+// The sum of the 16 int32 lanes, modulo 2^32 (through memory: GCC 12's reduce and shuffle intrinsics
+// warn about their own undefined registers under -Wall).
+__attribute__((target("avx512f"))) inline uint32_t lane_sum(__m512i v) {
+  alignas(64) uint32_t lanes[16];
+  _mm512_store_si512(lanes, v);
+  uint32_t t = 0;
+  for (uint32_t x : lanes) t += x;
+  return t;
+}
+
+template <typename A, typename W>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void dot4_vnni(const A* a, const W* const* b, int64_t k,
+                                                                        int32_t* out) {
+  constexpr bool kActU8 = std::is_same<A, uint8_t>::value, kWeightU8 = std::is_same<W, uint8_t>::value;
+  constexpr int64_t kBytes = 64;  // one zmm register of operands
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512i s[kRowsPerDot], sum_a = _mm512_setzero_si512();
+  for (int j = 0; j < kRowsPerDot; ++j) s[j] = _mm512_setzero_si512();
+  for (int64_t i = 0; i < k; i += kBytes) {
+    const __mmask64 mask = k - i >= kBytes ? ~__mmask64{0} : (__mmask64{1} << (k - i)) - 1;
+    const __m512i va = _mm512_maskz_loadu_epi8(mask, a + i);
+    for (int j = 0; j < kRowsPerDot; ++j) {
+      const __m512i vb = _mm512_maskz_loadu_epi8(mask, b[j] + i);
+      if constexpr (kActU8 && !kWeightU8) s[j] = _mm512_dpbusd_epi32(s[j], va, vb);
+      if constexpr (!kActU8 && kWeightU8) s[j] = _mm512_dpbusd_epi32(s[j], vb, va);
+      if constexpr (!kActU8 && !kWeightU8) s[j] = _mm512_dpbusd_epi32(s[j], _mm512_xor_si512(vb, flip), va);
+      if constexpr (kActU8 && kWeightU8) s[j] = _mm512_dpbusd_epi32(s[j], va, _mm512_xor_si512(vb, flip));
+    }
+    if constexpr (!kActU8 && !kWeightU8) sum_a = _mm512_dpbusd_epi32(sum_a, ones, va);  // sum a (s8)
+    if constexpr (kActU8 && kWeightU8) sum_a = _mm512_dpbusd_epi32(sum_a, va, ones);    // sum a (u8)
+  }
+  // s8 x s8: sum (w + 128) a = sum a w + 128 sum a; u8 x u8: sum a (w - 128) = sum a w - 128 sum a.
+  const uint32_t correction = 128u * lane_sum(sum_a);
+  for (int j = 0; j < kRowsPerDot; ++j) {
+    uint32_t v = lane_sum(s[j]);
+    if constexpr (!kActU8 && !kWeightU8) v -= correction;
+    if constexpr (kActU8 && kWeightU8) v += correction;
+    out[j] = static_cast<int32_t>(v);
+  }
+}
+
+bool cpu_has_vnni() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vnni");
+}
+#endif
+
+// Tests: 0 = pick by the CPU (VNNI where it has it), 1 = always the portable dot products.
+std::atomic<int> g_dot_override{0};
+
+// The dot products of one activation row with four weight rows, by the best path the CPU has.
+template <typename A, typename W>
+inline void dot4_best(const A* a, const W* const* b, int64_t k, int32_t* out) {
+#if defined(SQ_HOST_VNNI)
+  static const bool vnni = cpu_has_vnni();
+  if (vnni && g_dot_override.load(std::memory_order_relaxed) == 0) {
+    dot4_vnni<A, W>(a, b, k, out);
+    return;
+  }
+#endif
+  dot4(a, b, k, out);
+}
+
 // Element i of an S8 (int8_t) or U8 (uint8_t) array, as its integer value.
 template <typename E>
 inline int32_t element(const void* base, int64_t i) {
@@ -135,7 +214,7 @@ void linear_cols(const LinearParams& p, int64_t n_begin, int64_t n_end) {
         const W* b[kRowsPerDot];
         for (int j = 0; j < kRowsPerDot; ++j) b[j] = weight + std::min(n + j, ne - 1) * p.ld_weight;
         int32_t acc[kRowsPerDot];
-        dot4(a, b, k, acc);
+        dot4_best(a, b, k, acc);
         for (int j = 0; j < kRowsPerDot && n + j < ne; ++j) {
           const int64_t c = n + j;
           int32_t v = acc[j];
@@ -190,6 +269,17 @@ void linear_operands(const LinearParams& p, unsigned threads) {
 }
 
 }  // namespace
+
+namespace host {
+void use_portable_dot_products_for_testing(bool on) { g_dot_override = on ? 1 : 0; }
+bool vnni_dot_products_available() {
+#if defined(SQ_HOST_VNNI)
+  return cpu_has_vnni();
+#else
+  return false;
+#endif
+}
+}  // namespace host
 
 void host_linear(const kernels::LinearParams& p, unsigned threads) {
   switch (p.dtype) {
