@@ -242,3 +242,38 @@ TEST_CASE("silu and the RMSNorm reciprocal are the header's operations", "[host_
     REQUIRE(float_bits(sq::math::rms_reciprocal(ss, k, eps)) == float_bits(static_cast<float>(want)));
   }
 }
+
+TEST_CASE("host_row_sums and host_scale_accumulators: row r alone equals row r inside M = 1000",
+          "[host_kernels][batch]") {
+  const int64_t m = 1000, n = 96, k = 777;
+  const auto a = random_bytes(static_cast<size_t>(m * k));
+  std::vector<int32_t> all(static_cast<size_t>(m));
+  kern::RowSumsParams p{};
+  p.m = static_cast<int32_t>(m);
+  p.k = static_cast<int32_t>(k);
+  p.a = reinterpret_cast<const int8_t*>(a.data());
+  p.ld_a = k;
+  p.a_type = kern::Dtype::U8;
+  p.sums = all.data();
+  sq::host_row_sums(p, 3);
+  std::uniform_int_distribution<int32_t> d(-(1 << 30), 1 << 30);
+  std::vector<int32_t> acc(static_cast<size_t>(m * n));
+  for (auto& v : acc) v = d(sqt::rng());
+  Buf rs = sqt::random_scales(SQ_DTYPE_BF16, static_cast<size_t>(m), 1e-6, 1e-3);
+  Buf ws = sqt::random_scales(SQ_DTYPE_BF16, static_cast<size_t>(n));
+  Buf bias = sqt::random_values(SQ_DTYPE_BF16, static_cast<size_t>(n), -1, 1);
+  const Buf whole = run_scale_accumulators(SQ_DTYPE_BF16, m, n, acc, n, rs, false, ws, &bias, n, 3);
+  for (int64_t r : {int64_t{0}, int64_t{1}, int64_t{640}, int64_t{999}}) {
+    int32_t one = 0;
+    p.m = 1;
+    p.a = reinterpret_cast<const int8_t*>(a.data() + r * k);
+    p.sums = &one;
+    sq::host_row_sums(p, 1);
+    REQUIRE(one == all[r]);
+    const std::vector<int32_t> row(acc.begin() + r * n, acc.begin() + (r + 1) * n);
+    Buf rs1(SQ_DTYPE_BF16, 1);
+    std::memcpy(rs1.data(), rs.at(r), 2);
+    const Buf alone = run_scale_accumulators(SQ_DTYPE_BF16, 1, n, row, n, rs1, false, ws, &bias, n, 1);
+    REQUIRE(std::memcmp(alone.data(), whole.at(r * n), static_cast<size_t>(n) * 2) == 0);
+  }
+}
