@@ -86,3 +86,36 @@ TEST_CASE("scale_acc multiplies in the contract's order with no fused multiply-a
   const num::f16 h = num::scale_acc<num::f16>(acc, row, col, true, 1.0f);
   CHECK(h.bits == num::to_f16(static_cast<double>(expect + 1.0f)).bits);
 }
+
+TEST_CASE("sat_rne_q: rne(t) + za saturated to Q's range, NaN -> za", "[numerics]") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  // U8 with za 128: ties to even before the zero point is added.
+  CHECK(num::sat_rne_q(2.5f, 128, 0, 255) == 130);
+  CHECK(num::sat_rne_q(3.5f, 128, 0, 255) == 132);
+  CHECK(num::sat_rne_q(-0.5f, 128, 0, 255) == 128);
+  CHECK(num::sat_rne_q(-128.5f, 128, 0, 255) == 0);
+  CHECK(num::sat_rne_q(-127.5f, 128, 0, 255) == 0);
+  CHECK(num::sat_rne_q(-129.0f, 128, 0, 255) == 0);
+  CHECK(num::sat_rne_q(126.5f, 128, 0, 255) == 254);
+  CHECK(num::sat_rne_q(127.5f, 128, 0, 255) == 255);
+  CHECK(num::sat_rne_q(1e30f, 128, 0, 255) == 255);
+  CHECK(num::sat_rne_q(inf, 128, 0, 255) == 255);
+  CHECK(num::sat_rne_q(-inf, 128, 0, 255) == 0);
+  CHECK(num::sat_rne_q(nan, 128, 0, 255) == 128);
+  CHECK(num::sat_rne_q(nan, 0, -128, 127) == 0);
+  // S8 with za -128 (an asymmetric s8 row of non-negative values) and za 127.
+  CHECK(num::sat_rne_q(254.5, -128, -128, 127) == 126);
+  CHECK(num::sat_rne_q(255.5, -128, -128, 127) == 127);
+  CHECK(num::sat_rne_q(-0.4, -128, -128, 127) == -128);
+  CHECK(num::sat_rne_q(-255.5, 127, -128, 127) == -128);
+  CHECK(num::sat_rne_q(-254.5, 127, -128, 127) == -127);
+  CHECK(num::sat_rne_q(-std::numeric_limits<double>::denorm_min(), 5, -128, 127) == 5);
+  // Every half-integer of [-300, 300] in both types against nearbyint.
+  for (int twice = -600; twice <= 600; ++twice)
+    for (int za : {-128, -3, 0, 77, 127}) {
+      const double t = twice / 2.0;
+      const int want = static_cast<int>(std::min(127.0, std::max(-128.0, std::nearbyint(t) + za)));
+      REQUIRE(num::sat_rne_q(t, za, -128, 127) == want);
+      REQUIRE(num::sat_rne_q(static_cast<float>(t), za, -128, 127) == want);
+    }
+}

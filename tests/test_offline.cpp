@@ -1,11 +1,14 @@
 // The offline helpers (sq_smooth_factors, sq_smooth_apply_to_norm, sq_smooth_apply_to_weight,
-// sq_quantize_weight_per_channel, sq_static_act_scale) against formulas written out here, on random
-// inputs, plus every rejected argument: a clear status, a message, and no output written.
+// sq_quantize_weight_per_channel, sq_static_act_scale, sq_weight_sums,
+// sq_quantize_weight_per_channel_asymmetric) against formulas written out here (or the oracle of
+// host_oracle.hpp), on random inputs, plus every rejected argument: a clear status, a message, and no
+// output written.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <limits>
 
+#include "host_oracle.hpp"
 #include "test_util.hpp"
 
 using namespace sqt;
@@ -324,4 +327,204 @@ TEST_CASE("issue 18: a k no array can have is INVALID_ARGUMENT before any [k] ar
   for (float f : norm) CHECK(f == 3.0f);
   for (float f : w) CHECK(f == 0.5f);
   CHECK(scale == -1.0);
+namespace {
+
+// A view of bytes (S8 or U8).
+sq_matrix_view int8_view(const std::vector<uint8_t>& b, sq_dtype d, int64_t rows, int64_t cols, int64_t ld) {
+  sq_matrix_view v;
+  std::memset(&v, 0, sizeof(v));
+  v.struct_size = sizeof(v);
+  v.dtype = d;
+  v.rows = rows;
+  v.cols = cols;
+  v.ld = ld;
+  v.data = b.data();
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("sq_weight_sums: exact column sums of S8 and U8 weights", "[offline]") {
+  std::uniform_int_distribution<int> d(0, 255);
+  for (sq_dtype t : {SQ_DTYPE_S8, SQ_DTYPE_U8}) {
+    for (int64_t ld : {int64_t{0}, int64_t{130}}) {
+      CAPTURE(t, ld);
+      const int64_t rows = 9, cols = 127;
+      std::vector<uint8_t> w(static_cast<size_t>(rows * (ld ? ld : cols)));
+      for (auto& b : w) b = static_cast<uint8_t>(d(rng()));
+      std::vector<int32_t> sums(static_cast<size_t>(rows + 1), 0x5a5a5a5a);
+      const sq_matrix_view v = int8_view(w, t, rows, cols, ld);
+      REQUIRE(sq_weight_sums(&v, sums.data()) == SQ_STATUS_SUCCESS);
+      CHECK(last_error().empty());
+      for (int64_t r = 0; r < rows; ++r) {
+        int64_t want = 0;
+        for (int64_t c = 0; c < cols; ++c) want += sqo::value_of(t, w[r * (ld ? ld : cols) + c]);
+        REQUIRE(sums[r] == want);
+      }
+      CHECK(sums[rows] == 0x5a5a5a5a);
+    }
+  }
+  // The int32 limit: 8421504 * 255 = 2147483520 fits, one more 255 does not (U8); -128 * 2^24 = -2^31 fits,
+  // one more -128 does not (S8).
+  const int64_t u8_fit = 8421504, s8_fit = int64_t{1} << 24;
+  std::vector<uint8_t> row(static_cast<size_t>(s8_fit + 1), 0xff);
+  int32_t sum = 7;
+  sq_matrix_view v = int8_view(row, SQ_DTYPE_U8, 1, u8_fit, 0);
+  REQUIRE(sq_weight_sums(&v, &sum) == SQ_STATUS_SUCCESS);
+  CHECK(sum == 2147483520);
+  v.cols = u8_fit + 1;
+  sum = 7;
+  CHECK(sq_weight_sums(&v, &sum) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("does not fit int32") != std::string::npos);
+  CHECK(last_error().find("row 0") != std::string::npos);
+  CHECK(sum == 7);
+  std::fill(row.begin(), row.end(), uint8_t{0x80});
+  v = int8_view(row, SQ_DTYPE_S8, 1, s8_fit, 0);
+  REQUIRE(sq_weight_sums(&v, &sum) == SQ_STATUS_SUCCESS);
+  CHECK(sum == std::numeric_limits<int32_t>::min());
+  v.cols = s8_fit + 1;
+  sum = 7;
+  CHECK(sq_weight_sums(&v, &sum) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(sum == 7);
+  // Two rows: the second overflows, the first is not written either.
+  std::vector<uint8_t> two(static_cast<size_t>(2 * (u8_fit + 1)), 0xff);
+  std::fill(two.begin(), two.begin() + u8_fit + 1, uint8_t{1});
+  v = int8_view(two, SQ_DTYPE_U8, 2, u8_fit + 1, 0);
+  int32_t sums2[2] = {7, 7};
+  CHECK(sq_weight_sums(&v, sums2) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("row 1") != std::string::npos);
+  CHECK((sums2[0] == 7 && sums2[1] == 7));
+}
+
+TEST_CASE("sq_weight_sums rejects bad arguments and writes nothing", "[offline]") {
+  std::vector<uint8_t> w(16, 3);
+  int32_t sums[4] = {7, 7, 7, 7};
+  sq_matrix_view v = int8_view(w, SQ_DTYPE_U8, 4, 4, 0);
+  CHECK(sq_weight_sums(nullptr, sums) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("weight_q") != std::string::npos);
+  CHECK(sq_weight_sums(&v, nullptr) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("sums_out") != std::string::npos);
+  CHECK(sq_weight_sums(&v, reinterpret_cast<int32_t*>(reinterpret_cast<char*>(sums) + 1)) == SQ_STATUS_MISALIGNED);
+  for (sq_dtype bad : std::vector<sq_dtype>{SQ_DTYPE_F32, SQ_DTYPE_S32, SQ_DTYPE_INVALID, 99}) {
+    sq_matrix_view b = v;
+    b.dtype = bad;
+    CHECK(sq_weight_sums(&b, sums) == SQ_STATUS_NOT_SUPPORTED);
+    CHECK(last_error().find("dtype") != std::string::npos);
+  }
+  sq_matrix_view b = v;
+  b.rows = 0;
+  CHECK(sq_weight_sums(&b, sums) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("rows") != std::string::npos);
+  b = v;
+  b.cols = 0;
+  CHECK(sq_weight_sums(&b, sums) == SQ_STATUS_INVALID_ARGUMENT);
+  b = v;
+  b.ld = 3;
+  CHECK(sq_weight_sums(&b, sums) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("ld") != std::string::npos);
+  b = v;
+  b.data = nullptr;
+  CHECK(sq_weight_sums(&b, sums) == SQ_STATUS_INVALID_ARGUMENT);
+  b = v;
+  b.rows = std::numeric_limits<int64_t>::max() / 2;
+  CHECK(sq_weight_sums(&b, sums) == SQ_STATUS_INVALID_ARGUMENT);
+  b = v;
+  b.struct_size = 8;
+  CHECK(sq_weight_sums(&b, sums) == SQ_STATUS_INVALID_STRUCT_SIZE);
+  CHECK((sums[0] == 7 && sums[1] == 7 && sums[2] == 7 && sums[3] == 7));
+  REQUIRE(sq_weight_sums(&v, sums) == SQ_STATUS_SUCCESS);
+  CHECK(sums[3] == 12);
+}
+
+TEST_CASE("sq_quantize_weight_per_channel_asymmetric is the asymmetric quantizer over weight rows", "[offline]") {
+  for (sq_dtype wd : kFloats)
+    for (sq_dtype qd : {SQ_DTYPE_U8, SQ_DTYPE_S8})
+      for (sq_dtype sd : kFloats) {
+        CAPTURE(dtype_str(wd), qd, dtype_str(sd));
+        const int64_t rows = 7, cols = 33, ld = 35, ld_q = 40;
+        Buf w = random_values(wd, static_cast<size_t>(rows * ld), -0.1, 0.4);
+        for (int64_t c = 0; c < ld; ++c) w.set(static_cast<size_t>(2 * ld + c), 0.0);  // zero row
+        w.set(static_cast<size_t>(4 * ld + 1), -3.0);
+        const sq_matrix_view v = view_of(w, rows, cols, ld);
+        std::vector<uint8_t> q(static_cast<size_t>(rows * ld_q), 0xa5), zp(static_cast<size_t>(rows + 1), 0xa5);
+        Buf scale(sd, static_cast<size_t>(rows + 1));
+        scale.poison();
+        REQUIRE(sq_quantize_weight_per_channel_asymmetric(&v, qd, q.data(), ld_q, sd, scale.data(), zp.data()) ==
+                SQ_STATUS_SUCCESS);
+        CHECK(last_error().empty());
+        sqo::QuantIn in;
+        in.mode = sqo::Mode::kDynamicAsym;
+        in.m = rows;
+        in.k = cols;
+        in.x = &w;
+        in.ldx = ld;
+        in.q_dtype = qd;
+        in.s_dtype = sd;
+        const sqo::QuantOut want = sqo::oracle_quantize(in);
+        for (int64_t r = 0; r < rows; ++r) {
+          REQUIRE(sqo::bits_at(scale, r) == sqo::bits_at(want.scale, r));
+          REQUIRE(sqo::value_of(qd, zp[r]) == want.za[r]);
+          for (int64_t c = 0; c < ld_q; ++c) {
+            if (c < cols)
+              REQUIRE(sqo::value_of(qd, q[r * ld_q + c]) == want.q[r * cols + c]);
+            else
+              REQUIRE(q[r * ld_q + c] == 0xa5);
+          }
+        }
+        CHECK(zp[rows] == 0xa5);
+        CHECK(sqo::bits_at(scale, 2) == 0u);  // the zero row: scale +0, zw 0, q 0
+        CHECK(zp[2] == 0);
+      }
+}
+
+TEST_CASE("sq_quantize_weight_per_channel_asymmetric rejects bad arguments and writes nothing", "[offline]") {
+  Buf w = random_values(SQ_DTYPE_F32, 12, -1, 1);
+  sq_matrix_view v = view_of(w, 3, 4, 0);
+  std::vector<uint8_t> q(12, 0x5a), zp(3, 0x5a);
+  Buf scale(SQ_DTYPE_F16, 3);
+  scale.poison();
+  const Buf scale0 = scale;
+  auto call = [&](const sq_matrix_view* view, sq_dtype qd, void* qo, int64_t ldq, sq_dtype sd, void* so, void* zo) {
+    return sq_quantize_weight_per_channel_asymmetric(view, qd, qo, ldq, sd, so, zo);
+  };
+  const sq_dtype U8 = SQ_DTYPE_U8, F16 = SQ_DTYPE_F16;
+  CHECK(call(nullptr, U8, q.data(), 0, F16, scale.data(), zp.data()) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("weight") != std::string::npos);
+  CHECK(call(&v, SQ_DTYPE_F32, q.data(), 0, F16, scale.data(), zp.data()) == SQ_STATUS_NOT_SUPPORTED);
+  CHECK(last_error().find("q_dtype") != std::string::npos);
+  CHECK(call(&v, SQ_DTYPE_INVALID, q.data(), 0, F16, scale.data(), zp.data()) == SQ_STATUS_NOT_SUPPORTED);
+  CHECK(call(&v, U8, nullptr, 0, F16, scale.data(), zp.data()) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("q_out") != std::string::npos);
+  CHECK(call(&v, U8, q.data(), 0, SQ_DTYPE_S8, scale.data(), zp.data()) == SQ_STATUS_NOT_SUPPORTED);
+  CHECK(last_error().find("scale_dtype") != std::string::npos);
+  CHECK(call(&v, U8, q.data(), 0, F16, nullptr, zp.data()) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("scale_out") != std::string::npos);
+  CHECK(call(&v, U8, q.data(), 0, F16, static_cast<char*>(scale.data()) + 1, zp.data()) == SQ_STATUS_MISALIGNED);
+  CHECK(call(&v, U8, q.data(), 0, F16, scale.data(), nullptr) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("zero_point_out") != std::string::npos);
+  CHECK(call(&v, U8, q.data(), 3, F16, scale.data(), zp.data()) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("ld_q") != std::string::npos);
+  sq_matrix_view bad = v;
+  bad.dtype = SQ_DTYPE_U8;  // integer views are for sq_weight_sums only
+  CHECK(call(&bad, U8, q.data(), 0, F16, scale.data(), zp.data()) == SQ_STATUS_NOT_SUPPORTED);
+  bad = v;
+  bad.struct_size = sizeof(sq_matrix_view) - 8;
+  CHECK(call(&bad, U8, q.data(), 0, F16, scale.data(), zp.data()) == SQ_STATUS_INVALID_STRUCT_SIZE);
+  w.set(10, std::numeric_limits<double>::quiet_NaN());
+  CHECK(call(&v, U8, q.data(), 0, F16, scale.data(), zp.data()) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("weight[2, 2]") != std::string::npos);
+  w.set(10, 2e7);  // row 2: (2e7 - min(0, ...)) / 255 > 65504: overflows f16
+  CHECK(call(&v, U8, q.data(), 0, F16, scale.data(), zp.data()) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(last_error().find("row 2") != std::string::npos);
+  CHECK(last_error().find("overflows") != std::string::npos);
+  w.set(10, 3e38);  // f32 weights: hi - lo overflows f32 itself
+  w.set(11, -3e38);
+  CHECK(call(&v, U8, q.data(), 0, SQ_DTYPE_F64, scale.data(), zp.data()) == SQ_STATUS_INVALID_ARGUMENT);
+  CHECK(q == std::vector<uint8_t>(12, 0x5a));
+  CHECK(zp == std::vector<uint8_t>(3, 0x5a));
+  CHECK(first_bit_difference(scale, scale0) == -1);
+  w.set(10, 1e4);  // 1e4 / 255 fits f16
+  w.set(11, 0.5);
+  REQUIRE(call(&v, U8, q.data(), 0, F16, scale.data(), zp.data()) == SQ_STATUS_SUCCESS);
+  CHECK(int(q[10]) == 255);
 }

@@ -110,17 +110,40 @@ inline uint64_t bits_of_double_as(double d) {
   return out;
 }
 
+// The canonical quiet NaN of each dtype (positive, only the top mantissa bit set): what a
+// quantizer stores for a row holding a NaN (the contract's DYNAMIC and ABSMAX rules).
+constexpr uint32_t kCanonicalNanF32 = 0x7fc00000u;
+constexpr uint64_t kCanonicalNanF64 = 0x7ff8000000000000ull;
+constexpr uint16_t kCanonicalNanF16 = 0x7e00u;
+constexpr uint16_t kCanonicalNanBF16 = 0x7fc0u;
+
+template <typename C> inline C canonical_nan();
+template <> inline float canonical_nan<float>() { return bit_cast<float>(kCanonicalNanF32); }
+template <> inline double canonical_nan<double>() { return bit_cast<double>(kCanonicalNanF64); }
+
+// The quantizers' last step: sat_Q(rne(t) + za) for Q's range [qmin, qmax] (za in that range), round
+// half to even written out (independent of the floating-point environment). rne(t) + (C)za is exact
+// wherever the result is not saturated (|rne(t)| < 512), and rounding is monotonic, so comparing t
+// with the saturation bounds first gives the bits of the formula in C. A NaN t gives za (the static
+// quantizer's rule; the dynamic quantizers give a NaN element a scale that is not finite, except
+// FROM_ABSMAX with a caller's finite maximum, where NaN -> za = 0 too); +-Inf saturate.
+template <typename C>
+inline int32_t sat_rne_q(C t, int32_t za, int32_t qmin, int32_t qmax) {
+  if (std::isnan(t)) return za;
+  const C hi = static_cast<C>(qmax - za), lo = static_cast<C>(qmin - za);  // exact small integers
+  if (t >= hi) return qmax;  // rne is monotonic and rne(hi) = hi
+  if (t <= lo) return qmin;
+  const C f = std::floor(t);  // |t| < 512: exact, and so is t - f
+  int32_t r = static_cast<int32_t>(f);
+  const C frac = t - f;
+  if (frac > static_cast<C>(0.5) || (frac == static_cast<C>(0.5) && (r & 1) != 0)) r += 1;
+  return r + za;
+}
+
 // int8 saturating round-to-nearest-even of a float or double: NaN -> 0, +-Inf -> 127/-128.
 template <typename C>
 inline int8_t sat_rne_s8(C v) {
-  if (std::isnan(v)) return 0;
-  if (v >= static_cast<C>(127)) return 127;
-  if (v <= static_cast<C>(-128)) return -128;
-  // Round half to even explicitly (independent of the floating-point environment); exact here.
-  C r = std::floor(v);
-  const C frac = v - r;
-  if (frac > static_cast<C>(0.5) || (frac == static_cast<C>(0.5) && std::fmod(r, static_cast<C>(2)) != 0)) r += 1;
-  return static_cast<int8_t>(r);
+  return static_cast<int8_t>(sat_rne_q<C>(v, 0, -128, 127));
 }
 
 }  // namespace num

@@ -1,5 +1,6 @@
 // The offline half of SmoothQuant, on the host: smoothing factors, folding them into the norm and
-// the weights, per-channel weight quantization and the static activation scale. The formulas are
+// the weights, per-channel weight quantization (symmetric and asymmetric), the static activation
+// scale, and the weight sums of the zero-point linears. The formulas are
 // the ones written at the declarations in include/smoothquant/smoothquant.h. Every function checks
 // every argument (and every value it will read) before it writes any output.
 #include <cmath>
@@ -53,14 +54,26 @@ sq_status check_ptr(const void* p, sq_dtype d, const char* fn, const char* what)
   return SQ_STATUS_SUCCESS;
 }
 
+// What a helper accepts as a view's dtype: the float dtypes, or (sq_weight_sums only) S8 and U8.
+enum class ViewValues { kFloat, kInt8 };
+
+const char* int8_dtype_name(sq_dtype d) { return d == SQ_DTYPE_U8 ? "U8" : "S8"; }
+
 // Reads and checks a caller's sq_matrix_view (struct_size, dtype, sizes, stride, pointer).
-sq_status read_view(const sq_matrix_view* in, const char* fn, const char* what, sq_matrix_view* out) {
+sq_status read_view(const sq_matrix_view* in, const char* fn, const char* what, sq_matrix_view* out,
+                    ViewValues values = ViewValues::kFloat) {
   if (in == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %s is NULL", fn, what);
   sq_status st = sq::read_struct(in, sizeof(sq_matrix_view), sizeof(sq_matrix_view), out, what);
   if (st != SQ_STATUS_SUCCESS) return st;
   out->struct_size = sizeof(sq_matrix_view);
-  st = check_dtype(out->dtype, fn, "the view's dtype");
-  if (st != SQ_STATUS_SUCCESS) return st;
+  if (values == ViewValues::kInt8) {
+    if (out->dtype != SQ_DTYPE_S8 && out->dtype != SQ_DTYPE_U8)
+      return fail(SQ_STATUS_NOT_SUPPORTED, "%s: %s->dtype is %d: expected SQ_DTYPE_S8 or SQ_DTYPE_U8", fn, what,
+                  out->dtype);
+  } else {
+    st = check_dtype(out->dtype, fn, "the view's dtype");
+    if (st != SQ_STATUS_SUCCESS) return st;
+  }
   if (out->rows < 1)
     return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %s->rows is %lld: must be >= 1", fn, what, (long long)out->rows);
   if (out->cols < 1)
@@ -73,6 +86,10 @@ sq_status read_view(const sq_matrix_view* in, const char* fn, const char* what, 
   if (out->rows > limit / out->ld)
     return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %s is %lld rows x ld %lld: too large to address", fn, what,
                 (long long)out->rows, (long long)out->ld);
+  if (values == ViewValues::kInt8) {
+    if (out->data == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %s->data is NULL", fn, what);
+    return SQ_STATUS_SUCCESS;  // one-byte elements: any address is aligned
+  }
   return check_ptr(out->data, out->dtype, fn, "the view's data");
 }
 
@@ -107,6 +124,26 @@ sq_status check_smooth_values(int64_t k, const float* smooth, const char* fn) {
   if (!aligned_to(smooth, sizeof(float)))
     return fail(SQ_STATUS_MISALIGNED, "%s: smooth (%p) must be 4-byte aligned", fn, static_cast<const void*>(smooth));
   return check_values(smooth, k, true, fn, "smooth");
+}
+
+// (S)value, widened back to double (one rounding to S; value is a C value, exact in double).
+double round_to_scale_dtype(double value, sq_dtype scale_dtype) {
+  switch (scale_dtype) {
+    case SQ_DTYPE_F32: return static_cast<float>(value);
+    case SQ_DTYPE_F16: return sq::num::to_float(sq::num::to_f16(value));
+    case SQ_DTYPE_BF16: return sq::num::to_float(sq::num::to_bf16(value));
+    default: return value;
+  }
+}
+
+// The asymmetric quantizer's scale of a row whose values lie in [lo_k, hi_k] (finite), rounded to S:
+// (S)((hi - lo) / (C)255), hi = max(0, hi_k), lo = min(0, lo_k), each step in C (f64 for F64 weights,
+// else f32: the weights widen exactly to C).
+double asymmetric_scale(double lo_k, double hi_k, bool c_is_f64, sq_dtype scale_dtype) {
+  const double lo = std::fmin(0.0, lo_k), hi = std::fmax(0.0, hi_k);
+  const double raw = c_is_f64 ? (hi - lo) / 255.0
+                              : static_cast<double>((static_cast<float>(hi) - static_cast<float>(lo)) / 255.0f);
+  return round_to_scale_dtype(raw, scale_dtype);
 }
 
 // D x = (D)((C)x op (C)s), C = f64 for F64, else f32; op is / (norm) or * (weight).
@@ -291,6 +328,7 @@ SQ_API sq_status sq_quantize_weight_per_channel(const sq_matrix_view* weight, in
     sq::kernels::QuantizeParams p{};
     p.m = static_cast<int32_t>(v.rows);
     p.k = static_cast<int32_t>(v.cols);
+    p.producer = sq::kernels::Producer::kPlain;
     p.x = v.data;
     p.ld_x = v.ld;
     p.x_dtype = kernel_dtype(v.dtype);
@@ -331,6 +369,109 @@ SQ_API sq_status sq_static_act_scale(int64_t k, const float* act_absmax, const f
                   "%s: the scale max_k(act_absmax[k] / smooth[k]) / 127 is %g (max %g): must be finite and > 0", fn,
                   static_cast<double>(scale), static_cast<double>(amax));
     *act_scale_out = static_cast<double>(scale);
+    return sq::ok();
+  });
+}
+
+SQ_API sq_status sq_weight_sums(const sq_matrix_view* weight_q, int32_t* sums_out) {
+  return sq::guarded(__func__, [&]() -> sq_status {
+    const char* fn = "sq_weight_sums";
+    sq_matrix_view v;
+    SQ_TRY(read_view(weight_q, fn, "weight_q", &v, ViewValues::kInt8));
+    if (sums_out == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: sums_out is NULL", fn);
+    if (!aligned_to(sums_out, sizeof(int32_t)))
+      return fail(SQ_STATUS_MISALIGNED, "%s: sums_out (%p) is not aligned to its element size (4 bytes, int32)", fn,
+                  static_cast<void*>(sums_out));
+    const bool u8 = v.dtype == SQ_DTYPE_U8;
+    // sum_k W[n,k] of row n, exact in int64 (|sum| <= 255 * cols, far inside int64 for any array in memory).
+    auto row_sum = [&v, u8](int64_t r) {
+      int64_t s = 0;
+      if (u8) {
+        const uint8_t* w = static_cast<const uint8_t*>(v.data) + r * v.ld;
+        for (int64_t c = 0; c < v.cols; ++c) s += w[c];
+      } else {
+        const int8_t* w = static_cast<const int8_t*>(v.data) + r * v.ld;
+        for (int64_t c = 0; c < v.cols; ++c) s += w[c];
+      }
+      return s;
+    };
+    // A row can leave int32 only when cols * max|w| can: then every row is checked before anything is written.
+    const int64_t max_abs = u8 ? 255 : 128;
+    if (v.cols > std::numeric_limits<int32_t>::max() / max_abs) {
+      for (int64_t r = 0; r < v.rows; ++r) {
+        const int64_t s = row_sum(r);
+        if (s < std::numeric_limits<int32_t>::min() || s > std::numeric_limits<int32_t>::max())
+          return fail(SQ_STATUS_INVALID_ARGUMENT,
+                      "%s: row %lld of weight_q (%s, cols = K = %lld) sums to %lld, which does not fit int32 "
+                      "(K above 2^31 / 255 = 8421504)",
+                      fn, (long long)r, int8_dtype_name(v.dtype), (long long)v.cols, (long long)s);
+      }
+    }
+    for (int64_t r = 0; r < v.rows; ++r) sums_out[r] = static_cast<int32_t>(row_sum(r));
+    return sq::ok();
+  });
+}
+
+SQ_API sq_status sq_quantize_weight_per_channel_asymmetric(const sq_matrix_view* weight, sq_dtype q_dtype,
+                                                           void* q_out, int64_t ld_q, sq_dtype scale_dtype,
+                                                           void* scale_out, void* zero_point_out) {
+  return sq::guarded(__func__, [&]() -> sq_status {
+    const char* fn = "sq_quantize_weight_per_channel_asymmetric";
+    sq_matrix_view v;
+    SQ_TRY(read_view(weight, fn, "weight", &v));
+    if (q_dtype != SQ_DTYPE_U8 && q_dtype != SQ_DTYPE_S8)
+      return fail(SQ_STATUS_NOT_SUPPORTED, "%s: q_dtype is %d: expected SQ_DTYPE_U8 or SQ_DTYPE_S8", fn, q_dtype);
+    if (q_out == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: q_out is NULL", fn);
+    SQ_TRY(check_dtype(scale_dtype, fn, "scale_dtype"));
+    SQ_TRY(check_ptr(scale_out, scale_dtype, fn, "scale_out"));
+    if (zero_point_out == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: zero_point_out is NULL", fn);
+    if (ld_q == 0) ld_q = v.cols;
+    if (ld_q < v.cols)
+      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: ld_q is %lld: smaller than cols (%lld); 0 means packed", fn,
+                  (long long)ld_q, (long long)v.cols);
+    constexpr int64_t kMaxDim = std::numeric_limits<int32_t>::max();
+    if (v.rows > kMaxDim || v.cols > kMaxDim)
+      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: weight is %lld x %lld: each dimension must be <= %lld", fn,
+                  (long long)v.rows, (long long)v.cols, (long long)kMaxDim);
+    if (v.rows > std::numeric_limits<int64_t>::max() / ld_q)
+      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %lld rows x ld_q %lld: too large to address", fn,
+                  (long long)v.rows, (long long)ld_q);
+    // Every weight finite, and every row's scale finite in S (no overflow), before anything is written.
+    const bool f64 = v.dtype == SQ_DTYPE_F64;
+    for (int64_t r = 0; r < v.rows; ++r) {
+      double lo = 0.0, hi = 0.0;
+      for (int64_t c = 0; c < v.cols; ++c) {
+        const double x = load_double(v.data, v.dtype, r * v.ld + c);
+        if (!std::isfinite(x))
+          return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: weight[%lld, %lld] is %g: weights must be finite", fn,
+                      (long long)r, (long long)c, x);
+        lo = std::fmin(lo, x);
+        hi = std::fmax(hi, x);
+      }
+      const double s = asymmetric_scale(lo, hi, f64, scale_dtype);
+      if (!std::isfinite(s))
+        return fail(SQ_STATUS_INVALID_ARGUMENT,
+                    "%s: row %lld spans [%g, %g], whose scale (max(0, max w) - min(0, min w)) / 255 overflows %s; use a "
+                    "wider scale_dtype",
+                    fn, (long long)r, lo, hi, dtype_name(scale_dtype));
+    }
+    sq::kernels::QuantizeParams p{};
+    p.m = static_cast<int32_t>(v.rows);
+    p.k = static_cast<int32_t>(v.cols);
+    p.producer = sq::kernels::Producer::kPlain;
+    p.mode = sq::kernels::QuantMode::kDynamicAsym;
+    p.x = v.data;
+    p.ld_x = v.ld;
+    p.x_dtype = kernel_dtype(v.dtype);
+    p.smooth = nullptr;
+    p.smooth_dtype = kernel_dtype(scale_dtype);
+    p.scale_out = scale_out;
+    p.scale_dtype = kernel_dtype(scale_dtype);
+    p.zp_out = zero_point_out;
+    p.q = static_cast<int8_t*>(q_out);
+    p.ld_q = ld_q;
+    p.q_type = q_dtype == SQ_DTYPE_U8 ? sq::kernels::Dtype::U8 : sq::kernels::Dtype::S8;
+    sq::host_quantize(p, 1);
     return sq::ok();
   });
 }
