@@ -327,6 +327,8 @@ TEST_CASE("issue 18: a k no array can have is INVALID_ARGUMENT before any [k] ar
   for (float f : norm) CHECK(f == 3.0f);
   for (float f : w) CHECK(f == 0.5f);
   CHECK(scale == -1.0);
+}
+
 namespace {
 
 // A view of bytes (S8 or U8).
