@@ -121,7 +121,9 @@ struct Env {
   double copy_tbps = NAN;
   bool dynamic = true;  // the dynamic plan (--no-dynamic: off)
   bool peers = true;    // the peers (--no-peers: off)
-  bool asym = true;     // the asymmetric methods (--no-asym: off)
+  bool asym = true;     // the asymmetric methods (--no-asym: off) ...
+  bool asym_all = false;  // ... on every row (--asym-all), else sq_asym on the main set's f32 and bf16 rows and
+                          // sq_dynamic_asym on its bf16 rows
   bool engine = true;   // the engine methods: fused quantizers, the chain and its bf16 layer (--no-engine: off)
   // The host cost of one sq_plan_run call and of a bare launch (the sq method measures them once).
   double host_run_us = NAN, host_launch_us = NAN;

@@ -4,10 +4,12 @@
 //   sq_asym          SQ_OP_SMOOTHQUANT_LINEAR, act U8 with a per-tensor zero point (desc.act_zero_point), weight
 //                    U8 with per-channel zero points (SQ_PLAN_WEIGHT_ZERO_POINT, args->weight_zero_point), the
 //                    act row sums from the caller (args->act_sums, as a quantizer writes them) and the weight's
-//                    column sums (args->weight_sums), out T; every row. Checked against the contract's formula
+//                    column sums (args->weight_sums), out T; the main set's f32 and bf16 rows (every row with
+//                    --asym-all). Checked against the contract's formula
 //                    on the host (int64 sum of (a - za)(w - zw), then the epilogue): independent of the library
 //   sq_dynamic_asym  SQ_OP_QUANTIZED_LINEAR, bf16 x, SQ_QUANT_DYNAMIC_ASYMMETRIC per token with quant_dtype U8,
-//                    the same u8 weight and zero points, bf16 out (bf16 rows, as sq_dynamic). Checked against
+//                    the same u8 weight and zero points, bf16 out (the main set's bf16 rows; with --asym-all
+//                    every bf16 row, as sq_dynamic). Checked against
 //                    the library's host plan on the sampled rows and columns (outputs and per-token scales)
 // A plan the library refuses (select fails) leaves the method off the row with the message in <key>_note and a
 // warning on stderr; report.py lists such rows among issue 19's misses.
@@ -38,6 +40,7 @@ class SqAsym final : public Method {
 
   bool setup(ShapeOperands& ops, const RowOperands* row) override {
     if (row == nullptr || !env_.asym) return false;
+    if (!env_.asym_all && (!row->main_set || row->od.type == OutType::F64)) return false;
     ops_ = &ops;
     row_ = row;
     sq_plan_desc d = asym_desc(SQ_OP_SMOOTHQUANT_LINEAR, SQ_DTYPE_U8, row->od.sq, ops.shape());
@@ -139,6 +142,7 @@ class SqDynamicAsym final : public Method {
 
   bool setup(ShapeOperands& ops, const RowOperands* row) override {
     if (row == nullptr || !env_.asym || !env_.dynamic || row->od.type != OutType::BF16) return false;
+    if (!env_.asym_all && !row->main_set) return false;
     ops_ = &ops;
     row_ = row;
     sq_plan_desc d = asym_desc(SQ_OP_QUANTIZED_LINEAR, SQ_DTYPE_BF16, SQ_DTYPE_BF16, ops.shape());

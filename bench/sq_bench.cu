@@ -21,7 +21,7 @@
 //
 // Usage: sq_bench [shapes.csv] [--heldout PATH | --no-heldout] [--heldout-full] [--heldout-dtypes LIST]
 //                 [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64] [--quick] [--json PATH]
-//                 [--no-dynamic] [--no-peers] [--no-asym] [--no-engine] [--energy]
+//                 [--no-dynamic] [--no-peers] [--no-asym | --asym-all] [--no-engine] [--energy]
 // JSON goes to --json, else $OUT/<gpu>.json when OUT is set, else bench/results/<gpu>.json.
 // Exit status: 0 all good, 1 an error (message on stderr), 3 a result check failed.
 
@@ -80,6 +80,7 @@ struct Options {
   bool dynamic = true;
   bool peers = true;
   bool asym = true;
+  bool asym_all = false;
   bool engine = true;
   bool energy = false;
   std::string json_path;
@@ -90,7 +91,7 @@ struct Options {
   std::printf(
       "usage: %s [shapes.csv] [--heldout PATH | --no-heldout] [--heldout-full] [--heldout-dtypes LIST]\n"
       "          [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64] [--quick] [--json PATH]\n"
-      "          [--no-dynamic] [--no-peers] [--no-asym] [--no-engine] [--energy]\n"
+      "          [--no-dynamic] [--no-peers] [--no-asym | --asym-all] [--no-engine] [--energy]\n"
       "  shapes.csv       tag,m,n,k per line (default %s)\n"
       "  --heldout PATH   the held-out shape set (default: %s beside shapes.csv, when present),\n"
       "                   timed after the main set and reported separately\n"
@@ -105,6 +106,8 @@ struct Options {
       "  --no-dynamic     skip the dynamic plan (SQ_OP_QUANTIZED_LINEAR, bf16 rows)\n"
       "  --no-peers       skip the peers (cuBLASLt fp8 rowwise with and without fast accumulation, bf16)\n"
       "  --no-asym        skip the asymmetric methods (u8 operands with zero points: sq_asym, sq_dynamic_asym)\n"
+      "  --asym-all       the asymmetric methods on every row of both sets (default: sq_asym on the main set's\n"
+      "                   f32 and bf16 rows, sq_dynamic_asym on its bf16 rows)\n"
       "  --no-engine      skip the engine methods (norm_quant, silu_quant, sq_chain, chain_bf16)\n"
       "  --energy         also time sq, cuBLASLt, cuBLASLt + scale and the peers sustained (about 1 s each,\n"
       "                   twice) with NVML's energy counter, on rows whose runs take >= 100 us\n"
@@ -156,6 +159,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--no-dynamic") o.dynamic = false;
     else if (a == "--no-peers") o.peers = false;
     else if (a == "--no-asym") o.asym = false;
+    else if (a == "--asym-all") o.asym_all = true;
     else if (a == "--no-engine") o.engine = false;
     else if (a == "--energy") o.energy = true;
     else if (a == "--json") o.json_path = next();
@@ -551,7 +555,7 @@ int write_schema(const Options& opt) {
   res.info.device = "schema (made-up rows, no GPU)";
   res.info.timing = "made up";
   res.info.extra.push_back({"peers", "true"});
-  res.info.extra.push_back({"asym", "true"});
+  res.info.extra.push_back({"asym", "\"main f32 bf16\""});
   res.info.extra.push_back({"engine", "true"});
   for (OutType t : opt.outs) {
     Row r;
@@ -598,6 +602,7 @@ int main(int argc, char** argv) {
   env.dynamic = opt.dynamic;
   env.peers = opt.peers;
   env.asym = opt.asym;
+  env.asym_all = opt.asym_all;
   env.engine = opt.engine;
   CK_CUDA(cudaStreamCreateWithFlags(&env.stream, cudaStreamNonBlocking));
   env.diff = DevBuf(2 * sizeof(unsigned long long));
@@ -653,7 +658,7 @@ int main(int argc, char** argv) {
                    std::to_string(set.max_runs) + "}";
     in.extra.push_back({"shape_sets", sets_json + "}"});
     in.extra.push_back({"peers", opt.peers ? "true" : "false"});
-    in.extra.push_back({"asym", opt.asym ? "true" : "false"});
+    in.extra.push_back({"asym", opt.asym ? (opt.asym_all ? "\"all\"" : "\"main f32 bf16\"") : "false"});
     in.extra.push_back({"engine", opt.engine ? "true" : "false"});
     in.extra.push_back({"cublaslt_version", std::to_string(cublasLtGetVersion())});
     in.extra.push_back({"cuda_runtime_version", std::to_string(runtime_version)});
