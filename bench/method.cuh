@@ -7,6 +7,10 @@
 //   method_peers.cu     cublaslt_fp8_fast, cublaslt_fp8 (e4m3, per-token x per-channel scales), cublaslt_bf16
 //                       (Scope::kPeer: after the shape's rows, interleaved with the library again)
 //   method_read.cu      read, read_dep (reference reads), and the empty kernel
+//   method_asym.cu      sq_asym (u8 act with a per-tensor zero point, u8 weight with per-channel zero points),
+//                       sq_dynamic_asym (asymmetric per-token u8 activations): issue 19
+//   method_engine.cu    norm_quant, silu_quant (the fused quantizers against their bandwidth floor), sq_chain
+//                       (RMSNORM_QUANTIZE -> SCALED_LINEAR): issue 20; chain_bf16 (method_peers.cu) beside it
 // Adding a method: a class derived from Method in its family's file (or a new file), a make_* factory
 // declared below, one line in sq_bench.cu's make_methods(), and its fields in bench/README.md; the shape
 // loop, the timer and the report do not change.
@@ -117,6 +121,10 @@ struct Env {
   double copy_tbps = NAN;
   bool dynamic = true;  // the dynamic plan (--no-dynamic: off)
   bool peers = true;    // the peers (--no-peers: off)
+  bool asym = true;     // the asymmetric methods (--no-asym: off) ...
+  bool asym_all = false;  // ... on every row (--asym-all), else sq_asym on the main set's f32 and bf16 rows and
+                          // sq_dynamic_asym on its bf16 rows
+  bool engine = true;   // the engine methods: fused quantizers, the chain and its bf16 layer (--no-engine: off)
   // The host cost of one sq_plan_run call and of a bare launch (the sq method measures them once).
   double host_run_us = NAN, host_launch_us = NAN;
   std::string host_run_shape;
@@ -184,6 +192,10 @@ class ShapeOperands {
   const void* weight_bf16(int j);           // bf16 [N,K]: (bf16)(weight * weight_scale[n])
   const float* token_scale_f32();           // [M] f32: token_scale (the peers' per-token scales)
   const float* weight_scale_f32();          // [N] f32: (float)weight_scale
+  // The asymmetric methods read act and weight's bytes as u8 (the same random bytes: uniform in 0..255).
+  int32_t* act_sums_u8(int j);              // [M] int32: sum_k (uint8)act[m,k] (as args->act_sums takes it)
+  const int32_t* weight_sums_u8(int j);     // [N] int32: sum_k (uint8)weight[n,k]
+  const uint8_t* weight_zp_u8();            // [N] u8: weight_zp() on the device
 
   // Host values: the static act_scale, the weight scales [N] and per-token scales [M] (doubles; each
   // dtype's buffers hold them rounded to T), and the sampled (m, n) positions of the checks.
@@ -191,6 +203,9 @@ class ShapeOperands {
   const std::vector<double>& weight_scale() const { return ws_; }
   const std::vector<double>& token_scale() const { return ts_; }
   const std::vector<std::pair<int64_t, int64_t>>& samples() const { return samples_; }
+  // Zero points of the asymmetric methods: per output channel [N] (random u8), per tensor (random in 1..255).
+  const std::vector<uint8_t>& weight_zp() const { return wzp_; }
+  int act_zp() const { return act_zp_; }
   // Host copies of one row (set 0): int8 act/weight, bf16 x, fp8 (raw bytes), bf16 act/weight (bits).
   std::vector<int8_t> act_row(int64_t m) const;
   std::vector<int8_t> weight_row(int64_t n) const;
@@ -208,11 +223,37 @@ class ShapeOperands {
   double act_scale_;
   std::vector<double> ws_, ts_;
   std::vector<std::pair<int64_t, int64_t>> samples_;
+  std::vector<uint8_t> wzp_;
+  int act_zp_ = 0;
   std::vector<DevBuf> act_, wgt_, out_;
   DevBuf ref_, scratch_;
-  std::vector<DevBuf> acc_, x_, act_fp8_, wgt_fp8_, act_bf16_, wgt_bf16_;
-  DevBuf ts_f32_, ws_f32_;
+  std::vector<DevBuf> acc_, x_, act_fp8_, wgt_fp8_, act_bf16_, wgt_bf16_, act_sums_, wgt_sums_;
+  DevBuf ts_f32_, ws_f32_, wzp_dev_;
 };
+
+// The sampled positions of a shape as distinct rows and columns: sample s is (rows[at[s].first],
+// cols[at[s].second]). The host-plan checks run the host reference kernel on these rows and columns only.
+struct SampleIndex {
+  std::vector<int64_t> rows, cols;
+  std::vector<std::pair<size_t, size_t>> at;
+};
+SampleIndex sample_index(const ShapeOperands& ops);
+
+// Host copies of rows `rows` of a device matrix of packed rows of row_bytes bytes, concatenated.
+std::vector<unsigned char> gather_rows(cudaStream_t stream, const void* base, size_t row_bytes,
+                                       const std::vector<int64_t>& rows);
+
+// Runs one plan of `desc` on the host reference kernel (SQ_PREFERENCE_HOST_REFERENCE) on the host pointers of
+// `args`, its workspace made here; dies with the library's message when select or run fails. The checks of
+// the methods whose formula the benchmark does not mirror (the asymmetric quantizer, the fused ops) use it on
+// the sampled rows and columns: the host kernel is the definition of right.
+void run_host_plan(const sq_plan_desc& desc, sq_run_args args);
+
+// Selects `d` on the benchmark's stream (SQ_PREFERENCE_FASTEST). False where the library refuses it: the
+// message goes to *note (the method's <key>_note field) and a warning to stderr, and the method is not timed on
+// that row (the methods of ops the library may not provide on every device or dtype).
+bool select_or_note(Env& env, const sq_plan_desc& d, const std::string& key, const Shape& s, sq_plan* plan,
+                    std::string* note);
 
 // One row of a shape: an output dtype T and its T-typed scales (made by the shape loop).
 struct RowOperands {
@@ -220,6 +261,7 @@ struct RowOperands {
   const void* weight_scale;  // [N] of T: (T)weight_scale
   const void* row_scale;     // [M] of T: (T)act_scale on every row (the scale kernel's row scales)
   bool peer_row;             // the peers' row (Scope::kPeer): their group's dtype
+  bool main_set = true;      // a row of the main shape set (the engine methods take only those)
 };
 
 // The state of one row's checks (run after its timings, methods in registry order).
@@ -230,6 +272,10 @@ struct CheckContext {
   bool compared_full = false;    // the library's output was compared with cuBLASLt + scale on every element
   const void* sq_out = nullptr;  // the static plan's checked output, for the methods after it
 };
+
+// Every element of the [n] array `out` of `elem`-byte elements (2, 4 or 8) was written: none holds kPoisonOut's
+// pattern (the array was poisoned before the checked run). A failure is counted in cc and printed.
+void check_all_written(Env& env, CheckContext& cc, const char* what, const void* out, size_t n, size_t elem);
 
 // ------------------------------------------------------------------ the interface
 enum class Scope {
@@ -283,6 +329,17 @@ std::unique_ptr<Method> make_cublaslt_scaled(Env& env, Method& int32);  // "cubl
 std::unique_ptr<Method> make_read(Env& env, bool dependent);        // method_read.cu: "read", "read_dep"
 std::unique_ptr<Method> make_cublaslt_fp8(Env& env, bool fast_accum);  // method_peers.cu: "cublaslt_fp8[_fast]"
 std::unique_ptr<Method> make_cublaslt_bf16(Env& env);               // method_peers.cu: "cublaslt_bf16"
+std::unique_ptr<Method> make_sq_asym(Env& env);                     // method_asym.cu: "sq_asym"
+std::unique_ptr<Method> make_sq_dynamic_asym(Env& env);             // method_asym.cu: "sq_dynamic_asym"
+std::unique_ptr<Method> make_norm_quant(Env& env);                  // method_engine.cu: "norm_quant"
+std::unique_ptr<Method> make_silu_quant(Env& env);                  // method_engine.cu: "silu_quant"
+std::unique_ptr<Method> make_sq_chain(Env& env);                    // method_engine.cu: "sq_chain"
+std::unique_ptr<Method> make_chain_bf16(Env& env);                  // method_peers.cu: "chain_bf16"
+
+// The rows of the decode-step chain (sq_chain) and of its bf16 layer (chain_bf16): bf16 out, the main set's
+// model shapes (not the squares), M in kChainMs; not with --no-engine.
+inline constexpr int64_t kChainMs[] = {1, 8, 16, 32, 64, 128, 256, 512, 1024};
+bool chain_row(const Env& env, const ShapeOperands& ops, const RowOperands& row);
 
 // The reference kernels (method_read.cu): an empty kernel (the fixed cost in every timed run), and the
 // host time of a bare driver launch of it with the programmatic attribute (NaN where unavailable).

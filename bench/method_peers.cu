@@ -8,6 +8,8 @@
 //   cublaslt_fp8       the same without fast accumulation (use_fast_accum=False)
 //   cublaslt_bf16      bf16 act x bf16 weight (the int8 values times their scales), f32 compute, bf16 out:
 //                      F.linear in bf16
+// The same bf16 GEMM is also chain_bf16 (issue 20): timed on sq_chain's rows (chain_row) in their row group, beside
+// the decode-step chain (method_engine.cu) and sq_dynamic: the bf16 layer an engine would run instead.
 // Each is the fastest of cuBLASLt's heuristic's top algorithms, or null with <key>_note where cuBLASLt
 // offers none (e.g. an fp8 K that is not a multiple of 16, or a GPU before sm_89). Their check is a
 // sanity check, not the contract: sampled outputs against a double-precision reference of the same
@@ -32,23 +34,24 @@ double fp8_to_double(uint8_t b) {
 
 class LtPeer final : public Method {
  public:
-  enum class Kind { kFp8Fast, kFp8, kBf16 };
+  enum class Kind { kFp8Fast, kFp8, kBf16, kChainBf16 };
 
   LtPeer(Env& env, Kind kind)
-      : Method(key_of(kind), Scope::kPeer, true,
+      : Method(key_of(kind), kind == Kind::kChainBf16 ? Scope::kRow : Scope::kPeer, kind != Kind::kChainBf16,
                {key_of(kind) + "_algos_tried", key_of(kind) + "_note", key_of(kind) + "_rel_err"}),
         env_(env), kind_(kind), gemm_(env) {}
 
   bool setup(ShapeOperands& ops, const RowOperands* row) override {
     ops_ = &ops;
     rel_err_ = NAN;
-    if (row == nullptr || !row->peer_row) return false;
-    if (!env_.peers) {
+    if (row == nullptr) return false;
+    if (kind_ == Kind::kChainBf16 ? !chain_row(env_, ops, *row) : !row->peer_row) return false;
+    if (kind_ != Kind::kChainBf16 && !env_.peers) {
       note_ = "not measured (--no-peers)";
       return false;
     }
     const Shape& s = ops.shape();
-    const bool fp8 = kind_ != Kind::kBf16;
+    const bool fp8 = kind_ == Kind::kFp8Fast || kind_ == Kind::kFp8;
     LtGemm::Spec spec{fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, false};
     spec.fast_accum = kind_ == Kind::kFp8Fast;
     if (fp8) {
@@ -74,7 +77,7 @@ class LtPeer final : public Method {
     double err2 = 0.0, ref2 = 0.0;
     for (const auto& [m, n] : ops_->samples()) {
       double ref = 0.0;
-      if (kind_ == Kind::kBf16) {
+      if (kind_ == Kind::kBf16 || kind_ == Kind::kChainBf16) {
         const std::vector<uint16_t> a = ops_->act_bf16_row(m), w = ops_->weight_bf16_row(n);
         for (int64_t k = 0; k < s.k; ++k) ref += bf16_bits_to_double(a[k]) * bf16_bits_to_double(w[k]);
       } else {
@@ -108,7 +111,8 @@ class LtPeer final : public Method {
 
  private:
   static std::string key_of(Kind k) {
-    return k == Kind::kFp8Fast ? keys::kFp8Fast : k == Kind::kFp8 ? keys::kFp8 : keys::kBf16;
+    return k == Kind::kFp8Fast ? keys::kFp8Fast : k == Kind::kFp8 ? keys::kFp8 : k == Kind::kBf16 ? keys::kBf16
+                                                                                              : "chain_bf16";
   }
 
   Env& env_;
@@ -125,5 +129,6 @@ std::unique_ptr<Method> make_cublaslt_fp8(Env& env, bool fast_accum) {
   return std::make_unique<LtPeer>(env, fast_accum ? LtPeer::Kind::kFp8Fast : LtPeer::Kind::kFp8);
 }
 std::unique_ptr<Method> make_cublaslt_bf16(Env& env) { return std::make_unique<LtPeer>(env, LtPeer::Kind::kBf16); }
+std::unique_ptr<Method> make_chain_bf16(Env& env) { return std::make_unique<LtPeer>(env, LtPeer::Kind::kChainBf16); }
 
 }  // namespace sqbench

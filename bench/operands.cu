@@ -1,4 +1,5 @@
-// ShapeOperands (method.cuh): the rotated operands of one shape, and device_diff.
+// ShapeOperands (method.cuh): the rotated operands of one shape, device_diff, and the host-plan checks' helpers
+// (sample_index, gather_rows, run_host_plan).
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
@@ -18,6 +19,9 @@ constexpr float kFp8Spread = 448.0f / 128.0f;
 constexpr uint64_t kTokenScaleSeed = 0x7f4a7c159e3779b9ull;  // the per-token scales' stream
 constexpr uint64_t kSampleSeed = 0xabcdefull;
 constexpr uint64_t kXSeed = 0x5bd1e995ull;
+constexpr uint64_t kZeroPointSeed = 0x2545f4914f6cdd1dull;  // the asymmetric methods' zero points
+constexpr int kSumThreads = 256;                            // row_sums_u8's block
+constexpr size_t kHostAlign = 16;                           // host workspace alignment (sq_plan_run)
 
 // Uniform in [0, 1) from the top 24 bits of a hash.
 __host__ __device__ inline float unit_float(uint64_t h) {
@@ -47,6 +51,23 @@ __global__ void to_bf16_rows(const int8_t* src, const float* scale, __nv_bfloat1
   const size_t n = static_cast<size_t>(rows) * static_cast<size_t>(cols);
   for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
     dst[i] = __float2bfloat16_rn(__fmul_rn(static_cast<float>(src[i]), scale[i / static_cast<size_t>(cols)]));
+}
+
+// sums[r] = sum over the row's bytes read as u8 (exact: K * 255 < 2^31). One block per row, grid-stride.
+__global__ void row_sums_u8(const uint8_t* p, int64_t rows, int64_t cols, int32_t* sums) {
+  __shared__ int32_t part[kSumThreads];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    int32_t s = 0;
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) s += p[r * cols + c];
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int w = kSumThreads / 2; w > 0; w /= 2) {
+      if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) sums[r] = part[0];
+    __syncthreads();
+  }
 }
 
 // Counts elements whose bits differ; remembers the first such index.
@@ -140,6 +161,12 @@ ShapeOperands::ShapeOperands(Env& env, const Shape& s, size_t out_min_bytes, siz
   ts_.resize(static_cast<size_t>(M));
   for (double& t : ts_) t = adist(trng);
 
+  // The asymmetric methods' zero points: random u8 per output channel, one per-tensor value never 0.
+  std::mt19937_64 zrng(seed_ ^ kZeroPointSeed);
+  wzp_.resize(static_cast<size_t>(N));
+  for (uint8_t& z : wzp_) z = static_cast<uint8_t>(zrng() >> 56);
+  act_zp_ = 1 + static_cast<int>(zrng() % 255);
+
   // Sampled (m, n) positions: the four corners and random ones.
   samples_ = {{0, 0}, {0, N - 1}, {M - 1, 0}, {M - 1, N - 1}};
   std::mt19937_64 srng(seed_ ^ kSampleSeed);
@@ -214,6 +241,31 @@ const void* ShapeOperands::weight_bf16(int j) {
   return wgt_bf16_[j].p;
 }
 
+int32_t* ShapeOperands::act_sums_u8(int j) {
+  make_rotated(act_sums_, copies_, sizeof(int32_t) * s_.m, env_.stream, [&](int i, void* p) {
+    row_sums_u8<<<grid_for(s_.m), kSumThreads, 0, env_.stream>>>(reinterpret_cast<const uint8_t*>(act(i)), s_.m,
+                                                                   s_.k, static_cast<int32_t*>(p));
+  });
+  return act_sums_[j].as<int32_t>();
+}
+
+const int32_t* ShapeOperands::weight_sums_u8(int j) {
+  make_rotated(wgt_sums_, copies_, sizeof(int32_t) * s_.n, env_.stream, [&](int i, void* p) {
+    row_sums_u8<<<grid_for(s_.n), kSumThreads, 0, env_.stream>>>(reinterpret_cast<const uint8_t*>(weight(i)), s_.n,
+                                                                   s_.k, static_cast<int32_t*>(p));
+  });
+  return wgt_sums_[j].as<const int32_t>();
+}
+
+const uint8_t* ShapeOperands::weight_zp_u8() {
+  if (!wzp_dev_.p) {
+    wzp_dev_ = DevBuf(wzp_.size());
+    CK_CUDA(cudaMemcpyAsync(wzp_dev_.p, wzp_.data(), wzp_.size(), cudaMemcpyHostToDevice, env_.stream));
+    CK_CUDA(cudaStreamSynchronize(env_.stream));
+  }
+  return wzp_dev_.as<const uint8_t>();
+}
+
 std::vector<int8_t> ShapeOperands::act_row(int64_t m) const { return row_of<int8_t>(env_.stream, act(0), m, s_.k); }
 std::vector<int8_t> ShapeOperands::weight_row(int64_t n) const {
   return row_of<int8_t>(env_.stream, weight(0), n, s_.k);
@@ -230,6 +282,66 @@ std::vector<uint16_t> ShapeOperands::act_bf16_row(int64_t m) {
 }
 std::vector<uint16_t> ShapeOperands::weight_bf16_row(int64_t n) {
   return row_of<uint16_t>(env_.stream, weight_bf16(0), n, s_.k);
+}
+
+SampleIndex sample_index(const ShapeOperands& ops) {
+  SampleIndex si;
+  auto index_of = [](std::vector<int64_t>& v, int64_t x) {
+    const auto it = std::find(v.begin(), v.end(), x);
+    if (it != v.end()) return static_cast<size_t>(it - v.begin());
+    v.push_back(x);
+    return v.size() - 1;
+  };
+  for (const auto& [m, n] : ops.samples()) {
+    const size_t r = index_of(si.rows, m);
+    si.at.emplace_back(r, index_of(si.cols, n));
+  }
+  return si;
+}
+
+std::vector<unsigned char> gather_rows(cudaStream_t stream, const void* base, size_t row_bytes,
+                                       const std::vector<int64_t>& rows) {
+  std::vector<unsigned char> h(row_bytes * rows.size());
+  for (size_t i = 0; i < rows.size(); ++i)
+    CK_CUDA(cudaMemcpyAsync(h.data() + i * row_bytes, static_cast<const char*>(base) + size_t(rows[i]) * row_bytes,
+                            row_bytes, cudaMemcpyDeviceToHost, stream));
+  CK_CUDA(cudaStreamSynchronize(stream));
+  return h;
+}
+
+void run_host_plan(const sq_plan_desc& desc, sq_run_args args) {
+  sq_plan plan = nullptr;
+  CK_SQ(sq_plan_select(nullptr, &desc, SQ_PREFERENCE_HOST_REFERENCE, &plan));
+  size_t ws = 0;
+  CK_SQ(sq_plan_workspace_size(plan, &ws));
+  std::vector<unsigned char> work(ws + kHostAlign);
+  void* aligned = work.data() + (kHostAlign - reinterpret_cast<uintptr_t>(work.data()) % kHostAlign) % kHostAlign;
+  CK_SQ(sq_plan_run(plan, nullptr, ws ? aligned : nullptr, ws, &args));
+  CK_SQ(sq_plan_destroy(plan));
+}
+
+bool select_or_note(Env& env, const sq_plan_desc& d, const std::string& key, const Shape& s, sq_plan* plan,
+                    std::string* note) {
+  const sq_status st = sq_plan_select(reinterpret_cast<sq_stream>(env.stream), &d, SQ_PREFERENCE_FASTEST, plan);
+  if (st == SQ_STATUS_SUCCESS) return true;
+  *note = std::string(sq_status_string(st)) + ": " + sq_last_error_message();
+  std::fprintf(stderr, "%s: warning: %s %s m=%lld n=%lld k=%lld: sq_plan_select: %s (not timed on this row)\n",
+               g_tool, key.c_str(), s.tag.c_str(), (long long)s.m, (long long)s.n, (long long)s.k, note->c_str());
+  *plan = nullptr;
+  return false;
+}
+
+void check_all_written(Env& env, CheckContext& cc, const char* what, const void* out, size_t n, size_t elem) {
+  DevBuf poison(elem * n);
+  CK_CUDA(cudaMemsetAsync(poison.p, kPoisonOut, elem * n, env.stream));
+  unsigned long long first = 0;
+  const unsigned long long same = n - device_diff(env, out, poison.p, n, elem, &first);
+  if (same) {
+    ++cc.failures;
+    const Shape& s = cc.ops.shape();
+    std::fprintf(stderr, "CHECK FAIL %s %s m=%lld n=%lld k=%lld %s: %llu outputs still hold the poison\n", what,
+                 s.tag.c_str(), (long long)s.m, (long long)s.n, (long long)s.k, cc.row.od.name, same);
+  }
 }
 
 }  // namespace sqbench

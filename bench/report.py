@@ -49,6 +49,18 @@ M64_OVER_M16 = 1.2          # an M = 64 run <= 1.2x the M = 16 run + the extra b
 UNALIGNED_MIN = 0.85        # N or K % 16 != 0: >= 85% of the nearest aligned shape's throughput
 TARGET_DTYPES = ("bf16", "f32")
 EXCLUDED_TAGS = ("square",)  # the summary ranges are over model shapes
+# Issue 19's targets: the asymmetric method's back-to-back time / the symmetric one's, at most these, every row.
+ASYM_PAIRS = [("sq_asym", "sq", "asym_note", "static (u8, zero points) / sq"),
+              ("sq_dynamic_asym", "sq_dynamic", "dynamic_asym_note", "dynamic asymmetric u8 / sq_dynamic")]
+ASYM_SMALL_MAX_M = 64        # M <= 64: at most +3%
+ASYM_SMALL_LIMIT = 1.03
+ASYM_LARGE_MIN_M = 128       # M >= 128: at most +5% (M = 65..127, in no shape set, takes the same)
+ASYM_LARGE_LIMIT = 1.05
+# Issue 20's targets: the fused quantizers at >= 80% of the copy bandwidth from 16 MiB of traffic up (back to
+# back); the decode-step chain not slower than SQ_OP_QUANTIZED_LINEAR on the same input (back to back).
+FUSED = [("norm_quant", "RMSNORM_QUANTIZE (residual on)"), ("silu_quant", "SILU_MUL_QUANTIZE")]
+FUSED_MIN_BYTES = 16 * 2 ** 20
+FUSED_MIN_BW = 0.80
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -285,6 +297,146 @@ def target_lines(rows, copy_tbps):
     return out or ["(no rows the targets apply to)"]
 
 
+def asym_limit(m):
+    return ASYM_SMALL_LIMIT if m <= ASYM_SMALL_MAX_M else ASYM_LARGE_LIMIT
+
+
+def has_asym(rows):
+    return any(val(r, k + "_b2b_us") is not None or r.get(note) for r in rows for k, _, note, _ in ASYM_PAIRS)
+
+
+def row_name(r):
+    return "%s M=%d N=%d K=%d %s" % (r["tag"], r["m"], r["n"], r["k"], r["out_dtype"])
+
+
+def asym_target_lines(rows):
+    """Issue 19: asymmetric / symmetric back to back on every row the asymmetric method was set up for (it has a
+    timing or the library's note), at most ASYM_SMALL_LIMIT at M <= ASYM_SMALL_MAX_M and ASYM_LARGE_LIMIT above;
+    the misses listed (a row the library refused is a miss, with its note)."""
+    if not has_asym(rows):
+        return ["- issue 19 (asymmetric): no asymmetric rows in this run (--no-asym, or written before them)"]
+    out = []
+    for key, base, note, name in ASYM_PAIRS:
+        rs = [r for r in rows if val(r, key + "_b2b_us") is not None or r.get(note)]
+        if not rs:
+            continue
+        misses, ratios = [], []
+        for r in rs:
+            v = ratio(val(r, key + "_b2b_us"), val(r, base + "_b2b_us"))
+            if v is None:
+                misses.append("%s: no ratio (%s)" % (row_name(r), r.get(note) or "%s not measured" % base))
+                continue
+            ratios.append(v)
+            if v > asym_limit(r["m"]):
+                misses.append("%s: %.3f (limit %.2f; %s %s us, %s %s us)" % (
+                    row_name(r), v, asym_limit(r["m"]), key, cell(val(r, key + "_b2b_us")), base,
+                    cell(val(r, base + "_b2b_us"))))
+        small = [ratio(val(r, key + "_b2b_us"), val(r, base + "_b2b_us")) for r in rs if r["m"] <= ASYM_SMALL_MAX_M]
+        large = [ratio(val(r, key + "_b2b_us"), val(r, base + "_b2b_us")) for r in rs if r["m"] > ASYM_SMALL_MAX_M]
+        out.append("- issue 19, %s, back to back (target <= %.2f at M <= %d, <= %.2f at M >= %d, every row): %d of %d "
+                   "rows met; M <= %d %s (geomean %s), M > %d %s (geomean %s)" % (
+                       name, ASYM_SMALL_LIMIT, ASYM_SMALL_MAX_M, ASYM_LARGE_LIMIT, ASYM_LARGE_MIN_M,
+                       len(rs) - len(misses), len(rs), ASYM_SMALL_MAX_M, fmt_range(small, 3),
+                       cell(geomean(small), 3), ASYM_SMALL_MAX_M, fmt_range(large, 3), cell(geomean(large), 3)))
+        out += ["  - miss: " + x for x in misses]
+    return out
+
+
+def fused_pct(r, key, field):
+    """% of the copy bandwidth of a fused quantizer's run: its floor (bytes at copy_tbps) / its time."""
+    return ratio(100.0 * val(r, key + "_floor_us"), val(r, key + field)) if val(r, key + "_floor_us") else None
+
+
+def engine_target_lines(rows):
+    """Issue 20: the fused quantizers at >= FUSED_MIN_BW of the copy bandwidth from FUSED_MIN_BYTES of traffic up,
+    and the decode-step chain not slower than sq_dynamic at any M (both back to back); the chain against the bf16
+    layer for information. Misses listed."""
+    out = []
+    for key, name in FUSED:
+        rs = [r for r in rows if val(r, key + "_b2b_us") is not None or r.get(key + "_note")]
+        if not rs:
+            continue
+        big = [r for r in rs if (val(r, key + "_bytes") or 0) >= FUSED_MIN_BYTES]
+        misses = []
+        for r in big:
+            p = fused_pct(r, key, "_b2b_us")
+            if p is None or p < 100.0 * FUSED_MIN_BW:
+                misses.append("%s M=%d K=%d: %s%% of copy bandwidth (%s bytes, %s us, floor %s us)%s" % (
+                    r["tag"], r["m"], r["k"], cell(p, 1), r.get(key + "_bytes"), cell(val(r, key + "_b2b_us")),
+                    cell(val(r, key + "_floor_us")), (" " + r[key + "_note"]) if r.get(key + "_note") else ""))
+        allp = [fused_pct(r, key, "_b2b_us") for r in rs]
+        out.append("- issue 20, %s, back to back: %d of %d rows with >= %d MiB of traffic at >= %.0f%% of the copy "
+                   "bandwidth; all %d rows %s (isolated %s)" % (
+                       name, len(big) - len(misses), len(big), FUSED_MIN_BYTES >> 20, 100 * FUSED_MIN_BW, len(rs),
+                       fmt_range(allp, 0, "%"), fmt_range([fused_pct(r, key, "_us") for r in rs], 0, "%")))
+        out += ["  - miss: " + x for x in misses]
+    chain = [r for r in rows if val(r, "sq_chain_b2b_us") is not None or r.get("chain_note")]
+    if chain:
+        misses, rat = [], []
+        for r in chain:
+            v = ratio(val(r, "sq_chain_b2b_us"), val(r, "sq_dynamic_b2b_us"))
+            if v is None:
+                misses.append("%s: no timing (%s)" % (row_name(r), r.get("chain_note") or "sq_dynamic not measured"))
+                continue
+            rat.append(v)
+            if v > 1.0:
+                misses.append("%s: %.3f (chain %s us, sq_dynamic %s us)" % (
+                    row_name(r), v, cell(val(r, "sq_chain_b2b_us")), cell(val(r, "sq_dynamic_b2b_us"))))
+        bf = [ratio(val(r, "chain_bf16_b2b_us"), val(r, "sq_chain_b2b_us")) for r in chain]
+        out.append("- issue 20, chain RMSNORM_QUANTIZE -> SCALED_LINEAR / SQ_OP_QUANTIZED_LINEAR, back to back (target "
+                   "<= 1 at every M): %d of %d rows met, %s (geomean %s); bf16 cuBLASLt layer / chain %s (geomean %s)"
+                   % (len(chain) - len(misses), len(chain), fmt_range(rat, 3), cell(geomean(rat), 3),
+                      fmt_range(bf, 2), cell(geomean(bf), 2)))
+        out += ["  - miss: " + x for x in misses]
+    return out or ["- issue 20 (engine): no engine rows in this run (--no-engine, or written before them)"]
+
+
+def asym_table(rows):
+    """Every row with an asymmetric timing: back-to-back times and ratios against the symmetric method."""
+    lines = []
+    for r in rows:
+        if not any(val(r, k + "_b2b_us") is not None or r.get(n) for k, _, n, _ in ASYM_PAIRS):
+            continue
+        line = [r["tag"], r["m"], r["n"], r["k"], r["out_dtype"]]
+        for key, base, note, _ in ASYM_PAIRS:
+            v = ratio(val(r, key + "_b2b_us"), val(r, base + "_b2b_us"))
+            line += [cell(val(r, base + "_b2b_us")), cell(val(r, key + "_b2b_us")),
+                     "-" if v is None else ("%.3f" % v) + ("" if v <= asym_limit(r["m"]) else " **miss**")]
+        line.append(r.get("asym_kernel") or "-")
+        lines.append(line)
+    return md_table(["tag", "M", "N", "K", "out", "sq b2b us", "sq_asym b2b us", "asym / sq", "sq_dynamic b2b us",
+                     "sq_dynamic_asym b2b us", "dyn asym / dyn", "asym kernel"], lines)
+
+
+def engine_tables(rows):
+    """The fused quantizers' rows (time, floor, % of copy bandwidth) and the chain's rows."""
+    out = []
+    lines = []
+    for r in rows:
+        for key, name in FUSED:
+            if val(r, key + "_b2b_us") is None and not r.get(key + "_note"):
+                continue
+            lines.append([name, r["tag"], r["m"], r["k"], r.get(key + "_bytes") or "-", cell(val(r, key + "_floor_us")),
+                          cell(val(r, key + "_us")), cell(val(r, key + "_b2b_us")), cell(fused_pct(r, key, "_us"), 0),
+                          cell(fused_pct(r, key, "_b2b_us"), 0)])
+    if lines:
+        out += md_table(["op", "tag", "M", "K", "bytes", "floor us", "us", "b2b us", "% copy bw", "% copy bw b2b"],
+                        lines) + [""]
+    lines = []
+    for r in rows:
+        if val(r, "sq_chain_b2b_us") is None and not r.get("chain_note"):
+            continue
+        c = val(r, "sq_chain_b2b_us")
+        lines.append([r["tag"], r["m"], r["n"], r["k"], cell(c), cell(val(r, "sq_dynamic_b2b_us")),
+                      cell(ratio(c, val(r, "sq_dynamic_b2b_us")), 3), cell(val(r, "chain_bf16_b2b_us")),
+                      cell(ratio(val(r, "chain_bf16_b2b_us"), c)), r.get("chain_norm_kernel") or "-",
+                      r.get("chain_kernel") or "-"])
+    if lines:
+        out += md_table(["tag", "M", "N", "K", "chain b2b us", "sq_dynamic b2b us", "chain / dynamic",
+                         "bf16 layer b2b us", "bf16 / chain", "norm kernel", "linear kernel"], lines)
+    return out
+
+
 def header_lines(res):
     out = []
     dev = res.get("device", "?")
@@ -328,6 +480,17 @@ def render(res, source=None):
         out += summary_table(rows) + [""]
         out += ["Issue 22's targets on this set (bf16 and f32 out, back to back):", ""]
         out += target_lines(rows, res.get("copy_tbps")) + [""]
+        out += ["Issue 19's and issue 20's targets on this set:", ""]
+        out += asym_target_lines(rows) + engine_target_lines(rows) + [""]
+    for name in names:
+        rows = rows_of(res, name)
+        if has_asym(rows):
+            out += ["## Asymmetric rows (issue 19): %s" % set_title(res, name), ""]
+            out += asym_table(rows) + [""]
+        eng = engine_tables(rows)
+        if eng:
+            out += ["## Engine rows (issue 20): %s" % set_title(res, name), ""]
+            out += eng + [""]
     for name in names:
         out += ["## Every row: %s" % set_title(res, name), ""]
         out += full_table(rows_of(res, name)) + [""]
@@ -486,7 +649,37 @@ def self_test():
            "compare: %s" % c)
     text = render(new, "x.json")
     expect("## Summary: held-out set" in text and "## Every row: main set" in text, "render sections")
-    # 3. The committed results, when they are still the run the closing note summarized.
+    # 3. Issue 19's and issue 20's targets: limits by M, misses listed, rows without a timing are misses.
+    eng = [synthetic_row("e", 16, 4096, 4096, "bf16", 12.0, 10.0, sq_asym_b2b_us=10.2, sq_dynamic_b2b_us=12.0,
+                         sq_dynamic_asym_b2b_us=12.5, sq_chain_b2b_us=13.2, chain_bf16_b2b_us=26.4),
+           synthetic_row("e", 128, 4096, 4096, "bf16", 22.0, 20.0, sq_asym_b2b_us=20.9, sq_dynamic_b2b_us=30.0,
+                         sq_dynamic_asym_b2b_us=31.8, sq_chain_b2b_us=29.0, chain_bf16_b2b_us=58.0),
+           synthetic_row("e", 1, 4096, 4096, "f32", 8.0, 6.0, asym_note="SQ_STATUS_NOT_SUPPORTED: no u8 here"),
+           synthetic_row("e_qkv", 64, 6144, 4096, "bf16", 9.0, 7.0, norm_quant_b2b_us=4.0, norm_quant_us=6.0,
+                         norm_quant_bytes=2 * 2 ** 20, norm_quant_floor_us=0.7),
+           synthetic_row("e_qkv", 1024, 6144, 4096, "bf16", 90.0, 70.0, norm_quant_b2b_us=10.0, norm_quant_us=12.0,
+                         norm_quant_bytes=30 * 2 ** 20, norm_quant_floor_us=8.5),
+           synthetic_row("e_qkv", 4096, 6144, 4096, "bf16", 300.0, 290.0, norm_quant_b2b_us=50.0, norm_quant_us=52.0,
+                         norm_quant_bytes=120 * 2 ** 20, norm_quant_floor_us=35.0)]
+    a = "\n".join(asym_target_lines(eng))
+    expect("static (u8, zero points) / sq, back to back (target <= 1.03 at M <= 64, <= 1.05 at M >= 128, every row): "
+           "2 of 3 rows met" in a and "e_qkv" not in a,
+           "asym count (the rows it was set up for; a refusal is a miss): %s" % a)
+    expect("e M=128 N=4096 K=4096 bf16: 1.045" not in a and "e M=1 N=4096 K=4096 f32: no ratio (SQ_STATUS_NOT_SUPPORTED: "
+           "no u8 here)" in a, "asym misses: %s" % a)
+    expect("dynamic asymmetric u8 / sq_dynamic, back to back" in a and "0 of 2 rows met" in a and
+           "e M=16 N=4096 K=4096 bf16: 1.042 (limit 1.03" in a and "e M=128 N=4096 K=4096 bf16: 1.060 (limit 1.05" in a,
+           "dynamic asym misses: %s" % a)
+    e = "\n".join(engine_target_lines(eng))
+    expect("RMSNORM_QUANTIZE (residual on), back to back: 1 of 2 rows with >= 16 MiB of traffic at >= 80%" in e and
+           "miss: e_qkv M=4096 K=4096: 70.0% of copy bandwidth" in e, "fused quantizer target: %s" % e)
+    expect("(target <= 1 at every M): 1 of 2 rows met, 0.967-1.100 (geomean 1.031); bf16 cuBLASLt layer / chain "
+           "2.00-2.00 (geomean 2.00)" in e and "miss: e M=16 N=4096 K=4096 bf16: 1.100" in e, "chain target: %s" % e)
+    expect("no asymmetric rows" in asym_target_lines(rows_of(old, "main"))[0] and
+           "no engine rows" in engine_target_lines(rows_of(old, "main"))[0], "runs without the new methods")
+    expect(len(asym_table(eng)) == 2 + 3 and "**miss**" in asym_table(eng)[2], "asym table: %r" % asym_table(eng))
+    expect(len(engine_tables(eng)) == 2 + 3 + 1 + 2 + 2, "engine tables: %r" % engine_tables(eng))
+    # 4. The committed results, when they are still the run the closing note summarized.
     if os.path.exists(BASELINE):
         res = load(BASELINE)
         render(res, "baseline")
@@ -537,7 +730,7 @@ def check_writer(exe):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("json", nargs="?", help="sq_bench's results JSON")
-    ap.add_argument("--table", choices=["all", "summary", "full", "targets"], default="all")
+    ap.add_argument("--table", choices=["all", "summary", "full", "targets", "asym", "engine"], default="all")
     ap.add_argument("--set", default=None, help="one shape set (main, heldout); default every set")
     ap.add_argument("--all-tags", action="store_true", help="summary over every tag (squares too)")
     ap.add_argument("--out", help="write to this file instead of stdout")
@@ -567,7 +760,12 @@ def main():
                 if a.table in ("all", "summary"):
                     parts.append("\n".join(summary_table(rows, a.all_tags)))
                 if a.table in ("all", "targets"):
-                    parts.append("\n".join(target_lines(rows, res.get("copy_tbps"))))
+                    parts.append("\n".join(target_lines(rows, res.get("copy_tbps")) + asym_target_lines(rows) +
+                                           engine_target_lines(rows)))
+                if a.table in ("all", "asym"):
+                    parts.append("\n".join(asym_table(rows)))
+                if a.table in ("all", "engine"):
+                    parts.append("\n".join(engine_tables(rows)))
                 if a.table in ("all", "full"):
                     parts.append("\n".join(full_table(rows)))
     if a.choice:

@@ -9,6 +9,10 @@
 //   read, read_dep                      a plain and a dependent streaming read of the inputs
 //   cublaslt_fp8_fast, cublaslt_fp8,    the peers: fp8 e4m3 with per-token x per-channel scales (fast
 //   cublaslt_bf16                       accumulation on / off) and bf16 dense, bf16 out
+//   sq_asym, sq_dynamic_asym            u8 operands with zero points (issue 19), beside sq and sq_dynamic
+//   norm_quant, silu_quant, sq_chain,   the engine ops (issue 20): fused RMSNorm / SiLU-mul + quantize against
+//   chain_bf16                          their bandwidth floor; RMSNORM_QUANTIZE -> SCALED_LINEAR beside
+//                                       sq_dynamic and the bf16 cuBLASLt layer
 // each two ways (bench_common.cuh's Timer::measure: isolated and back to back, the methods of a row
 // interleaved in rounds; the peers once per shape after its rows, interleaved with the library set up again
 // on bf16), and checks the library's outputs bit for bit (host reference on sampled elements, cuBLASLt +
@@ -17,7 +21,7 @@
 //
 // Usage: sq_bench [shapes.csv] [--heldout PATH | --no-heldout] [--heldout-full] [--heldout-dtypes LIST]
 //                 [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64] [--quick] [--json PATH]
-//                 [--no-dynamic] [--no-peers] [--energy]
+//                 [--no-dynamic] [--no-peers] [--no-asym | --asym-all] [--no-engine] [--energy]
 // JSON goes to --json, else $OUT/<gpu>.json when OUT is set, else bench/results/<gpu>.json.
 // Exit status: 0 all good, 1 an error (message on stderr), 3 a result check failed.
 
@@ -75,6 +79,9 @@ struct Options {
   bool quick = false;
   bool dynamic = true;
   bool peers = true;
+  bool asym = true;
+  bool asym_all = false;
+  bool engine = true;
   bool energy = false;
   std::string json_path;
   std::string schema_path;  // --write-schema: the fields of this build, no GPU
@@ -84,7 +91,7 @@ struct Options {
   std::printf(
       "usage: %s [shapes.csv] [--heldout PATH | --no-heldout] [--heldout-full] [--heldout-dtypes LIST]\n"
       "          [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64] [--quick] [--json PATH]\n"
-      "          [--no-dynamic] [--no-peers] [--energy]\n"
+      "          [--no-dynamic] [--no-peers] [--no-asym | --asym-all] [--no-engine] [--energy]\n"
       "  shapes.csv       tag,m,n,k per line (default %s)\n"
       "  --heldout PATH   the held-out shape set (default: %s beside shapes.csv, when present),\n"
       "                   timed after the main set and reported separately\n"
@@ -98,6 +105,10 @@ struct Options {
       "  --json           output path (default $OUT/<gpu>.json, else bench/results/<gpu>.json)\n"
       "  --no-dynamic     skip the dynamic plan (SQ_OP_QUANTIZED_LINEAR, bf16 rows)\n"
       "  --no-peers       skip the peers (cuBLASLt fp8 rowwise with and without fast accumulation, bf16)\n"
+      "  --no-asym        skip the asymmetric methods (u8 operands with zero points: sq_asym, sq_dynamic_asym)\n"
+      "  --asym-all       the asymmetric methods on every row of both sets (default: sq_asym on the main set's\n"
+      "                   f32 and bf16 rows, sq_dynamic_asym on its bf16 rows)\n"
+      "  --no-engine      skip the engine methods (norm_quant, silu_quant, sq_chain, chain_bf16)\n"
       "  --energy         also time sq, cuBLASLt, cuBLASLt + scale and the peers sustained (about 1 s each,\n"
       "                   twice) with NVML's energy counter, on rows whose runs take >= 100 us\n"
       "  --write-schema PATH  write a JSON of this build's fields (one made-up row per dtype, no GPU) and exit\n",
@@ -147,6 +158,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--quick") o.quick = true;
     else if (a == "--no-dynamic") o.dynamic = false;
     else if (a == "--no-peers") o.peers = false;
+    else if (a == "--no-asym") o.asym = false;
+    else if (a == "--asym-all") o.asym_all = true;
+    else if (a == "--no-engine") o.engine = false;
     else if (a == "--energy") o.energy = true;
     else if (a == "--json") o.json_path = next();
     else if (a == "--write-schema") o.schema_path = next();
@@ -229,6 +243,12 @@ Methods make_methods(Env& env) {
   Method& int32 = *m.back();
   m.push_back(make_cublaslt_scaled(env, int32));
   m.push_back(make_sq_dynamic(env));
+  m.push_back(make_sq_asym(env));
+  m.push_back(make_sq_dynamic_asym(env));
+  m.push_back(make_norm_quant(env));
+  m.push_back(make_silu_quant(env));
+  m.push_back(make_sq_chain(env));
+  m.push_back(make_chain_bf16(env));
   m.push_back(make_read(env, false));
   m.push_back(make_read(env, true));
   m.push_back(make_cublaslt_fp8(env, true));
@@ -259,6 +279,35 @@ std::vector<unsigned char> pack_as(const OutDesc& d, const std::vector<double>& 
   return bytes;
 }
 
+// The asymmetric and engine methods of a row, when it has them: back-to-back times and ratios (issue 19: the
+// asymmetric / the symmetric method; issue 20: the fused quantizer's % of the copy bandwidth, the chain / the
+// dynamic plan and / the bf16 layer).
+void print_new_methods(const Results& res, const Row& r) {
+  std::string line;
+  auto b2b = [&](const char* key) { return res.timing(r, key).b2b_us; };
+  auto add = [&](const std::string& label, double us, double ratio_of) {
+    if (!std::isfinite(us)) return;
+    line += " | " + label + " " + cell(us, 0, 2) + " us";
+    if (std::isfinite(ratio_of)) line += " x" + cell(us / ratio_of, 0, 3);
+  };
+  add("asym b2b", b2b("sq_asym"), b2b(keys::kSq));
+  add("dyn-asym b2b", b2b("sq_dynamic_asym"), b2b(keys::kDynamic));
+  add("chain b2b", b2b("sq_chain"), b2b(keys::kDynamic));
+  if (std::isfinite(b2b("sq_chain")) && std::isfinite(b2b("chain_bf16")))
+    line += " (bf16 layer " + cell(b2b("chain_bf16"), 0, 2) + " us, x" + cell(b2b("chain_bf16") / b2b("sq_chain"), 0, 2) +
+            ")";
+  for (const char* key : {"norm_quant", "silu_quant"}) {
+    const int c = res.column(key);
+    const double us = b2b(key);
+    if (c < 0 || !std::isfinite(us)) continue;
+    const double floor_us = std::atof(r.cells[c].get(std::string(key) + "_floor_us").c_str());
+    line += " | " + std::string(key) + " b2b " + cell(us, 0, 2) + " us " + cell(100.0 * floor_us / us, 0, 1) +
+            "% of copy bw";
+  }
+  if (!line.empty()) std::printf("%-18s %6lld %6lld %6lld %-4s |%s\n", r.tag.c_str(), (long long)r.m, (long long)r.n,
+                                 (long long)r.k, r.out.c_str(), line.c_str() + 2);
+}
+
 void print_row(const Results& res, const Row& r) {
   const Timing sq = res.timing(r, keys::kSq), lt32 = res.timing(r, keys::kLtInt32);
   const Timing lts = res.timing(r, keys::kLtScaled), dyn = res.timing(r, keys::kDynamic);
@@ -276,6 +325,7 @@ void print_row(const Results& res, const Row& r) {
               std::isfinite(r.f64_vs_f32) ? " | f64/f32 " : "",
               std::isfinite(r.f64_vs_f32) ? cell(r.f64_vs_f32, 4, 2).c_str() : "", note == "null" ? "" : " | cuBLASLt ",
               note == "null" ? "" : note.c_str());
+  print_new_methods(res, r);
   std::fflush(stdout);
 }
 
@@ -356,7 +406,7 @@ Row run_row(ShapeRun& sr, const OutDesc& od, bool peer_row) {
   const size_t nm = sr.methods.size();
   const int sq = sr.res.column(keys::kSq);
   const RowScales sc(sr.env, sr.ops, od);
-  const RowOperands row{od, sc.ws.p, sc.rs.p, peer_row};
+  const RowOperands row{od, sc.ws.p, sc.rs.p, peer_row, sr.set.name == "main"};
   Row r;
   r.set = sr.set.name;
   r.tag = s.tag;
@@ -422,7 +472,7 @@ void run_peers(ShapeRun& sr, OutType peer_type, size_t first_row, size_t peer_ro
   if (tried.empty() || sq < 0) return;
   const OutDesc& od = out_desc(peer_type);
   const RowScales sc(sr.env, sr.ops, od);
-  const RowOperands row{od, sc.ws.p, sc.rs.p, true};
+  const RowOperands row{od, sc.ws.p, sc.rs.p, true, sr.set.name == "main"};
   Row& pr = sr.res.rows[peer_row];
   for (size_t i : tried)
     if (sr.methods[i]->setup(sr.ops, &row)) active.push_back(i);
@@ -505,6 +555,8 @@ int write_schema(const Options& opt) {
   res.info.device = "schema (made-up rows, no GPU)";
   res.info.timing = "made up";
   res.info.extra.push_back({"peers", "true"});
+  res.info.extra.push_back({"asym", "\"main f32 bf16\""});
+  res.info.extra.push_back({"engine", "true"});
   for (OutType t : opt.outs) {
     Row r;
     r.tag = "schema";
@@ -549,6 +601,9 @@ int main(int argc, char** argv) {
   env.l2_bytes = static_cast<size_t>(prop.l2CacheSize);
   env.dynamic = opt.dynamic;
   env.peers = opt.peers;
+  env.asym = opt.asym;
+  env.asym_all = opt.asym_all;
+  env.engine = opt.engine;
   CK_CUDA(cudaStreamCreateWithFlags(&env.stream, cudaStreamNonBlocking));
   env.diff = DevBuf(2 * sizeof(unsigned long long));
   Nvml nvml;
@@ -588,8 +643,9 @@ int main(int argc, char** argv) {
       std::ostringstream t;
       t << "*_us: median of CUDA-event-timed isolated runs queued behind a blocking kernel; *_b2b_us: median over "
            "batches of (event-timed " << kB2bMinRuns << ".." << kB2bMaxRuns << " consecutive runs) / runs, batches "
-           "queued behind a blocking kernel; buffers rotated past 2x L2; sq, cublaslt_scaled and sq_dynamic of a row "
-           "timed in " << kRounds << " interleaved rounds; the peers (cublaslt_fp8_fast, cublaslt_fp8, cublaslt_bf16) "
+           "queued behind a blocking kernel; buffers rotated past 2x L2; sq, cublaslt_scaled, sq_dynamic, sq_asym, "
+           "sq_dynamic_asym, norm_quant, silu_quant, sq_chain and chain_bf16 of a row (those that take it) timed in "
+           << kRounds << " interleaved rounds; the peers (cublaslt_fp8_fast, cublaslt_fp8, cublaslt_bf16) "
            "once per shape after its rows, interleaved with sq set up again on bf16 (else the first dtype): "
            "sq_peer_us, sq_peer_b2b_us on that row";
       in.timing = t.str();
@@ -602,6 +658,8 @@ int main(int argc, char** argv) {
                    std::to_string(set.max_runs) + "}";
     in.extra.push_back({"shape_sets", sets_json + "}"});
     in.extra.push_back({"peers", opt.peers ? "true" : "false"});
+    in.extra.push_back({"asym", opt.asym ? (opt.asym_all ? "\"all\"" : "\"main f32 bf16\"") : "false"});
+    in.extra.push_back({"engine", opt.engine ? "true" : "false"});
     in.extra.push_back({"cublaslt_version", std::to_string(cublasLtGetVersion())});
     in.extra.push_back({"cuda_runtime_version", std::to_string(runtime_version)});
     in.extra.push_back({"cuda_driver_version", std::to_string(driver_version)});
