@@ -86,8 +86,9 @@ struct QuantizeParams {
   int64_t ld_x;
   Dtype x_dtype;  // F16, BF16, F32, F64 (F64 only with kPlain); C = F64 for F64, else F32
   // kRmsNorm only: residual [m, k] of x_dtype or nullptr; residual_out [m, k] of x_dtype or nullptr
-  // (may equal residual or x exactly: the kernel reads each element before it writes it, and reads h
-  // back from residual_out, not x + residual, when residual_out aliases x); norm_weight [k] of x_dtype.
+  // (may equal residual or x exactly: v always uses the f32 h, never residual_out's rounded copy, so a
+  // kernel writes residual_out[k] only after its last read of x[k] and residual[k]); norm_weight [k] of
+  // x_dtype.
   const void* residual;
   int64_t ld_residual;
   void* residual_out;

@@ -30,7 +30,8 @@
  *   in the epilogue (integer arithmetic modulo 2^32), with Sa[m] = sum_k a[m,k] and
  *   Sw[n] = sum_k w[n,k]. Sw comes from the caller (args->weight_sums, computed once
  *   per weight by sq_weight_sums); Sa from args->act_sums when given, else from the
- *   library's quantizer (QUANTIZED_LINEAR) or a pre-pass into the workspace.
+ *   library's quantizer (QUANTIZED_LINEAR) or a pre-pass into the workspace. With sums
+ *   that are not the true ones the result is unspecified (host and GPU still agree).
  *   rs[m], the row (activation) scale in T:
  *     SMOOTHQUANT_LINEAR: (T)desc.act_scale (one RNE), also written to act_scale_scratch[m]
  *     QUANTIZED_LINEAR:   the per-token scale of its quantizer, written to act_scale_scratch[m]
@@ -56,7 +57,8 @@
  *   QUANTIZE_*, QUANTIZED_LINEAR: v[k] = smooth ? (C)x[m,k] / (C)smooth[k] : (C)x[m,k]
  *   RMSNORM_QUANTIZE, SILU_MUL_QUANTIZE: v[k] as written below (C = f32)
  * q's dtype Q is S8 (range [qmin, qmax] = [-128, 127]) or U8 ([0, 255]); sat_Q clamps to
- * that range; rne(t) rounds t to an integer, half to even. S = the scale dtype
+ * that range; rne(t) rounds t to an integer, half to even; in every mode a NaN v[k] gives
+ * q = za (the row's zero point, 0 when none). S = the scale dtype
  * (scale_dtype; T for QUANTIZED_LINEAR). Per quant_mode:
  *   SQ_QUANT_STATIC: q[m,k] = sat_Q(rne(v[k] / (C)act_scale) + (C)za), za = desc.act_zero_point
  *     (0 by default); a NaN v gives za, +Inf gives qmax, -Inf gives qmin.
@@ -83,13 +85,14 @@
  *   SQ_QUANT_FROM_ABSMAX: DYNAMIC with amax = args->absmax[m] (C) given by the caller, used as
  *     it is: a NaN of any sign or payload gives the canonical NaN scale, and any value whose
  *     scale is not finite and > 0 (+Inf, +-0, negative) gives q 0 with the scale computed.
- *     ABSMAX on each of R slices of a row's K, a NaN-propagating element-wise max of the
+ *     ABSMAX on each of R slices of a row's K (QUANTIZE_DYNAMIC, SILU_MUL_QUANTIZE; not
+ *     RMSNORM_QUANTIZE, whose r needs the whole row), a NaN-propagating element-wise max of the
  *     R results (e.g. an unsigned integer max of the bit patterns: amax is never negative),
  *     then FROM_ABSMAX on each slice gives the scales and q that DYNAMIC gives on the whole
  *     row: how tensor-parallel ranks agree on the per-token scale. (The total K of summed
  *     S32 partials must stay within the plans' max_k.)
- *   act_sums[m] = sum_k q[m,k] (int32), written when args->act_sums != NULL by every mode
- *   that writes q.
+ *   act_sums[m] = sum_k q[m,k] (int32, modulo 2^32), written when args->act_sums != NULL by
+ *   every mode that writes q.
  *
  * ---- SQ_OP_RMSNORM_QUANTIZE (x, residual, norm_weight of act_dtype D in {F16, BF16, F32}):
  *   h[k]  = residual ? (float)x[m,k] + (float)residual[m,k] : (float)x[m,k]     (f32, RNE)
@@ -105,6 +108,7 @@
  * ---- SQ_OP_SILU_MUL_QUANTIZE (x = [M, 2K] of D in {F16, BF16, F32}: gate then up):
  *   g = (float)x[m,k], u = (float)x[m,K+k]
  *   v[k] = (g / (1.0f + sq_exp(-g))) * u, then / (float)smooth[k] when smooth != NULL
+ *   (as written: g = -Inf gives NaN; g below about -88.7 gives -0 * u)
  *   then the quantizer of quant_mode on v.
  *   sq_exp(t), f32 (not a GPU intrinsic: the same operations on host and GPU; within 2 ulp
  *   of exp): NaN -> NaN; t > 88.72283935546875 -> +Inf; t < -103.972084045410156 -> +0;
@@ -453,7 +457,8 @@ SQ_API sq_status sq_plan_kernel_name(sq_plan plan, int64_t m, const char** name)
  * graph; kernel faults surface later on the stream. Host family: runs now on host
  * pointers, `stream` ignored. Checks nulls, sizes, M range, strides, alignment and
  * aliasing on every call (not memory spaces: see sq_plan_can_implement). workspace must
- * be at least sq_plan_workspace_size bytes, 16-byte aligned (NULL when 0 is needed).
+ * be at least sq_plan_workspace_size bytes, 16-byte aligned; NULL when that is 0 or the
+ * run does not need it (see sq_plan_workspace_size).
  */
 SQ_API sq_status sq_plan_run(sq_plan plan, sq_stream stream, void* workspace,
                              size_t workspace_bytes, const sq_run_args* args);
