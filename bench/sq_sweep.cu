@@ -93,6 +93,8 @@ class Operands {
     p_.out = out_;
     p_.ld_out = n;
     p_.dtype = dt;
+    p_.act_type = sq::kernels::Dtype::S8;  // symmetric s8 x s8, as the 0.1 plans
+    p_.weight_type = sq::kernels::Dtype::S8;
     p_.programmatic = true;  // as the static plan on sm_90
   }
   ~Operands() {

@@ -113,6 +113,8 @@ class VariantOperands {
     p_.out = out_;
     p_.ld_out = s.n;
     p_.dtype = dt;
+    p_.act_type = sq::kernels::Dtype::S8;  // symmetric s8 x s8, as the 0.1 plans
+    p_.weight_type = sq::kernels::Dtype::S8;
     p_.programmatic = programmatic;
   }
   ~VariantOperands() {

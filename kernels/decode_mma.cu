@@ -2,7 +2,7 @@
 // aligned16 shapes only (src/ validates and dispatches; nothing is checked here).
 //
 // Layout of the work (see decode_mma.hpp):
-//   out^T = W * act^T with mma.sync.m16n8k32.row.col.s32.s8.s8.s32:
+//   out^T = W * act^T with mma.sync.m16n8k32.row.col.s32.<weight type>.<act type>.s32 (each s8 or u8):
 //     A = 16 weight rows x 32 of K, B = 32 of K x 8 tokens, C = 16 rows x 8 tokens (int32).
 //   One CTA = kRowWarps row tiles of 16 weight rows x all of K, kWarps warps: warp w computes row
 //   tile w % kRowWarps over the K chunks of its K group w / kRowWarps. K is cut into 64-byte
@@ -16,7 +16,8 @@
 //   accumulation does not see: for lane quad q, mma 0 takes bytes [16q, 16q + 8) and mma 1
 //   bytes [16q + 8, 16q + 16) of the chunk.
 //   The K groups' exact int32 partials meet in shared memory and are summed in K-group order,
-//   then the scale epilogue (epilogue.cuh) writes out, bounds-checked on N and M.
+//   then the zero-point correction (p.zero_points) and the scale epilogue (epilogue.cuh; or the S32
+//   output) write out, bounds-checked on N and M.
 // Programmatic dependent launch (PDL): when src/ sets LinearParams::programmatic, the launcher takes
 // the kPdl instantiation with programmatic stream serialization: its CTAs may start while the previous
 // kernel on the stream still runs, prefetch to L2 the weight bytes of their first loop iteration (a
@@ -32,6 +33,7 @@
 
 #include "epilogue.cuh"
 #include "launch.hpp"
+#include "mma_sync.cuh"
 #include "variant_glue.cuh"
 
 namespace sq {
@@ -111,12 +113,11 @@ __device__ __forceinline__ void wait_for_producer() {
 #endif
 }
 
-__device__ __forceinline__ void mma_s8(int32_t (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
-                                       uint32_t a3, uint32_t b0, uint32_t b1) {
-  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};"
-      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+// The weight is the mma's A operand (type W) and the activations its B operand (type A).
+template <Dtype A, Dtype W>
+__device__ __forceinline__ void mma_i8(int32_t (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                       uint32_t b0, uint32_t b1) {
+  mma_m16n8k32<W, A, /*kVolatile=*/false>(c, a0, a1, a2, a3, b0, b1);
 }
 
 // The shape of one instantiation.
@@ -138,7 +139,43 @@ struct CtaShape {
 };
 
 // kPdl: the programmatic-dependent instantiation (see the top of this file).
-template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
+// The epilogue of the CTA's outputs (tiles token tiles x kCtaRows weight rows) from the K groups'
+// partials: their exact sum in K-group order, the zero-point correction (p.zero_points), then the scale
+// epilogue (kScaled) or the accumulator's bits (the S32 output).
+template <typename T, bool kScaled, Dtype A, Dtype W, int kKGroups, int kCtaRows, int kThreads, typename Partial>
+__device__ __forceinline__ void store_outputs(const LinearParams& p, const Partial& partial, int tiles,
+                                              int64_t cta_row0) {
+  using E = Epi<T>;
+  using C = typename E::C;
+  const T* weight_scale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  const bool has_bias = kScaled && bias != nullptr;
+  T* out = static_cast<T*>(p.out);
+  const int outputs = tiles * kTokensPerTile * kCtaRows;
+#pragma unroll 1
+  for (int i = static_cast<int>(threadIdx.x); i < outputs; i += kThreads) {
+    const int r = i % kCtaRows;
+    const int tok = i / kCtaRows;
+    const int64_t row = cta_row0 + r;
+    if (tok < p.m && row < p.n) {
+      int32_t sum = 0;
+#pragma unroll
+      for (int g = 0; g < kKGroups; ++g) sum += partial[g][tok][r];  // exact, fixed order
+      // Output row tok, output column (weight row) row.
+      if (p.zero_points)
+        sum = apply_zero_points(sum, row_zero_point<A>(p, tok), col_zero_point<W>(p, static_cast<int32_t>(row)));
+      C rs = C(0), col = C(0), b = C(0);
+      if constexpr (kScaled) {
+        rs = row_scale_of<T>(p, tok);
+        col = E::to_c(weight_scale[row]);
+        b = has_bias ? E::to_c(bias[row]) : C(0);
+      }
+      out[static_cast<int64_t>(tok) * p.ld_out + row] = output_of<T, kScaled>(sum, rs, col, has_bias, b);
+    }
+  }
+}
+
+template <typename T, Dtype A, Dtype W, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
 __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThreads,
                                   CtaShape<kTokenTiles, kRowWarps, kWarps>::kMinCtasPerSm)
     decode_mma_kernel(const LinearParams p) {
@@ -176,8 +213,8 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
     wait_for_producer();  // act and row_scale are the quantizer's; nothing is written before this
   }
 
-  // Fused scratch fill: CTA 0 writes row_scale_out[0..m) once.
-  if (p.row_scale_out != nullptr && blockIdx.x == 0 && static_cast<int>(threadIdx.x) < m) {
+  // Fused scratch fill: CTA 0 writes row_scale_out[0..m) once (never with the S32 output).
+  if (p.row_scale_out != nullptr && blockIdx.x == 0 && static_cast<int>(threadIdx.x) < m && !accumulator_only<T>(p)) {
     static_cast<T*>(p.row_scale_out)[threadIdx.x] = E::from_bits(p.static_scale_bits);
   }
 
@@ -223,8 +260,8 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
 #pragma unroll
       for (int t = 0; t < kTokenTiles; ++t) {
         if (t < tiles) {  // warp-uniform
-          mma_s8(acc[t], wl[u].x, wh[u].x, wl[u].y, wh[u].y, av[u][t].x, av[u][t].y);
-          mma_s8(acc[t], wl[u].z, wh[u].z, wl[u].w, wh[u].w, av[u][t].z, av[u][t].w);
+          mma_i8<A, W>(acc[t], wl[u].x, wh[u].x, wl[u].y, wh[u].y, av[u][t].x, av[u][t].y);
+          mma_i8<A, W>(acc[t], wl[u].z, wh[u].z, wl[u].w, wh[u].w, av[u][t].z, av[u][t].w);
         }
       }
     }
@@ -244,26 +281,9 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
   }
   __syncthreads();
 
-  const T* weight_scale = static_cast<const T*>(p.weight_scale);
-  const T* bias = static_cast<const T*>(p.bias);
-  const bool has_bias = bias != nullptr;
-  T* out = static_cast<T*>(p.out);
-  const int outputs = tiles * kTokensPerTile * kCtaRows;
-#pragma unroll 1
-  for (int i = static_cast<int>(threadIdx.x); i < outputs; i += kThreads) {
-    const int r = i % kCtaRows;
-    const int tok = i / kCtaRows;
-    const int64_t row = cta_row0 + r;
-    if (tok < m && row < n) {
-      int32_t sum = 0;
-#pragma unroll
-      for (int g = 0; g < kKGroups; ++g) sum += partial[g][tok][r];  // exact, fixed order
-      const C col = E::to_c(weight_scale[row]);
-      const C b = has_bias ? E::to_c(bias[row]) : C(0);
-      out[static_cast<int64_t>(tok) * p.ld_out + row] =
-          scale_acc<T>(sum, row_scale_of<T>(p, tok), col, has_bias, b);
-    }
-  }
+  with_output_mode<T>(p, [&](auto scaled) {
+    store_outputs<T, decltype(scaled)::value, A, W, kKGroups, kCtaRows, kThreads>(p, partial, tiles, cta_row0);
+  });
 }
 
 // Whether the decode kernels may be launched as programmatic dependents. Set by prepare (once
@@ -290,36 +310,38 @@ constexpr bool has_pdl() {
   return kTokenTiles * kTokensPerTile <= kPdlMaxTokens;
 }
 
-// One variant's glue: its CTA shape, prepare (every T, the kPdl instantiations too) and launch.
-template <typename T, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
-constexpr auto kKernel = &decode_mma_kernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
+// One variant's glue: its CTA shape, prepare (every T and operand pair, the kPdl instantiations too) and
+// launch.
+template <typename T, Dtype A, Dtype W, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
+constexpr auto kKernel = &decode_mma_kernel<T, A, W, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
 
 template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
 struct Decode {
   using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
-  template <typename T, bool kPdl>
+  template <typename T, Dtype A, Dtype W, bool kPdl>
   static constexpr auto kernel() {
-    return kKernel<T, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
+    return kKernel<T, A, W, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
   }
 
   // Fails when the binary has no image for the device; notes (kPdl) whether that image waits for a
   // programmatic dependency; opts in to more than the default shared memory where needed.
-  template <typename T, bool kPdl>
+  template <typename T, Dtype A, Dtype W, bool kPdl>
   static cudaError_t prepare_instance() {
     cudaFuncAttributes attr;
-    const cudaError_t e = cudaFuncGetAttributes(&attr, kernel<T, kPdl>());
+    const cudaError_t e = cudaFuncGetAttributes(&attr, kernel<T, A, W, kPdl>());
     if (e != cudaSuccess) return e;
     if (kPdl) note_image(attr);
-    return prepare_kernel<kernel<T, kPdl>()>(S::kSmemBytes);
+    return prepare_kernel<kernel<T, A, W, kPdl>()>(S::kSmemBytes);
   }
 
   static cudaError_t prepare() {
-    return for_each_dtype([](auto t) -> cudaError_t {
+    return for_each_instance([](auto t, auto ops) -> cudaError_t {
       using T = typename decltype(t)::type;
-      const cudaError_t e = prepare_instance<T, false>();
+      constexpr Dtype A = decltype(ops)::kAct, W = decltype(ops)::kWeight;
+      const cudaError_t e = prepare_instance<T, A, W, false>();
       if constexpr (has_pdl<kTokenTiles>()) {
         if (e != cudaSuccess) return e;
-        return prepare_instance<T, true>();
+        return prepare_instance<T, A, W, true>();
       }
       return e;
     });
@@ -336,12 +358,13 @@ struct Decode {
     bool pdl = false;
     if constexpr (has_pdl<kTokenTiles>()) pdl = p.programmatic && g_pdl_state.load(std::memory_order_relaxed) == kPdlOn;
     cfg.programmatic = pdl;
-    const KernelRef k = kernel_for(p.dtype, [pdl](auto t) {
+    const KernelRef k = kernel_for(p, [pdl](auto t, auto ops) {
       using T = typename decltype(t)::type;
+      constexpr Dtype A = decltype(ops)::kAct, W = decltype(ops)::kWeight;
       if constexpr (has_pdl<kTokenTiles>()) {
-        if (pdl) return kernel_ref<kernel<T, true>()>();
+        if (pdl) return kernel_ref<kernel<T, A, W, true>()>();
       }
-      return kernel_ref<kernel<T, false>()>();
+      return kernel_ref<kernel<T, A, W, false>()>();
     });
     return kernels::launch(k, cfg, p);
   }

@@ -1,7 +1,9 @@
 // Small-M (decode) W8A8 linear kernels (kernels/decode_mma.cu), the small-M choice of both GPU families.
-// What: out^T = W * act^T with mma.sync m16n8k32 s8 (16 weight rows x 8 tokens per instruction). A CTA
+// What: out^T = W * act^T with mma.sync m16n8k32 (16 weight rows x 8 tokens per instruction; the weight
+//   is its A operand, act its B operand, each s8 or u8: one instantiation per T and operand pair). A CTA
 //   owns 16 or 32 weight rows and all of K; its warps split K and sum their exact int32 partials in
-//   shared memory in a fixed order (no atomics, no global workspace). Bound by streaming the weight once.
+//   shared memory in a fixed order (no atomics, no global workspace), then the zero-point correction and
+//   the scale epilogue of epilogue.cuh (or the S32 output). Bound by streaming the weight once.
 // Variants "decode_mma_r<weight rows per CTA>_t<largest M>": token buckets of 16, 32 and 64 rows (each
 //   computes only the n8 token tiles that hold rows of M), each with 16-row CTAs and "wide" 32-row CTAs
 //   (half the activation reads from L2, half the CTAs); 2 CTAs per SM.

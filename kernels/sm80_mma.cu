@@ -1,5 +1,6 @@
 // The portable tensor-core family (see sm80_mma.hpp): acc = act[M,K] x weight[N,K]^T in int32
-// with mma.sync m16n8k32 s8, then the scale epilogue of epilogue.cuh, stored straight to global.
+// with mma.sync m16n8k32 (act as A, weight as B, each s8 or u8), then the zero-point correction and the
+// scale epilogue of epilogue.cuh, stored straight to global.
 //
 // Shared memory: each stage holds an A tile [BM][BK] and a B tile [BN][BK] of int8, K
 // contiguous, in rows of BK = 64 or 128 bytes (4 or 8 chunks of 16 bytes) with an XOR chunk
@@ -8,7 +9,7 @@
 // conflict-free as well (compute-sanitizer racecheck: clean).
 //
 // Fragments: ldmatrix.x4 (b16 view) hands thread t the 4 bytes at row t/4, bytes 4*(t%4) of each
-// 8x16-byte matrix, which is exactly the s8 A (row) and B (col) operand layout of m16n8k32.
+// 8x16-byte matrix, which is exactly the 8-bit A (row) and B (col) operand layout of m16n8k32.
 #include "sm80_mma.hpp"
 
 #include <climits>
@@ -17,6 +18,7 @@
 
 #include "epilogue.cuh"
 #include "launch.hpp"
+#include "mma_sync.cuh"
 #include "variant_glue.cuh"
 
 namespace sq {
@@ -113,13 +115,10 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
                : "r"(addr));
 }
 
-__device__ __forceinline__ void mma_s8(int32_t (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                       uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+// act (A, row) x weight (B, col), of operand types A and W.
+template <Dtype A, Dtype W>
+__device__ __forceinline__ void mma_i8(int32_t (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  mma_m16n8k32<A, W, /*kVolatile=*/true>(c, a[0], a[1], a[2], a[3], b0, b1);
 }
 
 // The 16-byte chunk that thread tid moves in its i-th load of a tile: row r, chunk c of the row.
@@ -195,7 +194,7 @@ __device__ __forceinline__ void store_regs_generic(uint8_t* tile, const uint4 (&
 }
 
 // ---------------------------------------------------------------- math on one smem stage
-template <class Cfg>
+template <Dtype A, Dtype W, class Cfg>
 __device__ __forceinline__ void mma_stage(const uint8_t* stage, int warp_m, int warp_n, int lane,
                                           int32_t (&acc)[Cfg::MI][Cfg::NI][4]) {
   const uint8_t* sa = stage;
@@ -235,7 +234,7 @@ __device__ __forceinline__ void mma_stage(const uint8_t* stage, int warp_m, int 
     for (int mi = 0; mi < Cfg::MI; ++mi)
 #pragma unroll
       for (int ni = 0; ni < Cfg::NI; ++ni)
-        mma_s8(acc[mi][ni], a[ks % 2][mi], b[ks % 2][ni][0], b[ks % 2][ni][1]);
+        mma_i8<A, W>(acc[mi][ni], a[ks % 2][mi], b[ks % 2][ni][0], b[ks % 2][ni][1]);
   }
 }
 
@@ -244,8 +243,96 @@ struct alignas(2 * sizeof(T)) Pair {
   T x, y;
 };
 
+// ---------------------------------------------------------------- the epilogue
+// The accumulator fragment: acc[mi][ni][2h + e] is row row_base + 16 mi + 8 h, column col_base + 8 ni + e.
+
+// The zero-point correction of the fragment, in place (p.zero_points).
+template <Dtype A, Dtype W, class Cfg>
+__device__ __forceinline__ void apply_fragment_zero_points(const LinearParams& p, int32_t (&acc)[Cfg::MI][Cfg::NI][4],
+                                                           int64_t row_base, int64_t col_base) {
+  RowZeroPoint rz[Cfg::MI][2];
+#pragma unroll
+  for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t r = row_base + mi * kMmaM + h * 8;
+      rz[mi][h] = r < p.m ? row_zero_point<A>(p, static_cast<int32_t>(r)) : RowZeroPoint{0u, 0u};
+    }
+#pragma unroll
+  for (int ni = 0; ni < Cfg::NI; ++ni) {
+    const int64_t c0 = col_base + ni * kMmaN;
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const ColZeroPoint cz = c0 + e < p.n ? col_zero_point<W>(p, static_cast<int32_t>(c0 + e)) : ColZeroPoint{0u, 0u};
+#pragma unroll
+      for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) acc[mi][ni][2 * h + e] = apply_zero_points(acc[mi][ni][2 * h + e], rz[mi][h], cz);
+    }
+  }
+}
+
+// Scales (kScaled) or passes through (the S32 output) the fragment and stores it, bounds-checked on M and N.
+template <typename T, bool kScaled, class Cfg>
+__device__ __forceinline__ void store_fragment(const LinearParams& p, const int32_t (&acc)[Cfg::MI][Cfg::NI][4],
+                                               int64_t row_base, int64_t col_base) {
+  using E = Epi<T>;
+  using C = typename E::C;
+  const bool has_bias = kScaled && p.bias != nullptr;
+  const T* wscale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  T* out = static_cast<T*>(p.out);
+  const bool pair_ok =
+      (reinterpret_cast<uintptr_t>(p.out) % sizeof(Pair<T>)) == 0 && (p.ld_out % 2) == 0;
+
+  C rscale[Cfg::MI][2];
+#pragma unroll
+  for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t r = row_base + mi * kMmaM + h * 8;
+      rscale[mi][h] = kScaled && r < p.m ? row_scale_of<T>(p, static_cast<int32_t>(r)) : C(0);
+    }
+
+#pragma unroll
+  for (int ni = 0; ni < Cfg::NI; ++ni) {
+    const int64_t c0 = col_base + ni * kMmaN;
+    C cs[2] = {C(0), C(0)};
+    C cb[2] = {C(0), C(0)};
+    if constexpr (kScaled) {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        if (c0 + j < p.n) {
+          cs[j] = E::to_c(wscale[c0 + j]);
+          if (has_bias) cb[j] = E::to_c(bias[c0 + j]);
+        }
+      }
+    }
+#pragma unroll
+    for (int mi = 0; mi < Cfg::MI; ++mi)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int64_t r = row_base + mi * kMmaM + h * 8;
+        if (r >= p.m || c0 >= p.n) continue;
+        const T v0 = output_of<T, kScaled>(acc[mi][ni][2 * h], rscale[mi][h], cs[0], has_bias, cb[0]);
+        const T v1 = output_of<T, kScaled>(acc[mi][ni][2 * h + 1], rscale[mi][h], cs[1], has_bias, cb[1]);
+        T* dst = out + r * p.ld_out + c0;
+        if (c0 + 1 < p.n) {
+          if (pair_ok) {
+            *reinterpret_cast<Pair<T>*>(dst) = Pair<T>{v0, v1};
+          } else {
+            dst[0] = v0;
+            dst[1] = v1;
+          }
+        } else {
+          dst[0] = v0;
+        }
+      }
+  }
+}
+
 // ---------------------------------------------------------------- the kernel
-template <typename T, class Cfg>
+template <typename T, Dtype A, Dtype W, class Cfg>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
     sm80_mma_kernel(const LinearParams p) {
   using E = Epi<T>;
@@ -271,8 +358,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
   const int warp_m = warp / Cfg::WARPS_N;
   const int warp_n = warp % Cfg::WARPS_N;
 
-  // Fused scratch fill: the first N tile owns rows [bm, bm + BM).
-  if (p.row_scale_out != nullptr && tn == 0) {
+  // Fused scratch fill: the first N tile owns rows [bm, bm + BM) (never with the S32 output).
+  if (p.row_scale_out != nullptr && tn == 0 && !accumulator_only<T>(p)) {
     T* rs_out = static_cast<T*>(p.row_scale_out);
     const T v = E::from_bits(p.static_scale_bits);
     for (int i = tid; i < Cfg::BM; i += Cfg::kThreads)
@@ -315,7 +402,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
                                                     tid);
       }
       cp_async_commit();
-      mma_stage<Cfg>(smem + (kt % Cfg::STAGES) * Cfg::kStageBytes, warp_m, warp_n, lane, acc);
+      mma_stage<A, W, Cfg>(smem + (kt % Cfg::STAGES) * Cfg::kStageBytes, warp_m, warp_n, lane, acc);
     }
     cp_async_wait<0>();
   } else {
@@ -334,7 +421,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
         load_regs_generic<Cfg>(rb, p.weight, p.ld_weight, p.n, p.k, bn, (kt + 1) * Cfg::BK,
                                tid);
       }
-      mma_stage<Cfg>(smem + (kt % 2) * Cfg::kStageBytes, warp_m, warp_n, lane, acc);
+      mma_stage<A, W, Cfg>(smem + (kt % 2) * Cfg::kStageBytes, warp_m, warp_n, lane, acc);
       if (more) {
         uint8_t* st = smem + ((kt + 1) % 2) * Cfg::kStageBytes;
         store_regs_generic<Cfg>(st, ra, tid);
@@ -349,64 +436,19 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
   const int t4 = lane % 4;
   const int64_t row_base = bm + warp_m * Cfg::WM + g;
   const int64_t col_base = bn + warp_n * Cfg::WN + t4 * 2;
-  const bool has_bias = p.bias != nullptr;
-  const T* wscale = static_cast<const T*>(p.weight_scale);
-  const T* bias = static_cast<const T*>(p.bias);
-  T* out = static_cast<T*>(p.out);
-  const bool pair_ok =
-      (reinterpret_cast<uintptr_t>(p.out) % sizeof(Pair<T>)) == 0 && (p.ld_out % 2) == 0;
-
-  C rscale[Cfg::MI][2];
-#pragma unroll
-  for (int mi = 0; mi < Cfg::MI; ++mi)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int64_t r = row_base + mi * kMmaM + h * 8;
-      rscale[mi][h] = r < p.m ? row_scale_of<T>(p, static_cast<int32_t>(r)) : C(0);
-    }
-
-#pragma unroll
-  for (int ni = 0; ni < Cfg::NI; ++ni) {
-    const int64_t c0 = col_base + ni * kMmaN;
-    C cs[2] = {C(0), C(0)};
-    C cb[2] = {C(0), C(0)};
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      if (c0 + j < p.n) {
-        cs[j] = E::to_c(wscale[c0 + j]);
-        if (has_bias) cb[j] = E::to_c(bias[c0 + j]);
-      }
-    }
-#pragma unroll
-    for (int mi = 0; mi < Cfg::MI; ++mi)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int64_t r = row_base + mi * kMmaM + h * 8;
-        if (r >= p.m || c0 >= p.n) continue;
-        const T v0 = scale_acc<T>(acc[mi][ni][2 * h], rscale[mi][h], cs[0], has_bias, cb[0]);
-        const T v1 = scale_acc<T>(acc[mi][ni][2 * h + 1], rscale[mi][h], cs[1], has_bias, cb[1]);
-        T* dst = out + r * p.ld_out + c0;
-        if (c0 + 1 < p.n) {
-          if (pair_ok) {
-            *reinterpret_cast<Pair<T>*>(dst) = Pair<T>{v0, v1};
-          } else {
-            dst[0] = v0;
-            dst[1] = v1;
-          }
-        } else {
-          dst[0] = v0;
-        }
-      }
-  }
+  if (p.zero_points) apply_fragment_zero_points<A, W, Cfg>(p, acc, row_base, col_base);
+  with_output_mode<T>(p, [&](auto scaled) {
+    store_fragment<T, decltype(scaled)::value, Cfg>(p, acc, row_base, col_base);
+  });
 }
 
 // ---------------------------------------------------------------- host side
-// One variant's glue: prepare every T's instantiation (shared-memory opt-in, the carveout, the launch
-// handle); launch one grid of tiles.
+// One variant's glue: prepare every instantiation (T x operand pair: shared-memory opt-in, the carveout, the
+// launch handle); launch one grid of tiles.
 template <class Cfg>
 cudaError_t prepare_cfg() {
-  return for_each_dtype([](auto t) -> cudaError_t {
-    constexpr auto kernel = &sm80_mma_kernel<typename decltype(t)::type, Cfg>;
+  return for_each_instance([](auto t, auto ops) -> cudaError_t {
+    constexpr auto kernel = &sm80_mma_kernel<typename decltype(t)::type, decltype(ops)::kAct, decltype(ops)::kWeight, Cfg>;
     const cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
                                                cudaFuncAttributePreferredSharedMemoryCarveout,
                                                cudaSharedmemCarveoutMaxShared);
@@ -427,8 +469,9 @@ cudaError_t launch_cfg(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t 
   cfg.block = Cfg::kThreads;
   cfg.smem = Cfg::kSmemBytes;
   cfg.stream = stream;
-  const KernelRef k =
-      kernel_for(p.dtype, [](auto t) { return kernel_ref<&sm80_mma_kernel<typename decltype(t)::type, Cfg>>(); });
+  const KernelRef k = kernel_for(p, [](auto t, auto ops) {
+    return kernel_ref<&sm80_mma_kernel<typename decltype(t)::type, decltype(ops)::kAct, decltype(ops)::kWeight, Cfg>>();
+  });
   return launch(k, cfg, p);
 }
 

@@ -1,5 +1,7 @@
-// The portable tensor-core family: W8A8 linear with mma.sync m16n8k32 s8 (sm_80 and later),
-// kernels/sm80_mma.cu. Each variant is valid for every M >= 1, N >= 1 and 1 <= K <= SQ_MAX_K.
+// The portable tensor-core family: W8A8 linear with mma.sync m16n8k32 (act as A, weight as B, each s8 or
+// u8: one instantiation per T and operand pair; sm_80 and later), kernels/sm80_mma.cu; the zero-point
+// correction and the scale epilogue of epilogue.cuh (or the S32 output) on the accumulators. Each variant
+// is valid for every M >= 1, N >= 1 and 1 <= K <= SQ_MAX_K.
 // Variants:
 //   kSm80Large   "sm80_mma_128x256x64_s4"       aligned16; 8 warps of 64x64, 4-stage cp.async ring (96 KiB)
 //   kSm80Medium  "sm80_mma_64x128x128_s3"       aligned16; 4 warps of 32x64, 3 stages (72 KiB)

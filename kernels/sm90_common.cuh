@@ -193,7 +193,10 @@ __device__ __forceinline__ uint64_t make_desc_sw128(uint32_t smem_addr) {
 // Descriptor start-address units per K step of 32 bytes.
 constexpr uint64_t kDescKStep = kWgmmaK >> 4;
 
-// wgmma.mma_async m64nNk32 s32.s8.s8, A and B from shared memory. accumulate == 0 overwrites d.
+// wgmma.mma_async m64nNk32 s32.<A type>.<B type> (each s8 or u8), A (the activations) and B (the weight)
+// from shared memory. accumulate == 0 overwrites d. Without .satfinite the s32 accumulation wraps modulo
+// 2^32 (PTX ISA, wgmma.mma_async: "the accumulated value is wrapped"); the plans' max_k keeps every exact
+// sum in range.
 template <int N> struct Wgmma;
 
 // The operand text of the accumulator fragment, in blocks of 16 registers: the register list of
@@ -226,20 +229,33 @@ template <int N> struct Wgmma;
 #define SQ_WGMMA_OPS_8 SQ_WGMMA_OPS_7, SQ_WGMMA_O16(112)
 
 // One specialization: N / 2 = 16 * BLOCKS accumulator registers per thread (operands %0 ..), then the
-// two descriptors and the scale-d flag, whose operand numbers DESC_A, DESC_B and SCALE_D follow them.
+// two descriptors and the scale-d flag, whose operand numbers DESC_A, DESC_B and SCALE_D follow them;
+// mma<A, B> is the instruction of operand types A, B (SQ_WGMMA_ASM: one per pair).
+#define SQ_WGMMA_ASM(N, BLOCKS, DESC_A, DESC_B, SCALE_D, TYPES)                                        \
+  asm volatile(                                                                                      \
+      "{\n.reg .pred p;\n"                                                                           \
+      "setp.ne.b32 p, " SCALE_D ", 0;\n"                                                             \
+      "wgmma.mma_async.sync.aligned.m64n" #N "k32.s32." TYPES " "                                    \
+      "{" SQ_WGMMA_REGS_##BLOCKS "}, " DESC_A ", " DESC_B ", p;\n}\n"                                \
+      : SQ_WGMMA_OPS_##BLOCKS                                                                        \
+      : "l"(desc_a), "l"(desc_b), "r"(accumulate))
 #define SQ_WGMMA_SPECIALIZATION(N, BLOCKS, DESC_A, DESC_B, SCALE_D)                                    \
   template <> struct Wgmma<N> {                                                                      \
     static constexpr int kAccRegs = (N) / 2;                                                         \
     static_assert(kAccRegs == 16 * (BLOCKS), "16 accumulator registers per operand block");          \
+    template <Dtype A, Dtype B>                                                                      \
     __device__ static __forceinline__ void mma(int32_t (&d)[kAccRegs], uint64_t desc_a, uint64_t desc_b, \
                                                int32_t accumulate) {                                 \
-      asm volatile(                                                                                  \
-          "{\n.reg .pred p;\n"                                                                       \
-          "setp.ne.b32 p, " SCALE_D ", 0;\n"                                                         \
-          "wgmma.mma_async.sync.aligned.m64n" #N "k32.s32.s8.s8 "                                    \
-          "{" SQ_WGMMA_REGS_##BLOCKS "}, " DESC_A ", " DESC_B ", p;\n}\n"                            \
-          : SQ_WGMMA_OPS_##BLOCKS                                                                    \
-          : "l"(desc_a), "l"(desc_b), "r"(accumulate));                                              \
+      static_assert((A == Dtype::S8 || A == Dtype::U8) && (B == Dtype::S8 || B == Dtype::U8), "8-bit"); \
+      if constexpr (A == Dtype::S8 && B == Dtype::S8) {                                              \
+        SQ_WGMMA_ASM(N, BLOCKS, DESC_A, DESC_B, SCALE_D, "s8.s8");                                   \
+      } else if constexpr (A == Dtype::S8 && B == Dtype::U8) {                                       \
+        SQ_WGMMA_ASM(N, BLOCKS, DESC_A, DESC_B, SCALE_D, "s8.u8");                                   \
+      } else if constexpr (A == Dtype::U8 && B == Dtype::S8) {                                       \
+        SQ_WGMMA_ASM(N, BLOCKS, DESC_A, DESC_B, SCALE_D, "u8.s8");                                   \
+      } else {                                                                                       \
+        SQ_WGMMA_ASM(N, BLOCKS, DESC_A, DESC_B, SCALE_D, "u8.u8");                                   \
+      }                                                                                              \
     }                                                                                                \
   };
 
@@ -301,17 +317,17 @@ struct StageRing {
   // Consumer warpgroup: accumulates `blocks` consecutive stages into acc with the 64 rows of A at
   // byte a_offset of each A tile (one wgmma group kept in flight; a stage is released once the
   // next group is issued and it is done). A: whether the first wgmma overwrites acc or accumulates
-  // onto it. Advances pos.
-  template <Accumulate A, int BN>
+  // onto it; TA, TB: the operand types of A and B. Advances pos.
+  template <Accumulate A, int BN, Dtype TA, Dtype TB>
   __device__ __forceinline__ void mma_blocks(Pos& pos, uint32_t a_offset, int32_t blocks,
                                              int32_t (&acc)[Wgmma<BN>::kAccRegs], int lane) const {
-    mma_row_blocks<A, BN, 1>(pos, a_offset, blocks, reinterpret_cast<int32_t(&)[1][Wgmma<BN>::kAccRegs]>(acc),
-                             lane);
+    mma_row_blocks<A, BN, 1, TA, TB>(pos, a_offset, blocks,
+                                     reinterpret_cast<int32_t(&)[1][Wgmma<BN>::kAccRegs]>(acc), lane);
   }
 
   // The same over kRowBlocks consecutive 64-row blocks of A from byte a_offset (acc[r]: rows
   // 64r..64r+63), every wgmma of a K step reading the same B.
-  template <Accumulate A, int BN, int kRowBlocks>
+  template <Accumulate A, int BN, int kRowBlocks, Dtype TA, Dtype TB>
   __device__ __forceinline__ void mma_row_blocks(Pos& pos, uint32_t a_offset, int32_t blocks,
                                                  int32_t (&acc)[kRowBlocks][Wgmma<BN>::kAccRegs], int lane) const {
     static_assert(kRowBlocks * kWgmmaM <= Cfg::kTileRows, "row blocks inside the A tile");
@@ -327,8 +343,8 @@ struct StageRing {
 #pragma unroll
         for (int r = 0; r < kRowBlocks; ++r) {
           const uint64_t da = make_desc_sw128(a_base + pos.stage * Cfg::kABytes + r * kWgmmaM * kTileK);
-          Wgmma<BN>::mma(acc[r], da + ks * kDescKStep, db + ks * kDescKStep,
-                         A == Accumulate::kOverwriteFirst ? (i | ks) != 0 : 1);
+          Wgmma<BN>::template mma<TA, TB>(acc[r], da + ks * kDescKStep, db + ks * kDescKStep,
+                                          A == Accumulate::kOverwriteFirst ? (i | ks) != 0 : 1);
         }
       }
       wgmma_commit();
@@ -350,6 +366,37 @@ struct StageRing {
     }
   }
 };
+
+// ------------------------------------------------------------------ L1 prefetch of the epilogue's vectors
+// prefetch.global.L1 of the 128-byte lines holding bytes [first, last], one line per thread of
+// the `threads` that call it (ctid in [0, threads)).
+constexpr int kL1LineBytes = 128;
+__device__ __forceinline__ void prefetch_range_l1(const void* first, const void* last, int ctid, int threads) {
+  const uintptr_t end = reinterpret_cast<uintptr_t>(last);
+  for (uintptr_t line = (reinterpret_cast<uintptr_t>(first) & ~static_cast<uintptr_t>(kL1LineBytes - 1)) +
+                        static_cast<uintptr_t>(ctid) * kL1LineBytes;
+       line <= end; line += static_cast<uintptr_t>(threads) * kL1LineBytes) {
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(line));
+  }
+}
+
+// The zero-point vectors (kernel_params.hpp) of the tile at (row0, col0), rows x cols, that the run gives,
+// into L1 before its mainloop (with p.zero_points), so that the epilogue's loads hit L1.
+__device__ __forceinline__ void prefetch_tile_zero_points(const LinearParams& p, int32_t row0, int32_t rows,
+                                                          int32_t col0, int32_t cols, int ctid, int threads) {
+  const int32_t c_last = min(col0 + cols, p.n) - 1;
+  const int32_t r_last = min(row0 + rows, p.m) - 1;
+  if (p.weight_zp != nullptr) {
+    const uint8_t* v = static_cast<const uint8_t*>(p.weight_zp);  // one byte per element (S8 or U8)
+    prefetch_range_l1(v + col0, v + c_last, ctid, threads);
+  }
+  if (p.weight_sums != nullptr) prefetch_range_l1(p.weight_sums + col0, p.weight_sums + c_last, ctid, threads);
+  if (p.act_zp != nullptr) {
+    const uint8_t* v = static_cast<const uint8_t*>(p.act_zp);
+    prefetch_range_l1(v + row0, v + r_last, ctid, threads);
+  }
+  if (p.act_sums != nullptr) prefetch_range_l1(p.act_sums + row0, p.act_sums + r_last, ctid, threads);
+}
 
 // ------------------------------------------------------------------ variant names
 // A kernel variant's name, built at compile time from its tile constants.

@@ -1,7 +1,7 @@
-// The register epilogue of the Hopper persistent kernels (sm_90a only): scales a warpgroup's wgmma
-// accumulator fragment per the numerics contract (epilogue.cuh) and stores it to global memory with
-// whole-sector stores after a shuffle exchange within each 4-lane quad. Included by sm90_wgmma.cu and
-// the tests of its building blocks.
+// The register epilogue of the Hopper persistent kernels (sm_90a only): corrects a warpgroup's wgmma
+// accumulator fragment for the zero points, scales it per the numerics contract (epilogue.cuh; or passes
+// it through for the S32 output) and stores it to global memory with whole-sector stores after a shuffle
+// exchange within each 4-lane quad. Included by sm90_wgmma.cu and the tests of its building blocks.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -141,40 +141,80 @@ __device__ __forceinline__ void quad_exchange(const uint32_t* lo, const uint32_t
   }
 }
 
-// prefetch.global.L1 of the 128-byte lines holding bytes [first, last], one line per thread of
-// the `threads` that call it (ctid in [0, threads)).
-constexpr int kL1LineBytes = 128;
-__device__ __forceinline__ void prefetch_range_l1(const void* first, const void* last, int ctid, int threads) {
-  const uintptr_t end = reinterpret_cast<uintptr_t>(last);
-  for (uintptr_t line = (reinterpret_cast<uintptr_t>(first) & ~static_cast<uintptr_t>(kL1LineBytes - 1)) +
-                        static_cast<uintptr_t>(ctid) * kL1LineBytes;
-       line <= end; line += static_cast<uintptr_t>(threads) * kL1LineBytes) {
-    asm volatile("prefetch.global.L1 [%0];" ::"l"(line));
-  }
-}
-
-// The epilogue's column scales, bias and row scales of the tile at (row0, col0), rows x cols, into
-// L1 before its mainloop, so that the loads after it hit L1 instead of waiting on L2 [D-epilogue-stores].
+// The epilogue's column scales, bias and row scales (none for the S32 output; the one value of a
+// per-tensor row scale) and zero-point vectors (sm90_common.cuh) of the tile at (row0, col0), rows x cols,
+// into L1 before its mainloop, so that the loads after it hit L1 instead of waiting on L2
+// [D-epilogue-stores].
 template <typename T>
 __device__ __forceinline__ void prefetch_tile_scales(const LinearParams& p, int32_t row0, int32_t rows, int32_t col0,
                                                      int32_t cols, int ctid, int threads) {
-  const int32_t c_last = min(col0 + cols, p.n) - 1;
-  prefetch_range_l1(static_cast<const T*>(p.weight_scale) + col0, static_cast<const T*>(p.weight_scale) + c_last,
-                    ctid, threads);
-  if (p.bias != nullptr)
-    prefetch_range_l1(static_cast<const T*>(p.bias) + col0, static_cast<const T*>(p.bias) + c_last, ctid, threads);
-  if (p.row_scale != nullptr) {
-    const T* rsp = static_cast<const T*>(p.row_scale);
-    prefetch_range_l1(rsp + row0, rsp + min(row0 + rows, p.m) - 1, ctid, threads);
+  if (!accumulator_only<T>(p)) {
+    const int32_t c_last = min(col0 + cols, p.n) - 1;
+    prefetch_range_l1(static_cast<const T*>(p.weight_scale) + col0, static_cast<const T*>(p.weight_scale) + c_last,
+                      ctid, threads);
+    if (p.bias != nullptr)
+      prefetch_range_l1(static_cast<const T*>(p.bias) + col0, static_cast<const T*>(p.bias) + c_last, ctid, threads);
+    if (p.row_scale != nullptr) {
+      const T* rsp = static_cast<const T*>(p.row_scale);
+      if (p.row_scale_per_tensor) {
+        prefetch_range_l1(rsp, rsp, ctid, threads);
+      } else {
+        prefetch_range_l1(rsp + row0, rsp + min(row0 + rows, p.m) - 1, ctid, threads);
+      }
+    }
   }
+  if (p.zero_points) prefetch_tile_zero_points(p, row0, rows, col0, cols, ctid, threads);
 }
 
 // ------------------------------------------------------------------ the epilogue
-// Scales and stores one warpgroup's 64 x BN accumulator fragment: rows [row_base, row_base + 64),
-// columns [col_base, col_base + BN), bounds-checked against M and N.
-template <typename T, int BN>
-__device__ __forceinline__ void store_fragment(const LinearParams& p, const int32_t (&acc)[Wgmma<BN>::kAccRegs],
-                                               int32_t row_base, int32_t col_base, int warp_in_wg, int lane) {
+// The zero-point correction (epilogue.cuh) of one warpgroup's 64 x BN accumulator fragment, in place:
+// rows [row_base, row_base + 64), columns [col_base, col_base + BN); the column parts of an epilogue batch
+// of 8-column groups are loaded together. Called only when p.zero_points (warp-uniform).
+template <Dtype A, Dtype W, int BN>
+__device__ __forceinline__ void apply_fragment_zero_points(const LinearParams& p, int32_t (&acc)[Wgmma<BN>::kAccRegs],
+                                                           int32_t row_base, int32_t col_base, int warp_in_wg,
+                                                           int lane) {
+  constexpr int kEpilogueBatch = epilogue_batch(BN);
+  // acc[4j + 2h + e] is row warp_in_wg*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e (as store_fragment).
+  const int32_t row0 = row_base + warp_in_wg * 16 + lane / 4;
+  const int32_t col0 = col_base + 2 * (lane % kQuadLanes);
+  RowZeroPoint rz[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int32_t row = row0 + 8 * h;
+    rz[h] = row < p.m ? row_zero_point<A>(p, row) : RowZeroPoint{0u, 0u};
+  }
+#pragma unroll
+  for (int jb = 0; jb < BN / kColumnGroup; jb += kEpilogueBatch) {
+    ColZeroPoint cz[kEpilogueBatch][2];
+#pragma unroll
+    for (int j = 0; j < kEpilogueBatch; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int32_t col = col0 + kColumnGroup * (jb + j) + e;
+        cz[j][e] = col < p.n ? col_zero_point<W>(p, col) : ColZeroPoint{0u, 0u};
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kEpilogueBatch; ++j) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int a = 4 * (jb + j) + 2 * h + e;
+          acc[a] = apply_zero_points(acc[a], rz[h], cz[j][e]);
+        }
+      }
+    }
+  }
+}
+
+// Scales (kScaled) or passes through (the S32 output) and stores one warpgroup's 64 x BN accumulator
+// fragment: rows [row_base, row_base + 64), columns [col_base, col_base + BN), bounds-checked against M
+// and N.
+template <typename T, bool kScaled, int BN>
+__device__ __forceinline__ void store_fragment_as(const LinearParams& p, const int32_t (&acc)[Wgmma<BN>::kAccRegs],
+                                                  int32_t row_base, int32_t col_base, int warp_in_wg, int lane) {
   constexpr int kEpilogueBatch = epilogue_batch(BN);
   static_assert(kEpilogueBatch >= 2 && BN % kColumnGroup == 0, "whole, even epilogue batches");
   using E = Epi<T>;
@@ -182,7 +222,7 @@ __device__ __forceinline__ void store_fragment(const LinearParams& p, const int3
   using Q = QuadStore<T>;
   const T* wscale = static_cast<const T*>(p.weight_scale);
   const T* bias = static_cast<const T*>(p.bias);
-  const bool has_bias = bias != nullptr;
+  const bool has_bias = kScaled && bias != nullptr;
   T* out = static_cast<T*>(p.out);
   // Vector stores need every chunk of a row aligned: the out base and ld_out (in elements).
   const bool vec_ok = (p.ld_out % Q::kChunkElems == 0) && (reinterpret_cast<uintptr_t>(out) % Q::kChunkBytes == 0);
@@ -203,7 +243,7 @@ __device__ __forceinline__ void store_fragment(const LinearParams& p, const int3
   for (int h = 0; h < 2; ++h) {
     const int32_t row = row0 + 8 * h;
     row_ok[h] = row < p.m;
-    rs[h] = row_ok[h] ? row_scale_of<T>(p, row) : C(0);
+    rs[h] = kScaled && row_ok[h] ? row_scale_of<T>(p, row) : C(0);
     orow[h] = out + static_cast<int64_t>(row_ok[h] ? row : 0) * p.ld_out;
   }
   // The row this lane stores after an exchange (selected, not indexed: no local memory).
@@ -235,7 +275,7 @@ __device__ __forceinline__ void store_fragment(const LinearParams& p, const int3
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int32_t col = col0 + 8 * (jb + j) + e;
-        const bool ok = col < p.n;
+        const bool ok = kScaled && col < p.n;
         cs[j][e] = ok ? E::to_c(wscale[col]) : C(0);
         cb[j][e] = (ok && has_bias) ? E::to_c(bias[col]) : C(0);
       }
@@ -252,8 +292,8 @@ __device__ __forceinline__ void store_fragment(const LinearParams& p, const int3
           if (col >= p.n) continue;
           const int a = 4 * (jb + j) + 2 * h;
           uint32_t w[Q::kPairWords];
-          PairWords<T>::make(scale_acc<C>(acc[a], rs[h], cs[j][0], has_bias, cb[j][0]),
-                             scale_acc<C>(acc[a + 1], rs[h], cs[j][1], has_bias, cb[j][1]), w);
+          PairWords<T>::make(output_of<C, kScaled>(acc[a], rs[h], cs[j][0], has_bias, cb[j][0]),
+                             output_of<C, kScaled>(acc[a + 1], rs[h], cs[j][1], has_bias, cb[j][1]), w);
           store_row(true, orow[h], col, w);
         }
       }
@@ -265,15 +305,16 @@ __device__ __forceinline__ void store_fragment(const LinearParams& p, const int3
         const int32_t group_col = col_base + 8 * (jb + j);
         if (group_col >= p.n) continue;
         // The pair of group jb + j + g, row h: the contract's value in C (scale_acc of the
-        // compute type: Epi<C>::finish is exact), rounded once to T by PairWords.
+        // compute type: Epi<C>::finish is exact), rounded once to T by PairWords (S32: the bits).
         uint32_t pw[Q::kGroups][2][Q::kPairWords];
 #pragma unroll
         for (int g = 0; g < Q::kGroups; ++g) {
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const int a = 4 * (jb + j + g) + 2 * h;
-            PairWords<T>::make(scale_acc<C>(acc[a], rs[h], cs[j + g][0], has_bias, cb[j + g][0]),
-                               scale_acc<C>(acc[a + 1], rs[h], cs[j + g][1], has_bias, cb[j + g][1]), pw[g][h]);
+            PairWords<T>::make(output_of<C, kScaled>(acc[a], rs[h], cs[j + g][0], has_bias, cb[j + g][0]),
+                               output_of<C, kScaled>(acc[a + 1], rs[h], cs[j + g][1], has_bias, cb[j + g][1]),
+                               pw[g][h]);
           }
         }
         uint32_t w[Q::kWords];
@@ -290,6 +331,15 @@ __device__ __forceinline__ void store_fragment(const LinearParams& p, const int3
       }
     }
   }
+}
+
+// store_fragment_as in the run's output mode: scaled, or the S32 output (T = float).
+template <typename T, int BN>
+__device__ __forceinline__ void store_fragment(const LinearParams& p, const int32_t (&acc)[Wgmma<BN>::kAccRegs],
+                                               int32_t row_base, int32_t col_base, int warp_in_wg, int lane) {
+  with_output_mode<T>(p, [&](auto scaled) {
+    store_fragment_as<T, decltype(scaled)::value, BN>(p, acc, row_base, col_base, warp_in_wg, lane);
+  });
 }
 
 }  // namespace sm90

@@ -85,7 +85,57 @@ template <> struct PartialLoad<8> {
   }
 };
 
-template <typename T, int TILE_M, int TILE_N>
+// The reduction of rows [r_first, r_end) (step kRowsPerPass) of the tile at (m0, col - cidx) over the S
+// partials in rank order, the zero-point correction (p.zero_points) and the scale epilogue (kScaled; or
+// the S32 output), kCols columns from col per thread. cs, cb: the columns' scales and bias (kScaled).
+template <typename T, bool kScaled, Dtype A, Dtype W, int kCols, int kRowsPerPass, int kPartialPitch>
+__device__ __forceinline__ void reduce_and_store(const LinearParams& p, uint32_t part, uint32_t split, int32_t m0,
+                                                 int32_t r_first, int32_t r_end, int cidx, int32_t col,
+                                                 const typename Epi<T>::C (&cs)[kCols],
+                                                 const typename Epi<T>::C (&cb)[kCols], bool has_bias, bool vec_ok) {
+  using C = typename Epi<T>::C;
+  T* out = static_cast<T*>(p.out);
+  // The columns' zero-point parts: loaded after the main loop (no registers held across it), from L1
+  // (prefetched before it).
+  ColZeroPoint cz[kCols];
+  if (p.zero_points) {
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) cz[i] = col + i < p.n ? col_zero_point<W>(p, col + i) : ColZeroPoint{0u, 0u};
+  }
+  for (int32_t r = r_first; r < r_end; r += kRowsPerPass) {
+    const uint32_t addr = part + static_cast<uint32_t>((r * kPartialPitch + cidx) * sizeof(int32_t));
+    int32_t sum[kCols];
+    PartialLoad<kCols>::load(map_cluster(addr, 0), sum);
+    for (uint32_t q = 1; q < split; ++q) {  // fixed rank order (the int32 sums are exact anyway)
+      int32_t v[kCols];
+      PartialLoad<kCols>::load(map_cluster(addr, q), v);
+#pragma unroll
+      for (int i = 0; i < kCols; ++i) sum[i] += v[i];
+    }
+    const int32_t row = m0 + r;
+    if (p.zero_points) {
+      const RowZeroPoint rz = row_zero_point<A>(p, row);
+#pragma unroll
+      for (int i = 0; i < kCols; ++i) sum[i] = apply_zero_points(sum[i], rz, cz[i]);
+    }
+    const C rs = kScaled ? row_scale_of<T>(p, row) : C(0);
+    T v[kCols];
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) v[i] = output_of<T, kScaled>(sum[i], rs, cs[i], has_bias, cb[i]);
+    T* orow = out + static_cast<int64_t>(row) * p.ld_out;
+    if (vec_ok) {
+      uint4 u;
+      memcpy(&u, v, sizeof(u));
+      *reinterpret_cast<uint4*>(orow + col) = u;
+    } else {
+#pragma unroll
+      for (int i = 0; i < kCols; ++i)
+        if (col + i < p.n) orow[col + i] = v[i];
+    }
+  }
+}
+
+template <typename T, Dtype A, Dtype W, int TILE_M, int TILE_N>
 __global__ void __launch_bounds__(kThreads, 1)
     sm90_wgmma_splitk_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                              const __grid_constant__ LinearParams p) {
@@ -130,7 +180,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int32_t kb = kb_begin; kb < kb_end; ++kb) ring.load(pos, &tmap_a, &tmap_b, kb, mt * TM, nt * BN);
       }
       __syncwarp();
-    } else if (p.row_scale_out != nullptr && nt == 0 && rank == 0) {
+    } else if (p.row_scale_out != nullptr && nt == 0 && rank == 0 && !accumulator_only<T>(p)) {
       // Fused scratch fill: rank 0 of the clusters of N tile 0 owns rows [m0, m0 + rows_valid).
       const T scale = E::from_bits(p.static_scale_bits);
       T* dst = static_cast<T*>(p.row_scale_out);
@@ -160,19 +210,22 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int32_t r_begin = static_cast<int32_t>(static_cast<int64_t>(rows_valid) * rank / split);
   const int32_t r_end = static_cast<int32_t>(static_cast<int64_t>(rows_valid) * (rank + 1) / split);
 
+  // The S32 output (T = float) reads no scale and no bias.
+  const bool scaled = !accumulator_only<T>(p);
   const T* wscale = static_cast<const T*>(p.weight_scale);
   const T* bias = static_cast<const T*>(p.bias);
-  const bool has_bias = bias != nullptr;
-  T* out = static_cast<T*>(p.out);
+  const bool has_bias = scaled && bias != nullptr;
   const bool vec_ok = (p.ld_out * static_cast<int64_t>(sizeof(T))) % kStoreBytes == 0 &&
-                      reinterpret_cast<uintptr_t>(out) % kStoreBytes == 0 && col + kCols <= p.n;
+                      reinterpret_cast<uintptr_t>(p.out) % kStoreBytes == 0 && col + kCols <= p.n;
   C cs[kCols], cb[kCols];
 #pragma unroll
   for (int i = 0; i < kCols; ++i) {
-    const bool ok = col + i < p.n;
+    const bool ok = scaled && col + i < p.n;
     cs[i] = ok ? E::to_c(__ldg(wscale + col + i)) : C(0);
     cb[i] = (ok && has_bias) ? E::to_c(__ldg(bias + col + i)) : C(0);
   }
+  // The zero-point vectors of the tile into L1 (their loads come after the main loop).
+  if (p.zero_points) prefetch_tile_zero_points(p, mt * TM, TM, nt * BN, BN, ct, kConsumerThreads);
   const int cwg = warpgroup - 1;
   const int warp_in_wg = (threadIdx.x / 32) % 4;
   // A warpgroup whose 64 rows all lie past M (or past a 64-row tile) only keeps the ring turning.
@@ -185,7 +238,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     int32_t acc[Wgmma<BN>::kAccRegs];
 #pragma unroll
     for (int i = 0; i < Wgmma<BN>::kAccRegs; ++i) acc[i] = 0;
-    ring.template mma_blocks<Accumulate::kOnto, BN>(pos, cwg * kWgmmaM * kTileK, kb_end - kb_begin, acc, lane);
+    ring.template mma_blocks<Accumulate::kOnto, BN, A, W>(pos, cwg * kWgmmaM * kTileK, kb_end - kb_begin, acc,
+                                                          lane);
     // Both warpgroups are done reading the ring (and every TMA write into it has landed: each
     // stage was waited for): it now takes this CTA's partial tile, int32 [TM][kPartialPitch].
     consumer_sync();
@@ -209,32 +263,10 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   // ---------------- reduction and epilogue of rows [r_begin, r_end) of the tile (mapping above)
   const int32_t r_first = ct < kReduceThreads ? r_begin + ct / kThreadsPerRow : r_end;
-  for (int32_t r = r_first; r < r_end; r += kRowsPerPass) {
-    const uint32_t addr = part + static_cast<uint32_t>((r * kPartialPitch + cidx) * sizeof(int32_t));
-    int32_t sum[kCols];
-    PartialLoad<kCols>::load(map_cluster(addr, 0), sum);
-    for (uint32_t q = 1; q < split; ++q) {  // fixed rank order (the int32 sums are exact anyway)
-      int32_t v[kCols];
-      PartialLoad<kCols>::load(map_cluster(addr, q), v);
-#pragma unroll
-      for (int i = 0; i < kCols; ++i) sum[i] += v[i];
-    }
-    const int32_t row = mt * TM + r;
-    const C rs = row_scale_of<T>(p, row);
-    T v[kCols];
-#pragma unroll
-    for (int i = 0; i < kCols; ++i) v[i] = scale_acc<T>(sum[i], rs, cs[i], has_bias, cb[i]);
-    T* orow = out + static_cast<int64_t>(row) * p.ld_out;
-    if (vec_ok) {
-      uint4 u;
-      memcpy(&u, v, sizeof(u));
-      *reinterpret_cast<uint4*>(orow + col) = u;
-    } else {
-#pragma unroll
-      for (int i = 0; i < kCols; ++i)
-        if (col + i < p.n) orow[col + i] = v[i];
-    }
-  }
+  with_output_mode<T>(p, [&](auto mode) {
+    reduce_and_store<T, decltype(mode)::value, A, W, kCols, kRowsPerPass, kPartialPitch>(
+        p, part, split, mt * TM, r_first, r_end, cidx, col, cs, cb, has_bias, vec_ok);
+  });
   cluster_sync();  // no CTA leaves (freeing its shared memory) while a peer may still read it
 }
 
@@ -243,10 +275,10 @@ template <int TILE_M, int TILE_N, int SPLIT>
 constexpr VariantName kSplitName =
     tile_variant_name("sm90_wgmma_splitk_", TILE_M, TILE_N, SplitTile<TILE_M, TILE_N>::kStages, SPLIT);
 
-// The glue of the variants of one TILE_M x TILE_N tile: one prepare for every T (shared by the tile's
-// splits); a launch of clusters of SPLIT CTAs along K, one cluster per tile (M-fastest order).
-template <typename T, int TILE_M, int TILE_N>
-constexpr auto kKernel = &sm90_wgmma_splitk_kernel<T, TILE_M, TILE_N>;
+// The glue of the variants of one TILE_M x TILE_N tile: one prepare for every T and operand pair (shared by
+// the tile's splits); a launch of clusters of SPLIT CTAs along K, one cluster per tile (M-fastest order).
+template <typename T, typename Ops, int TILE_M, int TILE_N>
+constexpr auto kKernel = &sm90_wgmma_splitk_kernel<T, Ops::kAct, Ops::kWeight, TILE_M, TILE_N>;
 
 template <int TILE_M, int TILE_N>
 struct SplitK {
@@ -254,8 +286,8 @@ struct SplitK {
 
   static cudaError_t prepare() {
     if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
-    return for_each_dtype([](auto t) {
-      return prepare_kernel<kKernel<typename decltype(t)::type, TILE_M, TILE_N>>(Cfg::kSmemBytes);
+    return for_each_instance([](auto t, auto ops) {
+      return prepare_kernel<kKernel<typename decltype(t)::type, decltype(ops), TILE_M, TILE_N>>(Cfg::kSmemBytes);
     });
   }
 
@@ -279,8 +311,9 @@ struct SplitK {
     // A split of one launches without the cluster attribute: each CTA is then a cluster of one (the
     // cluster barriers and the rank-0 reduction work unchanged), and the launch is cheaper [D-splitk-c1].
     cfg.cluster = SPLIT;
-    const KernelRef k =
-        kernel_for(p.dtype, [](auto t) { return kernel_ref<kKernel<typename decltype(t)::type, TILE_M, TILE_N>>(); });
+    const KernelRef k = kernel_for(p, [](auto t, auto ops) {
+      return kernel_ref<kKernel<typename decltype(t)::type, decltype(ops), TILE_M, TILE_N>>();
+    });
     return kernels::launch(k, cfg, map_a, map_b, p);
   }
 

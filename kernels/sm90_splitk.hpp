@@ -5,8 +5,9 @@
 //   many stages as fit, at most 16) over an even share of the K blocks, stores its exact int32 partial
 //   into its drained stage ring; after a cluster barrier CTA r sums rows [r*R/S, (r+1)*R/S) of the
 //   tile's R rows over the S partials in rank order (ld.shared::cluster; no atomics, no global
-//   workspace), applies the scale epilogue and stores 16 bytes of T per thread (element stores where
-//   the out base, ld_out or the N edge do not allow it).
+//   workspace), applies the zero-point correction and the scale epilogue (or the S32 output) and stores
+//   16 bytes of T per thread (element stores where the out base, ld_out or the N edge do not allow it).
+//   wgmma m64nNk32 s32.<act>.<weight>, s8 or u8 each: one instantiation per T and operand pair.
 // Variants "sm90_wgmma_splitk_<TM>x<BN>x128_s<stages>_c<S>": TM = 128 or 64 (one wgmma of rows: no
 //   zero-filled A rows in the stages at M <= 64), BN = 64, 96, 128, 160, 224, S = 1, 2, 3 (S = 1: no
 //   reduction partner, launched without the cluster attribute). The splits of one tile share its

@@ -1,7 +1,8 @@
 // The Hopper family's persistent kernels (sm_90a only): warp-specialized W8A8 GEMM.
-//   wgmma.mma_async m64nNk32 s32.s8.s8, both operands K-major in 128-byte-swizzled shared memory,
-//   fed by TMA (cp.async.bulk.tensor) through an mbarrier-guarded multi-stage ring; the scale
-//   epilogue of kernels/epilogue.cuh runs on the register accumulators. See sm90_wgmma.hpp.
+//   wgmma.mma_async m64nNk32 s32.<act>.<weight> (s8 or u8 each), both operands K-major in
+//   128-byte-swizzled shared memory, fed by TMA (cp.async.bulk.tensor) through an mbarrier-guarded
+//   multi-stage ring; the zero-point correction and the scale epilogue of kernels/epilogue.cuh run on the
+//   register accumulators. See sm90_wgmma.hpp.
 #include "sm90_wgmma.hpp"
 
 #include <cstdint>
@@ -39,7 +40,7 @@ struct KernelSmem {
 };
 constexpr int kWarpsPerWarpgroup = kWarpgroupThreads / 32;
 
-template <typename T, typename Cfg, Schedule S>
+template <typename T, Dtype A, Dtype W, typename Cfg, Schedule S>
 __global__ void __launch_bounds__(kThreads, 1)
     sm90_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                          const __grid_constant__ LinearParams p) {
@@ -85,7 +86,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           for (int32_t kb = 0; kb < k_blocks; ++kb) ring.load(pos, &tmap_a, &tmap_b, kb, mt * kTileM, nt * BN);
         }
       }
-    } else if (p.row_scale_out != nullptr) {
+    } else if (p.row_scale_out != nullptr && !accumulator_only<T>(p)) {
       // Fused scratch fill by the other producer warps: N tile 0 owns rows [m0, m0 + kTileM).
       const T scale = E::from_bits(p.static_scale_bits);
       T* dst = static_cast<T*>(p.row_scale_out);
@@ -113,7 +114,10 @@ __global__ void __launch_bounds__(kThreads, 1)
         prefetch_tile_scales<T>(p, mt * kTileM, kTileM, nt * BN, BN, threadIdx.x - kWarpgroupThreads,
                                 kConsumerThreads);
         // The tile's K blocks (K >= 1: at least one), the first wgmma overwriting the previous tile's acc.
-        ring.template mma_blocks<Accumulate::kOverwriteFirst, BN>(pos, cwg * kWgmmaM * kTileK, k_blocks, acc, lane);
+        ring.template mma_blocks<Accumulate::kOverwriteFirst, BN, A, W>(pos, cwg * kWgmmaM * kTileK, k_blocks, acc,
+                                                                         lane);
+        if (p.zero_points)
+          apply_fragment_zero_points<A, W, BN>(p, acc, mt * kTileM + cwg * kWgmmaM, nt * BN, warp_in_wg, lane);
         store_fragment<T, BN>(p, acc, mt * kTileM + cwg * kWgmmaM, nt * BN, warp_in_wg, lane);
       }
     } else {
@@ -130,21 +134,25 @@ __global__ void __launch_bounds__(kThreads, 1)
         // The turn: the other warpgroup's mainloop of tile j - 1 (its i-th for cwg 1, (i-1)-th for
         // cwg 0) has completed the phase of that number on its mainloop_done barrier.
         if (j > 0) mbar_wait(&mainloop_done[1 - cwg], static_cast<uint32_t>(cwg == 1 ? i : i - 1) & 1u);
-        ring.template mma_row_blocks<Accumulate::kOverwriteFirst, BN, kConsumerWarpgroups>(pos, 0, k_blocks, acc, lane);
+        ring.template mma_row_blocks<Accumulate::kOverwriteFirst, BN, kConsumerWarpgroups, A, W>(pos, 0, k_blocks, acc,
+                                                                                                 lane);
         if (lane == 0) mbar_arrive(&mainloop_done[cwg]);
         pos.skip(k_blocks);  // the other warpgroup's next tile
 #pragma unroll
-        for (int r = 0; r < kConsumerWarpgroups; ++r)
+        for (int r = 0; r < kConsumerWarpgroups; ++r) {
+          if (p.zero_points)
+            apply_fragment_zero_points<A, W, BN>(p, acc[r], mt * kTileM + r * kWgmmaM, nt * BN, warp_in_wg, lane);
           store_fragment<T, BN>(p, acc[r], mt * kTileM + r * kWgmmaM, nt * BN, warp_in_wg, lane);
+        }
       }
     }
   }
 }
 
-// One persistent variant's glue: prepare every T's instantiation; launch one CTA per SM (the shared
-// memory allows one), each striding over the tiles.
-template <typename T, typename Cfg, Schedule S>
-constexpr auto kKernel = &sm90_wgmma_ws_kernel<T, Cfg, S>;
+// One persistent variant's glue: prepare every instantiation (T x operand pair); launch one CTA per SM
+// (the shared memory allows one), each striding over the tiles.
+template <typename T, typename Ops, typename Cfg, Schedule S>
+constexpr auto kKernel = &sm90_wgmma_ws_kernel<T, Ops::kAct, Ops::kWeight, Cfg, S>;
 
 template <typename Cfg, Schedule S>
 struct Persistent {
@@ -152,7 +160,9 @@ struct Persistent {
 
   static cudaError_t prepare() {
     if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
-    return for_each_dtype([](auto t) { return prepare_kernel<kKernel<typename decltype(t)::type, Cfg, S>>(kSmem); });
+    return for_each_instance([](auto t, auto ops) {
+      return prepare_kernel<kKernel<typename decltype(t)::type, decltype(ops), Cfg, S>>(kSmem);
+    });
   }
 
   static cudaError_t launch(const LinearParams& p, int32_t num_sms, cudaStream_t stream) {
@@ -170,8 +180,8 @@ struct Persistent {
     cfg.smem = kSmem;
     cfg.stream = stream;
     cfg.programmatic = p.programmatic;
-    const KernelRef k =
-        kernel_for(p.dtype, [](auto t) { return kernel_ref<kKernel<typename decltype(t)::type, Cfg, S>>(); });
+    const KernelRef k = kernel_for(
+        p, [](auto t, auto ops) { return kernel_ref<kKernel<typename decltype(t)::type, decltype(ops), Cfg, S>>(); });
     return kernels::launch(k, cfg, map_a, map_b, p);
   }
 

@@ -30,6 +30,8 @@ enum class Schedule : uint8_t {
   kClusterSplitK,   // sm90: one tile per cluster of `split` CTAs along K
 };
 
+// Every variant takes every operand pair (act and weight each S8 or U8), zero points, the S32 output and
+// per-tensor row scales (LinearParams): none of them changes which variants may run a shape.
 struct KernelVariant {
   const char* name;  // stable, e.g. "sm80_mma_128x256x64_s4"
   Family family;

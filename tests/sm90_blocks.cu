@@ -105,6 +105,20 @@ __global__ void store_fragment_kernel(const __grid_constant__ k::LinearParams p)
   sm90::store_fragment<T, kFragmentN>(p, acc, 0, 0, warp, lane);
 }
 
+// The same fragment, corrected for the zero points (p.zero_points: u8 activations, s8 weight) before
+// the store.
+__global__ void store_fragment_zp_kernel(const __grid_constant__ k::LinearParams p) {
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  int32_t acc[sm90::Wgmma<kFragmentN>::kAccRegs];
+  for (int j = 0; j < kFragmentN / 8; ++j)
+    for (int h = 0; h < 2; ++h)
+      for (int e = 0; e < 2; ++e)
+        acc[4 * j + 2 * h + e] = (warp * 16 + lane / 4 + 8 * h) * kFragmentN + 8 * j + 2 * (lane % 4) + e;
+  if (p.zero_points) sm90::apply_fragment_zero_points<k::Dtype::U8, k::Dtype::S8, kFragmentN>(p, acc, 0, 0, warp, lane);
+  sm90::store_fragment<float, kFragmentN>(p, acc, 0, 0, warp, lane);
+}
+
 // ---------------------------------------------------------------- the tile order
 __global__ void tile_coords_kernel(int32_t m_tiles, int32_t n_tiles, int32_t* out) {
   const int32_t tile = static_cast<int32_t>(blockIdx.x * blockDim.x + threadIdx.x);
@@ -233,6 +247,42 @@ int run_store_fragment(int bytes, int m, int n, int64_t ld_out, int64_t offset, 
     case 8: return store_fragment_typed<double>(m, n, ld_out, offset, out);
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
+}
+
+int run_store_fragment_s32(int m, int n, int64_t ld_out, int64_t offset, const FragmentZeroPoints* zero_points,
+                           std::vector<int32_t>* out) {
+  constexpr int kPoison = 0xA5;
+  const size_t count = static_cast<size_t>((m + 1) * ld_out + offset);
+  Dev d_out(count * sizeof(int32_t)), d_za(kFragmentN), d_zw(kFragmentN), d_sa(kFragmentN * sizeof(int32_t)),
+      d_sw(kFragmentN * sizeof(int32_t));
+  if (d_out.p == nullptr || d_za.p == nullptr || d_zw.p == nullptr || d_sa.p == nullptr || d_sw.p == nullptr)
+    return static_cast<int>(cudaErrorMemoryAllocation);
+  SQT_CHECK(cudaMemset(d_out.p, kPoison, count * sizeof(int32_t)));
+  k::LinearParams p{};
+  p.m = m;
+  p.n = n;
+  p.out = static_cast<int32_t*>(d_out.p) + offset;
+  p.ld_out = ld_out;
+  p.dtype = k::Dtype::S32;  // weight_scale, row_scale and bias null: nothing of them may be read
+  if (zero_points != nullptr) {
+    SQT_CHECK(cudaMemcpy(d_za.p, zero_points->za.data(), kFragmentN, cudaMemcpyHostToDevice));
+    SQT_CHECK(cudaMemcpy(d_zw.p, zero_points->zw.data(), kFragmentN, cudaMemcpyHostToDevice));
+    SQT_CHECK(cudaMemcpy(d_sa.p, zero_points->act_sums.data(), kFragmentN * sizeof(int32_t), cudaMemcpyHostToDevice));
+    SQT_CHECK(
+        cudaMemcpy(d_sw.p, zero_points->weight_sums.data(), kFragmentN * sizeof(int32_t), cudaMemcpyHostToDevice));
+    p.k = zero_points->k;
+    p.zero_points = true;
+    p.act_zp = d_za.p;
+    p.weight_zp = d_zw.p;
+    p.act_sums = static_cast<const int32_t*>(d_sa.p);
+    p.weight_sums = static_cast<const int32_t*>(d_sw.p);
+  }
+  store_fragment_zp_kernel<<<1, sm90::kWarpgroupThreads>>>(p);
+  SQT_CHECK(cudaGetLastError());
+  SQT_CHECK(cudaDeviceSynchronize());
+  out->resize(count);
+  SQT_CHECK(cudaMemcpy(out->data(), d_out.p, count * sizeof(int32_t), cudaMemcpyDeviceToHost));
+  return 0;
 }
 
 int run_tile_coords(int32_t m_tiles, int32_t n_tiles, std::vector<int32_t>* out) {

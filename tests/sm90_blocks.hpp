@@ -37,6 +37,20 @@ int run_quad_exchange(int n, int mask, std::vector<uint32_t>* out);
 // where nothing was stored.
 int run_store_fragment(int bytes, int m, int n, int64_t ld_out, int64_t offset, std::vector<double>* out);
 
+// The S32 output of the same fragment (store_fragment<float, 64> with p.dtype = S32: no scale read,
+// weight_scale null), after apply_fragment_zero_points<U8, S8, 64> when zero_points: za[r] (u8, per row),
+// zw[c] (s8), act_sums[r] and weight_sums[c] given, k the K of the formula. out: the whole buffer of
+// (m + 1) * ld_out + offset int32 elements, poisoned with 0xA5A5A5A5 where nothing was stored.
+struct FragmentZeroPoints {
+  int32_t k;
+  std::vector<uint8_t> za;         // [64]
+  std::vector<int8_t> zw;          // [64]
+  std::vector<int32_t> act_sums;   // [64]
+  std::vector<int32_t> weight_sums;  // [64]
+};
+int run_store_fragment_s32(int m, int n, int64_t ld_out, int64_t offset, const FragmentZeroPoints* zero_points,
+                           std::vector<int32_t>* out);
+
 // tile_coords (kernels/sm90_order.hpp) evaluated on the device for every tile: [tile][2] = (mt, nt).
 int run_tile_coords(int32_t m_tiles, int32_t n_tiles, std::vector<int32_t>* out);
 

@@ -111,6 +111,47 @@ TEST_CASE("epilogue stores: every fragment element lands at its row and column, 
   }
 }
 
+TEST_CASE("zero points and the S32 output: the corrected fragment's int32 bits at every row and column",
+          "[sm90]") {
+  if (!sm90_or_warn()) return;
+  // acc[r, c] = r * 64 + c, then acc - zw[c] * (Sa[r] - K * za[r]) - za[r] * Sw[c] (wrapping int32 terms,
+  // the expectation computed in int64 and reduced modulo 2^32), stored as int32 with no scale.
+  sqt::FragmentZeroPoints zp;
+  zp.k = 33025;
+  for (int i = 0; i < 64; ++i) {
+    zp.za.push_back(static_cast<uint8_t>(i * 37 % 256));
+    zp.zw.push_back(static_cast<int8_t>(i * 53 % 256 - 128));
+    zp.act_sums.push_back(255 * 33025 - i * 100003);
+    zp.weight_sums.push_back(-128 * 33025 + i * 70001);
+  }
+  struct Case {
+    int m, n;
+    int64_t ld_out, offset;
+    bool zero_points;
+  };
+  const Case cases[] = {{64, 64, 64, 0, false}, {50, 60, 72, 0, true}, {33, 64, 67, 1, true}, {64, 64, 64, 0, true}};
+  for (const Case& c : cases) {
+    std::vector<int32_t> got;
+    REQUIRE(sqt::run_store_fragment_s32(c.m, c.n, c.ld_out, c.offset, c.zero_points ? &zp : nullptr, &got) == 0);
+    for (int64_t i = 0; i < static_cast<int64_t>(got.size()); ++i) {
+      const int64_t at = i - c.offset;
+      const int64_t r = at >= 0 ? at / c.ld_out : -1, col = at >= 0 ? at % c.ld_out : -1;
+      CAPTURE(c.m, c.n, c.ld_out, c.offset, c.zero_points, r, col);
+      if (r >= 0 && r < c.m && col < c.n) {
+        int64_t want = r * 64 + col;
+        if (c.zero_points) {
+          const int64_t za = zp.za[static_cast<size_t>(r)], zw = zp.zw[static_cast<size_t>(col)];
+          want = want - zw * (zp.act_sums[static_cast<size_t>(r)] - int64_t{zp.k} * za) -
+                 za * zp.weight_sums[static_cast<size_t>(col)];
+        }
+        CHECK(got[static_cast<size_t>(i)] == static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(want))));
+      } else {
+        CHECK(got[static_cast<size_t>(i)] == static_cast<int32_t>(0xA5A5A5A5u));  // poisoned, never written
+      }
+    }
+  }
+}
+
 TEST_CASE("tile order on the device: the host's tile_coords, every tile once", "[sm90]") {
   if (!sm90_or_warn()) return;
   for (int32_t m_tiles : {1, 9, 17}) {

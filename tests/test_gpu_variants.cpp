@@ -1,15 +1,21 @@
 // GPU tests of kernels/ below the plan: every variant of the registry (kernels/registry.hpp), the
 // decode and portable ones on any GPU the library runs on, the Hopper ones (split-K and persistent) on
 // sm_90, not only the ones the dispatch picks for the shapes of test_gpu_linear.cpp, launched directly
-// with kernels::LinearParams and compared bit for bit with the oracle of test_util.hpp. This program
-// links the kernel objects themselves (their symbols are hidden in libsmoothquant.so).
+// with kernels::LinearParams and compared bit for bit with an oracle of the numerics contract written
+// here (int64 sums of (a - za) * (w - zw), then the epilogue of test_util.hpp): every operand pair (S8 or
+// U8 each), zero points off, per tensor, per row, per column and both, T in {f32, f64, f16, bf16} and the
+// S32 accumulator output, static, per-row and per-tensor row scales, poisoned outputs. This program links
+// the kernel objects themselves (their symbols are hidden in libsmoothquant.so).
 #include <catch2/catch.hpp>
 
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpu_util.hpp"
@@ -18,65 +24,239 @@
 
 using namespace sqt;
 namespace kernels = sq::kernels;
+using kernels::Dtype;
 
 namespace {
 
+using Variants = std::vector<const kernels::KernelVariant*>;
+
+// ---------------------------------------------------------------- operands
+constexpr int kRandomBytes = -1;  // Operands fill: random bytes
+
+const char* operand_name(Dtype t) { return t == Dtype::U8 ? "u8" : "s8"; }
+int32_t value_of(Dtype t, uint8_t byte) { return t == Dtype::U8 ? byte : static_cast<int8_t>(byte); }
+int32_t lowest(Dtype t) { return t == Dtype::U8 ? 0 : -128; }
+int32_t highest(Dtype t) { return t == Dtype::U8 ? 255 : 127; }
+uint8_t byte_of(int32_t v) { return static_cast<uint8_t>(v & 0xFF); }  // S8 or U8 value -> its byte
+
+std::vector<uint8_t> random_bytes(size_t n) {
+  std::uniform_int_distribution<int> d(0, 255);
+  std::vector<uint8_t> v(n);
+  for (auto& x : v) x = static_cast<uint8_t>(d(rng()));
+  return v;
+}
+
+int32_t random_in(int32_t lo, int32_t hi) { return std::uniform_int_distribution<int32_t>(lo, hi)(rng()); }
+
+// One shape's operand bytes on the host and the device, act [m, k] and weight [n, k] with row strides
+// k + pad; each case reads them as S8 or U8.
+struct Operands {
+  int64_t m, n, k, lda, ldw;
+  std::vector<uint8_t> act, w;
+  DevBuf d_act, d_w;
+  Operands(int64_t m_, int64_t n_, int64_t k_, int64_t pad, std::vector<uint8_t> act_, std::vector<uint8_t> w_)
+      : m(m_), n(n_), k(k_), lda(k_ + pad), ldw(k_ + pad), act(std::move(act_)), w(std::move(w_)), d_act(act.size()),
+        d_w(w.size()) {
+    REQUIRE(act.size() == static_cast<size_t>(m * lda));
+    REQUIRE(w.size() == static_cast<size_t>(n * ldw));
+    d_act.upload(act.data(), act.size());
+    d_w.upload(w.data(), w.size());
+  }
+  // Random bytes, or every byte `fill_act` / `fill_w`.
+  Operands(int64_t m_, int64_t n_, int64_t k_, int64_t pad, int fill_act = kRandomBytes, int fill_w = kRandomBytes)
+      : Operands(m_, n_, k_, pad, bytes(m_ * (k_ + pad), fill_act), bytes(n_ * (k_ + pad), fill_w)) {}
+  static std::vector<uint8_t> bytes(int64_t count, int fill) {
+    return fill == kRandomBytes ? random_bytes(static_cast<size_t>(count))
+                                : std::vector<uint8_t>(static_cast<size_t>(count), static_cast<uint8_t>(fill));
+  }
+};
+
+// ---------------------------------------------------------------- zero points and the oracle's sums
+enum class Zp {
+  kOff,          // zero_points false
+  kTensorZa,     // act_zp_value (weight_sums given, act_sums not)
+  kRowZa,        // act_zp [m] (weight_sums given, act_sums not)
+  kZw,           // weight_zp [n] (act_sums given, weight_sums not)
+  kRowZaZw,      // act_zp [m] and weight_zp [n] (both sums)
+  kTensorZaZw,   // act_zp_value and weight_zp [n] (both sums)
+};
+constexpr Zp kEveryZp[] = {Zp::kOff, Zp::kTensorZa, Zp::kRowZa, Zp::kZw, Zp::kRowZaZw, Zp::kTensorZaZw};
+const char* zp_name(Zp z) {
+  switch (z) {
+    case Zp::kOff: return "off";
+    case Zp::kTensorZa: return "za per tensor";
+    case Zp::kRowZa: return "za per row";
+    case Zp::kZw: return "zw";
+    case Zp::kRowZaZw: return "za per row + zw";
+    case Zp::kTensorZaZw: return "za per tensor + zw";
+  }
+  return "?";
+}
+bool has_za(Zp z) { return z != Zp::kOff && z != Zp::kZw; }
+bool za_per_row(Zp z) { return z == Zp::kRowZa || z == Zp::kRowZaZw; }
+bool has_zw(Zp z) { return z == Zp::kZw || z == Zp::kRowZaZw || z == Zp::kTensorZaZw; }
+constexpr int32_t kRandomZp = std::numeric_limits<int32_t>::min();  // a random zero point in range
+
+// One operand pair and zero-point configuration of a shape: the zero points, the row and column sums a
+// caller passes (kernel_params.hpp: only those the formula needs), the oracle's accumulators
+// acc[m*N+n] = sum_k (a - za[m]) * (w - zw[n]) (int64, checked to fit int32), and the device vectors.
+struct Asym {
+  Dtype at, wt;
+  Zp zp;
+  int32_t za_tensor = 0;
+  std::vector<int32_t> za, zw;  // per row / per column, 0 where none
+  std::vector<uint8_t> za_bytes, zw_bytes;
+  std::vector<int32_t> act_sums, weight_sums;
+  std::vector<int32_t> acc;
+  DevBuf d_za, d_zw, d_act_sums, d_weight_sums;
+
+  // za_value / zw_value: every row's / column's zero point, or kRandomZp (each drawn in its type's range).
+  Asym(const Operands& o, Dtype at_, Dtype wt_, Zp zp_, int32_t za_value = kRandomZp, int32_t zw_value = kRandomZp)
+      : at(at_), wt(wt_), zp(zp_), za(static_cast<size_t>(o.m), 0), zw(static_cast<size_t>(o.n), 0),
+        za_bytes(static_cast<size_t>(o.m)), zw_bytes(static_cast<size_t>(o.n)),
+        act_sums(static_cast<size_t>(o.m)), weight_sums(static_cast<size_t>(o.n)),
+        d_za(static_cast<size_t>(o.m)), d_zw(static_cast<size_t>(o.n)),
+        d_act_sums(static_cast<size_t>(o.m) * sizeof(int32_t)), d_weight_sums(static_cast<size_t>(o.n) * sizeof(int32_t)) {
+    auto pick = [](Dtype t, int32_t v) { return v == kRandomZp ? random_in(lowest(t), highest(t)) : v; };
+    if (has_za(zp)) {
+      za_tensor = pick(at, za_value);
+      for (auto& z : za) z = za_per_row(zp) ? pick(at, za_value) : za_tensor;
+    }
+    if (has_zw(zp))
+      for (auto& z : zw) z = pick(wt, zw_value);
+    for (size_t i = 0; i < za.size(); ++i) za_bytes[i] = byte_of(za[i]);
+    for (size_t i = 0; i < zw.size(); ++i) zw_bytes[i] = byte_of(zw[i]);
+    // The raw sums the caller passes: Sa[m] = sum_k a[m,k], Sw[n] = sum_k w[n,k].
+    for (int64_t r = 0; r < o.m; ++r) {
+      int64_t s = 0;
+      for (int64_t c = 0; c < o.k; ++c) s += value_of(at, o.act[static_cast<size_t>(r * o.lda + c)]);
+      act_sums[static_cast<size_t>(r)] = static_cast<int32_t>(s);
+    }
+    for (int64_t r = 0; r < o.n; ++r) {
+      int64_t s = 0;
+      for (int64_t c = 0; c < o.k; ++c) s += value_of(wt, o.w[static_cast<size_t>(r * o.ldw + c)]);
+      weight_sums[static_cast<size_t>(r)] = static_cast<int32_t>(s);
+    }
+    d_za.upload(za_bytes.data(), za_bytes.size());
+    d_zw.upload(zw_bytes.data(), zw_bytes.size());
+    d_act_sums.upload(act_sums.data(), act_sums.size() * sizeof(int32_t));
+    d_weight_sums.upload(weight_sums.data(), weight_sums.size() * sizeof(int32_t));
+    acc = oracle(o);
+  }
+
+  // The contract's sum, term by term: the differences in int32, their products summed in int64.
+  std::vector<int32_t> oracle(const Operands& o) const {
+    const size_t k = static_cast<size_t>(o.k);
+    std::vector<int32_t> a(static_cast<size_t>(o.m) * k), w(static_cast<size_t>(o.n) * k);
+    for (int64_t r = 0; r < o.m; ++r)
+      for (size_t c = 0; c < k; ++c)
+        a[static_cast<size_t>(r) * k + c] = value_of(at, o.act[static_cast<size_t>(r * o.lda) + c]) - za[static_cast<size_t>(r)];
+    for (int64_t r = 0; r < o.n; ++r)
+      for (size_t c = 0; c < k; ++c)
+        w[static_cast<size_t>(r) * k + c] = value_of(wt, o.w[static_cast<size_t>(r * o.ldw) + c]) - zw[static_cast<size_t>(r)];
+    std::vector<int32_t> out(static_cast<size_t>(o.m * o.n));
+    bool in_range = true;
+    for (int64_t r = 0; r < o.m; ++r) {
+      const int32_t* ar = &a[static_cast<size_t>(r) * k];
+      for (int64_t c = 0; c < o.n; ++c) {
+        const int32_t* wr = &w[static_cast<size_t>(c) * k];
+        int64_t s = 0;
+        for (size_t i = 0; i < k; ++i) s += static_cast<int64_t>(ar[i] * wr[i]);  // |product| <= 255 * 255
+        in_range = in_range && s >= std::numeric_limits<int32_t>::min() && s <= std::numeric_limits<int32_t>::max();
+        out[static_cast<size_t>(r * o.n + c)] = static_cast<int32_t>(s);
+      }
+    }
+    REQUIRE(in_range);  // the contract's max_k: every exact sum fits int32
+    return out;
+  }
+
+  // The zero-point fields of p: exactly what src/ passes for this configuration.
+  void fill(kernels::LinearParams& p) const {
+    p.act_type = at;
+    p.weight_type = wt;
+    p.zero_points = zp != Zp::kOff;
+    p.act_zp = za_per_row(zp) ? d_za.p : nullptr;
+    p.act_zp_value = has_za(zp) && !za_per_row(zp) ? za_tensor : 0;
+    p.weight_zp = has_zw(zp) ? d_zw.p : nullptr;
+    p.act_sums = has_zw(zp) ? static_cast<const int32_t*>(d_act_sums.p) : nullptr;
+    p.weight_sums = has_za(zp) ? static_cast<const int32_t*>(d_weight_sums.p) : nullptr;
+  }
+};
+
+// ---------------------------------------------------------------- outputs
 // How a case passes the scales and lays out out.
 enum class Mode {
   kPlain,         // no bias, the static act scale (and the fused scratch fill), packed out rows
   kRowScales,     // bias, one act scale per row from memory, out rows padded (vector stores)
   kScalarStores,  // bias, the static act scale and fill, out rows of N + 5 elements from an odd
-                  // element offset: only element stores are aligned
+                  // element offset: only element stores are aligned; programmatic set
+  kPerTensor,     // bias, one act scale for every row from memory (row_scale_per_tensor), rows padded
 };
-constexpr int64_t kRowPad = 8;      // kRowScales: out row padding (elements)
+constexpr Mode kEveryMode[] = {Mode::kPlain, Mode::kRowScales, Mode::kScalarStores, Mode::kPerTensor};
+constexpr int64_t kRowPad = 8;      // kRowScales, kPerTensor: out row padding (elements)
 constexpr int64_t kOddRowPad = 5;   // kScalarStores: out row padding (elements)
 constexpr int64_t kGuardRows = 3;   // poisoned rows past M that must stay untouched
 constexpr int64_t kScratchGuard = 64;
+constexpr int kFloatPoison = 0xFF;  // NaN in every float dtype
+constexpr int kS32Poison = 0xA5;    // 0xA5A5A5A5: an unlikely accumulator
 
-kernels::Dtype kernel_dtype(sq_dtype t) { return static_cast<kernels::Dtype>(t); }
-
-// One shape's operands on the host and the device (row strides lda / ldw), and the oracle's
-// accumulators (once per shape; the epilogue runs per dtype and mode).
-struct Operands {
-  int64_t m, n, k, lda, ldw;
-  std::vector<int8_t> act, w;
-  std::vector<int32_t> acc;
-  DevBuf d_act, d_w;
-  Operands(int64_t m_, int64_t n_, int64_t k_, int64_t pad)
-      : m(m_), n(n_), k(k_), lda(k_ + pad), ldw(k_ + pad), act(random_s8(static_cast<size_t>(m_ * lda))),
-        w(random_s8(static_cast<size_t>(n_ * ldw))), acc(oracle_acc(m, n, k, act.data(), lda, w.data(), ldw)),
-        d_act(act.size()), d_w(w.size()) {
-    d_act.upload(act.data(), act.size());
-    d_w.upload(w.data(), w.size());
-  }
+// One output: T (or SQ_DTYPE_S32, the accumulator only: no scales, bias or scratch; kPlain or
+// kScalarStores layouts) and the mode.
+struct Out {
+  sq_dtype t;
+  Mode mode;
 };
+const char* out_name(sq_dtype t) { return t == SQ_DTYPE_S32 ? "s32" : dtype_str(t); }
 
-// Every variant in `variants` on one shape, dtype and mode against the oracle: every output element
-// bit for bit, nothing written outside the output rows, the scratch filled exactly where it should be.
-void check_variants(const std::vector<const kernels::KernelVariant*>& variants, Operands& o, sq_dtype t, Mode mode) {
-  const bool has_bias = mode != Mode::kPlain;
-  const bool row_scales = mode == Mode::kRowScales;
-  const int64_t ldo = o.n + (mode == Mode::kRowScales ? kRowPad : mode == Mode::kScalarStores ? kOddRowPad : 0);
+// Index of the first differing element of two same-dtype buffers (bitwise), or -1.
+int64_t first_difference(const Buf& a, const Buf& b) {
+  REQUIRE(a.bytes.size() == b.bytes.size());
+  if (std::memcmp(a.data(), b.data(), a.bytes.size()) == 0) return -1;
+  return first_bit_difference(a, b);
+}
+
+// Every variant on one operand configuration and output against the oracle: every output element bit
+// for bit, nothing written outside the output rows, the scratch filled exactly where it should be. Each
+// variant's output is appended to *outputs when given.
+void check(const Variants& variants, const Operands& o, const Asym& z, Out out, std::vector<Buf>* outputs = nullptr) {
+  const sq_dtype t = out.t;
+  const bool s32 = t == SQ_DTYPE_S32;
+  const Mode mode = out.mode;
+  REQUIRE((!s32 || mode == Mode::kPlain || mode == Mode::kScalarStores));
+  const bool has_bias = !s32 && mode != Mode::kPlain;
+  const bool scale_from_memory = mode == Mode::kRowScales || mode == Mode::kPerTensor;
+  const bool fill = !s32 && !scale_from_memory;
+  const int64_t ldo = o.n + (mode == Mode::kScalarStores ? kOddRowPad : mode == Mode::kPlain ? 0 : kRowPad);
   const int64_t out_offset = mode == Mode::kScalarStores ? 1 : 0;
   const size_t out_count = static_cast<size_t>((o.m + kGuardRows) * ldo + out_offset);
   const size_t es = dtype_size(t);
+  const int poison = s32 ? kS32Poison : kFloatPoison;
+  const sq_dtype scale_t = s32 ? SQ_DTYPE_F32 : t;  // unused for S32
 
-  const Buf wscale = random_scales(t, static_cast<size_t>(o.n));
-  const Buf bias = random_values(t, static_cast<size_t>(o.n), -4.0, 4.0);
-  const Buf row_scale = random_scales(t, static_cast<size_t>(o.m));
-  Buf static_scale = random_scales(t, 1);
-  Buf oracle_scales(t, static_cast<size_t>(o.m));
-  for (int64_t r = 0; r < o.m; ++r) {
-    const void* scale = row_scales ? row_scale.at(static_cast<size_t>(r)) : static_scale.data();
-    std::memcpy(oracle_scales.at(static_cast<size_t>(r)), scale, es);
-  }
+  const Buf wscale = random_scales(scale_t, static_cast<size_t>(o.n));
+  const Buf bias = random_values(scale_t, static_cast<size_t>(o.n), -4.0, 4.0);
+  const Buf row_scale = random_scales(scale_t, mode == Mode::kPerTensor ? 1 : static_cast<size_t>(o.m));
+  const Buf static_scale = random_scales(scale_t, 1);
   Buf ref(t, out_count);
-  ref.poison();
-  Buf ref_view(t, static_cast<size_t>(o.m * ldo));
-  oracle_epilogue(o.m, o.n, o.acc, wscale, has_bias ? &bias : nullptr, oracle_scales, ref_view, ldo);
-  for (int64_t r = 0; r < o.m; ++r)
-    std::memcpy(ref.at(static_cast<size_t>(out_offset + r * ldo)), ref_view.at(static_cast<size_t>(r * ldo)),
-                static_cast<size_t>(o.n) * es);
+  std::memset(ref.data(), poison, ref.bytes.size());
+  if (s32) {
+    for (int64_t r = 0; r < o.m; ++r)
+      std::memcpy(ref.at(static_cast<size_t>(out_offset + r * ldo)), &z.acc[static_cast<size_t>(r * o.n)],
+                  static_cast<size_t>(o.n) * es);
+  } else {
+    Buf oracle_scales(t, static_cast<size_t>(o.m));
+    for (int64_t r = 0; r < o.m; ++r) {
+      const void* scale = mode == Mode::kRowScales   ? row_scale.at(static_cast<size_t>(r))
+                          : mode == Mode::kPerTensor ? row_scale.at(0)
+                                                     : static_scale.data();
+      std::memcpy(oracle_scales.at(static_cast<size_t>(r)), scale, es);
+    }
+    Buf ref_view(t, static_cast<size_t>(o.m * ldo));
+    oracle_epilogue(o.m, o.n, z.acc, wscale, has_bias ? &bias : nullptr, oracle_scales, ref_view, ldo);
+    for (int64_t r = 0; r < o.m; ++r)
+      std::memcpy(ref.at(static_cast<size_t>(out_offset + r * ldo)), ref_view.at(static_cast<size_t>(r * ldo)),
+                  static_cast<size_t>(o.n) * es);
+  }
 
   DevBuf d_ws(wscale.bytes.size()), d_bias(bias.bytes.size()), d_rs(row_scale.bytes.size()),
       d_scratch((static_cast<size_t>(o.m) + kScratchGuard) * es), d_out(out_count * es);
@@ -91,48 +271,84 @@ void check_variants(const std::vector<const kernels::KernelVariant*>& variants, 
   p.ld_act = o.lda;
   p.weight = static_cast<const int8_t*>(o.d_w.p);
   p.ld_weight = o.ldw;
-  p.weight_scale = d_ws.p;
+  z.fill(p);
+  p.weight_scale = s32 ? nullptr : d_ws.p;
   p.bias = has_bias ? d_bias.p : nullptr;
-  p.row_scale = row_scales ? d_rs.p : nullptr;
-  std::memcpy(&p.static_scale_bits, static_scale.data(), es);
-  p.row_scale_out = row_scales ? nullptr : d_scratch.p;
+  p.row_scale = scale_from_memory ? d_rs.p : nullptr;
+  p.row_scale_per_tensor = mode == Mode::kPerTensor;
+  if (!s32) std::memcpy(&p.static_scale_bits, static_scale.data(), es);
+  p.row_scale_out = fill ? d_scratch.p : nullptr;
   p.out = static_cast<char*>(d_out.p) + out_offset * es;
   p.ld_out = ldo;
-  p.dtype = kernel_dtype(t);
+  p.dtype = s32 ? Dtype::S32 : static_cast<Dtype>(t);
   // One mode also sets programmatic, as the static plan does on sm_90: the split-K variants then
   // launch as programmatic dependents, wait in the kernel and let the next launch start early.
   p.programmatic = mode == Mode::kScalarStores;
 
+  Buf want_scratch(s32 ? SQ_DTYPE_F32 : t, static_cast<size_t>(o.m) + kScratchGuard);
+  want_scratch.poison();
+  if (fill)
+    for (int64_t r = 0; r < o.m; ++r) std::memcpy(want_scratch.at(static_cast<size_t>(r)), static_scale.data(), es);
   for (const kernels::KernelVariant* v : variants) {
-    CAPTURE(v->name, o.m, o.n, o.k, o.lda, dtype_str(t), static_cast<int>(mode));
-    d_out.poison();
+    CAPTURE(v->name, o.m, o.n, o.k, o.lda, operand_name(z.at), operand_name(z.wt), zp_name(z.zp), out_name(t),
+            static_cast<int>(mode));
+    CUDA_REQUIRE(cudaMemset(d_out.p, poison, d_out.bytes));
     d_scratch.poison();
     CUDA_REQUIRE(v->launch(p, num_sms(), nullptr));
     CUDA_REQUIRE(cudaDeviceSynchronize());
-    Buf got(t, out_count), scratch(t, static_cast<size_t>(o.m) + kScratchGuard);
+    Buf got(t, out_count), scratch(want_scratch.dtype, want_scratch.count());
     d_out.download(got.data(), got.bytes.size());
     d_scratch.download(scratch.data(), scratch.bytes.size());
-    CHECK(first_bit_difference(got, ref) == -1);
-    Buf want_scratch(t, scratch.count());
-    want_scratch.poison();
-    if (!row_scales)
-      for (int64_t r = 0; r < o.m; ++r) std::memcpy(want_scratch.at(static_cast<size_t>(r)), static_scale.data(), es);
-    CHECK(first_bit_difference(scratch, want_scratch) == -1);
+    CHECK(first_difference(got, ref) == -1);
+    CHECK(first_difference(scratch, want_scratch) == -1);
+    if (outputs != nullptr) outputs->push_back(std::move(got));
   }
 }
 
-void check_shapes(const std::vector<const kernels::KernelVariant*>& variants,
-                  const std::vector<std::vector<int64_t>>& shapes) {
-  for (const std::vector<int64_t>& s : shapes) {  // {m, n, k, row padding of act and weight}
-    Operands o(s[0], s[1], s[2], s[3]);
-    for (sq_dtype t : {SQ_DTYPE_F32, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_BF16})
-      for (Mode mode : {Mode::kPlain, Mode::kRowScales, Mode::kScalarStores}) check_variants(variants, o, t, mode);
+// ---------------------------------------------------------------- what the test cases run
+constexpr Dtype kOperandTypes[] = {Dtype::S8, Dtype::U8};
+constexpr sq_dtype kFloatTypes[] = {SQ_DTYPE_F32, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_BF16};
+// The outputs of the asymmetric case every shape of the symmetric lists also runs.
+const Out kAsymOnEveryShape[] = {{SQ_DTYPE_BF16, Mode::kRowScales},
+                                 {SQ_DTYPE_F32, Mode::kPerTensor},
+                                 {SQ_DTYPE_F64, Mode::kScalarStores},
+                                 {SQ_DTYPE_S32, Mode::kPlain}};
+
+// Per shape {m, n, k, row padding of act and weight}: symmetric s8 x s8 in every T and the three modes
+// of 0.1 (the unchanged path), then u8 x u8 with per-row za and zw in kAsymOnEveryShape.
+void check_shapes(const Variants& variants, const std::vector<std::vector<int64_t>>& shapes) {
+  if (variants.empty()) return;
+  for (const std::vector<int64_t>& s : shapes) {
+    const Operands o(s[0], s[1], s[2], s[3]);
+    const Asym sym(o, Dtype::S8, Dtype::S8, Zp::kOff);
+    for (sq_dtype t : kFloatTypes)
+      for (Mode mode : {Mode::kPlain, Mode::kRowScales, Mode::kScalarStores}) check(variants, o, sym, {t, mode});
+    const Asym asym(o, Dtype::U8, Dtype::U8, Zp::kRowZaZw);
+    for (const Out& out : kAsymOnEveryShape) check(variants, o, asym, out);
+  }
+}
+
+// Per shape: every operand pair x zero-point configuration x output type (four T and S32), the modes
+// taking turns, so that every pair meets every configuration and every output, and every T every mode.
+void check_matrix(const Variants& variants, const std::vector<std::vector<int64_t>>& shapes) {
+  if (variants.empty()) return;
+  for (const std::vector<int64_t>& s : shapes) {
+    const Operands o(s[0], s[1], s[2], s[3]);
+    int turn = 0;  // one per configuration: T number i takes mode (turn + i) % 4
+    for (Dtype at : kOperandTypes)
+      for (Dtype wt : kOperandTypes)
+        for (Zp zp : kEveryZp) {
+          const Asym z(o, at, wt, zp);
+          for (int i = 0; i < 4; ++i) check(variants, o, z, {kFloatTypes[i], kEveryMode[(turn + i) % 4]});
+          check(variants, o, z, {SQ_DTYPE_S32, turn % 2 == 0 ? Mode::kPlain : Mode::kScalarStores});
+          ++turn;
+        }
   }
 }
 
 // Prepares every variant of `family` and returns it; an empty list (with a warning) where the current
 // GPU is not one the family runs on.
-std::vector<const kernels::KernelVariant*> prepared(kernels::Family family) {
+Variants prepared(kernels::Family family) {
   const kernels::VariantSpan span = kernels::variants_of(family);
   REQUIRE(span.size() > 0);
   const bool hopper = span[0].min_sm == 90;
@@ -141,8 +357,25 @@ std::vector<const kernels::KernelVariant*> prepared(kernels::Family family) {
     return {};
   }
   REQUIRE(kernels::prepare_variants(span) == cudaSuccess);
-  std::vector<const kernels::KernelVariant*> v;
+  Variants v;
   for (const kernels::KernelVariant& entry : span) v.push_back(&entry);
+  return v;
+}
+
+// Every registered variant (those the GPU runs), for the cases over all families.
+Variants every_variant() {
+  Variants all;
+  for (kernels::Family f : {kernels::Family::kDecode, kernels::Family::kSm80, kernels::Family::kSm90SplitK,
+                            kernels::Family::kSm90Wgmma})
+    for (const kernels::KernelVariant* v : prepared(f)) all.push_back(v);
+  return all;
+}
+
+// The variants of `from` that take m rows and (aligned: k % 16 == 0 and 16-byte rows) the shape's layout.
+Variants taking(const Variants& from, int64_t m, bool aligned) {
+  Variants v;
+  for (const kernels::KernelVariant* x : from)
+    if (kernels::takes_m(*x, m) && (aligned || !x->needs_aligned16)) v.push_back(x);
   return v;
 }
 
@@ -161,7 +394,7 @@ TEST_CASE("every decode variant (each token bucket, 16- and 32-row CTAs) equals 
 TEST_CASE("every portable variant (large, medium, generic) equals the oracle", "[variants]") {
   // M = 1 to several tiles, N and K edges of every tile; the generic variant also on K and row strides
   // that are not multiples of 16 (the others need aligned16).
-  std::vector<const kernels::KernelVariant*> aligned, any;
+  Variants aligned, any;
   for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80))
     (v->needs_aligned16 ? aligned : any).push_back(v);
   REQUIRE(!any.empty());
@@ -187,4 +420,93 @@ TEST_CASE("every Hopper persistent variant (every tile width, both schedules) eq
   check_shapes(prepared(kernels::Family::kSm90Wgmma),
                {{1, 1000, 4096, 0}, {129, 1000, 2000, 48}, {300, 4000, 1040, 0}, {257, 900, 8192, 16},
                 {2048, 2300, 64, 0}, {2500, 2600, 208, 0}});
+}
+
+TEST_CASE("every variant: every operand pair x zero-point configuration x output (four T and S32)",
+          "[variants][zero_points]") {
+  // Small shapes per family that still cross its M bucket / tile edges, odd N, partial K chunks and
+  // blocks, strided rows.
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kDecode)) {
+    const int64_t max_m = v->max_m;
+    check_matrix({v}, {{1, 130, 512, 0}, {max_m / 2 + 3, 72, 1040, 16}, {max_m, 201, 256, 0}});
+  }
+  Variants aligned, any;
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80))
+    (v->needs_aligned16 ? aligned : any).push_back(v);
+  check_matrix(aligned, {{1, 300, 256, 0}, {129, 263, 1040, 16}});
+  check_matrix(any, {{1, 300, 256, 0}, {129, 263, 1040, 16}, {70, 257, 77, 3}});
+  check_matrix(prepared(kernels::Family::kSm90SplitK), {{17, 301, 1040, 0}, {65, 231, 272, 16}, {129, 136, 528, 0}});
+  check_matrix(prepared(kernels::Family::kSm90Wgmma), {{1, 300, 256, 0}, {129, 1001, 1040, 16}, {300, 520, 400, 0}});
+}
+
+TEST_CASE("every variant at the zero-point plans' K limit (33025, u8 on both sides) with extreme values",
+          "[variants][zero_points]") {
+  // Every element and zero point at its extreme, so that every term of every sum is +-255 * 255 (or 0):
+  // the sums reach +-255 * 255 * K, within 2^31 - 1 at K = 33025 (33024, the largest multiple of 16, for
+  // the aligned16 variants). Outputs: S32 (the exact accumulators) and f32.
+  constexpr int64_t kMaxK = 33025;
+  constexpr int64_t kMaxAlignedK = kMaxK / 16 * 16;
+  struct Extreme {
+    Dtype at, wt;
+    Zp zp;
+    int act_byte, w_byte;
+    int32_t za, zw;
+  };
+  const Extreme extremes[] = {
+      {Dtype::U8, Dtype::U8, Zp::kOff, 255, 255, 0, 0},           // +255*255 per term, raw
+      {Dtype::U8, Dtype::U8, Zp::kRowZaZw, 255, 255, 0, 0},       // zero points 0 given
+      {Dtype::U8, Dtype::U8, Zp::kRowZaZw, 0, 0, 255, 255},       // +255*255 from the zero points alone
+      {Dtype::U8, Dtype::U8, Zp::kRowZaZw, 255, 0, 0, 255},       // -255*255
+      {Dtype::S8, Dtype::S8, Zp::kRowZaZw, 0x80, 127, 127, -128}, // (-128 - 127) * (127 + 128)
+      {Dtype::S8, Dtype::S8, Zp::kOff, 0x80, 0x80, 0, 0},         // (-128) * (-128), raw
+      {Dtype::S8, Dtype::U8, Zp::kTensorZaZw, 127, 0, -128, 255}, // (127 + 128) * (0 - 255)
+      {Dtype::U8, Dtype::S8, Zp::kRowZaZw, 0, 0x80, 255, 127},    // (0 - 255) * (-128 - 127)
+      {Dtype::U8, Dtype::U8, Zp::kRowZaZw, 0, 0, 0, 0},           // all zero
+  };
+  const Variants all = every_variant();
+  for (int64_t k : {kMaxAlignedK, kMaxK}) {
+    const bool aligned = k % 16 == 0;
+    for (const Extreme& e : extremes) {
+      const Operands o(13, 72, k, 0, e.act_byte, e.w_byte);
+      const Asym z(o, e.at, e.wt, e.zp, e.za, e.zw);
+      const Variants v = taking(all, o.m, aligned);
+      check(v, o, z, {SQ_DTYPE_S32, Mode::kPlain});
+      check(v, o, z, {SQ_DTYPE_F32, Mode::kRowScales});
+    }
+  }
+}
+
+TEST_CASE("a u8 weight with zero point 128 gives the bits of the s8 weight with its top bit flipped",
+          "[variants][zero_points]") {
+  // (w - 128) for w in [0, 255] is the s8 value of w ^ 0x80: both runs must store the same bits (and
+  // the oracle's), with either activation type.
+  const Variants all = every_variant();
+  for (const std::vector<int64_t>& s : std::vector<std::vector<int64_t>>{{16, 200, 1040, 0}, {65, 330, 528, 16}}) {
+    const int64_t m = s[0], n = s[1], k = s[2], pad = s[3];
+    const std::vector<uint8_t> act = random_bytes(static_cast<size_t>(m * (k + pad)));
+    std::vector<uint8_t> w = random_bytes(static_cast<size_t>(n * (k + pad)));
+    std::vector<uint8_t> flipped(w);
+    for (auto& b : flipped) b = static_cast<uint8_t>(b ^ 0x80);
+    const Operands o_u8(m, n, k, pad, act, w), o_s8(m, n, k, pad, act, flipped);
+    const Variants v = taking(all, m, /*aligned=*/true);
+    for (Dtype at : kOperandTypes) {
+      const Asym with_zw(o_u8, at, Dtype::U8, Zp::kZw, kRandomZp, 128);
+      const Asym plain(o_s8, at, Dtype::S8, Zp::kOff);
+      REQUIRE(with_zw.acc == plain.acc);
+      for (const Out& out : {Out{SQ_DTYPE_BF16, Mode::kRowScales}, Out{SQ_DTYPE_F32, Mode::kPlain},
+                             Out{SQ_DTYPE_S32, Mode::kPlain}}) {
+        // Both runs draw the same scales and bias.
+        std::vector<Buf> got_zw, got_plain;
+        const std::mt19937_64 draws = rng();
+        check(v, o_u8, with_zw, out, &got_zw);
+        rng() = draws;
+        check(v, o_s8, plain, out, &got_plain);
+        REQUIRE(got_zw.size() == got_plain.size());
+        for (size_t i = 0; i < got_zw.size(); ++i) {
+          CAPTURE(v[i]->name, operand_name(at), out_name(out.t));
+          CHECK(first_difference(got_zw[i], got_plain[i]) == -1);
+        }
+      }
+    }
+  }
 }
