@@ -17,7 +17,8 @@ cudaError_t quantize_prepare() {
   if ((e = prepare_rows<Producer::kPlain, __half>()) != cudaSuccess) return e;
   if ((e = prepare_rows<Producer::kPlain, __nv_bfloat16>()) != cudaSuccess) return e;
   if ((e = qrows::prepare_rmsnorm()) != cudaSuccess) return e;
-  return qrows::prepare_silu_mul();
+  if ((e = qrows::prepare_silu_mul()) != cudaSuccess) return e;
+  return row_sums_prepare();
 }
 
 cudaError_t launch_quantize(const QuantizeParams& p, cudaStream_t stream) {

@@ -24,8 +24,6 @@ namespace kernels {
 // The names sq_plan_kernel_name reports for the quantize ops.
 constexpr const char* kQuantizeStaticName = "quantize_static";
 constexpr const char* kQuantizeDynamicName = "quantize_dynamic";
-constexpr const char* kRmsNormQuantizeName = "rmsnorm_quantize";
-constexpr const char* kSiluMulQuantizeName = "silu_mul_quantize";
 // Most CTAs a row may be split over (the portable cluster size).
 constexpr int32_t kQuantizeMaxRowSplits = 8;
 // Bytes of x one CTA of the largest size covers with one 16-byte vector per thread.
@@ -34,7 +32,8 @@ constexpr int64_t kQuantizeCtaBytes = 8192;
 // lane sums of the sum of squares): 96 KiB fits every sm_80+ GPU's opt-in limit (sm_86/89: 99 KiB).
 constexpr int64_t kQuantizeRowCacheBytes = 96 * 1024;
 
-// Per-device setup once at plan select (launch handles, shared-memory opt-in), on the plan's device.
+// Per-device setup once at plan select (launch handles, shared-memory opt-in), on the plan's device:
+// every quantizer instantiation and the row-sums pre-pass (row_sums_prepare).
 cudaError_t quantize_prepare();
 // Enqueue on `stream`; no allocation, no synchronization.
 cudaError_t launch_quantize(const QuantizeParams& p, cudaStream_t stream);
