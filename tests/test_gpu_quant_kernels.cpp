@@ -10,7 +10,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -384,5 +386,169 @@ TEST_CASE("SCALE_ACCUMULATORS kernel: the linears' epilogue on int32 accumulator
     }
     check_scale_acc(t, 1000, 96, 96, 100, false, true, 0);
     check_scale_acc(t, 2, 20000, 20000, 20000, false, true, 0);  // several tiles per row
+  }
+}
+
+// ------------------------------------------------------------------ bandwidth (not run by default)
+// `sq_quant_kernel_tests "[quant_perf]"`: each kernel's time against its read + write floor (the bytes
+// below; norm_weight, smooth and the column vectors are read from L2 by every row and not counted), as a
+// fraction of the device-to-device copy bandwidth measured in the same run (issue 20's target: >= 80% from
+// 16 MB of traffic up). Inputs are a constant finite byte pattern: the time does not depend on the values.
+namespace {
+
+struct Timer {
+  cudaEvent_t a, b;
+  Timer() {
+    CUDA_REQUIRE(cudaEventCreate(&a));
+    CUDA_REQUIRE(cudaEventCreate(&b));
+  }
+  ~Timer() {
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+  }
+  // Median of `reps` timed runs of f (after two warm-up runs), in microseconds.
+  template <typename F>
+  double median_us(F&& f, int reps = 20) {
+    f();
+    f();
+    std::vector<float> t;
+    for (int r = 0; r < reps; ++r) {
+      CUDA_REQUIRE(cudaEventRecord(a));
+      f();
+      CUDA_REQUIRE(cudaEventRecord(b));
+      CUDA_REQUIRE(cudaEventSynchronize(b));
+      float ms = 0;
+      CUDA_REQUIRE(cudaEventElapsedTime(&ms, a, b));
+      t.push_back(ms);
+    }
+    std::sort(t.begin(), t.end());
+    return 1000.0 * t[t.size() / 2];
+  }
+};
+
+struct DevArr {
+  void* p = nullptr;
+  explicit DevArr(size_t bytes) {
+    CUDA_REQUIRE(cudaMalloc(&p, std::max<size_t>(bytes, 16)));
+    CUDA_REQUIRE(cudaMemset(p, 0x3C, std::max<size_t>(bytes, 16)));  // finite in every float dtype
+  }
+  ~DevArr() { cudaFree(p); }
+};
+
+// Copy bandwidth (bytes read + written per second) over `bytes` of traffic.
+double copy_bandwidth(size_t bytes) {
+  DevArr src(bytes / 2), dst(bytes / 2);
+  Timer t;
+  const double us = t.median_us([&] { CUDA_REQUIRE(cudaMemcpyAsync(dst.p, src.p, bytes / 2, cudaMemcpyDeviceToDevice)); });
+  return static_cast<double>(bytes / 2 * 2) / (us * 1e-6);
+}
+
+void report(const char* what, int64_t m, int64_t k, double bytes, double us, double copy) {
+  const double bw = bytes / (us * 1e-6);
+  std::printf("%-44s M=%6lld K=%6lld  %9.1f MB  %9.2f us  %7.1f GB/s  %5.1f%% of copy\n", what, static_cast<long long>(m),
+              static_cast<long long>(k), bytes / 1e6, us, bw / 1e9, 100.0 * bw / copy);
+}
+
+// One quantizer launch of m rows (bf16 x unless said) and its floor in bytes.
+void time_quantize(Timer& t, double copy, const char* what, kn::Producer producer, kn::QuantMode mode, sq_dtype x,
+                   int64_t m, int64_t k, bool residual, int splits = 1) {
+  const size_t xs = qt::esize(x), cols = static_cast<size_t>(producer == kn::Producer::kSiluMul ? 2 * k : k);
+  const size_t mk = static_cast<size_t>(m * k);
+  DevArr dx(m * cols * xs), dres(residual ? mk * xs : 0), dw(k * xs), dq(mk), dscale(m * 4), dzp(m), dabs(m * 8);
+  kn::QuantizeParams p{};
+  p.m = static_cast<int32_t>(m);
+  p.k = static_cast<int32_t>(k);
+  p.producer = producer;
+  p.mode = mode;
+  p.x = dx.p;
+  p.ld_x = static_cast<int64_t>(cols);
+  p.x_dtype = kd(x);
+  p.residual = residual ? dres.p : nullptr;
+  p.ld_residual = k;
+  p.residual_out = residual ? dres.p : nullptr;  // in place, as engines call it
+  p.ld_residual_out = k;
+  p.norm_weight = dw.p;
+  p.eps = 1e-5f;
+  const float one = 0.0117f;
+  uint32_t bits;
+  std::memcpy(&bits, &one, 4);
+  p.static_scale_bits = bits;
+  p.scale_out = dscale.p;
+  p.scale_dtype = kn::Dtype::F32;
+  p.zp_out = dzp.p;
+  p.absmax = dabs.p;
+  p.q = mode == kn::QuantMode::kAbsmax ? nullptr : static_cast<int8_t*>(dq.p);
+  p.ld_q = k;
+  p.q_type = kn::Dtype::S8;
+  p.row_splits = splits;
+  double bytes = static_cast<double>(m * cols * xs);                            // x
+  if (residual) bytes += 2.0 * static_cast<double>(mk * xs);                     // residual in, residual_out
+  if (mode != kn::QuantMode::kAbsmax) bytes += static_cast<double>(mk);          // q
+  bytes += static_cast<double>(m) * (mode == kn::QuantMode::kStatic ? 0 : 4);    // scales / absmax
+  const double us = t.median_us([&] { CUDA_REQUIRE(kn::launch_quantize(p, nullptr)); });
+  report(what, m, k, bytes, us, copy);
+}
+
+}  // namespace
+
+TEST_CASE("quantizer kernels: bandwidth against the copy bandwidth (prints a table)", "[.][quant_perf]") {
+  prepare_once();
+  const double copy = copy_bandwidth(size_t{256} << 20);
+  std::printf("device-to-device copy: %.1f GB/s (read + write)\n", copy / 1e9);
+  Timer t;
+  using P = kn::Producer;
+  using Q = kn::QuantMode;
+  for (int64_t m : {512, 2048, 8192}) {
+    for (int64_t k : {4096, 8192}) {
+      time_quantize(t, copy, "rmsnorm bf16 +residual in place, dynamic", P::kRmsNorm, Q::kDynamic, SQ_DTYPE_BF16, m, k, true);
+      time_quantize(t, copy, "rmsnorm bf16, dynamic", P::kRmsNorm, Q::kDynamic, SQ_DTYPE_BF16, m, k, false);
+      time_quantize(t, copy, "rmsnorm bf16 +residual in place, static", P::kRmsNorm, Q::kStatic, SQ_DTYPE_BF16, m, k, true);
+    }
+    for (int64_t k : {4096, 14336}) {
+      time_quantize(t, copy, "quantize bf16, dynamic", P::kPlain, Q::kDynamic, SQ_DTYPE_BF16, m, k, false);
+      time_quantize(t, copy, "quantize bf16, dynamic asymmetric", P::kPlain, Q::kDynamicAsym, SQ_DTYPE_BF16, m, k, false);
+      time_quantize(t, copy, "quantize bf16, static", P::kPlain, Q::kStatic, SQ_DTYPE_BF16, m, k, false);
+      time_quantize(t, copy, "quantize f32, dynamic", P::kPlain, Q::kDynamic, SQ_DTYPE_F32, m, k, false);
+    }
+    for (int64_t k : {3584, 14336}) {
+      time_quantize(t, copy, "silu_mul bf16, dynamic", P::kSiluMul, Q::kDynamic, SQ_DTYPE_BF16, m, k, false);
+      time_quantize(t, copy, "silu_mul bf16, static", P::kSiluMul, Q::kStatic, SQ_DTYPE_BF16, m, k, false);
+      time_quantize(t, copy, "silu_mul f32, dynamic", P::kSiluMul, Q::kDynamic, SQ_DTYPE_F32, m, k, false);
+    }
+  }
+  if (sqt::is_sm90())
+    for (int64_t m : {1, 8, 16})
+      for (int splits : {1, 2, 4}) {
+        time_quantize(t, copy, splits == 1 ? "decode rmsnorm bf16 +res, 1 CTA/row" : "decode rmsnorm bf16 +res, split", P::kRmsNorm,
+                      Q::kDynamic, SQ_DTYPE_BF16, m, 8192, true, splits);
+        time_quantize(t, copy, splits == 1 ? "decode silu_mul bf16, 1 CTA/row" : "decode silu_mul bf16, split", P::kSiluMul,
+                      Q::kDynamic, SQ_DTYPE_BF16, m, 14336, false, splits);
+      }
+  // SCALE_ACCUMULATORS (bf16 out) and the row sums.
+  for (int64_t m : {512, 4096}) {
+    const int64_t n = 8192;
+    DevArr acc(m * n * 4), out(m * n * 2), rs(m * 2), ws(n * 2), b(n * 2), sums(m * 4);
+    kn::ScaleAccumulatorsParams p{};
+    p.m = static_cast<int32_t>(m);
+    p.n = static_cast<int32_t>(n);
+    p.acc = static_cast<const int32_t*>(acc.p);
+    p.ld_acc = n;
+    p.row_scale = rs.p;
+    p.weight_scale = ws.p;
+    p.bias = b.p;
+    p.out = out.p;
+    p.ld_out = n;
+    p.dtype = kn::Dtype::BF16;
+    report("scale_accumulators int32 -> bf16 + bias", m, n, static_cast<double>(m * n * 6),
+           t.median_us([&] { CUDA_REQUIRE(kn::launch_scale_accumulators(p, nullptr)); }), copy);
+    kn::RowSumsParams r{};
+    r.m = static_cast<int32_t>(m);
+    r.k = static_cast<int32_t>(n);
+    r.a = static_cast<const int8_t*>(acc.p);
+    r.ld_a = n;
+    r.a_type = kn::Dtype::S8;
+    r.sums = static_cast<int32_t*>(sums.p);
+    report("row sums s8", m, n, static_cast<double>(m * n + m * 4), t.median_us([&] { CUDA_REQUIRE(kn::launch_row_sums(r, nullptr)); }),
+           copy);
   }
 }
