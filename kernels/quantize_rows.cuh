@@ -762,14 +762,18 @@ __global__ void __launch_bounds__(kMaxThreads, kMinCtasPerSm) quantize_rows_kern
     const C scale = ex.scale;
     const int32_t zp = ex.zp, lo = ex.lo, hi = ex.hi;
     const bool valid = ex.valid != 0;
-    const bool u8 = p.q_type == Dtype::U8;
-    uint32_t sum = 0;
+    const bool want_sum = p.sums_out != nullptr;
+    uint32_t sum = 0;  // modulo 2^32
     auto quantize = [&](const Unit& u, const C (&v)[kN]) {
       uint8_t qb[kN];
       if (valid) {
+        int32_t qv[kN];
 #pragma unroll
-        for (int j = 0; j < kN; ++j) qb[j] = static_cast<uint8_t>(quantize_one(v[j], scale, lo, hi, zp));
-        for_first<kN>(u.cnt, [&](int j) { sum += static_cast<uint32_t>(u8 ? int32_t(qb[j]) : int32_t(int8_t(qb[j]))); });
+        for (int j = 0; j < kN; ++j) {
+          qv[j] = quantize_one(v[j], scale, lo, hi, zp);  // in Q's range: S8 or U8 as an int
+          qb[j] = static_cast<uint8_t>(qv[j]);
+        }
+        if (want_sum) for_first<kN>(u.cnt, [&](int j) { sum += static_cast<uint32_t>(qv[j]); });
       } else {
 #pragma unroll
         for (int j = 0; j < kN; ++j) qb[j] = 0;
@@ -794,7 +798,7 @@ __global__ void __launch_bounds__(kMaxThreads, kMinCtasPerSm) quantize_rows_kern
         quantize(u, v);
       });
     }
-    if (p.sums_out != nullptr) reduce_sum(sum, ex, splits, rank, p.sums_out + row);
+    if (want_sum) reduce_sum(sum, ex, splits, rank, p.sums_out + row);
   }
   if (splits > 1) cluster_sync();  // no CTA leaves while a peer may still read its shared memory
 }
