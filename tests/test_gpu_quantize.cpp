@@ -4,7 +4,10 @@
 // dtype, odd K, M = 1, rows long enough for every kernel path (vector and scalar loads, the shared
 // memory row cache with and without its opt-in size, no cache, rows split over a thread-block cluster
 // on sm_90), zero / NaN / Inf rows, strided and misaligned rows, poisoned outputs (padding and the
-// scale past M must keep their poison).
+// scale past M must keep their poison). Since 0.2 (the second half of this file): every quant mode
+// (STATIC with zero points and U8, DYNAMIC, DYNAMIC_ASYMMETRIC, ABSMAX, FROM_ABSMAX), act_sums, the
+// M = 1..17, 63..65, 1000 sweep up to K = 28672, batch invariance (a row alone equals that row inside
+// M = 1000), CUDA graphs, and ABSMAX on K slices -> max -> FROM_ABSMAX equal to DYNAMIC on the whole row.
 #include <catch2/catch.hpp>
 
 #include <cuda_runtime_api.h>
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "gpu_util.hpp"
+#include "quant_plan_check.hpp"
 #include "test_util.hpp"
 
 using namespace sqt;
@@ -466,4 +470,240 @@ TEST_CASE("GPU quantize: a small case for compute-sanitizer", "[quantize][saniti
   check_quantized_linear({SQ_PREFERENCE_FASTEST, SQ_DTYPE_BF16, SQ_DTYPE_BF16, 5, 40, 64, true, false});  // overlapped
   check_quantize({SQ_PREFERENCE_FASTEST, true, SQ_DTYPE_BF16, SQ_DTYPE_BF16, true, 5, 14339, 5, 1, true});  // split
   check_quantized_linear({SQ_PREFERENCE_FASTEST, SQ_DTYPE_BF16, SQ_DTYPE_BF16, 6, 24, 16384, true, true});    // split
+}
+
+// ================================================================== 0.2: quant modes, zero points, U8
+namespace {
+
+using qt::QC;
+
+const sq_dtype kAllFloats[] = {SQ_DTYPE_F32, SQ_DTYPE_F64, SQ_DTYPE_F16, SQ_DTYPE_BF16};
+const sq_quant_mode kDynModes[] = {SQ_QUANT_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_QUANT_ABSMAX, SQ_QUANT_FROM_ABSMAX};
+
+QC plain(sq_quant_mode mode, sq_dtype x, sq_dtype s, sq_dtype q, int64_t m, int64_t k, int v) {
+  QC c;
+  c.op = mode == SQ_QUANT_STATIC ? SQ_OP_QUANTIZE_STATIC : SQ_OP_QUANTIZE_DYNAMIC;
+  c.mode = mode;
+  c.x = x;
+  c.s = s;
+  c.q = q;
+  c.m = m;
+  c.k = k;
+  c.smooth = v % 2 == 0;
+  c.sums = v % 3 != 2;
+  c.seed = static_cast<uint64_t>(v) * 104729 + static_cast<uint64_t>(k * 31 + m);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("QUANTIZE_STATIC with zero points, S8 and U8 q, every dtype", "[quantize]") {
+  int v = 0;
+  for (sq_dtype x : kAllFloats)
+    for (sq_dtype q : {SQ_DTYPE_S8, SQ_DTYPE_U8})
+      for (int32_t zp : q == SQ_DTYPE_U8 ? std::vector<int32_t>{0, 128, 255} : std::vector<int32_t>{-128, -3, 0, 127}) {
+        QC a = plain(SQ_QUANT_STATIC, x, kAllFloats[v % 4], q, 6, 1029, v);
+        a.zp = zp;
+        a.edges = true;
+        a.pad = 16;
+        qt::check_plan(a);
+        QC b = plain(SQ_QUANT_STATIC, x, kAllFloats[(v + 1) % 4], q, 3, 333, v + 1);
+        b.zp = zp;
+        b.pad = 3;
+        b.offset = 1;  // single elements
+        qt::check_plan(b, kGpuPrefs[v % 2]);
+        ++v;
+      }
+}
+
+TEST_CASE("QUANTIZE_DYNAMIC: every quant mode, x dtype and scale dtype", "[quantize]") {
+  int v = 0;
+  for (sq_quant_mode mode : kDynModes)
+    for (sq_dtype x : kAllFloats)
+      for (sq_dtype s : kAllFloats) {
+        const sq_dtype q = mode == SQ_QUANT_DYNAMIC_ASYMMETRIC && v % 2 ? SQ_DTYPE_U8 : SQ_DTYPE_S8;
+        QC a = plain(mode, x, s, q, 11, 4101, v);
+        a.edges = true;
+        qt::check_plan(a, kGpuPrefs[v % 2]);
+        QC b = plain(mode, x, s, q, 6, 511, v + 1);
+        b.pad = 3;
+        b.offset = 1;
+        b.edges = true;
+        qt::check_plan(b);
+        ++v;
+      }
+}
+
+TEST_CASE("quantize ops: M = 1..17, 63..65, 1000 and K up to 28672 (odd K too)", "[quantize]") {
+  const sq_quant_mode modes[] = {SQ_QUANT_STATIC, SQ_QUANT_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_QUANT_ABSMAX,
+                                 SQ_QUANT_FROM_ABSMAX};
+  const int64_t ks[] = {1, 7, 127, 4096, 4099, 14336, 28672, 28673};
+  int v = 0;
+  for (int64_t m = 1; m <= 17; ++m)
+    for (int64_t k : ks) {
+      const sq_quant_mode mode = modes[v % 5];
+      const sq_dtype q = (mode == SQ_QUANT_STATIC || mode == SQ_QUANT_DYNAMIC_ASYMMETRIC) && v % 3 == 0 ? SQ_DTYPE_U8 : SQ_DTYPE_S8;
+      QC c = plain(mode, kAllFloats[v % 4], kAllFloats[(v / 4) % 4], q, m, k, v);
+      c.zp = mode == SQ_QUANT_STATIC && q == SQ_DTYPE_U8 ? 128 : 0;
+      c.edges = m >= 6;
+      qt::check_plan(c);
+      ++v;
+    }
+  for (int64_t m : {63, 64, 65, 1000})
+    for (int64_t k : {int64_t{4096}, int64_t{4099}, int64_t{28672}}) {
+      if (m == 1000 && k == 28672) continue;  // below, once per dtype is enough
+      QC c = plain(modes[v % 5], kAllFloats[v % 4], kAllFloats[(v + 1) % 4], SQ_DTYPE_S8, m, k, v);
+      c.edges = true;
+      qt::check_plan(c);
+      ++v;
+    }
+  for (sq_dtype x : {SQ_DTYPE_BF16, SQ_DTYPE_F32}) {
+    QC c = plain(SQ_QUANT_DYNAMIC, x, x, SQ_DTYPE_S8, 1000, 28672, v++);
+    c.edges = true;
+    qt::check_plan(c);
+  }
+}
+
+TEST_CASE("quantize ops are batch invariant: a row alone equals that row inside M = 1000", "[quantize]") {
+  int v = 0;
+  for (sq_quant_mode mode : {SQ_QUANT_STATIC, SQ_QUANT_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_QUANT_ABSMAX, SQ_QUANT_FROM_ABSMAX}) {
+    const sq_dtype x = kAllFloats[v % 4];
+    QC c = plain(mode, x, x, mode == SQ_QUANT_DYNAMIC_ASYMMETRIC ? SQ_DTYPE_U8 : SQ_DTYPE_S8, 1000, v % 2 ? 14336 : 4096, v);
+    c.sums = true;
+    c.edges = true;
+    qt::check_rows_alone(c, {0, 1, 2, 3, 4, 5, 517, 999});
+    ++v;
+  }
+}
+
+TEST_CASE("quantize ops under CUDA graph capture and replay", "[quantize][graph]") {
+  int v = 0;
+  for (sq_quant_mode mode : {SQ_QUANT_STATIC, SQ_QUANT_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_QUANT_ABSMAX, SQ_QUANT_FROM_ABSMAX}) {
+    for (int64_t m : {1, 16, 65}) {
+      QC c = plain(mode, SQ_DTYPE_BF16, SQ_DTYPE_F32, SQ_DTYPE_S8, m, m == 1 ? 28672 : 4096, v++);
+      c.edges = m >= 6;
+      qt::check_plan(c, SQ_PREFERENCE_FASTEST, true);
+    }
+  }
+}
+
+namespace {
+
+// ABSMAX on each of R slices of K, the element-wise max of the R results (as unsigned integers of their
+// bits), then FROM_ABSMAX on each slice, against DYNAMIC on the whole rows (op: QUANTIZE_DYNAMIC, or
+// SILU_MUL_QUANTIZE whose slices hold their own gate and up halves, as tensor-parallel ranks do).
+void check_absmax_identity(sq_op op, sq_dtype x, sq_dtype s, int64_t m, int64_t k, int r_slices, int v) {
+  CAPTURE(op, qt::dname(x), qt::dname(s), m, k, r_slices);
+  QC whole = plain(SQ_QUANT_DYNAMIC, x, s, SQ_DTYPE_S8, m, k, v);
+  whole.op = op;
+  whole.edges = true;
+  whole.sums = true;
+  const qt::Inputs in = qt::make_inputs(whole);
+  qt::Stream st;
+  sq_plan pw = nullptr;
+  {
+    const sq_plan_desc d = qt::desc_of(whole, m);
+    REQUIRE(sq_plan_select(qt::as_sq(st.s), &d, SQ_PREFERENCE_FASTEST, &pw) == SQ_STATUS_SUCCESS);
+  }
+  qt::RunSet gw(whole, in, true);
+  gw.reset(in, st.s);
+  qt::run_ok(pw, st.s, qt::args_of(gw));
+  REQUIRE(cudaStreamSynchronize(st.s) == cudaSuccess);
+  const qt::Outputs want = gw.outputs();
+  sq_plan_destroy(pw);
+
+  // The slices [k0, k1): their own x ([m, k1 - k0], or [m, 2 (k1 - k0)] for SiLU) and smooth.
+  std::vector<QC> cs;
+  std::vector<qt::Inputs> ins;
+  for (int i = 0; i < r_slices; ++i) {
+    const int64_t k0 = k * i / r_slices, k1 = k * (i + 1) / r_slices;
+    QC c = whole;
+    c.k = k1 - k0;
+    c.mode = SQ_QUANT_ABSMAX;
+    qt::Inputs si;
+    si.x = qt::Arr(x, static_cast<size_t>(m * c.ld_x()));
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < c.k; ++j) {
+        std::memcpy(static_cast<char*>(si.x.p()) + (r * c.ld_x() + j) * qt::esize(x),
+                    static_cast<const char*>(in.x.p()) + (r * whole.ld_x() + k0 + j) * qt::esize(x), qt::esize(x));
+        if (whole.silu())
+          std::memcpy(static_cast<char*>(si.x.p()) + (r * c.ld_x() + c.k + j) * qt::esize(x),
+                      static_cast<const char*>(in.x.p()) + (r * whole.ld_x() + k + k0 + j) * qt::esize(x), qt::esize(x));
+      }
+    if (whole.smooth) {
+      si.smooth = qt::Arr(s, static_cast<size_t>(c.k));
+      std::memcpy(si.smooth.p(), static_cast<const char*>(in.smooth.p()) + k0 * qt::esize(s), si.smooth.b.size());
+    }
+    cs.push_back(c);
+    ins.push_back(std::move(si));
+  }
+  // ABSMAX per slice, then the max of the bit patterns.
+  const size_t cb = qt::esize(whole.c());
+  std::vector<uint64_t> amax(static_cast<size_t>(m), 0);
+  for (int i = 0; i < r_slices; ++i) {
+    sq_plan p = nullptr;
+    const sq_plan_desc d = qt::desc_of(cs[i], m);
+    REQUIRE(sq_plan_select(qt::as_sq(st.s), &d, SQ_PREFERENCE_FASTEST, &p) == SQ_STATUS_SUCCESS);
+    qt::RunSet g(cs[i], ins[i], true);
+    g.reset(ins[i], st.s);
+    qt::run_ok(p, st.s, qt::args_of(g));
+    REQUIRE(cudaStreamSynchronize(st.s) == cudaSuccess);
+    const qt::Arr a = g.outputs().absmax;
+    for (int64_t r = 0; r < m; ++r) {
+      uint64_t bits = 0;
+      std::memcpy(&bits, a.b.data() + static_cast<size_t>(r) * cb, cb);
+      amax[static_cast<size_t>(r)] = std::max(amax[static_cast<size_t>(r)], bits);
+    }
+    sq_plan_destroy(p);
+  }
+  // FROM_ABSMAX per slice: the scales and q of the whole row.
+  for (int i = 0; i < r_slices; ++i) {
+    const int64_t k0 = k * i / r_slices;
+    QC c = cs[i];
+    c.mode = SQ_QUANT_FROM_ABSMAX;
+    ins[i].absmax = qt::Arr(whole.c(), static_cast<size_t>(m));
+    for (int64_t r = 0; r < m; ++r) std::memcpy(ins[i].absmax.b.data() + static_cast<size_t>(r) * cb, &amax[static_cast<size_t>(r)], cb);
+    sq_plan p = nullptr;
+    const sq_plan_desc d = qt::desc_of(c, m);
+    REQUIRE(sq_plan_select(qt::as_sq(st.s), &d, SQ_PREFERENCE_FASTEST, &p) == SQ_STATUS_SUCCESS);
+    qt::RunSet g(c, ins[i], true);
+    g.reset(ins[i], st.s);
+    qt::run_ok(p, st.s, qt::args_of(g));
+    REQUIRE(cudaStreamSynchronize(st.s) == cudaSuccess);
+    const qt::Outputs o = g.outputs();
+    sq_plan_destroy(p);
+    INFO("slice " << i << " [" << k0 << ", " << k0 + c.k << ")");
+    CHECK(std::memcmp(o.scale.b.data(), want.scale.b.data(), static_cast<size_t>(m) * qt::esize(s)) == 0);
+    bool same = true;
+    for (int64_t r = 0; r < m && same; ++r)
+      same = std::memcmp(o.q.b.data() + r * c.ld(), want.q.b.data() + r * whole.ld() + k0, static_cast<size_t>(c.k)) == 0;
+    CHECK(same);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("ABSMAX on K slices -> max -> FROM_ABSMAX equals DYNAMIC on the whole rows", "[quantize]") {
+  int v = 0;
+  for (sq_dtype x : kAllFloats)
+    for (int r : {2, 3, 4}) {
+      check_absmax_identity(SQ_OP_QUANTIZE_DYNAMIC, x, kAllFloats[v % 4], 7, r == 3 ? 12289 : 12288, r, v);
+      ++v;
+    }
+  for (sq_dtype x : {SQ_DTYPE_F32, SQ_DTYPE_F16, SQ_DTYPE_BF16}) check_absmax_identity(SQ_OP_SILU_MUL_QUANTIZE, x, x, 6, 14336, 2, v++);
+}
+
+TEST_CASE("GPU quantize 0.2 modes: a small set for compute-sanitizer", "[quantize][sanitize]") {
+  int v = 0;
+  for (sq_quant_mode mode : {SQ_QUANT_STATIC, SQ_QUANT_DYNAMIC, SQ_QUANT_DYNAMIC_ASYMMETRIC, SQ_QUANT_ABSMAX, SQ_QUANT_FROM_ABSMAX}) {
+    QC c = plain(mode, kAllFloats[v % 4], SQ_DTYPE_F32, mode == SQ_QUANT_STATIC ? SQ_DTYPE_U8 : SQ_DTYPE_S8, 6, v % 2 ? 77 : 14339, v);
+    c.zp = mode == SQ_QUANT_STATIC ? 100 : 0;
+    c.edges = true;
+    c.offset = v % 2;
+    qt::check_plan(c);
+    c.m = 2;  // M = 2, K = 14339: split rows on sm_90
+    c.edges = false;
+    qt::check_plan(c);
+    ++v;
+  }
 }
