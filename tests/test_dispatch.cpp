@@ -199,17 +199,25 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
       // Per-token modes overlap their predecessor on sm_90; the static quantizer does not.
       const bool per_token = std::string(n.name).find("static") == std::string::npos;
       CHECK(p.quantizer.programmatic == (per_token && sm == 90));
-      // Rows split over clusters only in the plain symmetric quantizer (the measured one).
-      const bool splits = sm == 90 && n.op == Op::kDynamicQuantize &&
-                          (n.q == QuantFact::kOpDefault || n.q == QuantFact::kDynamic);
+      // M = 1 with a 56 KiB row: split over a cluster on sm_90 (every quantizer but the plain static one:
+      // [D-quant-row-split], [D-quant-row-split-02]), never elsewhere.
+      const bool splits = sm == 90 && n.op != Op::kStaticQuantize;
       CHECK((p.quantizer.row_splits > 1) == splits);
+      // At M = 1024 only a quantizer that keeps its row between passes (RMSNorm always; the others in the
+      // per-token modes that need the whole row first) splits, where its share would not fit the row cache
+      // (SiLU-mul's two halves at K = 28672 do not).
+      const sq::LaunchPlan big = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), 1024, true);
+      const bool keeps_row = n.op == Op::kRmsNormQuantize ||
+                             (n.op != Op::kStaticQuantize && n.q != QuantFact::kStatic && n.q != QuantFact::kFromAbsmax);
+      if (sm == 80 || !keeps_row) CHECK(big.quantizer.row_splits == 1);
+      if (sm == 90 && keeps_row && n.op == Op::kSiluMulQuantize) CHECK(big.quantizer.row_splits > 1);
     }
   }
-  // QUANTIZED_LINEAR with the asymmetric quantizer: no row splits, the same linear as the symmetric one.
+  // QUANTIZED_LINEAR with the asymmetric quantizer: rows split like the symmetric one's, the same linear.
   const sq::LaunchPlan sym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336), 1, true);
   const sq::LaunchPlan asym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336, QuantFact::kDynamicAsym, true), 1, true);
   CHECK(std::string(asym.quantizer.name) == "quantize_dynamic_asymmetric");
-  CHECK(asym.quantizer.row_splits == 1);
+  CHECK(asym.quantizer.row_splits == sym.quantizer.row_splits);
   CHECK(asym.quantizer.programmatic);
   CHECK(asym.linear.variant == sym.linear.variant);
   CHECK(asym.linear.programmatic == sym.linear.programmatic);

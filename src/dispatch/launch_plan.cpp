@@ -59,15 +59,45 @@ const char* quantizer_name(Op op, QuantFact mode) {
 
 // The quantizer splits a long row over a cluster when there are few rows: one CTA per kQuantizeCtaBytes
 // of the row, at most kQuantizeMaxRowSplits, while every CTA fits one wave of one CTA per SM
-// [D-quant-row-split]. Only the plain symmetric per-token quantizer, whose clusters were measured; every
-// other mode and producer takes one CTA per row until its clusters are.
+// [D-quant-row-split]. The plain symmetric per-token quantizer keeps exactly that rule (its clusters
+// were measured). The 0.2 producers and modes take the same rule on the bytes of their row (both halves
+// of a SiLU-mul row), and at least the split whose shares fit the kernel's row cache at any M, so that
+// x is read from memory once (kernels::quantize_cache_row_splits) [D-quant-row-split-02]. Only on
+// devices that run the sm_90 image (clusters).
+kernels::Producer producer_of(Op op) {
+  return op == Op::kRmsNormQuantize ? kernels::Producer::kRmsNorm
+                                    : op == Op::kSiluMulQuantize ? kernels::Producer::kSiluMul : kernels::Producer::kPlain;
+}
+
+kernels::QuantMode kernel_mode(QuantFact mode) {
+  switch (mode) {
+    case QuantFact::kStatic: return kernels::QuantMode::kStatic;
+    case QuantFact::kDynamicAsym: return kernels::QuantMode::kDynamicAsym;
+    case QuantFact::kAbsmax: return kernels::QuantMode::kAbsmax;
+    case QuantFact::kFromAbsmax: return kernels::QuantMode::kFromAbsmax;
+    default: return kernels::QuantMode::kDynamic;
+  }
+}
+
+// A dtype of x's element size (the row cache depends only on it).
+kernels::Dtype dtype_of_size(int32_t bytes) {
+  return bytes == 8 ? kernels::Dtype::F64 : bytes == 4 ? kernels::Dtype::F32 : kernels::Dtype::BF16;
+}
+
 int32_t quantizer_row_splits(const PlanFacts& f, QuantFact mode, int64_t m) {
+  if (f.device.sm != kSm90ImageSm) return 1;
   const bool plain = f.op == Op::kDynamicLinear || f.op == Op::kDynamicQuantize;
-  if (!plain || mode != QuantFact::kDynamic || f.device.sm != kSm90ImageSm) return 1;
-  const int64_t row_bytes = f.k * static_cast<int64_t>(f.x_bytes);
+  if (mode == QuantFact::kStatic && f.op == Op::kStaticQuantize) return 1;  // one CTA per row, as in 0.1
+  const kernels::Producer producer = producer_of(f.op);
+  const int64_t halves = producer == kernels::Producer::kSiluMul ? 2 : 1;
+  const int64_t row_bytes = f.k * static_cast<int64_t>(f.x_bytes) * halves;
   int64_t splits = std::min<int64_t>(kernels::kQuantizeMaxRowSplits, ceil_div(row_bytes, kernels::kQuantizeCtaBytes));
   while (splits > 1 && m * splits > f.device.num_sms) --splits;
-  return static_cast<int32_t>(std::max<int64_t>(splits, 1));
+  splits = std::max<int64_t>(splits, 1);
+  if (plain && mode == QuantFact::kDynamic) return static_cast<int32_t>(splits);
+  const int32_t cache =
+      kernels::quantize_cache_row_splits(producer, kernel_mode(mode), dtype_of_size(f.x_bytes), f.k);
+  return static_cast<int32_t>(std::max<int64_t>(splits, cache));
 }
 
 }  // namespace
