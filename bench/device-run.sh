@@ -7,6 +7,10 @@
 # Environment (bench/README.md, "Running it"):
 #   BENCH_ARGS      arguments for sq_bench (e.g. "--quick", "--no-heldout", "--filter llama3_8b_o --m 1,128")
 #   SKIP_TESTS=1    skip ctest            SKIP_SANITIZER=1  skip compute-sanitizer
+#   CTEST_ARGS      ctest's selection (default "-LE abi -E python_wheel -j 4": the abi label needs Debian
+#                   tools the GPU machine lacks and the wheel test rebuilds the library; CI runs both)
+#   SANITIZER_TOOLS compute-sanitizer tools (default "memcheck racecheck initcheck synccheck"), each run on
+#                   the [sanitize] subsets of sq_gpu_tests and sq_quant_kernel_tests
 #   SKIP_BENCH=1    skip the benchmark    BUILD_DIR         build folder (default /tmp/build)
 #   PROFILE=1       also run bench/profile-limiters.sh (ncu, about 2 minutes) into limiters.txt, and
 #                   sq_bench --energy on the power-limited large-M rows (ENERGY_ARGS, about a minute)
@@ -113,7 +117,9 @@ else
   t=$(date +%s)
   # The abi label (install, .deb, Rust/Go consumers, abidiff) needs Debian tools the GPU machine
   # lacks; CI runs it. Everything else runs here, the GPU suite included.
-  limited ctest --test-dir "$BUILD" --output-on-failure -LE abi >"$LOGS/ctest.log" 2>&1
+  # shellcheck disable=SC2086  # CTEST_ARGS is a list of words
+  limited ctest --test-dir "$BUILD" --output-on-failure ${CTEST_ARGS:--LE abi -E python_wheel -j 4} \
+      >"$LOGS/ctest.log" 2>&1
   rc=$?
   line=$(grep -E 'tests passed|tests failed' "$LOGS/ctest.log" | tail -1)
   if [ $rc -eq 0 ]; then record ctest PASS "$line ($(elapsed "$t"))"
@@ -128,16 +134,20 @@ else
   cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
   : >"$LOGS/sanitizer.log"
   bad=""
-  for tool in memcheck racecheck initcheck synccheck; do
-    t=$(date +%s)
-    echo "== $tool" >>"$LOGS/sanitizer.log"
-    limited "$cs" --tool "$tool" --error-exitcode 99 "$BUILD/tests/sq_gpu_tests" "[sanitize]" \
-        >>"$LOGS/sanitizer.log" 2>&1
-    rc=$?
-    echo "== $tool rc=$rc ($(elapsed "$t"))" >>"$LOGS/sanitizer.log"
-    [ $rc -eq 0 ] || bad="$bad $tool(rc $rc)"
+  tools=${SANITIZER_TOOLS:-memcheck racecheck initcheck synccheck}
+  for tool in $tools; do
+    for prog in sq_gpu_tests sq_quant_kernel_tests; do
+      [ -x "$BUILD/tests/$prog" ] || continue
+      t=$(date +%s)
+      echo "== $tool $prog" >>"$LOGS/sanitizer.log"
+      limited "$cs" --tool "$tool" --error-exitcode 99 "$BUILD/tests/$prog" "[sanitize]" \
+          >>"$LOGS/sanitizer.log" 2>&1
+      rc=$?
+      echo "== $tool $prog rc=$rc ($(elapsed "$t"))" >>"$LOGS/sanitizer.log"
+      [ $rc -eq 0 ] || bad="$bad $tool/$prog(rc $rc)"
+    done
   done
-  if [ -z "$bad" ]; then record sanitizer PASS "memcheck racecheck initcheck synccheck clean"
+  if [ -z "$bad" ]; then record sanitizer PASS "$tools clean"
   else record sanitizer FAIL "$bad"; fi
 fi
 

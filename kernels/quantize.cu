@@ -1,7 +1,8 @@
 // GPU activation quantizers (see quantize.hpp): the plain producer (SQ_OP_QUANTIZE_STATIC,
 // SQ_OP_QUANTIZE_DYNAMIC, the first launch of SQ_OP_QUANTIZED_LINEAR) and the entry points of every
 // producer. The kernel is the engine of quantize_rows.cuh; the fused producers are instantiated in
-// quantize_rmsnorm.cu and quantize_silu_mul.cu.
+// quantize_rmsnorm.cu and quantize_silu_mul.cu; the 0.1 symmetric cases keep their measured kernels
+// (quantize_symmetric.cu) [D-quant-engine].
 #include "quantize_rows.cuh"
 
 namespace sq {
@@ -18,6 +19,7 @@ cudaError_t quantize_prepare() {
   if ((e = prepare_rows<Producer::kPlain, __nv_bfloat16>()) != cudaSuccess) return e;
   if ((e = qrows::prepare_rmsnorm()) != cudaSuccess) return e;
   if ((e = qrows::prepare_silu_mul()) != cudaSuccess) return e;
+  if ((e = quantize_symmetric_prepare()) != cudaSuccess) return e;
   return row_sums_prepare();
 }
 
@@ -27,6 +29,7 @@ cudaError_t launch_quantize(const QuantizeParams& p, cudaStream_t stream) {
     case Producer::kSiluMul: return qrows::launch_silu_mul(p, stream);
     case Producer::kPlain: break;
   }
+  if (symmetric_path(p)) return launch_quantize_symmetric(p, stream);  // [D-quant-engine]
   switch (p.x_dtype) {
     case Dtype::F32: return launch_rows<Producer::kPlain, float>(p, stream);
     case Dtype::F64: return launch_rows<Producer::kPlain, double>(p, stream);

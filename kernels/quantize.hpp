@@ -38,6 +38,13 @@ cudaError_t quantize_prepare();
 // Enqueue on `stream`; no allocation, no synchronization.
 cudaError_t launch_quantize(const QuantizeParams& p, cudaStream_t stream);
 
+// The 0.1 quantizers (quantize_symmetric.cu), which launch_quantize runs for the cases symmetric_path
+// accepts (the plain producer, STATIC without a zero point or DYNAMIC, S8 q, no row sums): their
+// prepare (called by quantize_prepare) and launch.
+bool symmetric_path(const QuantizeParams& p);
+cudaError_t quantize_symmetric_prepare();
+cudaError_t launch_quantize_symmetric(const QuantizeParams& p, cudaStream_t stream);
+
 // For src/'s launch plan (sm_90 image): the fewest CTAs per row (1..kQuantizeMaxRowSplits) whose shares
 // of a row of k elements of x_dtype fit kQuantizeRowCacheBytes for this producer and mode, so that x is
 // read from memory once at any M; kQuantizeMaxRowSplits when even that does not fit (those rows re-read

@@ -4,6 +4,8 @@
 // Also the linears' independent int64 oracle with U8 operands and zero points.
 #pragma once
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -300,8 +302,21 @@ inline std::string first_mismatch(const OpCase& c, const std::vector<std::vector
     if (got[i] == want[i]) continue;
     size_t b = 0;
     while (b < want[i].size() && b < got[i].size() && got[i][b] == want[i][b]) ++b;
+    size_t differing = 0;
+    for (size_t j = 0; j < want[i].size() && j < got[i].size(); ++j) differing += got[i][j] != want[i][j];
+    // The 16 bytes around the first difference, got / want (to tell a wrong value from an unwritten one).
+    auto hex16 = [b](const std::vector<unsigned char>& v) {
+      std::string h;
+      char buf[4];
+      for (size_t j = b / 16 * 16; j < b / 16 * 16 + 16 && j < v.size(); ++j) {
+        std::snprintf(buf, sizeof(buf), "%02x", v[j]);
+        h += buf;
+      }
+      return h;
+    };
     return c.name + ": output " + names[i] + " differs first at byte " + std::to_string(b) + " of " +
-           std::to_string(want[i].size());
+           std::to_string(want[i].size()) + " (" + std::to_string(differing) + " bytes differ; from byte " +
+           std::to_string(b / 16 * 16) + ": got " + hex16(got[i]) + " want " + hex16(want[i]) + ")";
   }
   return "";
 }
