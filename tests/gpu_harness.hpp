@@ -69,11 +69,15 @@ class DevPlaced {
       if (async) CUDA_REQUIRE(cudaMemsetAsync(ws_, 0xFF, ws_bytes_, stream));
       else CUDA_REQUIRE(cudaMemset(ws_, 0xFF, ws_bytes_));
     }
+    // cudaMemset and a pageable cudaMemcpy may still be running on the legacy stream when they return, and
+    // a non-blocking stream does not wait for it: finish them before anything runs on such a stream.
     if (async) CUDA_REQUIRE(cudaStreamSynchronize(stream));
+    else CUDA_REQUIRE(cudaDeviceSynchronize());
   }
   // Replaces an input's bytes on the device (e.g. a new scale before a graph replay).
   void upload(const std::string& field, const std::vector<unsigned char>& data) {
     CUDA_REQUIRE(cudaMemcpy(ptr(field), data.data(), data.size(), cudaMemcpyHostToDevice));
+    CUDA_REQUIRE(cudaDeviceSynchronize());  // as reset(): done before a non-blocking stream runs
   }
   std::vector<std::vector<unsigned char>> outputs() const {
     std::vector<std::vector<unsigned char>> v;

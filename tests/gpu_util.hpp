@@ -22,9 +22,13 @@ struct DevBuf {
   DevBuf& operator=(const DevBuf&) = delete;
   void upload(const void* src, size_t n, size_t offset = 0) {
     CUDA_REQUIRE(cudaMemcpy(static_cast<char*>(p) + offset, src, n, cudaMemcpyHostToDevice));
+    CUDA_REQUIRE(cudaDeviceSynchronize());  // a non-blocking stream does not wait for the legacy stream's copy
   }
   void download(void* dst, size_t n) const { CUDA_REQUIRE(cudaMemcpy(dst, p, n, cudaMemcpyDeviceToHost)); }
-  void poison() { CUDA_REQUIRE(cudaMemset(p, 0xFF, bytes)); }  // NaN in every float dtype
+  void poison() {  // NaN in every float dtype; finished before a non-blocking stream runs
+    CUDA_REQUIRE(cudaMemset(p, 0xFF, bytes));
+    CUDA_REQUIRE(cudaDeviceSynchronize());
+  }
 };
 
 // Whether the current device is an sm_90 GPU (the Hopper family's device).

@@ -480,6 +480,8 @@ class Mem {
     if (device_) {
       REQUIRE(cudaMalloc(&base_, off_ + bytes_) == cudaSuccess);
       REQUIRE(cudaMemcpy(static_cast<char*>(base_) + off_, init.b.data(), bytes_, cudaMemcpyHostToDevice) == cudaSuccess);
+      // A pageable copy may still be in flight when it returns; a non-blocking stream would not wait for it.
+      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
     } else {
       host_.resize(off_ + bytes_ + 16);
       const size_t skew = (16 - reinterpret_cast<uintptr_t>(host_.data()) % 16) % 16;  // a 16-byte aligned start
