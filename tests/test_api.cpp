@@ -1462,7 +1462,7 @@ TEST_CASE("a U8 weight with zero point 128 equals the S8 weight with its top bit
   for (Operand& o : u.operands)
     if (o.field == "weight")
       for (auto& b : o.data) b ^= 0x80;
-  const auto& uw = u.operand("weight").data;
+  const std::vector<unsigned char> uw = u.operand("weight").data;  // a copy: push_back below reallocates
   u.operands.push_back(input("weight_zero_point", std::vector<unsigned char>(static_cast<size_t>(s.n), 128)));
   u.operands.push_back(input("weight_sums", int32_bytes(row_sums_of(uw.data(), SQ_DTYPE_U8, s.n, s.k, s.k))));
   CHECK(first_mismatch(signed_case, run_host(u), run_host(signed_case)) == "");

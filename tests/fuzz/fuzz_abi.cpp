@@ -1110,7 +1110,12 @@ void run_plan_scenario(Reader& r) {
     ra.check_guards();
     ab->check_guards();
     FZ_CHECK(ab->unchanged(), "sq_plan_run wrote the caller's args struct");
-    if (ws_bytes > 0) FZ_CHECK(wptr != nullptr && wbytes >= ws_bytes, "run accepted a short workspace");
+    // The header: QUANTIZED_LINEAR always needs its workspace; a zero-point linear only for a run that
+    // passes weight_zero_point without act_sums (the row-sums pre-pass).
+    const bool given_zw = s.present[kWeightZp] && s.mode[kWeightZp] != kNull;
+    const bool given_sums = s.present[kActSums] && s.mode[kActSums] != kNull;
+    const bool needs_ws = d.op == SQ_OP_QUANTIZED_LINEAR || (given_zw && !given_sums);
+    if (ws_bytes > 0 && needs_ws) FZ_CHECK(wptr != nullptr && wbytes >= ws_bytes, "run accepted a short workspace");
     // The oracle. Aliased runs (other than the in-place residual the header allows) are not checked.
     bool aliased = false;
     for (int x = 0; x < kNumArr; ++x)
