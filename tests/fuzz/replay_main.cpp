@@ -79,6 +79,12 @@ int main(int argc, char** argv) {
       in.resize(g() % static_cast<uint64_t>(max_len));
       for (auto& b : in) b = static_cast<uint8_t>(g());
     }
+    if (const char* dump = std::getenv("SQ_FUZZ_DUMP")) {  // the input about to run, for a finding to keep
+      if (FILE* f = std::fopen(dump, "wb")) {
+        std::fwrite(in.data(), 1, in.size(), f);
+        std::fclose(f);
+      }
+    }
     LLVMFuzzerTestOneInput(in.data(), in.size());
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
