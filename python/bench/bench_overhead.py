@@ -105,8 +105,8 @@ def overhead(results, n=256, k=256, m=1):
         def c_call():
             fn(h, stream, wsp, ws_bytes, ref_args)
 
-        cases = [
-            ("C (ctypes)", c_call),
+        cases = [] if os.environ.get("SQ_BENCH_SKIP_C") else [("C (ctypes)", c_call)]
+        cases += [
             ("Plan.run (out=)", lambda: plan.run(act, out=y, **kw)),
             ("Plan.run", lambda: plan.run(act, **kw)),
             ("Plan.bind (out=)", lambda: bound(act, out=y)),
@@ -131,7 +131,7 @@ def overhead(results, n=256, k=256, m=1):
 
 
 def _plan_dev(dev):
-    return "cpu" if dev.type == "cpu" else dev.index
+    return "cpu" if dev.type == "cpu" else ("cuda" if dev.index is None else dev.index)
 
 
 def decode(results, new_tokens=64):

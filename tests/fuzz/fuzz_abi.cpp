@@ -982,7 +982,11 @@ void run_plan_scenario(Reader& r) {
       if (shp.dtype == 0 || oracle::esize(shp.dtype) == 0) shp.dtype = SQ_DTYPE_F64;  // unknown: room for any
       if (shp.rows < 1) shp.rows = 1;
       if (shp.cols < 1) shp.cols = 1;
-      const int64_t ld = shp.strided ? s.ld[a] : 0;
+      // residual_out aliased to act or residual is passed with their leading dimension (see the args).
+      const int64_t own_ld = a == kResidualOut && s.mode[a] == kAliasAct        ? s.ld[kAct]
+                             : a == kResidualOut && s.mode[a] == kAliasResidual ? s.ld[kResidual]
+                                                                               : s.ld[a];
+      const int64_t ld = shp.strided ? own_ld : 0;
       const uint64_t b = span_bytes(shp, ld);
       if (b == UINT64_MAX) {
         if (s.mode[a] != kExtra) overflowing = true;  // negative, short or past any address space: refused
