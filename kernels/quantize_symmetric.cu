@@ -31,6 +31,7 @@
 
 #include "launch.hpp"
 #include "quantize.hpp"
+#include "quantize_rows.cuh"
 
 namespace sq {
 namespace kernels {
@@ -48,53 +49,23 @@ constexpr int kMaxWarps = kMaxThreads / kWarp;
 // attribute, set once per device by quantize_prepare. 96 KiB fits every sm_80+ GPU (sm_86/89 allow 99 KiB).
 constexpr int kRowCacheBytes = 96 * 1024;
 
-// Canonical quiet NaN bit patterns of the scale dtypes (as src/host/host_quantize.cpp).
-constexpr uint32_t kCanonicalNanF32 = 0x7fc00000u;
-constexpr unsigned long long kCanonicalNanF64 = 0x7ff8000000000000ull;
-constexpr unsigned short kCanonicalNanF16 = 0x7e00u;
-constexpr unsigned short kCanonicalNanBF16 = 0x7fc0u;
 // The int8 range of q, and the divisor of the dynamic scale (absmax / kS8Max).
 constexpr int kS8Max = 127;
 constexpr int kS8Min = -128;
 
 // ------------------------------------------------------------------ element types
-// In<X>: compute type C of input X, and the exact widening.
-template <typename X> struct In;
-template <> struct In<float> {
-  using C = float;
-  __device__ static __forceinline__ C get(float v) { return v; }
-};
-template <> struct In<double> {
-  using C = double;
-  __device__ static __forceinline__ C get(double v) { return v; }
-};
-template <> struct In<__half> {
-  using C = float;
-  __device__ static __forceinline__ C get(__half v) { return __half2float(v); }
-};
-template <> struct In<__nv_bfloat16> {
-  using C = float;
-  __device__ static __forceinline__ C get(__nv_bfloat16 v) { return __bfloat162float(v); }
-};
-
-// (C)v for a smoothing factor of type SM: exact widening or one round-to-nearest-even.
-template <typename C, typename SM> struct Cast;
-template <typename SM> struct Cast<float, SM> {
-  __device__ static __forceinline__ float get(SM v) { return In<SM>::get(v); }
-};
-template <> struct Cast<float, double> {
-  __device__ static __forceinline__ float get(double v) { return __double2float_rn(v); }
-};
-template <typename SM> struct Cast<double, SM> {
-  __device__ static __forceinline__ double get(SM v) { return static_cast<double>(In<SM>::get(v)); }
-};
-
-__device__ __forceinline__ float div_rn(float a, float b) { return __fdiv_rn(a, b); }
-__device__ __forceinline__ double div_rn(double a, double b) { return __ddiv_rn(a, b); }
-__device__ __forceinline__ float abs_c(float a) { return fabsf(a); }
-__device__ __forceinline__ double abs_c(double a) { return fabs(a); }
-__device__ __forceinline__ float max_c(float a, float b) { return fmaxf(a, b); }
-__device__ __forceinline__ double max_c(double a, double b) { return fmax(a, b); }
+// The engine's (quantize_rows.cuh): the compute type of x, the exact widening of a smoothing factor, and
+// the scale's one rounding to S with the canonical NaN.
+using qrows::Cast;
+using qrows::In;
+using qrows::store_scale;
+// IEEE division in C (__fdiv_rn / __ddiv_rn), |x| and the NaN-dropping max of the engine.
+using qrows::abs_c;
+using qrows::max_c;
+template <typename C>
+__device__ __forceinline__ C div_rn(C a, C b) {
+  return qrows::div_c(a, b);
+}
 
 // num::sat_rne_s8: NaN -> 0, >= 127 -> 127, <= -128 -> -128, else round half to even.
 __device__ __forceinline__ int8_t sat_s8(float v) {
@@ -118,42 +89,6 @@ __device__ __forceinline__ C smoothed(C x, const void* smooth, int64_t i) {
   } else {
     return div_rn(x, Cast<C, SM>::get(static_cast<const SM*>(smooth)[i]));
   }
-}
-
-// (S)value (one rounding; NaN row -> canonical NaN), stored at scale_out[row] when `store`; returns
-// (C)(S)value.
-template <typename C>
-__device__ C store_scale(void* scale_out, Dtype s, int64_t row, C value, bool is_nan, bool store) {
-  switch (s) {
-    case Dtype::F32: {
-      float v;
-      if constexpr (sizeof(C) == 8) v = __double2float_rn(value); else v = value;
-      if (is_nan) v = __uint_as_float(kCanonicalNanF32);
-      if (store) static_cast<float*>(scale_out)[row] = v;
-      return static_cast<C>(v);
-    }
-    case Dtype::F64: {
-      double v = static_cast<double>(value);
-      if (is_nan) v = __longlong_as_double(static_cast<long long>(kCanonicalNanF64));
-      if (store) static_cast<double*>(scale_out)[row] = v;
-      return static_cast<C>(v);  // C = f32: exact (value was f32)
-    }
-    case Dtype::F16: {
-      __half v;
-      if constexpr (sizeof(C) == 8) v = __double2half(value); else v = __float2half_rn(value);
-      if (is_nan) v = __ushort_as_half(kCanonicalNanF16);
-      if (store) static_cast<__half*>(scale_out)[row] = v;
-      return static_cast<C>(__half2float(v));
-    }
-    case Dtype::BF16: {
-      __nv_bfloat16 v;
-      if constexpr (sizeof(C) == 8) v = __double2bfloat16(value); else v = __float2bfloat16_rn(value);
-      if (is_nan) v = __ushort_as_bfloat16(kCanonicalNanBF16);
-      if (store) static_cast<__nv_bfloat16*>(scale_out)[row] = v;
-      return static_cast<C>(__bfloat162float(v));
-    }
-  }
-  return C(0);
 }
 
 // ------------------------------------------------------------------ vector access
@@ -300,21 +235,10 @@ struct QuantizePass {
   __device__ void one(int64_t i, int64_t slot, C v) const { q[i] = one_q(slot, v); }
 };
 
-// Allows the dependent grid (see the top of this file) to be scheduled now; no-op before sm_90.
-__device__ __forceinline__ void allow_dependent_launch() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-}
-
-// Waits until the previous grid on the stream (when this grid was launched as its programmatic
-// dependent) has completed and its memory is visible; returns at once otherwise. No-op before sm_90,
-// where src/ never sets overlap_previous.
-__device__ __forceinline__ void wait_previous_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
+// The programmatic-launch primitives of the engine (quantize_rows.cuh): no-ops before sm_90, where src/
+// never sets overlap_previous.
+using qrows::allow_dependent_launch;
+using qrows::wait_previous_grid;
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 // Thread-block cluster primitives (sm_90): every thread of every CTA of the cluster executes each

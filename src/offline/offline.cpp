@@ -177,6 +177,23 @@ void fold_one(void* base, sq_dtype d, int64_t i, float s) {
   }
 }
 
+// The q matrix of a weight quantizer: ld_q (0 = packed) at least the row, every dimension within int32,
+// rows x ld_q addressable. Resolves *ld_q.
+sq_status check_q_layout(const sq_matrix_view& v, const char* fn, int64_t* ld_q) {
+  if (*ld_q == 0) *ld_q = v.cols;
+  if (*ld_q < v.cols)
+    return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: ld_q is %lld: smaller than cols (%lld); 0 means packed", fn,
+                (long long)*ld_q, (long long)v.cols);
+  constexpr int64_t kMaxDim = std::numeric_limits<int32_t>::max();
+  if (v.rows > kMaxDim || v.cols > kMaxDim)
+    return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: weight is %lld x %lld: each dimension must be <= %lld", fn,
+                (long long)v.rows, (long long)v.cols, (long long)kMaxDim);
+  if (v.rows > std::numeric_limits<int64_t>::max() / *ld_q)
+    return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %lld rows x ld_q %lld: too large to address", fn,
+                (long long)v.rows, (long long)*ld_q);
+  return SQ_STATUS_SUCCESS;
+}
+
 }  // namespace
 
 extern "C" {
@@ -289,17 +306,7 @@ SQ_API sq_status sq_quantize_weight_per_channel(const sq_matrix_view* weight, in
     if (q_out == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: q_out is NULL", fn);
     SQ_TRY(check_dtype(scale_dtype, fn, "scale_dtype"));
     SQ_TRY(check_ptr(scale_out, scale_dtype, fn, "scale_out"));
-    if (ld_q == 0) ld_q = v.cols;
-    if (ld_q < v.cols)
-      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: ld_q is %lld: smaller than cols (%lld); 0 means packed", fn,
-                  (long long)ld_q, (long long)v.cols);
-    constexpr int64_t kMaxDim = std::numeric_limits<int32_t>::max();
-    if (v.rows > kMaxDim || v.cols > kMaxDim)
-      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: weight is %lld x %lld: each dimension must be <= %lld", fn,
-                  (long long)v.rows, (long long)v.cols, (long long)kMaxDim);
-    if (v.rows > std::numeric_limits<int64_t>::max() / ld_q)
-      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %lld rows x ld_q %lld: too large to address", fn,
-                  (long long)v.rows, (long long)ld_q);
+    SQ_TRY(check_q_layout(v, fn, &ld_q));
     // Every weight finite, and every row's scale finite in S (no overflow), before anything is written.
     const bool f64 = v.dtype == SQ_DTYPE_F64;
     for (int64_t r = 0; r < v.rows; ++r) {
@@ -425,17 +432,7 @@ SQ_API sq_status sq_quantize_weight_per_channel_asymmetric(const sq_matrix_view*
     SQ_TRY(check_dtype(scale_dtype, fn, "scale_dtype"));
     SQ_TRY(check_ptr(scale_out, scale_dtype, fn, "scale_out"));
     if (zero_point_out == nullptr) return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: zero_point_out is NULL", fn);
-    if (ld_q == 0) ld_q = v.cols;
-    if (ld_q < v.cols)
-      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: ld_q is %lld: smaller than cols (%lld); 0 means packed", fn,
-                  (long long)ld_q, (long long)v.cols);
-    constexpr int64_t kMaxDim = std::numeric_limits<int32_t>::max();
-    if (v.rows > kMaxDim || v.cols > kMaxDim)
-      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: weight is %lld x %lld: each dimension must be <= %lld", fn,
-                  (long long)v.rows, (long long)v.cols, (long long)kMaxDim);
-    if (v.rows > std::numeric_limits<int64_t>::max() / ld_q)
-      return fail(SQ_STATUS_INVALID_ARGUMENT, "%s: %lld rows x ld_q %lld: too large to address", fn,
-                  (long long)v.rows, (long long)ld_q);
+    SQ_TRY(check_q_layout(v, fn, &ld_q));
     // Every weight finite, and every row's scale finite in S (no overflow), before anything is written.
     const bool f64 = v.dtype == SQ_DTYPE_F64;
     for (int64_t r = 0; r < v.rows; ++r) {
