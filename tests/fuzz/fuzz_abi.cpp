@@ -1030,10 +1030,15 @@ void run_plan_scenario(Reader& r) {
       if (s.mode[a] == kAliasAct) { A.p[a] = A.p[kAct]; A.buf[a] = A.buf[kAct]; A.ld[a] = A.ld[kAct]; }
       if (s.mode[a] == kAliasResidual) { A.p[a] = A.p[kResidual]; A.buf[a] = A.buf[kResidual]; A.ld[a] = A.ld[kResidual]; }
     }
-    // Sums the caller computes (sq_weight_sums's formula; act_sums for the linears from act).
+    // Sums the caller computes (sq_weight_sums's formula; act_sums for the linears from act), where it can.
+    bool true_weight_sums = false, true_act_sums = false;
     const int64_t mm = m > 0 && m <= 64 ? m : 1;
+    // Only over arrays the library would accept (rows at least K long): a short ld is refused by the library
+    // before it reads anything, and the sums must not read past the buffers either.
     if (A.buf[kWeightSums] && s.mode[kWeightSums] == kNormal && A.p[kWeight] && oracle::is_int8(d.weight_dtype) &&
-        !too_big && !overflowing && d.n >= 1 && d.k >= 1) {
+        !too_big && !overflowing && d.n >= 1 && d.k >= 1 && A.ld[kWeight] >= d.k && s.mode[kWeight] != kAliasAct &&
+        s.mode[kWeight] != kAliasResidual) {
+      true_weight_sums = true;
       for (int64_t c = 0; c < d.n; ++c) {
         int64_t sum = 0;
         for (int64_t i = 0; i < d.k; ++i) sum += oracle::load_i(A.p[kWeight], d.weight_dtype, c * A.ld[kWeight] + i);
@@ -1041,7 +1046,8 @@ void run_plan_scenario(Reader& r) {
       }
     }
     if (is_linear(d.op) && d.op != SQ_OP_QUANTIZED_LINEAR && A.buf[kActSums] && s.mode[kActSums] == kNormal &&
-        A.p[kAct] && oracle::is_int8(d.act_dtype) && !too_big && !overflowing && d.k >= 1) {
+        A.p[kAct] && oracle::is_int8(d.act_dtype) && !too_big && !overflowing && d.k >= 1 && A.ld[kAct] >= d.k) {
+      true_act_sums = mm == m;
       for (int64_t r2 = 0; r2 < mm; ++r2) {
         int64_t sum = 0;
         for (int64_t i = 0; i < d.k; ++i) sum += oracle::load_i(A.p[kAct], d.act_dtype, r2 * A.ld[kAct] + i);
@@ -1153,8 +1159,9 @@ void run_plan_scenario(Reader& r) {
     Expect E;
     // Sums the harness did not fill with the true ones (a mutated or aliased pointer): the header leaves
     // the result unspecified then (host and GPU still agree), so there is nothing to check.
-    const bool untrue_sums = (s.present[kWeightSums] && s.mode[kWeightSums] != kNormal) ||
-                             (is_linear(d.op) && s.present[kActSums] && s.mode[kActSums] != kNormal);
+    const bool untrue_sums = (s.present[kWeightSums] && (s.mode[kWeightSums] != kNormal || !true_weight_sums)) ||
+                             (is_linear(d.op) && d.op != SQ_OP_QUANTIZED_LINEAR && s.present[kActSums] &&
+                              (s.mode[kActSums] != kNormal || !true_act_sums));
     if (!aliased && !s.wrong_sums && !untrue_sums) oracle_run(d, m, A, sh, E);
     else E.checkable = false;
     // Every buffer: inputs unchanged; outputs as the oracle says (and untouched padding).
