@@ -420,6 +420,25 @@ static void part_b(const Backend* b) {
   free(ref);
 }
 
+/* Why the CUDA runtime found no GPU, in plain words (cudaGetDeviceCount's error e). */
+static void why_no_gpu(cudaError_t e, int count, char* why, size_t size) {
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver); /* 0: no driver installed */
+  cudaRuntimeGetVersion(&runtime);
+  if (e == cudaSuccess && count == 0)
+    snprintf(why, size, "the NVIDIA driver found no CUDA GPU");
+  else if (driver == 0)
+    snprintf(why, size, "no NVIDIA driver is installed, so no GPU can be used");
+  else if (e == cudaErrorInsufficientDriver)
+    snprintf(why, size, "the NVIDIA driver (CUDA %d.%d) is older than this build's CUDA runtime (%d.%d)",
+             driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
+  else if (e == cudaErrorNoDevice)
+    snprintf(why, size, "the NVIDIA driver (CUDA %d.%d) found no CUDA GPU", driver / 1000, driver % 1000 / 10);
+  else
+    snprintf(why, size, "no usable CUDA GPU (%s: %s)", cudaGetErrorName(e), cudaGetErrorString(e));
+  cudaGetLastError();
+}
+
 int main(int argc, char** argv) {
   Backend b;
   memset(&b, 0, sizeof(b));
@@ -430,8 +449,10 @@ int main(int argc, char** argv) {
   if (force_host) {
     printf("running on the host reference kernel: --host was given\n\n");
   } else if (e != cudaSuccess || count == 0) {
-    printf("running on the host reference kernel: no usable CUDA GPU (%s)\n\n",
-           e != cudaSuccess ? cudaGetErrorString(e) : "device count is 0");
+    char why[160];
+    why_no_gpu(e, count, why, sizeof why);
+    printf("no GPU: %s.\nrunning on the host reference kernel (the CPU; the GPU kernels give the same bits)\n\n",
+           why);
   } else {
     /* Probe: can the library run on this GPU? (SQ_PREFERENCE_FASTEST never falls back by itself.) */
     sq_plan_desc d = make_desc(SQ_OP_SMOOTHQUANT_LINEAR, SQ_DTYPE_S8, SQ_DTYPE_S8, SQ_DTYPE_F32, SQ_DTYPE_F32, 16,

@@ -49,6 +49,10 @@ echo "== ctest: $((t2 - t1)) s"
 # ctest shows a skipped test as "Skipped" only; say why the GPU tests were skipped.
 if ! why=$("$build/tests/sq_gpu_tests" --list-test-names-only 2>&1); then
   echo "GPU tests (ctest label gpu) were skipped, not passed: ${why}"
+  # The CUDA runtime says "driver version is insufficient" also when there is no driver at all.
+  if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libcuda\.so\.1'; then
+    echo "  (in plain words: no NVIDIA driver is installed on this machine, so no GPU can be used)"
+  fi
 fi
 # Issue 18: the host path under ASan+UBSan and ThreadSanitizer, and the libFuzzer target for
 # SQ_FUZZ_SECONDS (120) seconds; each step prints its time. A failure fails the test command.

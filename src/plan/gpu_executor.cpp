@@ -149,8 +149,11 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
   if (e != cudaSuccess || count == 0) {
     cudaGetLastError();
     return fail(SQ_STATUS_NO_DEVICE,
-                "sq_plan_select: a GPU preference (%d) but no usable CUDA GPU: %s; use "
+                "sq_plan_select: preference %s (%d) needs a GPU, but there is no usable CUDA GPU: %s; use "
                 "SQ_PREFERENCE_HOST_REFERENCE for the host kernel",
+                pref == SQ_PREFERENCE_FASTEST        ? "SQ_PREFERENCE_FASTEST"
+                : pref == SQ_PREFERENCE_GPU_PORTABLE ? "SQ_PREFERENCE_GPU_PORTABLE"
+                                                     : "SQ_PREFERENCE_GPU_HOPPER",
                 pref, e != cudaSuccess ? cudaGetErrorString(e) : "no device");
   }
   int device = 0;
