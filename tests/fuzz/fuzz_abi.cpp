@@ -975,6 +975,7 @@ void run_plan_scenario(Reader& r) {
     // Pointers and buffers.
     Arrays A;
     bool overflowing = false, too_big = false;
+    bool overflows[kNumArr] = {};  // its extent is past any address space (counts only if passed non-null)
     uint64_t bytes[kNumArr] = {};
     for (int a = 0; a < kNumArr; ++a) {
       if (!s.present[a] || s.mode[a] == kNull) continue;
@@ -989,7 +990,7 @@ void run_plan_scenario(Reader& r) {
       const int64_t ld = shp.strided ? own_ld : 0;
       const uint64_t b = span_bytes(shp, ld);
       if (b == UINT64_MAX) {
-        if (s.mode[a] != kExtra) overflowing = true;  // negative, short or past any address space: refused
+        if (s.mode[a] != kExtra) overflows[a] = true;  // negative, short or past any address space: refused
         bytes[a] = 64;  // the call must fail before it reads anything
       } else if (b > kMaxAlloc) {
         too_big = true;  // can_implement only (it reads no array)
@@ -1030,6 +1031,9 @@ void run_plan_scenario(Reader& r) {
       if (s.mode[a] == kAliasAct) { A.p[a] = A.p[kAct]; A.buf[a] = A.buf[kAct]; A.ld[a] = A.ld[kAct]; }
       if (s.mode[a] == kAliasResidual) { A.p[a] = A.p[kResidual]; A.buf[a] = A.buf[kResidual]; A.ld[a] = A.ld[kResidual]; }
     }
+    // An alias of an array the run does not pass is NULL (e.g. out in ABSMAX mode): nothing to overflow.
+    for (int a = 0; a < kNumArr; ++a)
+      if (overflows[a] && A.p[a] != nullptr) overflowing = true;
     // Sums the caller computes (sq_weight_sums's formula; act_sums for the linears from act), where it can.
     bool true_weight_sums = false, true_act_sums = false;
     const int64_t mm = m > 0 && m <= 64 ? m : 1;
