@@ -144,8 +144,8 @@ __device__ __forceinline__ void quad_exchange(const uint32_t* lo, const uint32_t
 // The epilogue's column scales, bias and row scales (none for the S32 output; the one value of a
 // per-tensor row scale) and zero-point vectors (sm90_common.cuh) of the tile at (row0, col0), rows x cols,
 // into L1 before its mainloop, so that the loads after it hit L1 instead of waiting on L2
-// [D-epilogue-stores].
-template <typename T>
+// [D-epilogue-stores]. kZeroPoints false: a copy of the kernel without the zero-point code [D-pp-zero-points].
+template <typename T, bool kZeroPoints>
 __device__ __forceinline__ void prefetch_tile_scales(const LinearParams& p, int32_t row0, int32_t rows, int32_t col0,
                                                      int32_t cols, int ctid, int threads) {
   if (!accumulator_only<T>(p)) {
@@ -163,7 +163,7 @@ __device__ __forceinline__ void prefetch_tile_scales(const LinearParams& p, int3
       }
     }
   }
-  if (p.zero_points) prefetch_tile_zero_points(p, row0, rows, col0, cols, ctid, threads);
+  if (kZeroPoints && p.zero_points) prefetch_tile_zero_points(p, row0, rows, col0, cols, ctid, threads);
 }
 
 // ------------------------------------------------------------------ the epilogue

@@ -40,13 +40,14 @@ struct KernelSmem {
 };
 constexpr int kWarpsPerWarpgroup = kWarpgroupThreads / 32;
 
-template <typename T, Dtype A, Dtype W, typename Cfg, Schedule S>
+template <typename T, Dtype A, Dtype W, typename Cfg, Schedule S, bool kZeroPoints>
 __global__ void __launch_bounds__(kThreads, 1)
     sm90_wgmma_ws_kernel(const __grid_constant__ CUtensorMap tmap_a, const __grid_constant__ CUtensorMap tmap_b,
                          const __grid_constant__ LinearParams p) {
   constexpr int BN = Cfg::kTileN;
   constexpr bool kPingPong = S == Schedule::kPingPong;
   using E = Epi<T>;
+  const bool zero_points = kZeroPoints && p.zero_points;  // warp-uniform
 
   extern __shared__ uint8_t smem_raw[];
   const StageRing<Cfg> ring(smem_raw);
@@ -111,12 +112,12 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int32_t tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
         int32_t mt, nt;
         tile_coords(tile, m_tiles, n_tiles, mt, nt);
-        prefetch_tile_scales<T>(p, mt * kTileM, kTileM, nt * BN, BN, threadIdx.x - kWarpgroupThreads,
+        prefetch_tile_scales<T, kZeroPoints>(p, mt * kTileM, kTileM, nt * BN, BN, threadIdx.x - kWarpgroupThreads,
                                 kConsumerThreads);
         // The tile's K blocks (K >= 1: at least one), the first wgmma overwriting the previous tile's acc.
         ring.template mma_blocks<Accumulate::kOverwriteFirst, BN, A, W>(pos, cwg * kWgmmaM * kTileK, k_blocks, acc,
                                                                          lane);
-        if (p.zero_points)
+        if (zero_points)
           apply_fragment_zero_points<A, W, BN>(p, acc, mt * kTileM + cwg * kWgmmaM, nt * BN, warp_in_wg, lane);
         store_fragment<T, BN>(p, acc, mt * kTileM + cwg * kWgmmaM, nt * BN, warp_in_wg, lane);
       }
@@ -129,7 +130,7 @@ __global__ void __launch_bounds__(kThreads, 1)
            j += kConsumerWarpgroups, tile += kConsumerWarpgroups * gridDim.x, ++i) {
         int32_t mt, nt;
         tile_coords(tile, m_tiles, n_tiles, mt, nt);
-        prefetch_tile_scales<T>(p, mt * kTileM, kTileM, nt * BN, BN, threadIdx.x % kWarpgroupThreads,
+        prefetch_tile_scales<T, kZeroPoints>(p, mt * kTileM, kTileM, nt * BN, BN, threadIdx.x % kWarpgroupThreads,
                                 kWarpgroupThreads);
         // The turn: the other warpgroup's mainloop of tile j - 1 (its i-th for cwg 1, (i-1)-th for
         // cwg 0) has completed the phase of that number on its mainloop_done barrier.
@@ -140,7 +141,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         pos.skip(k_blocks);  // the other warpgroup's next tile
 #pragma unroll
         for (int r = 0; r < kConsumerWarpgroups; ++r) {
-          if (p.zero_points)
+          if (zero_points)
             apply_fragment_zero_points<A, W, BN>(p, acc[r], mt * kTileM + r * kWgmmaM, nt * BN, warp_in_wg, lane);
           store_fragment<T, BN>(p, acc[r], mt * kTileM + r * kWgmmaM, nt * BN, warp_in_wg, lane);
         }
@@ -151,8 +152,14 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 // One persistent variant's glue: prepare every instantiation (T x operand pair); launch one CTA per SM
 // (the shared memory allows one), each striding over the tiles.
-template <typename T, typename Ops, typename Cfg, Schedule S>
-constexpr auto kKernel = &sm90_wgmma_ws_kernel<T, Ops::kAct, Ops::kWeight, Cfg, S>;
+template <typename T, typename Ops, typename Cfg, Schedule S, bool kZeroPoints>
+constexpr auto kKernel = &sm90_wgmma_ws_kernel<T, Ops::kAct, Ops::kWeight, Cfg, S, kZeroPoints>;
+
+// Whether a schedule also gets a copy without the zero-point code, launched when a run has no zero points:
+// the ping-pong kernel measured 6-9% slower at large M with the untaken zero-point branches in its
+// epilogue; the cooperative kernels measured no cost and keep one copy [D-pp-zero-points].
+template <Schedule S>
+constexpr bool kZeroPointFreeCopy = S == Schedule::kPingPong;
 
 template <typename Cfg, Schedule S>
 struct Persistent {
@@ -161,7 +168,12 @@ struct Persistent {
   static cudaError_t prepare() {
     if (tensor_map_encoder() == nullptr) return cudaErrorNotSupported;
     return for_each_instance([](auto t, auto ops) {
-      return prepare_kernel<kKernel<typename decltype(t)::type, decltype(ops), Cfg, S>>(kSmem);
+      using T = typename decltype(t)::type;
+      cudaError_t e = prepare_kernel<kKernel<T, decltype(ops), Cfg, S, true>>(kSmem);
+      if constexpr (kZeroPointFreeCopy<S>) {
+        if (e == cudaSuccess) e = prepare_kernel<kKernel<T, decltype(ops), Cfg, S, false>>(kSmem);
+      }
+      return e;
     });
   }
 
@@ -180,8 +192,14 @@ struct Persistent {
     cfg.smem = kSmem;
     cfg.stream = stream;
     cfg.programmatic = p.programmatic;
-    const KernelRef k = kernel_for(
-        p, [](auto t, auto ops) { return kernel_ref<kKernel<typename decltype(t)::type, decltype(ops), Cfg, S>>(); });
+    const bool zero_point_free = kZeroPointFreeCopy<S> && !p.zero_points;
+    const KernelRef k = kernel_for(p, [zero_point_free](auto t, auto ops) {
+      using T = typename decltype(t)::type;
+      if constexpr (kZeroPointFreeCopy<S>) {
+        if (zero_point_free) return kernel_ref<kKernel<T, decltype(ops), Cfg, S, false>>();
+      }
+      return kernel_ref<kKernel<T, decltype(ops), Cfg, S, true>>();
+    });
     return kernels::launch(k, cfg, map_a, map_b, p);
   }
 
