@@ -51,7 +51,8 @@ sq_status read_struct(const void* in, size_t min_size, size_t out_size, void* ou
 
 sq_status read_grown_struct(const void* in, size_t min_size, size_t out_size, void* out, const char* what) {
   constexpr uint32_t kFieldGranule = 8;  // the structs' alignment: every field ends on it below out_size
-  SQ_TRY(read_struct(in, min_size, out_size, out, what));
+  const sq_status st = read_struct(in, min_size, out_size, out, what);
+  if (st != SQ_STATUS_SUCCESS) return st;
   uint32_t size;
   std::memcpy(&size, in, sizeof(size));
   if (size < out_size && size % kFieldGranule != 0)
