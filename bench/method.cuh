@@ -249,6 +249,23 @@ std::vector<unsigned char> gather_rows(cudaStream_t stream, const void* base, si
 // the sampled rows and columns: the host kernel is the definition of right.
 void run_host_plan(const sq_plan_desc& desc, sq_run_args args);
 
+// The descriptor of a linear of shape s (N, K, max_m = M): act and weight dtypes, scales and output T; the
+// methods add their act scale, zero points and quantizer mode.
+inline sq_plan_desc linear_desc(sq_op op, sq_dtype act, sq_dtype weight, sq_dtype t, const Shape& s) {
+  sq_plan_desc d;
+  std::memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
+  d.op = op;
+  d.act_dtype = act;
+  d.weight_dtype = weight;
+  d.scale_dtype = t;
+  d.out_dtype = t;
+  d.n = s.n;
+  d.k = s.k;
+  d.max_m = s.m;
+  return d;
+}
+
 // Selects `d` on the benchmark's stream (SQ_PREFERENCE_FASTEST). False where the library refuses it: the
 // message goes to *note (the method's <key>_note field) and a warning to stderr, and the method is not timed on
 // that row (the methods of ops the library may not provide on every device or dtype).

@@ -18,18 +18,9 @@
 namespace sqbench {
 namespace {
 
+// A linear of u8 weights with per-channel zero points.
 sq_plan_desc asym_desc(sq_op op, sq_dtype act, sq_dtype t, const Shape& s) {
-  sq_plan_desc d;
-  std::memset(&d, 0, sizeof d);
-  d.struct_size = sizeof d;
-  d.op = op;
-  d.act_dtype = act;
-  d.weight_dtype = SQ_DTYPE_U8;
-  d.scale_dtype = t;
-  d.out_dtype = t;
-  d.n = s.n;
-  d.k = s.k;
-  d.max_m = s.m;
+  sq_plan_desc d = linear_desc(op, act, SQ_DTYPE_U8, t, s);
   d.flags = SQ_PLAN_WEIGHT_ZERO_POINT;
   return d;
 }

@@ -9,22 +9,6 @@
 namespace sqbench {
 namespace {
 
-sq_plan_desc linear_desc(sq_op op, sq_dtype act, sq_dtype t, const Shape& s, double act_scale) {
-  sq_plan_desc d;
-  std::memset(&d, 0, sizeof d);
-  d.struct_size = sizeof d;
-  d.op = op;
-  d.act_dtype = act;
-  d.weight_dtype = SQ_DTYPE_S8;
-  d.scale_dtype = t;
-  d.out_dtype = t;
-  d.n = s.n;
-  d.k = s.k;
-  d.max_m = s.m;
-  d.act_scale = act_scale;
-  return d;
-}
-
 int32_t host_dot(const std::vector<int8_t>& a, const std::vector<int8_t>& w) {
   int64_t acc = 0;
   for (size_t i = 0; i < a.size(); ++i) acc += int64_t{a[i]} * int64_t{w[i]};
@@ -40,7 +24,8 @@ class SqStatic final : public Method {
     if (row == nullptr) return false;
     ops_ = &ops;
     row_ = row;
-    const sq_plan_desc d = linear_desc(SQ_OP_SMOOTHQUANT_LINEAR, SQ_DTYPE_S8, row->od.sq, ops.shape(), ops.act_scale());
+    sq_plan_desc d = linear_desc(SQ_OP_SMOOTHQUANT_LINEAR, SQ_DTYPE_S8, SQ_DTYPE_S8, row->od.sq, ops.shape());
+    d.act_scale = ops.act_scale();
     CK_SQ(sq_plan_select(reinterpret_cast<sq_stream>(env_.stream), &d, SQ_PREFERENCE_FASTEST, &plan_));
     const char* name = nullptr;
     CK_SQ(sq_plan_kernel_name(plan_, ops.shape().m, &name));
@@ -136,7 +121,7 @@ class SqDynamic final : public Method {
     ops_ = &ops;
     row_ = row;
     const Shape& s = ops.shape();
-    const sq_plan_desc d = linear_desc(SQ_OP_QUANTIZED_LINEAR, SQ_DTYPE_BF16, SQ_DTYPE_BF16, s, 0.0);
+    const sq_plan_desc d = linear_desc(SQ_OP_QUANTIZED_LINEAR, SQ_DTYPE_BF16, SQ_DTYPE_S8, SQ_DTYPE_BF16, s);
     CK_SQ(sq_plan_select(reinterpret_cast<sq_stream>(env_.stream), &d, SQ_PREFERENCE_FASTEST, &plan_));
     const char* name = nullptr;
     CK_SQ(sq_plan_kernel_name(plan_, s.m, &name));

@@ -18,13 +18,7 @@ namespace sqt {
 class DevPlaced {
  public:
   DevPlaced(const OpCase& c, size_t ws) : c_(c) {
-    args_ = run_args();
-    args_.m = c.m;
-    args_.ld_act = c.ld_act;
-    args_.ld_weight = c.ld_weight;
-    args_.ld_out = c.ld_out;
-    args_.ld_residual = c.ld_residual;
-    args_.ld_residual_out = c.ld_residual_out;
+    args_ = case_args(c);
     for (const Operand& o : c.operands) {
       void* p = nullptr;
       CUDA_REQUIRE(cudaMalloc(&p, std::max<size_t>(o.data.size(), 1)));

@@ -15,55 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "run_arg_fields.hpp"
 #include "test_util.hpp"
 
 namespace sqt {
-
-// ------------------------------------------------------------------------------- run-arg fields
-inline const char* const kArgFields[] = {"act",          "weight",         "weight_scale", "bias",
-                                         "smooth",       "act_scale_scratch", "out",       "act_scale",
-                                         "weight_zero_point", "weight_sums", "act_zero_point", "act_sums",
-                                         "absmax",       "residual",       "residual_out", "norm_weight"};
-
-inline void set_arg(sq_run_args& a, const std::string& f, void* p) {
-  if (f == "act") a.act = p;
-  else if (f == "weight") a.weight = p;
-  else if (f == "weight_scale") a.weight_scale = p;
-  else if (f == "bias") a.bias = p;
-  else if (f == "smooth") a.smooth = p;
-  else if (f == "act_scale_scratch") a.act_scale_scratch = p;
-  else if (f == "out") a.out = p;
-  else if (f == "act_scale") a.act_scale = p;
-  else if (f == "weight_zero_point") a.weight_zero_point = p;
-  else if (f == "weight_sums") a.weight_sums = static_cast<const int32_t*>(p);
-  else if (f == "act_zero_point") a.act_zero_point = p;
-  else if (f == "act_sums") a.act_sums = static_cast<int32_t*>(p);
-  else if (f == "absmax") a.absmax = p;
-  else if (f == "residual") a.residual = p;
-  else if (f == "residual_out") a.residual_out = p;
-  else if (f == "norm_weight") a.norm_weight = p;
-  else throw std::runtime_error("unknown sq_run_args field " + f);
-}
-
-inline const void* get_arg(const sq_run_args& a, const std::string& f) {
-  if (f == "act") return a.act;
-  if (f == "weight") return a.weight;
-  if (f == "weight_scale") return a.weight_scale;
-  if (f == "bias") return a.bias;
-  if (f == "smooth") return a.smooth;
-  if (f == "act_scale_scratch") return a.act_scale_scratch;
-  if (f == "out") return a.out;
-  if (f == "act_scale") return a.act_scale;
-  if (f == "weight_zero_point") return a.weight_zero_point;
-  if (f == "weight_sums") return a.weight_sums;
-  if (f == "act_zero_point") return a.act_zero_point;
-  if (f == "act_sums") return a.act_sums;
-  if (f == "absmax") return a.absmax;
-  if (f == "residual") return a.residual;
-  if (f == "residual_out") return a.residual_out;
-  if (f == "norm_weight") return a.norm_weight;
-  throw std::runtime_error("unknown sq_run_args field " + f);
-}
 
 // -------------------------------------------------------------------------------- operand data
 // n random values of an int8 dtype (S8: -128..127, U8: 0..255), never all zero.
@@ -181,17 +136,23 @@ inline size_t workspace_size_of(sq_plan p) {
   return b;
 }
 
+// A case's run arguments without its operands: M and the leading dimensions (the placements add the pointers).
+inline sq_run_args case_args(const OpCase& c) {
+  sq_run_args a = run_args();
+  a.m = c.m;
+  a.ld_act = c.ld_act;
+  a.ld_weight = c.ld_weight;
+  a.ld_out = c.ld_out;
+  a.ld_residual = c.ld_residual;
+  a.ld_residual_out = c.ld_residual_out;
+  return a;
+}
+
 // A case's operands in host memory, each in its own 64-byte aligned block, and a workspace of `ws` bytes.
 class HostPlaced {
  public:
   HostPlaced(const OpCase& c, size_t ws) : c_(c) {
-    args_ = run_args();
-    args_.m = c.m;
-    args_.ld_act = c.ld_act;
-    args_.ld_weight = c.ld_weight;
-    args_.ld_out = c.ld_out;
-    args_.ld_residual = c.ld_residual;
-    args_.ld_residual_out = c.ld_residual_out;
+    args_ = case_args(c);
     for (const Operand& o : c.operands) {
       void* p = alloc(o.data.size());
       ptrs_.push_back(p);

@@ -22,21 +22,11 @@
 
 #include "smoothquant/smoothquant.h"
 #include "sq_math.hpp"
+#include "test_util.hpp"
 
 namespace qt {
 
-inline size_t esize(sq_dtype d) {
-  switch (d) {
-    case SQ_DTYPE_S8:
-    case SQ_DTYPE_U8: return 1;
-    case SQ_DTYPE_F16:
-    case SQ_DTYPE_BF16: return 2;
-    case SQ_DTYPE_S32:
-    case SQ_DTYPE_F32: return 4;
-    case SQ_DTYPE_F64: return 8;
-    default: return 0;
-  }
-}
+inline size_t esize(sq_dtype d) { return sqt::dtype_size(d); }
 
 inline const char* dname(sq_dtype d) {
   switch (d) {

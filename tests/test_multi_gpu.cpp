@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "run_arg_fields.hpp"
 #include "test_util.hpp"
 
 using namespace sqt;
@@ -69,47 +70,6 @@ struct OpCase {
   std::vector<Operand> operands;
 };
 
-void set_field(sq_run_args& a, const std::string& f, void* p) {
-  if (f == "act") a.act = p;
-  else if (f == "weight") a.weight = p;
-  else if (f == "weight_scale") a.weight_scale = p;
-  else if (f == "bias") a.bias = p;
-  else if (f == "smooth") a.smooth = p;
-  else if (f == "act_scale_scratch") a.act_scale_scratch = p;
-  else if (f == "out") a.out = p;
-  else if (f == "act_scale") a.act_scale = p;
-  else if (f == "weight_zero_point") a.weight_zero_point = p;
-  else if (f == "weight_sums") a.weight_sums = static_cast<const int32_t*>(p);
-  else if (f == "act_zero_point") a.act_zero_point = p;
-  else if (f == "act_sums") a.act_sums = static_cast<int32_t*>(p);
-  else if (f == "absmax") a.absmax = p;
-  else if (f == "residual") a.residual = p;
-  else if (f == "residual_out") a.residual_out = p;
-  else if (f == "norm_weight") a.norm_weight = p;
-  else throw std::runtime_error("unknown sq_run_args field " + f);
-}
-
-void* get_field(const sq_run_args& a, const std::string& f) {
-  const void* p = nullptr;
-  if (f == "act") p = a.act;
-  else if (f == "weight") p = a.weight;
-  else if (f == "weight_scale") p = a.weight_scale;
-  else if (f == "bias") p = a.bias;
-  else if (f == "smooth") p = a.smooth;
-  else if (f == "act_scale_scratch") p = a.act_scale_scratch;
-  else if (f == "out") p = a.out;
-  else if (f == "act_scale") p = a.act_scale;
-  else if (f == "weight_zero_point") p = a.weight_zero_point;
-  else if (f == "weight_sums") p = a.weight_sums;
-  else if (f == "act_zero_point") p = a.act_zero_point;
-  else if (f == "act_sums") p = a.act_sums;
-  else if (f == "absmax") p = a.absmax;
-  else if (f == "residual") p = a.residual;
-  else if (f == "residual_out") p = a.residual_out;
-  else if (f == "norm_weight") p = a.norm_weight;
-  else throw std::runtime_error("unknown sq_run_args field " + f);
-  return const_cast<void*>(p);
-}
 
 std::vector<unsigned char> bytes(const Buf& b) { return b.bytes; }
 std::vector<unsigned char> s8(size_t n) {
@@ -296,7 +256,7 @@ class Placed {
     for (const Operand& o : c.operands) outputs_.push_back(o.output);
     args_ = run_args();
     args_.m = c.m;
-    for (size_t i = 0; i < ptrs_.size(); ++i) set_field(args_, fields_[i], ptrs_[i]);
+    for (size_t i = 0; i < ptrs_.size(); ++i) set_arg(args_, fields_[i], ptrs_[i]);
   }
   ~Placed() {
     for (void* p : owned_) {
@@ -687,11 +647,11 @@ void check_can_implement(const OpCase& c) {
       const std::string& f = g.at.field(i);
       INFO("operand " << f);
       sq_run_args a = g.at.args();
-      set_field(a, f, get_field(elsewhere.args(), f));  // the other device's buffer of this operand
+      set_arg(a, f, const_cast<void*>(get_arg(elsewhere.args(), f)));  // the other device's buffer of this operand
       CHECK(sq_plan_can_implement(g.plan, &a) == SQ_STATUS_WRONG_DEVICE);
       CHECK_THAT(last_error(), Catch::Contains(f) && Catch::Contains("device " + std::to_string(other)));
       sq_run_args m = g.at.args();
-      set_field(m, f, get_field(managed.args(), f));  // the same operand in managed memory: accepted
+      set_arg(m, f, const_cast<void*>(get_arg(managed.args(), f)));  // the same operand in managed memory: accepted
       CHECK(sq_plan_can_implement(g.plan, &m) == SQ_STATUS_SUCCESS);
     }
     // With peer access from the plan's device to the other, the other's memory is still not the plan's
@@ -707,7 +667,7 @@ void check_can_implement(const OpCase& c) {
         const std::string& f = g.at.field(i);
         INFO("operand " << f << ", peer access on");
         sq_run_args a = g.at.args();
-        set_field(a, f, get_field(elsewhere.args(), f));
+        set_arg(a, f, const_cast<void*>(get_arg(elsewhere.args(), f)));
         CHECK(sq_plan_can_implement(g.plan, &a) == SQ_STATUS_WRONG_DEVICE);
       }
       CUDA_OK(cudaDeviceDisablePeerAccess(other));
