@@ -20,24 +20,24 @@ namespace sq {
 
 #if defined(SQ_TESTING_HOOKS)
 namespace testing {
-// Test programs only: when set to n > 0, the n-th CUDA step from now fails (see cuda_step).
+// Test programs only: when set to n > 0, the n-th CUDA step from now fails (see injected_failure).
 std::atomic<int> fail_next_cuda_call{0};
 }  // namespace testing
 #endif
 
 namespace {
 
-// A CUDA step of select or run (a preparation, a launch). Test programs built with SQ_TESTING_HOOKS
-// (never the library) can make the n-th step fail: tests/test_gpu_faults.cpp.
-template <typename F>
-cudaError_t cuda_step(F&& step) {
+// Whether the next CUDA step of select or run (a preparation, a launch) is to fail. Only test programs
+// built with SQ_TESTING_HOOKS (never the library) can make the n-th step fail: tests/test_gpu_faults.cpp.
+bool injected_failure() {
 #if defined(SQ_TESTING_HOOKS)
   int n = testing::fail_next_cuda_call.load();
   while (n > 0 && !testing::fail_next_cuda_call.compare_exchange_weak(n, n - 1)) {
   }
-  if (n == 1) return cudaErrorLaunchFailure;
+  return n == 1;
+#else
+  return false;
 #endif
-  return step();
 }
 
 constexpr int32_t kMinPortableSm = 80;
@@ -106,31 +106,21 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
     guard.emplace(plan.device);
     if (guard->status() != cudaSuccess) return cuda_fail(guard->status(), "sq_plan_run: cudaSetDevice");
   }
+  // The launch plan, then every launch's parameter block, then the launches in order.
   const LaunchPlan launches = plan_launch(plan.facts, req.m, req.aligned16, req.row_sums_pass);
+  const LaunchBlocks blocks = launch_blocks(plan, req, launches);
+  constexpr cudaError_t kInjected = cudaErrorLaunchFailure;
   cudaError_t e = cudaSuccess;
-  if (launches.quantizer.name != nullptr) {
-    kernels::QuantizeParams p = quantize_params(plan, req);
-    p.row_splits = launches.quantizer.row_splits;
-    p.overlap_previous = launches.quantizer.programmatic;
-    e = cuda_step([&] { return kernels::launch_quantize(p, s); });
-  }
-  if (e == cudaSuccess && launches.row_sums.name != nullptr) {
-    kernels::RowSumsParams p = row_sums_params(plan, req);
-    p.programmatic = launches.row_sums.programmatic;
-    e = cuda_step([&] { return kernels::launch_row_sums(p, s); });
-  }
-  if (e == cudaSuccess && launches.linear.variant != nullptr) {
-    kernels::LinearParams p = linear_params(plan, req);
-    p.programmatic = launches.linear.programmatic;
-    // A failure here leaves what the launches before it enqueued (the quantizer's scales and the
-    // workspace) to run; out is untouched (tests/test_gpu_faults.cpp).
-    e = cuda_step([&] { return launches.linear.variant->launch(p, plan.facts.device.num_sms, s); });
-  }
-  if (e == cudaSuccess && launches.scale_accumulators.name != nullptr) {
-    kernels::ScaleAccumulatorsParams p = scale_accumulators_params(plan, req);
-    p.programmatic = launches.scale_accumulators.programmatic;
-    e = cuda_step([&] { return kernels::launch_scale_accumulators(p, s); });
-  }
+  if (launches.quantizer.name != nullptr)
+    e = injected_failure() ? kInjected : kernels::launch_quantize(blocks.quantize, s);
+  if (e == cudaSuccess && launches.row_sums.name != nullptr)
+    e = injected_failure() ? kInjected : kernels::launch_row_sums(blocks.row_sums, s);
+  // A failure of the linear's launch leaves what the launches before it enqueued (the quantizer's scales
+  // and the workspace) to run; out is untouched (tests/test_gpu_faults.cpp).
+  if (e == cudaSuccess && launches.linear.variant != nullptr)
+    e = injected_failure() ? kInjected : launches.linear.variant->launch(blocks.linear, plan.facts.device.num_sms, s);
+  if (e == cudaSuccess && launches.scale_accumulators.name != nullptr)
+    e = injected_failure() ? kInjected : kernels::launch_scale_accumulators(blocks.scale_accumulators, s);
   if (e != cudaSuccess) return cuda_fail(e, "sq_plan_run: kernel launch");
   return ok();
 }
@@ -201,7 +191,7 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
                           static_cast<int32_t>(dtype_size(d.act_dtype)),
                           plan_quant(plan->mode),
                           linear && (d.flags & SQ_PLAN_WEIGHT_ZERO_POINT) != 0};
-  e = cuda_step([&] { return prepare_launches(plan->facts); });
+  e = injected_failure() ? cudaErrorLaunchFailure : prepare_launches(plan->facts);
   if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the kernels");
   plan->family = family;
   plan->executor = &kGpuExecutor;

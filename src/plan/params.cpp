@@ -1,6 +1,8 @@
 // The parameter blocks of a run (see params.hpp).
 #include "plan/params.hpp"
 
+#include "dispatch/launch_plan.hpp"
+
 namespace sq {
 
 namespace {
@@ -166,6 +168,28 @@ kernels::ScaleAccumulatorsParams scale_accumulators_params(const sq_plan_st& pla
   p.dtype = plan.t;
   p.programmatic = false;
   return p;
+}
+
+LaunchBlocks launch_blocks(const sq_plan_st& plan, const RunRequest& req, const LaunchPlan& launches) {
+  LaunchBlocks b{};
+  if (launches.quantizer.name != nullptr) {
+    b.quantize = quantize_params(plan, req);
+    b.quantize.row_splits = launches.quantizer.row_splits;
+    b.quantize.overlap_previous = launches.quantizer.programmatic;
+  }
+  if (launches.row_sums.name != nullptr) {
+    b.row_sums = row_sums_params(plan, req);
+    b.row_sums.programmatic = launches.row_sums.programmatic;
+  }
+  if (launches.linear.variant != nullptr) {
+    b.linear = linear_params(plan, req);
+    b.linear.programmatic = launches.linear.programmatic;
+  }
+  if (launches.scale_accumulators.name != nullptr) {
+    b.scale_accumulators = scale_accumulators_params(plan, req);
+    b.scale_accumulators.programmatic = launches.scale_accumulators.programmatic;
+  }
+  return b;
 }
 
 }  // namespace sq

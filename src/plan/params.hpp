@@ -15,6 +15,20 @@
 
 namespace sq {
 
+struct LaunchPlan;  // dispatch/launch_plan.hpp
+
+// The parameter blocks of every launch of a GPU run, built before the first launch; a block whose
+// launch the plan does not make is left zero.
+struct LaunchBlocks {
+  kernels::QuantizeParams quantize;
+  kernels::RowSumsParams row_sums;
+  kernels::LinearParams linear;
+  kernels::ScaleAccumulatorsParams scale_accumulators;
+};
+
+// The blocks of `launches`, with its launch flags (row splits, programmatic launch) applied.
+LaunchBlocks launch_blocks(const sq_plan_st& plan, const RunRequest& req, const LaunchPlan& launches);
+
 // The quantizer's parameters (row_splits and overlap_previous left to the launch plan: 1 and false).
 kernels::QuantizeParams quantize_params(const sq_plan_st& plan, const RunRequest& req);
 
