@@ -17,6 +17,9 @@
 #                   into energy.json
 #   CHOICE=1        also run sq_choice (every built variant against the plan's choice) on the held-out set
 #                   (CHOICE_ARGS, default "bench/shapes_heldout.csv --dtypes bf16") into choice.json
+#   SKIP_ENERGY=1   with PROFILE=1: the profiles only, no energy rows
+#   PY_BENCH=1      also run python/bench/bench_overhead.py (the Python layer's host overhead, a decode step of a
+#                   small random Llama; needs torch and transformers) into python_overhead.json
 #   PEERS_TORCH=1   also run bench/peers_torch.py (torch._scaled_mm rowwise, F.linear, torch._int_mm + scale and
 #                   the library through ctypes, in CUDA graphs; PEERS_TORCH_ARGS, default the held-out set) into
 #                   peers_torch.json; skipped, not failed, where torch is missing
@@ -171,6 +174,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
     record profile PASS "limiters.txt ($(elapsed "$t"))"
   else record profile FAIL "bench/profile-limiters.sh (see limiters.txt)"; fi
   t=$(date +%s)
+  [ "${SKIP_ENERGY:-0}" = 1 ] || {
   ENERGY_ARGS=${ENERGY_ARGS:---filter llama3_70b_gateup,llama3_70b_down,llama3_8b_gateup --m 2048,4096 --dtypes bf16 --no-dynamic --no-heldout}
   if [ -x "$BENCH_BIN" ]; then
     # shellcheck disable=SC2086  # ENERGY_ARGS is a list of words
@@ -179,6 +183,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
     if [ $rc -eq 0 ] && grep -q '^=== energy' "$LOGS/energy.log"; then record energy PASS "energy.json ($(elapsed "$t"))"
     else record energy FAIL "rc $rc: $(grep -m1 -E 'error|FAIL|energy:' "$LOGS/energy.log" | cut -c1-160)"; fi
   else record energy FAIL "no $BENCH_BIN"; fi
+  }
 fi
 
 # ---- 7. optional: the plan's choice against every built variant on the held-out set (sq_choice)
@@ -210,6 +215,18 @@ if [ "${PEERS_TORCH:-0}" = 1 ]; then
   else record torch FAIL "rc $rc: $(grep -m1 -E 'Error|error' "$LOGS/peers_torch.log" | cut -c1-160)"; fi
 fi
 
+# ---- 9. optional: the Python package's host overhead and decode-step benchmark (python/bench/bench_overhead.py)
+if [ "${PY_BENCH:-0}" = 1 ]; then
+  t=$(date +%s)
+  lib=$(ls "$BUILD"/libsmoothquant.so.0 2>/dev/null | head -1)
+  SMOOTHQUANT_LIBRARY="$lib" limited python3 python/bench/bench_overhead.py --out "$OUT/python_overhead.json" \
+      >"$LOGS/python_bench.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then record pybench PASS "python_overhead.json ($(elapsed "$t"))"
+  elif [ $rc -eq 77 ]; then record pybench SKIP "$(tail -1 "$LOGS/python_bench.log" | cut -c1-120)"
+  else record pybench FAIL "rc $rc: $(grep -m1 -E 'Error|error' "$LOGS/python_bench.log" | cut -c1-160)"; fi
+fi
+
 # ---- summary (last): the steps, the benchmark's summary lines and regime tables (the per-row compact tables
 # stay in bench.log), the energy rows, sq_choice's and the PyTorch peers' last lines
 {
@@ -238,6 +255,7 @@ fi
   [ -f "$LOGS/energy.log" ] && sed -n '/^=== energy/,$p' "$LOGS/energy.log"
   [ -f "$LOGS/choice.log" ] && { echo "---- sq_choice"; sed -n "/plan's choice within/,\$p" "$LOGS/choice.log"; }
   [ -f "$LOGS/peers_torch.log" ] && { echo "---- peers_torch"; tail -3 "$LOGS/peers_torch.log"; }
+  [ -f "$LOGS/python_bench.log" ] && { echo "---- python/bench/bench_overhead.py"; sed -n '/^Host time per linear/,$p' "$LOGS/python_bench.log" | grep -v '^ *File \|^Traceback' | head -40; }
   echo "wall time $(elapsed "$START") (deadline ${DEADLINE_S}s)"
   [ $fail -eq 0 ] && echo "RESULT: PASS" || echo "RESULT: FAIL"
 } | tee "$OUT/summary.txt"
