@@ -90,11 +90,33 @@ class Arr:
 _TORCH_DTYPES = None
 
 
+class _NoTorch:
+    """Stands for torch.Tensor until torch is seen (no array is of this type)."""
+
+
+#: [torch.Tensor] once a torch tensor has been seen (the fast paths test ``type(x) is TORCH_TENSOR[0]``
+#: without importing torch).
+TORCH_TENSOR = [_NoTorch]
+_raw_stream = None
+
+
+def torch_stream(index):
+    """PyTorch's current stream of CUDA device ``index`` as a CUstream int (0: the legacy default)."""
+    global _raw_stream
+    if _raw_stream is None:
+        import torch
+
+        get = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+        _raw_stream = get if get is not None else (lambda i: torch.cuda.current_stream(i).cuda_stream)
+    return _raw_stream(index)
+
+
 def _torch_dtypes():
     global _TORCH_DTYPES
     if _TORCH_DTYPES is None:
         import torch
 
+        TORCH_TENSOR[0] = torch.Tensor
         _TORCH_DTYPES = {
             torch.int8: DType.S8, torch.uint8: DType.U8, torch.int32: DType.S32, torch.float16: DType.F16,
             torch.bfloat16: DType.BF16, torch.float32: DType.F32, torch.float64: DType.F64,

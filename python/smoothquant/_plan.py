@@ -554,6 +554,136 @@ class Plan:
                 args.act_scale_scratch = base + ws_aligned
         return args, returned, stream_h, ws_ptr, ws_bytes, keep, sync
 
+    # ------------------------------------------------------------ the PyTorch fast path
+    def _torch_specs(self):
+        """Per spec: (name, torch dtype, rows (None = M), cols (None = vector), need, matrix, ld field)."""
+        ts = self.__dict__.get("_tspecs")
+        if ts is None:
+            ts = tuple((name, _arrays.torch_dtype(dt), rows, cols, need, matrix, ld)
+                       for name, dt, rows, cols, need, matrix, ld, _ in self._compiled)
+            self._tspecs = ts
+        return ts
+
+    def _torch_ptr(self, t, tdt, rows, cols, matrix):
+        """(pointer, ld) of a torch tensor that passes every check cheaply (exact dtype, the plan's
+        device, the expected shape, contiguous), else None: the caller then takes the general path,
+        which accepts what is merely unusual (strided rows) and words the error of what is wrong."""
+        if type(t) is not _arrays.TORCH_TENSOR[0] or t.dtype is not tdt:
+            return None
+        if self.device == HOST:
+            if not t.is_cpu:
+                return None
+        elif not t.is_cuda or t.get_device() != self.device:
+            return None
+        if matrix:
+            try:
+                r, c = t.shape
+            except ValueError:
+                return None
+            if r != rows or c != cols or not t.is_contiguous():
+                return None
+            return t.data_ptr(), (cols if rows > 1 else 0)
+        if t.numel() != rows or not t.is_contiguous():
+            return None
+        return t.data_ptr(), 0
+
+    def _run_torch(self, act, arrays, stream, args=None, bound=()):
+        """Plan.run for PyTorch tensors: the checks of _prepare as plain attribute reads, outputs from
+        torch.empty. Returns _SLOW (nothing done) for anything it does not handle, so that the general
+        path runs (or raises its error)."""
+        h = self._handle
+        if h is None:
+            return _SLOW
+        for name in arrays:
+            if name not in self._spec_names:
+                return _SLOW
+        specs = self._torch_specs()
+        # act first: M
+        _, tdt, _, acols, _, _, _ = specs[0]
+        if type(act) is not _arrays.TORCH_TENSOR[0] or act.dtype is not tdt:
+            return _SLOW
+        try:
+            m, c = act.shape
+        except ValueError:
+            return _SLOW
+        if c != acols or m < 1 or m > self.max_m:
+            return _SLOW
+        dev = self.device
+        if dev == HOST:
+            if not act.is_cpu:
+                return _SLOW
+            stream_h = 0
+            key = threading.get_ident()
+        else:
+            if not act.is_cuda or act.get_device() != dev:
+                return _SLOW
+            stream_h = _arrays.stream_handle(stream) if stream is not None else _arrays.torch_stream(dev)
+            key = stream_h
+        if not act.is_contiguous():
+            return _SLOW
+        if args is None:
+            args = RunArgs()
+            args.struct_size = _ARGS_SIZE
+        args.m = m
+        args.act = act.data_ptr()
+        args.ld_act = acols if m > 1 else 0
+        ret = None
+        scratch = False
+        for i in range(1, len(specs)):
+            name, tdt, rows, cols, need, matrix, ld = specs[i]
+            if name in bound:
+                continue
+            if rows is None:
+                rows = m
+            v = arrays.get(name)
+            if v is None:
+                if need == "ret":
+                    v = _torch_empty(rows, cols, tdt, act)
+                    if ret is None:
+                        ret = {}
+                    ret[name] = v
+                elif need == "req":
+                    return _SLOW
+                else:
+                    if need == "int":
+                        scratch = True
+                    setattr(args, name, 0)  # a reused struct: clear what this run does not pass
+                    if ld is not None:
+                        setattr(args, ld, 0)
+                    continue
+            elif name in _OUTPUTS:
+                if ret is None:
+                    ret = {}
+                ret[name] = v
+            pl = self._torch_ptr(v, tdt, rows, cols, matrix)
+            if pl is None:
+                return _SLOW
+            setattr(args, name, pl[0])
+            if ld is not None:
+                setattr(args, ld, pl[1])
+        need_ws = self.workspace_size
+        ws_ptr = 0
+        if need_ws or scratch:
+            ws_al = (need_ws + 15) // 16 * 16
+            total = ws_al + self._scratch_bytes
+            buf = self._buffers.get(key)
+            if buf is not None and buf[1] >= total:
+                base = buf[2]
+            else:
+                base = self._buffer(_arrays._from_torch(act, "act"), key, stream_h, total)
+            if need_ws:
+                ws_ptr = base
+            if scratch:
+                args.act_scale_scratch = base + ws_al
+        st = self._run_fn(h, stream_h or None, ws_ptr or None, need_ws if ws_ptr else 0, ctypes.byref(args))
+        if st != 0:
+            check(st, "sq_plan_run")
+        self._capture_keep = None
+        names = self._ret_names
+        if len(names) == 1:
+            return ret[names[0]]
+        return tuple(ret[n] for n in names)
+
     def _why_not(self, name):
         d = self._desc
         if name == "weight_zero_point" and self.op in _LINEARS:
@@ -626,6 +756,10 @@ class Plan:
         ABSMAX). GPU runs are enqueued on ``stream`` (default: the array library's current stream)
         and never synchronize the device.
         """
+        if type(act) is _arrays.TORCH_TENSOR[0] and workspace is None:
+            res = self._run_torch(act, arrays, stream)
+            if res is not _SLOW:
+                return res
         args, returned, stream_h, ws_ptr, ws_bytes, keep, sync = self._prepare(act, arrays, stream, workspace)
         st = self._run_fn(self._handle, stream_h or None, ws_ptr or None, ws_bytes, ctypes.byref(args))
         if st != 0:
@@ -640,22 +774,11 @@ class Plan:
         return tuple(returned[n] for n in names)
 
     def bind(self, **arrays):
-        """A callable ``f(act, **more)`` that runs the plan with ``arrays`` (weights, scales, bias...)
-        bound: they are converted and kept once, so each call handles only the per-run arrays."""
-        bound = {}
-        for name, value in arrays.items():
-            if value is None:
-                continue
-            if name not in self._spec_names:
-                raise bad_argument(name, f"is not an argument of {self.op.name} runs{self._why_not(name)}",
-                                   function="Plan.bind")
-            bound[name] = as_arr(value, name)
-        run = self.run
-
-        def bound_run(act, **more):
-            return run(act, **bound, **more) if not more.keys() & bound.keys() else run(act, **{**bound, **more})
-        bound_run.plan = self
-        return bound_run
+        """A :class:`Bound` callable ``f(act, out=None, stream=None, **more)`` that runs the plan with
+        ``arrays`` (weights, scales, bias...) bound: they are checked and converted once, their pointers
+        written once into a prebuilt sq_run_args, so a call with PyTorch tensors checks and writes only
+        ``act`` and ``out`` (the hot path of a linear: a few attribute reads and one C call)."""
+        return Bound(self, arrays)
 
     def can_implement(self, act, *, workspace=None, **arrays):
         """sq_plan_can_implement on these arrays (also checks where each pointer lives). Returns True
@@ -687,6 +810,194 @@ class Plan:
             self._buffer(a, h, h, need)
 
 
+_SLOW = object()  # _run_torch: "not handled here, take the general path"
+
+
+_torch_mod = None
+
+
+def _torch_module():
+    global _torch_mod
+    if _torch_mod is None:
+        import torch
+
+        _torch_mod = torch
+    return _torch_mod
+
+
+def _torch_empty(rows, cols, tdt, like):
+    import torch
+
+    if cols is None:
+        return torch.empty(rows, dtype=tdt, device=like.device)
+    return torch.empty(rows, cols, dtype=tdt, device=like.device)
+
+
+class Bound:
+    """A plan with some run arrays bound (:meth:`Plan.bind`): ``bound(act, out=None, stream=None, **more)``.
+
+    The bound arrays are checked against the plan once, at bind time (dtype, shape, device: the same
+    checks and messages as :meth:`Plan.run`), and their pointers written once into a prebuilt
+    sq_run_args (one per thread). A call with PyTorch tensors then checks ``act`` and ``out`` with a
+    few attribute reads, rewrites only their fields and makes the C call; anything else (NumPy,
+    strided rows, an error to report) goes through :meth:`Plan.run` with the bound arrays.
+    """
+
+    def __init__(self, plan, arrays, nd=False):
+        self.plan = plan
+        self._nd = nd  # (SmoothQuantLinear) act may be [..., K], contiguous; out is then [..., N]
+        fixed, per_run = {}, {}
+        for name, value in arrays.items():
+            if value is None:
+                continue
+            if name not in plan._spec_names:
+                raise bad_argument(name, f"is not an argument of {plan.op.name} runs{plan._why_not(name)}",
+                                   function="Plan.bind")
+            a = as_arr(value, name)
+            spec = next(c for c in plan._compiled if c[0] == name)
+            _, dt, rows, cols, _, matrix, ld, is_out = spec
+            if rows is None or is_out:  # shaped by M, or an output: checked per run
+                per_run[name] = a
+                continue
+            plan._check_arr(a, name, dt, rows, cols, matrix, is_out, "Plan.bind")
+            fixed[name] = (a, a.ptr, (a.strides[0] if rows > 1 else 0) if ld is not None else None, ld)
+        self._arrs = {name: v[0] for name, v in fixed.items()}
+        self._arrs.update(per_run)
+        self._fast = not per_run
+        base = RunArgs()
+        base.struct_size = _ARGS_SIZE
+        for name, (_, ptr, ldv, ld) in fixed.items():
+            setattr(base, name, ptr)
+            if ld is not None:
+                setattr(base, ld, ldv)
+        self._base = bytes(base)
+        self._bound = frozenset(fixed)
+        self._args = {}  # thread id -> RunArgs with the bound fields written
+        # The linear shape of call (the common one): act [M, K] and out [M, N] the only per-run arrays
+        # (the rest bound, optional or internal scratch): __call__ then checks just those two.
+        per = [c for c in plan._compiled if c[0] not in fixed]
+        self._linear = (self._fast and plan._ret_names == ("out",)
+                        and all(c[0] in ("act", "out") or c[4] in ("opt", "int") for c in per)
+                        and [c[0] for c in per if c[0] in ("act", "out")] == ["act", "out"])
+        if self._linear:
+            act_spec = next(c for c in per if c[0] == "act")
+            out_spec = next(c for c in per if c[0] == "out")
+            self._k, self._n = act_spec[3], out_spec[3]
+            self._act_dt, self._out_dt = act_spec[1], out_spec[1]
+            self._scratch = any(c[4] == "int" for c in per)
+        self._tdts = None
+        self._device = None
+
+    def _thread_args(self):
+        args = RunArgs.from_buffer_copy(self._base)
+        self._args[threading.get_ident()] = args
+        return args
+
+    def __call__(self, act, out=None, stream=None, **more):
+        plan = self.plan
+        if self._linear and not more and type(act) is _arrays.TORCH_TENSOR[0]:
+            res = self._linear_call(plan, act, out, stream)
+            if res is not _SLOW:
+                return res
+        elif self._fast and not more and type(act) is _arrays.TORCH_TENSOR[0]:
+            args = self._args.get(threading.get_ident())
+            if args is None:
+                args = RunArgs.from_buffer_copy(self._base)
+                self._args[threading.get_ident()] = args
+            res = plan._run_torch(act, {} if out is None else {"out": out}, stream, args, self._bound)
+            if res is not _SLOW:
+                return res
+        kw = dict(self._arrs)
+        kw.update(more)
+        if out is not None:
+            kw["out"] = out
+        return plan.run(act, stream=stream, **kw)
+
+    def _linear_call(self, plan, act, out, stream):
+        """act [M, K] -> out [M, N] with everything else bound: the checks of Plan.run on the two
+        tensors, as attribute reads; _SLOW when one does not pass (the general path then decides)."""
+        h = plan._handle
+        tdts = self._tdts
+        if tdts is None:
+            tdts = self._tdts = (_arrays.torch_dtype(self._act_dt), _arrays.torch_dtype(self._out_dt))
+        if h is None or act.dtype is not tdts[0]:
+            return _SLOW
+        shape = act.shape
+        k = self._k
+        lead = None
+        try:
+            m, c = shape
+        except ValueError:
+            if not self._nd or not shape:
+                return _SLOW
+            c = shape[-1]
+            m = act.numel() // c if c else 0
+            lead = shape[:-1]
+        if c != k or m < 1 or m > plan.max_m or not act.is_contiguous():
+            return _SLOW
+        dev = plan.device
+        if dev == HOST:
+            if not act.is_cpu:
+                return _SLOW
+            stream_h = 0
+        else:
+            if not act.is_cuda or act.get_device() != dev:
+                return _SLOW
+            stream_h = _arrays.stream_handle(stream) if stream is not None else _arrays.torch_stream(dev)
+        n = self._n
+        if out is None:
+            device = self._device
+            if device is None:
+                device = self._device = act.device
+            if lead is None:
+                out = _torch_module().empty(m, n, dtype=tdts[1], device=device)
+            else:
+                out = _torch_module().empty(lead + (n,), dtype=tdts[1], device=device)
+        elif lead is not None:
+            return _SLOW
+        elif (type(out) is not _arrays.TORCH_TENSOR[0] or out.dtype is not tdts[1]
+              or (out.get_device() != dev if dev != HOST else not out.is_cpu)):
+            return _SLOW
+        else:
+            try:
+                r, c = out.shape
+            except ValueError:
+                return _SLOW
+            if r != m or c != n or not out.is_contiguous():
+                return _SLOW
+        args = self._args.get(threading.get_ident()) or self._thread_args()
+        args.m = m
+        args.act = act.data_ptr()
+        args.out = out.data_ptr()
+        if m > 1:
+            args.ld_act, args.ld_out = k, n
+        else:
+            args.ld_act = args.ld_out = 0
+        need_ws = plan.workspace_size
+        ws_ptr = None
+        if need_ws or self._scratch:
+            key = stream_h if dev != HOST else threading.get_ident()
+            ws_al = (need_ws + 15) // 16 * 16
+            total = ws_al + plan._scratch_bytes
+            buf = plan._buffers.get(key)
+            base = buf[2] if buf is not None and buf[1] >= total else \
+                plan._buffer(_arrays._from_torch(act, "act"), key, stream_h, total)
+            if need_ws:
+                ws_ptr = base
+            if self._scratch:
+                args.act_scale_scratch = base + ws_al
+        st = plan._run_fn(h, stream_h or None, ws_ptr, need_ws if ws_ptr else 0, self._ref(args))
+        if st != 0:
+            check(st, "sq_plan_run")
+        plan._capture_keep = None
+        return out
+
+    _ref = staticmethod(ctypes.byref)
+
+    def __repr__(self):
+        return f"<smoothquant.Bound {sorted(self._arrs)} of {self.plan!r}>"
+
+
 def run_args(**fields):
     """A zeroed :class:`RunArgs` with struct_size set and the given fields (for :meth:`Plan.run_raw`)."""
     a = RunArgs()
@@ -696,4 +1007,4 @@ def run_args(**fields):
     return a
 
 
-__all__ = ["Plan", "PlanInfo", "PrecisionGuarantee", "RUN_ARRAYS", "run_args", "check", "ArgumentError"]
+__all__ = ["Bound", "Plan", "PlanInfo", "PrecisionGuarantee", "RUN_ARRAYS", "run_args", "check", "ArgumentError"]

@@ -1,16 +1,14 @@
 """SmoothQuantLinear: an nn.Module that runs a W8A8 linear through the library."""
 
-import ctypes
-
 import torch
 from torch import nn
 
-from .. import _offline
-from .._abi import DType, Op, PlanFlag, QuantMode, RunArgs
+from .. import _arrays, _offline
+from .._abi import DType, Op, PlanFlag, QuantMode
+from .._plan import _SLOW, Bound
 from . import _ops
 
 _MODES = ("static", "dynamic")
-_ZERO_ARGS = bytes(_ops._new_args(0))  # struct_size set, everything else 0
 
 
 def _cpu_float(t):
@@ -151,61 +149,41 @@ class SmoothQuantLinear(nn.Module):
         self._plans(dev, x_dtype or self.weight_scale.dtype, 1)
 
     def _forward_fast(self, x):
-        k = self.in_features
-        if x.dim() == 2 and x.shape[1] == k and x.stride(1) == 1 and (x.shape[0] == 1 or x.stride(0) >= k):
-            x2 = x
-        else:
-            x2 = _ops._rows(x, "x", k)
-        m = x2.shape[0]
+        """The eager path: the plans with the module's buffers bound (Plan.bind), so a call checks x
+        with a few attribute reads and makes one C call per plan (the workspace is the plan's, cached
+        per stream; the outputs come from torch.empty). Anything unusual (strided x, a new dtype,
+        device or a larger M than the plans take) goes through the custom ops, which also word the
+        errors."""
         fast = self._fast
-        w = self._buffers["weight"]
-        if fast is None or fast[0] != x.get_device() or fast[1] != x.dtype or m > fast[4] or fast[5] is not w:
-            fast = self._build_fast(x, m)
-        _, _, lin, qp, _, _, base, out_dtype, ws, ws_al, elt, dev = fast
-        stream = _ops._stream(dev)
-        out = torch.empty((m, self.out_features), dtype=out_dtype, device=dev)
-        args = RunArgs.from_buffer_copy(base)
-        args.m = m
-        args.out = out.data_ptr()
+        if fast is None or fast[0] is not x.dtype or fast[1] != x.get_device() or fast[2] is not self._buffers["weight"]:
+            fast = self._build_fast(x)
+            if fast is None:
+                return self._forward_ops(x)
+        _, _, _, lin, qp = fast
         if qp is not None:  # static: quantize, then the int8 linear
-            q = torch.empty((m, k), dtype=torch.int8, device=dev)
-            qa = RunArgs.from_buffer_copy(_ZERO_ARGS)
-            qa.m = m
-            qa.act, qa.ld_act, qa.out = x2.data_ptr(), (x2.stride(0) if m > 1 else 0), q.data_ptr()
-            st = qp._run_fn(qp._h("sq_plan_run"), stream, None, 0, ctypes.byref(qa))
-            if st:
-                _ops.check(st, "sq_plan_run")
-            args.act = q.data_ptr()
+            q = qp._linear_call(qp.plan, x, None, None)
+            if q is _SLOW:
+                return self._forward_ops(x)
+            y = lin._linear_call(lin.plan, q, None, None)
         else:
-            args.act, args.ld_act = x2.data_ptr(), (x2.stride(0) if m > 1 else 0)
-        scratch = torch.empty(ws_al + m * elt + 16, dtype=torch.uint8, device=dev)
-        p = (scratch.data_ptr() + 15) // 16 * 16
-        args.act_scale_scratch = p + ws_al
-        st = lin._run_fn(lin._h("sq_plan_run"), stream, p if ws else None, ws, ctypes.byref(args))
-        if st:
-            _ops.check(st, "sq_plan_run")
-        if x.dim() == 2:
-            return out
-        return out.view(tuple(x.shape[:-1]) + (self.out_features,))
+            y = lin._linear_call(lin.plan, x, None, None)
+        if y is _SLOW:
+            return self._forward_ops(x)
+        return y
 
-    def _build_fast(self, x, m):
-        """The per-device state of the eager path: the plans and a prefilled sq_run_args."""
+    def _build_fast(self, x):
+        """The per-device state of the eager path: (x dtype, device index, weight, bound linear plan,
+        bound quantize plan or None)."""
         dev = x.device
-        if self.weight.device != dev:
-            raise ValueError(f"x is on {dev} but the module's buffers are on {self.weight.device}")
-        lin, qp = self._plans(dev, x.dtype, m)
-        base = _ops._new_args(1)
-        base.weight, base.ld_weight = self.weight.data_ptr(), 0
-        base.weight_scale = self.weight_scale.data_ptr()
-        if self.bias is not None:
-            base.bias = self.bias.data_ptr()
-        if self.weight_zero_point is not None:
-            base.weight_zero_point = self.weight_zero_point.data_ptr()
-        if self.weight_sums is not None and (self.asymmetric or self.act_zero_point):
-            base.weight_sums = self.weight_sums.data_ptr()
-        ws = lin.workspace_size
-        max_m = lin.max_m if qp is None else min(lin.max_m, qp.max_m)
-        fast = (x.get_device(), x.dtype, lin, qp, max_m, self._buffers["weight"], bytes(base),
-                self.weight_scale.dtype, ws, (ws + 15) // 16 * 16, self.weight_scale.element_size(), dev)
+        if self.weight.device != dev or x.dtype not in _arrays._torch_dtypes():
+            return None
+        lin, qp = self._plans(dev, x.dtype, 1)
+        sums = self.weight_sums if (self.asymmetric or self.act_zero_point) else None
+        bl = Bound(lin, dict(weight=self.weight, weight_scale=self.weight_scale, bias=self.bias,
+                             weight_zero_point=self.weight_zero_point, weight_sums=sums), nd=True)
+        bq = Bound(qp, {}, nd=True) if qp is not None else None
+        if not bl._linear or (bq is not None and not bq._linear):
+            return None
+        fast = (x.dtype, x.get_device(), self._buffers["weight"], bl, bq)
         self._fast = fast
         return fast

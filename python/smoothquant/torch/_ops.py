@@ -73,6 +73,7 @@ class PlanCache:
             return p
 
     def clear(self):
+        _FAST_PLANS.clear()
         with self._lock:
             plans, self._plans = self._plans, {}
         for ps in plans.values():
@@ -84,6 +85,83 @@ class PlanCache:
 
 
 PLANS = PlanCache()
+
+#: The linears' fast path: (op, N, K, act dtype, weight dtype, T, act_scale, device index, M bucket) of
+#: torch dtypes and plain numbers -> plan (one dict lookup; PLANS is the source and the owner).
+_FAST_PLANS = {}
+_empty = torch.empty
+_uint8 = torch.uint8
+
+
+def _fast_linear(op, act, weight, weight_scale, bias, act_scale, act_name="act"):
+    """The common linear call (contiguous tensors on one device, no zero points, sums or smoothing),
+    checked with attribute reads and run on a plan found by one tuple lookup. None when the call is
+    anything else: the op's general body then runs (and words any error)."""
+    d = act.get_device()
+    if (weight.get_device() != d or weight_scale.get_device() != d
+            or not (act.is_contiguous() and weight.is_contiguous() and weight_scale.is_contiguous())):
+        return None
+    try:
+        n, k = weight.shape
+    except ValueError:
+        return None
+    shape = act.shape
+    if not shape or shape[-1] != k or k < 1:
+        return None
+    m = act.numel() // k
+    t = weight_scale.dtype
+    if m < 1 or weight_scale.numel() != n or t is torch.int32:
+        return None
+    if bias is not None and (bias.get_device() != d or bias.dtype is not t or bias.numel() != n
+                             or not bias.is_contiguous()):
+        return None
+    bucket = 16 if m <= 16 else 1 << (m - 1).bit_length()
+    key = (op, n, k, act.dtype, weight.dtype, t, act_scale, d, bucket)
+    plan = _FAST_PLANS.get(key)
+    if plan is None or plan._handle is None or m > plan.max_m:
+        desc = {"flags": 0}
+        if op == Op.SMOOTHQUANT_LINEAR:
+            desc.update(act_scale=float(act_scale), act_zero_point=0)
+        plan = _linear_plan(op, m, act.device, n, k, _sq(act.dtype, act_name), _sq(weight.dtype, "weight"),
+                            _sq(t, "weight_scale"), **desc)
+        if plan.max_m >= bucket:
+            _FAST_PLANS[key] = plan
+    dev = act.device
+    nd = len(shape)  # varargs sizes: the cheapest torch.empty call
+    if nd == 2:
+        out = _empty(shape[0], n, dtype=t, device=dev)
+    elif nd == 3:
+        out = _empty(shape[0], shape[1], n, dtype=t, device=dev)
+    else:
+        out = _empty(shape[:-1] + (n,), dtype=t, device=dev)
+    a = RunArgs()
+    a.struct_size = _ARGS_SIZE
+    a.m = m
+    a.act = act.data_ptr()
+    a.weight = weight.data_ptr()
+    a.weight_scale = weight_scale.data_ptr()
+    a.out = out.data_ptr()
+    if m > 1:
+        a.ld_act, a.ld_out = k, n
+    if n > 1:
+        a.ld_weight = k
+    if bias is not None:
+        a.bias = bias.data_ptr()
+    ws = plan.workspace_size
+    ws_ptr = None
+    # the workspace and the per-token scale scratch, from PyTorch's allocator (a capture's pool in a graph)
+    ws_al = (ws + 15) // 16 * 16
+    keep = _empty(ws_al + m * weight_scale.element_size() + 16, dtype=_uint8, device=dev)
+    base = (keep.data_ptr() + 15) // 16 * 16
+    if ws:
+        ws_ptr = base
+    a.act_scale_scratch = base + ws_al
+    h = plan._handle
+    st = plan._run_fn(h, _get_raw_stream(d) or None if d >= 0 else None, ws_ptr, ws, ctypes.byref(a))
+    if st != 0:
+        check(st, "sq_plan_run")
+    del keep
+    return out
 
 # The ops are defined with torch.library.Library (schema, one Python kernel for the CPU and CUDA
 # dispatch keys, a fake kernel): the same compile/export behaviour as torch.library.custom_op, with
@@ -204,6 +282,10 @@ def smoothquant_linear(act: torch.Tensor, weight: torch.Tensor, weight_scale: to
                        weight_sums: Optional[torch.Tensor] = None) -> torch.Tensor:
     """SQ_OP_SMOOTHQUANT_LINEAR: act int8/uint8 [..., K] x weight [N, K] -> [..., N] of
     weight_scale's dtype, with the static per-tensor ``act_scale`` (and zero point)."""
+    if not act_zero_point and weight_zero_point is None and weight_sums is None:
+        out = _fast_linear(Op.SMOOTHQUANT_LINEAR, act, weight, weight_scale, bias, act_scale)
+        if out is not None:
+            return out
     n, k = weight.shape
     dev = act.device
     _same_device(dev, weight=weight, weight_scale=weight_scale, bias=bias, weight_zero_point=weight_zero_point,
@@ -275,6 +357,10 @@ def quantized_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.
                      weight_sums: Optional[torch.Tensor] = None) -> torch.Tensor:
     """SQ_OP_QUANTIZED_LINEAR: float x [..., K] quantized per token (symmetric int8, or with
     ``asymmetric`` uint8 with zero points: 0.2), then the linear -> [..., N] of weight_scale's dtype."""
+    if smooth is None and not asymmetric and weight_zero_point is None and weight_sums is None:
+        out = _fast_linear(Op.QUANTIZED_LINEAR, x, weight, weight_scale, bias, 0.0, "x")
+        if out is not None:
+            return out
     n, k = weight.shape
     dev = x.device
     _same_device(dev, weight=weight, weight_scale=weight_scale, bias=bias, smooth=smooth,
