@@ -39,7 +39,11 @@ struct Shape {
 
 inline Shape shape_of(int64_t m, int64_t n, int64_t k, int sms, int sm, Dtype dt) {
   const int32_t out_bytes = static_cast<int32_t>(dtype_bytes(dt));
-  return Shape{sq::LinearShape{m, n, k, out_bytes, k % 16 == 0},
+  // Packed rows from allocation bases: the operand alignment is the one K allows.
+  const int32_t align = k % sq::kernels::kOperandAlign16 == 0  ? sq::kernels::kOperandAlign16
+                        : k % sq::kernels::kOperandAlign8 == 0 ? sq::kernels::kOperandAlign8
+                                                               : sq::kernels::kOperandAlign1;
+  return Shape{sq::LinearShape{m, n, k, out_bytes, align},
                sq::PlanFacts{sq::Op::kStaticLinear, sq::GpuFamily::kHopper, sq::device_facts(sm, sms), n, k,
                              out_bytes, 1},
                sm};
@@ -59,7 +63,7 @@ inline std::vector<const KernelVariant*> candidates(const Shape& r) {
   std::vector<const KernelVariant*> v;
   for (const sq::kernels::VariantSpan& family : sq::kernels::all_variants()) {
     for (const KernelVariant& k : family) {
-      if (k.min_sm > r.sm || (k.needs_aligned16 && !r.s.aligned16) || !sq::kernels::takes_m(k, r.s.m)) continue;
+      if (k.min_sm > r.sm || !sq::kernels::takes_align(k, r.s.operand_align) || !sq::kernels::takes_m(k, r.s.m)) continue;
       if (k.family == sq::kernels::Family::kSm90SplitK && !sq::split_k_blocks_suffice(k, r.s)) continue;
       v.push_back(&k);
     }
@@ -69,11 +73,13 @@ inline std::vector<const KernelVariant*> candidates(const Shape& r) {
 
 // The variant the plan (SQ_PREFERENCE_FASTEST on sm_90, the static linear) runs for s.
 inline const KernelVariant& plan_choice(const Shape& r) {
-  return *sq::plan_launch(r.facts, r.s.m, r.s.aligned16).linear.variant;
+  return *sq::plan_launch(r.facts, r.s.m, r.s.operand_align).linear.variant;
 }
 
 // Whether the plan launches it as a programmatic dependent of the kernel before it.
-inline bool programmatic(const Shape& r) { return sq::plan_launch(r.facts, r.s.m, r.s.aligned16).linear.programmatic; }
+inline bool programmatic(const Shape& r) {
+  return sq::plan_launch(r.facts, r.s.m, r.s.operand_align).linear.programmatic;
+}
 
 // One row's operands on the device: rotated act + weight sets (one rotation past 2x L2), scales of 2^-6
 // (exact in every dtype, so the outputs carry values as in use) and one output, as bench/sq_sweep.cu.

@@ -1,5 +1,6 @@
-// Small-M (decode) W8A8 linear: out[m,n] per the numerics contract, M <= the variant's max_m,
-// aligned16 shapes only (src/ validates and dispatches; nothing is checked here).
+// Small-M (decode) W8A8 linear: out[m,n] per the numerics contract, M <= the variant's max_m, operands
+// aligned to the variant's load width: 16 bytes, or 8 for the "_a8" variants (src/ validates and
+// dispatches; nothing is checked here).
 //
 // Layout of the work (see decode_mma.hpp):
 //   out^T = W * act^T with mma.sync.m16n8k32.row.col.s32.<weight type>.<act type>.s32 (each s8 or u8):
@@ -11,7 +12,9 @@
 //   the same activation bytes at about the same time and mostly share them through L1.
 //   Each lane loads, per chunk, one 16-byte piece of each of its two weight rows (fragment rows
 //   g and g + 8) and one 16-byte piece of each of its tokens straight into registers (the weight
-//   with L1::no_allocate and an L2 evict-first policy). The 64 bytes of K a lane quad covers are
+//   with L1::no_allocate and an L2 evict-first policy): one 16-byte load, or (kLoadBytes = 8, the
+//   "_a8" variants for K % 16 == 8 and 8-byte aligned rows) two 8-byte loads, each half bounds-checked
+//   on K. Bytes past K are zero in both operands and add nothing to the exact int32 sums. The 64 bytes of K a lane quad covers are
 //   fed to two m16n8k32 with one fixed permutation of K shared by A and B, which integer
 //   accumulation does not see: for lane quad q, mma 0 takes bytes [16q, 16q + 8) and mma 1
 //   bytes [16q + 8, 16q + 16) of the chunk.
@@ -45,8 +48,13 @@ constexpr int kTileRows = 16;       // weight rows of one row tile: the mma's m1
 constexpr int kHalfRows = 8;        // a lane holds fragment rows g and g + kHalfRows
 constexpr int kTokensPerTile = 8;   // the mma's n8
 constexpr int kLanesPerRow = 4;     // lanes of one fragment row (threadID_in_group)
-constexpr int kBytesPerLoad = 16;   // one 16-byte load per lane, row and chunk
-constexpr int kKPerChunk = kBytesPerLoad * kLanesPerRow;  // 64 bytes of K = two m16n8k32
+constexpr int kPieceBytes = 16;     // bytes of K per lane, row and chunk: 8 for each of the two mmas
+constexpr int kKPerChunk = kPieceBytes * kLanesPerRow;  // 64 bytes of K = two m16n8k32
+// Load widths: a piece in one 16-byte load (operands aligned to 16 bytes), or in two 8-byte loads, so
+// that K % 16 == 8 and 8-byte aligned rows (tensor-parallel shards) stay on these kernels
+// [D-decode-align8].
+constexpr int kLoad16 = 16;
+constexpr int kLoad8 = 8;
 constexpr int kWarpsPerSm = 16;    // resident warps per SM: register budget 128 per thread
 // Padding (int32) of one token's row in the reduction buffer: with a pitch of 16 * rw + 4 the
 // fragment stores (8 groups x 4 quads, quads 2 tokens apart) land on 32 distinct banks.
@@ -74,7 +82,7 @@ constexpr int kWideRowWarps = 2;      // 32-row CTAs: half the activation reads,
 
 // Token tiles (rows of M) up to which a kPdl instantiation is compiled: every decode variant.
 constexpr int kPdlMaxTokens = kM64TokenTiles * kTokensPerTile;
-constexpr int32_t kMinSm = 80;  // mma.sync m16n8k32 s8, 16-byte loads: Ampere and later
+constexpr int32_t kMinSm = 80;  // mma.sync m16n8k32 s8: Ampere and later
 static_assert(kTileRows == 2 * kHalfRows, "m16 = two halves");
 
 // L2 policy for the weight stream: read once, evict first.
@@ -92,15 +100,72 @@ __device__ __forceinline__ uint4 load_weight16(const int8_t* ptr, uint64_t polic
   return v;
 }
 
+__device__ __forceinline__ uint2 load_weight8(const int8_t* ptr, uint64_t policy) {
+  uint2 v;
+  asm("ld.global.nc.L1::no_allocate.L2::cache_hint.L2::256B.v2.u32 {%0, %1}, [%2], %3;"
+      : "=r"(v.x), "=r"(v.y)
+      : "l"(ptr), "l"(policy));
+  return v;
+}
+
 // Activations are read by every CTA: keep them in L1/L2.
 __device__ __forceinline__ uint4 load_act16(const int8_t* ptr) {
   return __ldg(reinterpret_cast<const uint4*>(ptr));
 }
 
-// PDL prologue (sm_90+): an L2 prefetch of `bytes` (a multiple of 16, 16-byte aligned address).
+__device__ __forceinline__ uint2 load_act8(const int8_t* ptr) {
+  return __ldg(reinterpret_cast<const uint2*>(ptr));
+}
+
+// One lane's 16-byte piece of a weight row (at ptr, whose first bytes lie inside K): one 16-byte load,
+// or two 8-byte loads of which the second only where hi_in (its 8 bytes inside K); v stays zero where
+// nothing is loaded.
+template <int kLoadBytes>
+__device__ __forceinline__ void load_weight_piece(uint4& v, const int8_t* ptr, bool hi_in, uint64_t policy) {
+  if constexpr (kLoadBytes == kLoad16) {
+    v = load_weight16(ptr, policy);
+  } else {
+    static_assert(kLoadBytes == kLoad8 && 2 * kLoad8 == kPieceBytes, "a piece is two 8-byte loads");
+    const uint2 lo = load_weight8(ptr, policy);
+    v.x = lo.x;
+    v.y = lo.y;
+    if (hi_in) {
+      const uint2 hi = load_weight8(ptr + kLoad8, policy);
+      v.z = hi.x;
+      v.w = hi.y;
+    }
+  }
+}
+
+// The same for a piece of an activation row.
+template <int kLoadBytes>
+__device__ __forceinline__ void load_act_piece(uint4& v, const int8_t* ptr, bool hi_in) {
+  if constexpr (kLoadBytes == kLoad16) {
+    v = load_act16(ptr);
+  } else {
+    const uint2 lo = load_act8(ptr);
+    v.x = lo.x;
+    v.y = lo.y;
+    if (hi_in) {
+      const uint2 hi = load_act8(ptr + kLoad8);
+      v.z = hi.x;
+      v.w = hi.y;
+    }
+  }
+}
+
+// PDL prologue (sm_90+): an L2 prefetch of the 16-byte granules inside [ptr, ptr + bytes) (the
+// instruction needs a 16-byte aligned address and size; with 16-byte aligned operands that is the whole
+// range, with 8-byte aligned ones up to 8 bytes at each end are left to the loads). A hint: it changes
+// no memory and touches nothing outside the range.
 __device__ __forceinline__ void prefetch_l2(const int8_t* ptr, int bytes) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(ptr), "r"(bytes) : "memory");
+  constexpr uintptr_t kGranule = 16;  // cp.async.bulk's address and size alignment
+  const uintptr_t first = (reinterpret_cast<uintptr_t>(ptr) + kGranule - 1) & ~(kGranule - 1);
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(ptr) + static_cast<uintptr_t>(bytes)) & ~(kGranule - 1);
+  if (last > first)
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(first), "r"(static_cast<uint32_t>(last - first))
+                 : "memory");
 #endif
 }
 
@@ -175,7 +240,8 @@ __device__ __forceinline__ void store_outputs(const LinearParams& p, const Parti
   }
 }
 
-template <typename T, Dtype A, Dtype W, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
+template <typename T, Dtype A, Dtype W, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, int kLoadBytes,
+          bool kPdl>
 __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThreads,
                                   CtaShape<kTokenTiles, kRowWarps, kWarps>::kMinCtasPerSm)
     decode_mma_kernel(const LinearParams p) {
@@ -204,7 +270,7 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
   if constexpr (kPdl) {
     if (p.programmatic) {  // always true where the launcher takes kPdl
       // Before the wait: prefetch to L2 what the first loop iteration reads of this CTA's weight
-      // rows (one row per thread; K % 16 == 0 and 16-byte aligned rows, see decode_mma.hpp).
+      // rows (one row per thread; prefetch_l2 keeps to the 16-byte granules of 8-byte aligned rows).
       constexpr int kFirstIterBytes = kKGroups * kChunksPerIter * kKPerChunk;
       const int64_t row = cta_row0 + static_cast<int64_t>(threadIdx.x);
       if (static_cast<int>(threadIdx.x) < kCtaRows && row < n)
@@ -220,10 +286,10 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
 
   const bool lo_ok = row0 + group < n;
   const bool hi_ok = row0 + group + kHalfRows < n;
-  const int8_t* w_lo = p.weight + (lo_ok ? row0 + group : 0) * p.ld_weight + quad * kBytesPerLoad;
+  const int8_t* w_lo = p.weight + (lo_ok ? row0 + group : 0) * p.ld_weight + quad * kPieceBytes;
   const int8_t* w_hi =
-      p.weight + (hi_ok ? row0 + group + kHalfRows : 0) * p.ld_weight + quad * kBytesPerLoad;
-  const int8_t* a_base = p.act + static_cast<int64_t>(group) * p.ld_act + quad * kBytesPerLoad;
+      p.weight + (hi_ok ? row0 + group + kHalfRows : 0) * p.ld_weight + quad * kPieceBytes;
+  const int8_t* a_base = p.act + static_cast<int64_t>(group) * p.ld_act + quad * kPieceBytes;
   const int64_t a_tile_stride = static_cast<int64_t>(kTokensPerTile) * p.ld_act;
   const uint64_t policy = weight_policy();
 
@@ -242,16 +308,20 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
 #pragma unroll
     for (int u = 0; u < kChunksPerIter; ++u) {
       const int kc = (c0 + u) * kKPerChunk;
-      const bool k_ok = kc + quad * kBytesPerLoad < k;  // k % 16 == 0: a piece is all in or all out
+      // The piece's bytes inside K: all or none (k % 16 == 0), or with 8-byte loads (k % 8 == 0) also
+      // its first half only.
+      const int k_in = k - (kc + quad * kPieceBytes);
+      const bool k_ok = k_in > 0;
+      const bool hi_in = k_in > kLoad8;  // read by the 8-byte loads only
       wl[u] = make_uint4(0, 0, 0, 0);
       wh[u] = make_uint4(0, 0, 0, 0);
-      if (k_ok && lo_ok) wl[u] = load_weight16(w_lo + kc, policy);
-      if (k_ok && hi_ok) wh[u] = load_weight16(w_hi + kc, policy);
+      if (k_ok && lo_ok) load_weight_piece<kLoadBytes>(wl[u], w_lo + kc, hi_in, policy);
+      if (k_ok && hi_ok) load_weight_piece<kLoadBytes>(wh[u], w_hi + kc, hi_in, policy);
       const int8_t* a_tile = a_base + kc;
 #pragma unroll
       for (int t = 0; t < kTokenTiles; ++t, a_tile += a_tile_stride) {
         av[u][t] = make_uint4(0, 0, 0, 0);
-        if (t < tiles && k_ok && t * kTokensPerTile + group < m) av[u][t] = load_act16(a_tile);
+        if (t < tiles && k_ok && t * kTokensPerTile + group < m) load_act_piece<kLoadBytes>(av[u][t], a_tile, hi_in);
       }
     }
 #pragma unroll
@@ -312,15 +382,18 @@ constexpr bool has_pdl() {
 
 // One variant's glue: its CTA shape, prepare (every T and operand pair, the kPdl instantiations too) and
 // launch.
-template <typename T, Dtype A, Dtype W, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, bool kPdl>
-constexpr auto kKernel = &decode_mma_kernel<T, A, W, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
+template <typename T, Dtype A, Dtype W, int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, int kLoadBytes,
+          bool kPdl>
+constexpr auto kKernel =
+    &decode_mma_kernel<T, A, W, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kLoadBytes, kPdl>;
 
-template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps>
+template <int kTokenTiles, int kChunksPerIter, int kRowWarps, int kWarps, int kLoadBytes = kLoad16>
 struct Decode {
   using S = CtaShape<kTokenTiles, kRowWarps, kWarps>;
+  static_assert(kLoadBytes == kLoad16 || kLoadBytes == kLoad8, "16- or 8-byte loads");
   template <typename T, Dtype A, Dtype W, bool kPdl>
   static constexpr auto kernel() {
-    return kKernel<T, A, W, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kPdl>;
+    return kKernel<T, A, W, kTokenTiles, kChunksPerIter, kRowWarps, kWarps, kLoadBytes, kPdl>;
   }
 
   // Fails when the binary has no image for the device; notes (kPdl) whether that image waits for a
@@ -381,14 +454,16 @@ struct Decode {
             S::kMinCtasPerSm,
             /*max_m=*/S::kTokens,
             kMinSm,
-            /*needs_aligned16=*/true,
+            /*min_align=*/kLoadBytes == kLoad16 ? kOperandAlign16 : kOperandAlign8,
             /*honours_programmatic=*/true,
             &prepare,
             &launch};
   }
 };
 
-// By token bucket (the dispatch takes the smallest that holds M), 16-row CTAs before 32-row ones.
+// The 16-byte-load variants by token bucket (the dispatch takes the smallest that holds M), 16-row CTAs
+// before 32-row ones; then the 8-byte-load ("_a8") variants the same way: only the 16-row CTAs, the most
+// CTAs for the N of a tensor-parallel shard (and half the instantiations) [D-decode-align8].
 constexpr KernelVariant kVariants[] = {
     Decode<kM16TokenTiles, kM16ChunksPerIter, kM16RowWarps, kM16Warps>::variant("decode_mma_r16_t16"),
     Decode<kM16TokenTiles, kM16ChunksPerIter, kWideRowWarps, kM16Warps>::variant("decode_mma_r32_t16"),
@@ -396,6 +471,9 @@ constexpr KernelVariant kVariants[] = {
     Decode<kM32TokenTiles, kM32ChunksPerIter, kWideRowWarps, kM32Warps>::variant("decode_mma_r32_t32"),
     Decode<kM64TokenTiles, kM64ChunksPerIter, kNarrowRowWarps, kM64Warps>::variant("decode_mma_r16_t64"),
     Decode<kM64TokenTiles, kM64ChunksPerIter, kWideRowWarps, kM64Warps>::variant("decode_mma_r32_t64"),
+    Decode<kM16TokenTiles, kM16ChunksPerIter, kM16RowWarps, kM16Warps, kLoad8>::variant("decode_mma_r16_t16_a8"),
+    Decode<kM32TokenTiles, kM32ChunksPerIter, kNarrowRowWarps, kM32Warps, kLoad8>::variant("decode_mma_r16_t32_a8"),
+    Decode<kM64TokenTiles, kM64ChunksPerIter, kNarrowRowWarps, kM64Warps, kLoad8>::variant("decode_mma_r16_t64_a8"),
 };
 
 }  // namespace decode_detail

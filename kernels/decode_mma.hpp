@@ -6,9 +6,11 @@
 //   the scale epilogue of epilogue.cuh (or the S32 output). Bound by streaming the weight once.
 // Variants "decode_mma_r<weight rows per CTA>_t<largest M>": token buckets of 16, 32 and 64 rows (each
 //   computes only the n8 token tiles that hold rows of M), each with 16-row CTAs and "wide" 32-row CTAs
-//   (half the activation reads from L2, half the CTAs); 2 CTAs per SM.
-// Constraints (checked by src/): aligned16 (K % 16 == 0, act/weight bases 16-byte aligned,
-//   ld_act % 16 == 0, ld_weight % 16 == 0), 1 <= M <= the variant's max_m.
+//   (half the activation reads from L2, half the CTAs); 2 CTAs per SM. Then "decode_mma_r16_t<M>_a8": the
+//   16-row CTAs of each bucket with 8-byte loads, for operands aligned to 8 bytes only (K % 16 == 8:
+//   tensor-parallel shards) [D-decode-align8].
+// Constraints (checked by src/): the variant's min_align: K, the act/weight bases, ld_act and ld_weight
+//   multiples of 16 bytes (of 8 for the "_a8" variants); 1 <= M <= the variant's max_m.
 // PDL: with p.programmatic, on images compiled for sm_90 (others never wait, so they launch plainly),
 //   the CTAs prefetch their first weight bytes to L2, then griddepcontrol.wait before they read act or
 //   the scales or write anything.
@@ -19,7 +21,7 @@
 namespace sq {
 namespace kernels {
 
-VariantSpan decode_variants();  // by token bucket, 16-row CTAs before 32-row ones
+VariantSpan decode_variants();  // 16-byte loads, then 8-byte: each by token bucket, 16-row CTAs first
 
 }  // namespace kernels
 }  // namespace sq

@@ -146,5 +146,11 @@ struct ScaleAccumulatorsParams {
   bool programmatic;
 };
 
+// Operand alignments in bytes: what a run's act and weight meet (K, both bases and ld_act/ld_weight are
+// multiples of it; src/plan/validate.cpp) and what a variant's loads need (KernelVariant::min_align).
+constexpr int32_t kOperandAlign16 = 16;  // 16-byte vector loads, cp.async and TMA
+constexpr int32_t kOperandAlign8 = 8;    // 8-byte vector loads: the decode "_a8" variants [D-decode-align8]
+constexpr int32_t kOperandAlign1 = 1;    // byte-granular loads: the generic sm80 kernel takes any operands
+
 }  // namespace kernels
 }  // namespace sq

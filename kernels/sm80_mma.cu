@@ -44,7 +44,7 @@ struct TileConfig {
   static constexpr int WARPS_M = WARPS_M_;
   static constexpr int WARPS_N = WARPS_N_;
   static constexpr int STAGES = STAGES_;
-  static constexpr bool ALIGNED = ALIGNED_;  // cp.async path (needs_aligned16) or generic loads
+  static constexpr bool ALIGNED = ALIGNED_;  // cp.async path (min_align 16) or generic loads
   static constexpr int MIN_BLOCKS = MIN_BLOCKS_;  // __launch_bounds__ occupancy target
   static constexpr bool kPortable = PORTABLE_;     // shipped configs: must fit kPortableSmemLimit
 
@@ -488,7 +488,7 @@ constexpr KernelVariant variant(const char* name) {
           Cfg::MIN_BLOCKS,
           /*max_m=*/0,
           /*min_sm=*/80,
-          /*needs_aligned16=*/Cfg::ALIGNED,
+          /*min_align=*/Cfg::ALIGNED ? kOperandAlign16 : kOperandAlign1,
           /*honours_programmatic=*/false,
           &prepare_cfg<Cfg>,
           &launch_cfg<Cfg>};

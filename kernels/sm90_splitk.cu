@@ -330,7 +330,7 @@ struct SplitK {
             /*ctas_per_sm=*/1,
             kSplitKMaxM,
             /*min_sm=*/90,
-            /*needs_aligned16=*/true,
+            /*min_align=*/kOperandAlign16,
             /*honours_programmatic=*/true,
             &prepare,
             &launch<SPLIT>};

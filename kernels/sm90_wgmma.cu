@@ -219,7 +219,7 @@ struct Persistent {
             /*ctas_per_sm=*/1,
             /*max_m=*/0,
             /*min_sm=*/90,
-            /*needs_aligned16=*/true,
+            /*min_align=*/kOperandAlign16,
             /*honours_programmatic=*/true,
             &prepare,
             &launch};

@@ -44,8 +44,9 @@ struct KernelVariant {
   int32_t ctas_per_sm;  // resident CTAs per SM the variant is built for
   int32_t max_m;        // largest M it is meant for; 0: any
   int32_t min_sm;       // compute capability * 10
-  // Requires aligned16: k % 16 == 0, act/weight bases 16-byte aligned, ld_act/ld_weight % 16 == 0.
-  bool needs_aligned16;
+  // The operand alignment it needs (kOperandAlign*): a run whose K, act/weight bases and ld_act/ld_weight
+  // are multiples of min_align bytes (LinearShape::operand_align >= min_align).
+  int32_t min_align;
   // Launches as a programmatic dependent when LinearParams::programmatic is set (else ignores it).
   bool honours_programmatic;
   // Per-device setup once at plan select (cudaFuncSetAttribute, launch handles), on the plan's device.
@@ -54,6 +55,9 @@ struct KernelVariant {
   // Enqueue on `stream`; no allocation, no synchronization. num_sms of the device.
   cudaError_t (*launch)(const LinearParams& p, int32_t num_sms, cudaStream_t stream);
 };
+
+// Whether v's loads can read operands aligned to operand_align bytes.
+constexpr bool takes_align(const KernelVariant& v, int32_t operand_align) { return operand_align >= v.min_align; }
 
 // Whether v is meant for runs of m rows.
 constexpr bool takes_m(const KernelVariant& v, int64_t m) { return v.max_m == 0 || m <= v.max_m; }

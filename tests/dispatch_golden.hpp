@@ -1,5 +1,6 @@
 // The grid and the text format of the dispatch golden table (tests/data/dispatch_golden.txt): for every
-// plan family and device, SM count, N x K, output width and alignment, and every M of the grid, the
+// plan family and device, SM count, N x K, output width and operand alignment (bytes: 16, 8 and 1, each
+// where K allows it), and every M of the grid, the
 // linear kernel a run takes and whether it is launched as a programmatic dependent (in the static and in
 // the dynamic plan); for every quantizer configuration, its row splits and programmatic flag. Consecutive
 // M with the same answer are written as one range, so that a line is the whole M axis of one shape.
@@ -19,7 +20,7 @@ struct LinearFacts {
   int32_t num_sms;
   int64_t n, k;
   int32_t out_bytes;
-  bool aligned16;
+  int32_t operand_align;  // LinearShape::operand_align
 };
 
 // What it answers for one M: the variant's name and the programmatic flags its launch gets in the static
@@ -60,13 +61,14 @@ inline std::vector<int64_t> grid_ms() {
 }
 
 // Every N x K of the benchmark's shape set (bench/shapes.csv when the table was made), then odd and
-// unaligned N and K crossed.
+// unaligned N and K crossed, then tensor-parallel shards with K % 16 == 8 (issue 22).
 inline std::vector<std::pair<int64_t, int64_t>> grid_nks() {
   std::vector<std::pair<int64_t, int64_t>> nks = {{6144, 4096},  {4096, 4096},  {28672, 4096},
                                                   {4096, 14336}, {10240, 8192}, {8192, 8192},
                                                   {57344, 8192}, {8192, 28672}, {16384, 16384}};
   for (int64_t n : {1, 7, 100, 1000, 4096, 6144, 10240, 13653, 28672, 57344})
     for (int64_t k : {16, 64, 100, 1024, 2048, 4096, 4097, 8192, 14336, 28672}) nks.push_back({n, k});
+  for (const auto& nk : std::vector<std::pair<int64_t, int64_t>>{{2048, 1368}, {4096, 3592}}) nks.push_back(nk);
   return nks;
 }
 
@@ -103,7 +105,7 @@ void write_ranges(std::ostream& os, Fn choose) {
 template <typename LinearFn, typename QuantizerFn>
 void write_table(std::ostream& os, LinearFn linear, QuantizerFn quantizer) {
   os << "# Dispatch golden table: every line one shape, its M axis as ranges of equal answers.\n"
-        "# L family sm sms n k out_bytes aligned16 | m_lo-m_hi variant s<static programmatic> "
+        "# L family sm sms n k out_bytes operand_align | m_lo-m_hi variant s<static programmatic> "
         "d<dynamic programmatic>; ...\n"
         "# Q sm sms k act_bytes static|dynamic | m_lo-m_hi splits<row splits> p<programmatic>; ...\n";
   struct Device {
@@ -114,10 +116,12 @@ void write_table(std::ostream& os, LinearFn linear, QuantizerFn quantizer) {
     for (int32_t sms : grid_sms()) {
       for (const auto& nk : grid_nks()) {
         for (int32_t out_bytes : {2, 4, 8}) {
-          for (bool aligned : {true, false}) {
-            const LinearFacts f{dev.family, dev.sm, sms, nk.first, nk.second, out_bytes, aligned};
+          // Every operand alignment a run of this K can have (validate.cpp: K is a multiple of it).
+          for (int32_t align : {16, 8, 1}) {
+            if (nk.second % align != 0) continue;
+            const LinearFacts f{dev.family, dev.sm, sms, nk.first, nk.second, out_bytes, align};
             os << "L " << f.family << " " << f.sm << " " << f.num_sms << " " << f.n << " " << f.k << " "
-               << f.out_bytes << " " << f.aligned16;
+               << f.out_bytes << " " << f.operand_align;
             write_ranges<LinearChoice>(os, [&](int64_t m) { return linear(f, m); });
           }
         }

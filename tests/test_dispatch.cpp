@@ -17,10 +17,18 @@ constexpr int32_t kH100Sms = 132;
 constexpr int32_t kHopperSm = 90;
 constexpr int64_t kTile = 128;  // the ping-pong kernel's tile rows and columns
 
+constexpr int32_t kAlign16 = sq::kernels::kOperandAlign16;
+constexpr int32_t kAlign8 = sq::kernels::kOperandAlign8;
+constexpr int32_t kAlign1 = sq::kernels::kOperandAlign1;
+
 const sq::DeviceFacts kH100 = sq::device_facts(kHopperSm, kH100Sms);
 
-std::string choose(int64_t m, int64_t n, int64_t k, int32_t out_bytes, bool aligned16 = true) {
-  return sq::sm90_choose(sq::LinearShape{m, n, k, out_bytes, aligned16}, kH100).name;
+std::string choose(int64_t m, int64_t n, int64_t k, int32_t out_bytes, int32_t align = kAlign16) {
+  return sq::sm90_choose(sq::LinearShape{m, n, k, out_bytes, align}, kH100).name;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 bool is_pingpong(const std::string& name) { return name.rfind("sm90_wgmma_pp_", 0) == 0; }
@@ -45,8 +53,17 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(96, 8192, 8192, 2).rfind("sm90_wgmma_ws_", 0) == 0);
   CHECK(choose(256, 8192, 8192, 2).rfind("sm90_wgmma_ws_", 0) == 0);
   CHECK(choose(128, 57344, 8192, 2) == "sm90_wgmma_pp_128x128x128_s6");  // two waves of c1 tiles
-  // Unaligned operands (K % 16 != 0 and the like) take the portable family at every M.
-  for (int64_t m : {1, 64, 2048}) CHECK(choose(m, 4096, 4100, 2, false).rfind("sm80_", 0) == 0);
+  // Unaligned operands (K % 8 != 0 and the like) take the portable family at every M.
+  for (int64_t m : {1, 64, 2048}) CHECK(choose(m, 4096, 4100, 2, kAlign1).rfind("sm80_", 0) == 0);
+  // 8-byte aligned operands (K % 16 == 8: tensor-parallel shards) take the 8-byte-load decode variants
+  // up to their largest bucket, the generic kernel above it [D-decode-align8].
+  for (int64_t m : {1, 16, 17, 64}) {
+    CAPTURE(m);
+    const std::string name = choose(m, 2048, 1368, 2, kAlign8);
+    CHECK(name.rfind("decode_mma_", 0) == 0);
+    CHECK(ends_with(name, "_a8"));
+  }
+  for (int64_t m : {65, 2048}) CHECK(choose(m, 2048, 1368, 2, kAlign8) == sq::kernels::kSm80Generic.name);
 }
 
 TEST_CASE("Hopper dispatch: the ping-pong kernel only where its rule holds", "[dispatch]") {
@@ -85,8 +102,8 @@ TEST_CASE("Hopper dispatch: the ping-pong kernel only where its rule holds", "[d
 }
 
 TEST_CASE("Portable dispatch: decode, medium and large tiles, the generic loader", "[dispatch]") {
-  auto choose80 = [](int64_t m, int64_t n, int64_t k, bool aligned16 = true) {
-    return std::string(sq::sm80_choose(sq::LinearShape{m, n, k, 2, aligned16}, kH100).name);
+  auto choose80 = [](int64_t m, int64_t n, int64_t k, int32_t align = kAlign16) {
+    return std::string(sq::sm80_choose(sq::LinearShape{m, n, k, 2, align}, kH100).name);
   };
   // The decode kernels up to their largest bucket, by token bucket.
   CHECK(choose80(1, 4096, 4096).rfind("decode_mma_", 0) == 0);
@@ -99,16 +116,38 @@ TEST_CASE("Portable dispatch: decode, medium and large tiles, the generic loader
   CHECK(choose80(512, 4096, 4096) == sq::kernels::kSm80Medium.name);  // 64 large tiles for 132 SMs
   CHECK(choose80(1024, 4096, 4096) == sq::kernels::kSm80Large.name);  // 128 large tiles
   // Unaligned operands take the generic loader at every M, decode sizes included.
-  for (int64_t m : {1, 64, 2048}) CHECK(choose80(m, 4096, 4100, false) == sq::kernels::kSm80Generic.name);
+  for (int64_t m : {1, 64, 2048}) CHECK(choose80(m, 4096, 4100, kAlign1) == sq::kernels::kSm80Generic.name);
+  // 8-byte aligned ones the 8-byte-load decode variants by the same token buckets, then the generic loader.
+  CHECK(choose80(1, 4096, 3592, kAlign8) == "decode_mma_r16_t16_a8");
+  CHECK(choose80(17, 4096, 3592, kAlign8) == "decode_mma_r16_t32_a8");
+  CHECK(choose80(64, 4096, 3592, kAlign8) == "decode_mma_r16_t64_a8");
+  CHECK(choose80(65, 4096, 3592, kAlign8) == sq::kernels::kSm80Generic.name);
 }
 
 TEST_CASE("Decode dispatch: the smallest token bucket, 32-row CTAs by wave fill", "[dispatch]") {
   auto decode = [](int64_t m, int64_t n) {
-    const sq::kernels::KernelVariant* v = sq::decode_choose(sq::LinearShape{m, n, 4096, 2, true}, kH100);
+    const sq::kernels::KernelVariant* v = sq::decode_choose(sq::LinearShape{m, n, 4096, 2, kAlign16}, kH100);
     return v != nullptr ? std::string(v->name) : std::string();
   };
   CHECK(decode(65, 4096).empty());  // past the largest bucket
-  CHECK(sq::decode_choose(sq::LinearShape{1, 4096, 4100, 2, false}, kH100) == nullptr);
+  CHECK(sq::decode_choose(sq::LinearShape{1, 4096, 4100, 2, kAlign1}, kH100) == nullptr);
+  // 16-byte aligned shapes never take an 8-byte-load variant; 8-byte aligned ones only those, whose
+  // buckets hold one CTA width (16 rows).
+  for (int64_t m : {1, 16, 17, 32, 33, 64}) {
+    for (int64_t n : {1, 2048, 4096, 8192, 57344}) {
+      CAPTURE(m, n);
+      const sq::kernels::KernelVariant* v16 = sq::decode_choose(sq::LinearShape{m, n, 4096, 2, kAlign16}, kH100);
+      const sq::kernels::KernelVariant* v8 = sq::decode_choose(sq::LinearShape{m, n, 4088, 2, kAlign8}, kH100);
+      REQUIRE(v16 != nullptr);
+      REQUIRE(v8 != nullptr);
+      CHECK(v16->min_align == kAlign16);
+      CHECK(v8->min_align == kAlign8);
+      CHECK(v8->tile_n == 16);
+      CHECK(v8->max_m == v16->max_m);  // the same token bucket
+      CHECK(ends_with(v8->name, "_a8"));
+    }
+  }
+  CHECK(sq::decode_choose(sq::LinearShape{65, 4096, 4088, 2, kAlign8}, kH100) == nullptr);
   // N = 4096: 256 16-row CTAs fill one wave of 264 slots; 128 32-row CTAs fill half of one.
   CHECK(decode(32, 4096) == "decode_mma_r16_t32");
   // N = 8192 at M = 17..64: both fill their waves equally, so the 32-row CTAs (half the reads).
@@ -116,27 +155,37 @@ TEST_CASE("Decode dispatch: the smallest token bucket, 32-row CTAs by wave fill"
   // M <= 16: the 32-row CTAs only where the 16-row ones spill into a largely empty last wave.
   CHECK(decode(16, 6144) == "decode_mma_r32_t16");   // 384 CTAs: 1.45 waves
   CHECK(decode(16, 8192) == "decode_mma_r16_t16");   // 512 CTAs: 1.94 waves
-  // Every decode variant honours programmatic launch; buckets are the registry's max_m.
+  // Every decode variant honours programmatic launch; buckets are the registry's max_m; each needs the
+  // alignment of its loads (16 bytes, or 8 for the "_a8" variants).
   for (const sq::kernels::KernelVariant& v : sq::kernels::decode_variants()) {
+    CAPTURE(v.name);
     CHECK(v.honours_programmatic);
     CHECK(v.max_m == v.tile_m);
+    CHECK(v.min_align == (ends_with(v.name, "_a8") ? kAlign8 : kAlign16));
   }
 }
 
 TEST_CASE("Launch plan: programmatic launches, quantizer row splits, kernel names", "[dispatch]") {
   using sq::GpuFamily;
   using sq::Op;
-  auto plan = [](Op op, GpuFamily family, int32_t sm, int64_t n, int64_t k, int64_t m, bool aligned16 = true) {
-    return sq::plan_launch(sq::PlanFacts{op, family, sq::device_facts(sm, kH100Sms), n, k, 2, 2}, m, aligned16);
+  auto plan = [](Op op, GpuFamily family, int32_t sm, int64_t n, int64_t k, int64_t m, int32_t align = kAlign16) {
+    return sq::plan_launch(sq::PlanFacts{op, family, sq::device_facts(sm, kH100Sms), n, k, 2, 2}, m, align);
   };
   // Static linear on sm_90: every kernel that honours it starts as a programmatic dependent.
   const sq::LaunchPlan decode = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 4096, 4096, 1);
   CHECK(decode.quantizer.name == nullptr);
   CHECK(decode.linear.programmatic);
   CHECK(std::string(decode.kernel_name()) == decode.linear.variant->name);
-  const sq::LaunchPlan generic = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 4096, 4100, 1, false);
+  const sq::LaunchPlan generic = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 4096, 4100, 1, kAlign1);
   CHECK(generic.linear.variant == &sq::kernels::kSm80Generic);
   CHECK_FALSE(generic.linear.programmatic);  // the portable kernels do not honour it
+  // An 8-byte aligned run at decode M: the "_a8" decode variant, a programmatic dependent like the others
+  // (static plan), and after the quantizer in the smallest bucket (dynamic plan).
+  const sq::LaunchPlan a8 = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 2048, 1368, 1, kAlign8);
+  CHECK(std::string(a8.kernel_name()) == "decode_mma_r16_t16_a8");
+  CHECK(a8.linear.programmatic);
+  CHECK(plan(Op::kDynamicLinear, GpuFamily::kHopper, 90, 2048, 1368, 1, kAlign8).linear.programmatic);
+  CHECK(plan(Op::kStaticLinear, GpuFamily::kPortable, 80, 2048, 1368, 64, kAlign8).linear.variant->min_align == kAlign8);
   // Not on other devices (their images do not wait).
   CHECK_FALSE(plan(Op::kStaticLinear, GpuFamily::kPortable, 80, 4096, 4096, 1).linear.programmatic);
   // The dynamic plan: the quantizer splits long rows and overlaps its predecessor; the linear follows it
@@ -191,7 +240,7 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
                         Name{Op::kSiluMulQuantize, QuantFact::kFromAbsmax, "silu_mul_quantize_from_absmax"}}) {
     CAPTURE(n.name);
     for (int32_t sm : {90, 80}) {
-      const sq::LaunchPlan p = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), 1, true);
+      const sq::LaunchPlan p = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), 1, kAlign16);
       CHECK(std::string(p.kernel_name()) == n.name);
       CHECK(p.linear.variant == nullptr);
       CHECK(p.row_sums.name == nullptr);
@@ -206,7 +255,7 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
       // At M = 1024 only a quantizer that keeps its row between passes (RMSNorm always; the others in the
       // per-token modes that need the whole row first) splits, where its share would not fit the row cache
       // (SiLU-mul's two halves at K = 28672 do not).
-      const sq::LaunchPlan big = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), 1024, true);
+      const sq::LaunchPlan big = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), 1024, kAlign16);
       const bool keeps_row = n.op == Op::kRmsNormQuantize ||
                              (n.op != Op::kStaticQuantize && n.q != QuantFact::kStatic && n.q != QuantFact::kFromAbsmax);
       if (sm == 80 || !keeps_row) CHECK(big.quantizer.row_splits == 1);
@@ -214,8 +263,8 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
     }
   }
   // QUANTIZED_LINEAR with the asymmetric quantizer: rows split like the symmetric one's, the same linear.
-  const sq::LaunchPlan sym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336), 1, true);
-  const sq::LaunchPlan asym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336, QuantFact::kDynamicAsym, true), 1, true);
+  const sq::LaunchPlan sym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336), 1, kAlign16);
+  const sq::LaunchPlan asym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336, QuantFact::kDynamicAsym, true), 1, kAlign16);
   CHECK(std::string(asym.quantizer.name) == "quantize_dynamic_asymmetric");
   CHECK(asym.quantizer.row_splits == sym.quantizer.row_splits);
   CHECK(asym.quantizer.programmatic);
@@ -230,8 +279,8 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
       for (int64_t m : {1, 16, 64, 300}) {
         CAPTURE(static_cast<int>(op), sm, m);
         const sq::PlanFacts f = facts(op, sm, 4096, 4096, QuantFact::kOpDefault, true);
-        const sq::LaunchPlan plain = sq::plan_launch(f, m, true);
-        const sq::LaunchPlan pre = sq::plan_launch(f, m, true, true);
+        const sq::LaunchPlan plain = sq::plan_launch(f, m, kAlign16);
+        const sq::LaunchPlan pre = sq::plan_launch(f, m, kAlign16, true);
         CHECK(plain.row_sums.name == nullptr);
         CHECK(std::string(pre.row_sums.name) == "row_sums");
         CHECK(pre.row_sums.programmatic == (sm == 90));
@@ -240,13 +289,13 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
         CHECK(std::string(pre.kernel_name()) == plain.linear.variant->name);
         CHECK(pre.quantizer.name == nullptr);
         // A plan without SQ_PLAN_WEIGHT_ZERO_POINT never launches it.
-        CHECK(sq::plan_launch(facts(op, sm, 4096, 4096), m, true, true).row_sums.name == nullptr);
+        CHECK(sq::plan_launch(facts(op, sm, 4096, 4096), m, kAlign16, true).row_sums.name == nullptr);
       }
     }
   }
   // SCALE_ACCUMULATORS: one kernel, programmatic on sm_90.
   for (int32_t sm : {90, 80}) {
-    const sq::LaunchPlan p = sq::plan_launch(facts(Op::kScaleAccumulators, sm, 4096, 0), 7, true);
+    const sq::LaunchPlan p = sq::plan_launch(facts(Op::kScaleAccumulators, sm, 4096, 0), 7, kAlign16);
     CHECK(std::string(p.kernel_name()) == "scale_accumulators");
     CHECK(p.scale_accumulators.programmatic == (sm == 90));
     CHECK(p.linear.variant == nullptr);

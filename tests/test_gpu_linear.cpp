@@ -88,6 +88,8 @@ class LinearRun {
   void launch() {
     REQUIRE(sq_plan_run(gpu_plan_, reinterpret_cast<sq_stream>(stream_), nullptr, 0, &g_) == SQ_STATUS_SUCCESS);
   }
+  // What sq_plan_kernel_name reports for the GPU plan at M (the alignment K alone allows).
+  std::string kernel() const { return kernel_; }
   // The GPU plan run on another stream than its own (the status, nothing checked).
   sq_status run_on(cudaStream_t other) {
     return sq_plan_run(gpu_plan_, reinterpret_cast<sq_stream>(other), nullptr, 0, &g_);
@@ -308,6 +310,39 @@ TEST_CASE("strided and misaligned rows: aligned strides keep fast paths, others 
       check_case({pref, t, 12, 64, 128, true, 0, 0, 0, 1});     // act base misaligned by one byte
       check_case({pref, t, 300, 64, 128, false, 0, 0, 0, 8});   // act base 8-byte aligned only
     }
+}
+
+TEST_CASE("K % 16 == 8 with 8-byte aligned act at decode M takes the 8-byte-load decode kernels, bit-exact",
+          "[linear]") {
+  // Tensor-parallel shards (K = 10944 / 8 = 1368) [D-decode-align8]: act's base 8 bytes past a 16-byte
+  // boundary, packed rows (ld % 16 == 8) or rows padded by 16; M across the token buckets. Both families
+  // (the Hopper one takes the portable choice under 16-byte alignment).
+  constexpr int64_t kOffset8 = 8;  // act base 8-byte but not 16-byte aligned
+  constexpr int64_t kPad16 = 16;   // keeps ld % 16 == 8
+  const char* kA8 = "_a8";
+  auto is_a8 = [&](const std::string& name) {
+    return name.rfind("decode_mma_", 0) == 0 && name.size() > 3 && name.compare(name.size() - 3, 3, kA8) == 0;
+  };
+  for (sq_preference pref : families())
+    for (sq_dtype t : kDtypes)
+      for (int64_t m : {1, 8, 17, 33, 64})
+        for (const NK nk : {NK{2048, 1368}, NK{300, 72}, NK{77, 8}}) {
+          const bool padded = m % 2 == 1;
+          const Case c{pref, t, m, nk.n, nk.k, padded, padded ? kPad16 : 0, padded ? kPad16 : 0, 0, kOffset8};
+          CAPTURE(pref, dtype_str(t), m, nk.n, nk.k, padded);
+          LinearRun run(c, nullptr);
+          CHECK(is_a8(run.kernel()));
+          run.launch();
+          run.verify();
+        }
+  for (sq_preference pref : families()) {
+    // K % 16 == 0 with an 8-byte aligned act base at decode M: the same kernels (sq_plan_kernel_name answers
+    // for 16-byte aligned operands); above the decode range: the generic kernel, as before.
+    check_case({pref, SQ_DTYPE_BF16, 5, 300, 512, false, 0, 0, 0, kOffset8});
+    check_case({pref, SQ_DTYPE_F32, 65, 2048, 1368, true, 0, 0, 0, kOffset8});
+    // All -128 at the largest K with K % 16 == 8 (the sums reach -128 * -128 * K < 2^31).
+    check_case({pref, SQ_DTYPE_F32, 3, 40, 131048, false, 0, 0, 0, 0, true});
+  }
 }
 
 TEST_CASE("small shapes of every family and dtype (sanitizer set)", "[linear][sanitize]") {

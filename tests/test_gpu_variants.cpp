@@ -49,22 +49,36 @@ std::vector<uint8_t> random_bytes(size_t n) {
 int32_t random_in(int32_t lo, int32_t hi) { return std::uniform_int_distribution<int32_t>(lo, hi)(rng()); }
 
 // One shape's operand bytes on the host and the device, act [m, k] and weight [n, k] with row strides
-// k + pad; each case reads them as S8 or U8.
+// k + pad, each `offset` bytes past the start of its allocation (8: bases 8-byte but not 16-byte aligned);
+// each case reads them as S8 or U8.
 struct Operands {
-  int64_t m, n, k, lda, ldw;
+  int64_t m, n, k, lda, ldw, offset;
   std::vector<uint8_t> act, w;
   DevBuf d_act, d_w;
-  Operands(int64_t m_, int64_t n_, int64_t k_, int64_t pad, std::vector<uint8_t> act_, std::vector<uint8_t> w_)
-      : m(m_), n(n_), k(k_), lda(k_ + pad), ldw(k_ + pad), act(std::move(act_)), w(std::move(w_)), d_act(act.size()),
-        d_w(w.size()) {
+  Operands(int64_t m_, int64_t n_, int64_t k_, int64_t pad, std::vector<uint8_t> act_, std::vector<uint8_t> w_,
+           int64_t offset_ = 0)
+      : m(m_), n(n_), k(k_), lda(k_ + pad), ldw(k_ + pad), offset(offset_), act(std::move(act_)), w(std::move(w_)),
+        d_act(act.size() + static_cast<size_t>(offset)), d_w(w.size() + static_cast<size_t>(offset)) {
     REQUIRE(act.size() == static_cast<size_t>(m * lda));
     REQUIRE(w.size() == static_cast<size_t>(n * ldw));
-    d_act.upload(act.data(), act.size());
-    d_w.upload(w.data(), w.size());
+    d_act.upload(act.data(), act.size(), static_cast<size_t>(offset));
+    d_w.upload(w.data(), w.size(), static_cast<size_t>(offset));
   }
   // Random bytes, or every byte `fill_act` / `fill_w`.
-  Operands(int64_t m_, int64_t n_, int64_t k_, int64_t pad, int fill_act = kRandomBytes, int fill_w = kRandomBytes)
-      : Operands(m_, n_, k_, pad, bytes(m_ * (k_ + pad), fill_act), bytes(n_ * (k_ + pad), fill_w)) {}
+  Operands(int64_t m_, int64_t n_, int64_t k_, int64_t pad, int fill_act = kRandomBytes, int fill_w = kRandomBytes,
+           int64_t offset_ = 0)
+      : Operands(m_, n_, k_, pad, bytes(m_ * (k_ + pad), fill_act), bytes(n_ * (k_ + pad), fill_w), offset_) {}
+  // A shape {m, n, k, pad[, offset]} of the case lists, random bytes.
+  explicit Operands(const std::vector<int64_t>& s)
+      : Operands(s[0], s[1], s[2], s[3], kRandomBytes, kRandomBytes, s.size() > 4 ? s[4] : 0) {}
+  const int8_t* act_ptr() const { return static_cast<const int8_t*>(d_act.p) + offset; }
+  const int8_t* weight_ptr() const { return static_cast<const int8_t*>(d_w.p) + offset; }
+  // The operand alignment of this layout (LinearShape::operand_align): what K, both bases and both strides meet.
+  int32_t align() const {
+    for (int32_t a : {kernels::kOperandAlign16, kernels::kOperandAlign8})
+      if (k % a == 0 && lda % a == 0 && ldw % a == 0 && offset % a == 0) return a;  // allocations: 256-byte aligned
+    return kernels::kOperandAlign1;
+  }
   static std::vector<uint8_t> bytes(int64_t count, int fill) {
     return fill == kRandomBytes ? random_bytes(static_cast<size_t>(count))
                                 : std::vector<uint8_t>(static_cast<size_t>(count), static_cast<uint8_t>(fill));
@@ -267,9 +281,9 @@ void check(const Variants& variants, const Operands& o, const Asym& z, Out out, 
   p.m = static_cast<int32_t>(o.m);
   p.n = static_cast<int32_t>(o.n);
   p.k = static_cast<int32_t>(o.k);
-  p.act = static_cast<const int8_t*>(o.d_act.p);
+  p.act = o.act_ptr();
   p.ld_act = o.lda;
-  p.weight = static_cast<const int8_t*>(o.d_w.p);
+  p.weight = o.weight_ptr();
   p.ld_weight = o.ldw;
   z.fill(p);
   p.weight_scale = s32 ? nullptr : d_ws.p;
@@ -290,7 +304,7 @@ void check(const Variants& variants, const Operands& o, const Asym& z, Out out, 
   if (fill)
     for (int64_t r = 0; r < o.m; ++r) std::memcpy(want_scratch.at(static_cast<size_t>(r)), static_scale.data(), es);
   for (const kernels::KernelVariant* v : variants) {
-    CAPTURE(v->name, o.m, o.n, o.k, o.lda, operand_name(z.at), operand_name(z.wt), zp_name(z.zp), out_name(t),
+    CAPTURE(v->name, o.m, o.n, o.k, o.lda, o.offset, operand_name(z.at), operand_name(z.wt), zp_name(z.zp), out_name(t),
             static_cast<int>(mode));
     CUDA_REQUIRE(cudaMemset(d_out.p, poison, d_out.bytes));
     d_scratch.poison();
@@ -314,12 +328,12 @@ const Out kAsymOnEveryShape[] = {{SQ_DTYPE_BF16, Mode::kRowScales},
                                  {SQ_DTYPE_F64, Mode::kScalarStores},
                                  {SQ_DTYPE_S32, Mode::kPlain}};
 
-// Per shape {m, n, k, row padding of act and weight}: symmetric s8 x s8 in every T and the three modes
+// Per shape {m, n, k, row padding of act and weight[, base offset]}: symmetric s8 x s8 in every T and the three modes
 // of 0.1 (the unchanged path), then u8 x u8 with per-row za and zw in kAsymOnEveryShape.
 void check_shapes(const Variants& variants, const std::vector<std::vector<int64_t>>& shapes) {
   if (variants.empty()) return;
   for (const std::vector<int64_t>& s : shapes) {
-    const Operands o(s[0], s[1], s[2], s[3]);
+    const Operands o(s);
     const Asym sym(o, Dtype::S8, Dtype::S8, Zp::kOff);
     for (sq_dtype t : kFloatTypes)
       for (Mode mode : {Mode::kPlain, Mode::kRowScales, Mode::kScalarStores}) check(variants, o, sym, {t, mode});
@@ -333,7 +347,7 @@ void check_shapes(const Variants& variants, const std::vector<std::vector<int64_
 void check_matrix(const Variants& variants, const std::vector<std::vector<int64_t>>& shapes) {
   if (variants.empty()) return;
   for (const std::vector<int64_t>& s : shapes) {
-    const Operands o(s[0], s[1], s[2], s[3]);
+    const Operands o(s);
     int turn = 0;  // one per configuration: T number i takes mode (turn + i) % 4
     for (Dtype at : kOperandTypes)
       for (Dtype wt : kOperandTypes)
@@ -371,13 +385,16 @@ Variants every_variant() {
   return all;
 }
 
-// The variants of `from` that take m rows and (aligned: k % 16 == 0 and 16-byte rows) the shape's layout.
-Variants taking(const Variants& from, int64_t m, bool aligned) {
+// The variants of `from` that take m rows and operands of alignment `align` (Operands::align).
+Variants taking(const Variants& from, int64_t m, int32_t align) {
   Variants v;
   for (const kernels::KernelVariant* x : from)
-    if (kernels::takes_m(*x, m) && (aligned || !x->needs_aligned16)) v.push_back(x);
+    if (kernels::takes_m(*x, m) && kernels::takes_align(*x, align)) v.push_back(x);
   return v;
 }
+
+// Whether v reads operands of any alignment (the generic loader).
+bool any_alignment(const kernels::KernelVariant* v) { return kernels::takes_align(*v, kernels::kOperandAlign1); }
 
 }  // namespace
 
@@ -391,12 +408,37 @@ TEST_CASE("every decode variant (each token bucket, 16- and 32-row CTAs) equals 
   }
 }
 
+TEST_CASE("every 8-byte-load decode variant on K % 16 == 8 with 8-byte (not 16-byte) aligned operands",
+          "[variants][zero_points]") {
+  // Tensor-parallel shards (K = 10944 / 8 = 1368) and the like: act and weight bases 8 bytes past a
+  // 16-byte boundary, K % 16 == 8, so a lane's last 16-byte piece of a row is half inside K; packed rows
+  // (ld = K, every other row 16-byte aligned) and rows padded by 16 (ld % 16 == 8). M across the token
+  // buckets (every "_a8" variant that takes M); K = 8: one half piece only; K = 72: a whole chunk and a
+  // half piece; N not a multiple of the 16-row CTAs.
+  constexpr int64_t kOffset8 = kernels::kOperandAlign8;  // bases 8-byte but not 16-byte aligned
+  constexpr int64_t kPad16 = kernels::kOperandAlign16;   // keeps ld % 16 == 8
+  Variants a8;
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kDecode))
+    if (v->min_align == kernels::kOperandAlign8) a8.push_back(v);
+  REQUIRE(a8.size() == 3);  // one per token bucket
+  for (int64_t m : {1, 8, 17, 33, 64}) {
+    const Variants v = taking(a8, m, kernels::kOperandAlign8);
+    REQUIRE(!v.empty());
+    const std::vector<std::vector<int64_t>> shapes = {
+        {m, 2048, 1368, 0, kOffset8}, {m, 77, 8, kPad16, kOffset8}, {m, 300, 72, 0, kOffset8},
+        {m, 530, 3592, kPad16, kOffset8}};
+    for (const std::vector<int64_t>& s : shapes) REQUIRE(Operands(s).align() == kernels::kOperandAlign8);
+    check_shapes(v, shapes);
+    // Every operand pair x zero-point configuration x output.
+    check_matrix(v, {{m, 130, 1032, 0, kOffset8}});
+  }
+}
+
 TEST_CASE("every portable variant (large, medium, generic) equals the oracle", "[variants]") {
   // M = 1 to several tiles, N and K edges of every tile; the generic variant also on K and row strides
-  // that are not multiples of 16 (the others need aligned16).
+  // that are not multiples of 16 (the others need 16-byte aligned operands).
   Variants aligned, any;
-  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80))
-    (v->needs_aligned16 ? aligned : any).push_back(v);
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80)) (any_alignment(v) ? any : aligned).push_back(v);
   REQUIRE(!any.empty());
   const std::vector<std::vector<int64_t>> shapes = {{1, 1000, 4096, 0}, {129, 300, 2000, 48}, {300, 700, 1040, 16}};
   check_shapes(aligned, shapes);
@@ -431,8 +473,7 @@ TEST_CASE("every variant: every operand pair x zero-point configuration x output
     check_matrix({v}, {{1, 130, 512, 0}, {max_m / 2 + 3, 72, 1040, 16}, {max_m, 201, 256, 0}});
   }
   Variants aligned, any;
-  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80))
-    (v->needs_aligned16 ? aligned : any).push_back(v);
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80)) (any_alignment(v) ? any : aligned).push_back(v);
   check_matrix(aligned, {{1, 300, 256, 0}, {129, 263, 1040, 16}});
   check_matrix(any, {{1, 300, 256, 0}, {129, 263, 1040, 16}, {70, 257, 77, 3}});
   check_matrix(prepared(kernels::Family::kSm90SplitK), {{17, 301, 1040, 0}, {65, 231, 272, 16}, {129, 136, 528, 0}});
@@ -443,9 +484,11 @@ TEST_CASE("every variant at the zero-point plans' K limit (33025, u8 on both sid
           "[variants][zero_points]") {
   // Every element and zero point at its extreme, so that every term of every sum is +-255 * 255 (or 0):
   // the sums reach +-255 * 255 * K, within 2^31 - 1 at K = 33025 (33024, the largest multiple of 16, for
-  // the aligned16 variants). Outputs: S32 (the exact accumulators) and f32.
+  // the 16-byte aligned variants; 33016, the largest with K % 16 == 8, for the 8-byte-load decode
+  // variants, which also run the 33024). Outputs: S32 (the exact accumulators) and f32.
   constexpr int64_t kMaxK = 33025;
-  constexpr int64_t kMaxAlignedK = kMaxK / 16 * 16;
+  constexpr int64_t kMaxAlignedK = kMaxK / kernels::kOperandAlign16 * kernels::kOperandAlign16;
+  constexpr int64_t kMaxAlign8K = kMaxAlignedK - kernels::kOperandAlign8;
   struct Extreme {
     Dtype at, wt;
     Zp zp;
@@ -464,12 +507,11 @@ TEST_CASE("every variant at the zero-point plans' K limit (33025, u8 on both sid
       {Dtype::U8, Dtype::U8, Zp::kRowZaZw, 0, 0, 0, 0},           // all zero
   };
   const Variants all = every_variant();
-  for (int64_t k : {kMaxAlignedK, kMaxK}) {
-    const bool aligned = k % 16 == 0;
+  for (int64_t k : {kMaxAlignedK, kMaxAlign8K, kMaxK}) {
     for (const Extreme& e : extremes) {
       const Operands o(13, 72, k, 0, e.act_byte, e.w_byte);
       const Asym z(o, e.at, e.wt, e.zp, e.za, e.zw);
-      const Variants v = taking(all, o.m, aligned);
+      const Variants v = taking(all, o.m, o.align());
       check(v, o, z, {SQ_DTYPE_S32, Mode::kPlain});
       check(v, o, z, {SQ_DTYPE_F32, Mode::kRowScales});
     }
@@ -488,7 +530,7 @@ TEST_CASE("a u8 weight with zero point 128 gives the bits of the s8 weight with 
     std::vector<uint8_t> flipped(w);
     for (auto& b : flipped) b = static_cast<uint8_t>(b ^ 0x80);
     const Operands o_u8(m, n, k, pad, act, w), o_s8(m, n, k, pad, act, flipped);
-    const Variants v = taking(all, m, /*aligned=*/true);
+    const Variants v = taking(all, m, o_u8.align());
     for (Dtype at : kOperandTypes) {
       const Asym with_zw(o_u8, at, Dtype::U8, Zp::kZw, kRandomZp, 128);
       const Asym plain(o_s8, at, Dtype::S8, Zp::kOff);

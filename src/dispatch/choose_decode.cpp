@@ -23,37 +23,47 @@ double decode_fill(const KernelVariant& v, const LinearShape& s, const DeviceFac
   return wave_fill(ceil_div(s.n, v.tile_n), static_cast<int64_t>(d.num_sms) * v.ctas_per_sm);
 }
 
-// The decode family as the chooser walks it, derived once from the registry (which lists the token
-// buckets smallest first, each with its narrowest CTAs first): per bucket, the largest M and its
-// narrowest and widest variants.
+// The decode family as the chooser walks it, derived once from the registry (which lists, per load width,
+// the token buckets smallest first, each with its narrowest CTAs first): per bucket, the largest M and its
+// narrowest and widest variants (the same one where a bucket has one CTA width).
 struct Bucket {
   int64_t max_m;
   const KernelVariant* narrow;
   const KernelVariant* wide;
 };
 
-const std::vector<Bucket>& decode_buckets() {
-  static const std::vector<Bucket> buckets = [] {
-    std::vector<Bucket> b;
-    for (const KernelVariant& v : kernels::decode_variants()) {
-      if (b.empty() || b.back().max_m != v.max_m) {
-        b.push_back({v.max_m, &v, &v});
-      } else {
-        b.back().wide = &v;
-      }
+// The buckets of the variants that need exactly min_align.
+std::vector<Bucket> buckets_of(int32_t min_align) {
+  std::vector<Bucket> b;
+  for (const KernelVariant& v : kernels::decode_variants()) {
+    if (v.min_align != min_align) continue;
+    if (b.empty() || b.back().max_m != v.max_m) {
+      b.push_back({v.max_m, &v, &v});
+    } else {
+      b.back().wide = &v;
     }
-    return b;
-  }();
-  return buckets;
+  }
+  return b;
+}
+
+// The buckets a shape of operand_align runs: the 16-byte-load variants where the operands allow them, else
+// the 8-byte-load ones [D-decode-align8]; none below 8 bytes (the generic kernel takes those).
+const std::vector<Bucket>* decode_buckets(int32_t operand_align) {
+  static const std::vector<Bucket> aligned16 = buckets_of(kernels::kOperandAlign16);
+  static const std::vector<Bucket> aligned8 = buckets_of(kernels::kOperandAlign8);
+  if (operand_align >= kernels::kOperandAlign16) return &aligned16;
+  if (operand_align >= kernels::kOperandAlign8) return &aligned8;
+  return nullptr;
 }
 
 }  // namespace
 
 const KernelVariant* decode_choose(const LinearShape& s, const DeviceFacts& d) {
-  if (!s.aligned16 || s.m < 1) return nullptr;
+  const std::vector<Bucket>* by_align = decode_buckets(s.operand_align);
+  if (by_align == nullptr || s.m < 1) return nullptr;
   // The token bucket: the variants with the fewest token tiles that hold M (every CTA reads all
   // M x K activation bytes from L2, so a bigger bucket than needed is slower).
-  const std::vector<Bucket>& buckets = decode_buckets();
+  const std::vector<Bucket>& buckets = *by_align;
   const Bucket* b = nullptr;
   for (const Bucket& candidate : buckets) {
     if (s.m <= candidate.max_m) {

@@ -1,5 +1,6 @@
 // The portable family's dispatch (mma.sync, sm_80+): the decode kernels for small M, the medium tile
-// up to medium M, the large tile where its tiles fill most of a wave; the generic loader when unaligned.
+// up to medium M, the large tile where its tiles fill most of a wave; the generic loader when unaligned
+// (below 16 bytes), except at decode M with 8-byte aligned operands (the decode "_a8" variants).
 #include "dispatch/cost_model.hpp"
 #include "dispatch/dispatch.hpp"
 #include "registry.hpp"
@@ -18,8 +19,9 @@ constexpr int64_t kLargeMinWaveDen = 4;
 }  // namespace
 
 const kernels::KernelVariant& sm80_choose(const LinearShape& s, const DeviceFacts& d) {
-  if (!s.aligned16) return kernels::kSm80Generic;
+  // decode_choose answers for 16- and 8-byte aligned operands alike [D-decode-align8].
   if (const kernels::KernelVariant* v = decode_choose(s, d)) return *v;
+  if (s.operand_align < kernels::kOperandAlign16) return kernels::kSm80Generic;
   if (s.m <= kMediumMaxM) return kernels::kSm80Medium;
   const kernels::KernelVariant& large = kernels::kSm80Large;
   const int64_t large_tiles = ceil_div(s.m, large.tile_m) * ceil_div(s.n, large.tile_n);

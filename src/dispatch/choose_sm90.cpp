@@ -202,7 +202,7 @@ DeviceFacts device_facts(int32_t sm, int32_t num_sms) {
 
 void build_dispatch_views() {
   splitk_view();
-  decode_choose(LinearShape{1, 1, 16, 2, true}, device_facts(90, 1));
+  decode_choose(LinearShape{1, 1, 16, 2, kernels::kOperandAlign16}, device_facts(90, 1));
 }
 
 bool split_k_blocks_suffice(const KernelVariant& v, const LinearShape& s) {
@@ -210,7 +210,9 @@ bool split_k_blocks_suffice(const KernelVariant& v, const LinearShape& s) {
 }
 
 const KernelVariant& sm90_choose(const LinearShape& s, const DeviceFacts& d) {
-  if (!s.aligned16) return sm80_choose(s, d);
+  // Operands under 16-byte alignment (no TMA): the portable family's choice, the decode "_a8" variants
+  // at decode M included [D-decode-align8].
+  if (s.operand_align < kernels::kOperandAlign16) return sm80_choose(s, d);
   if (decode_regime(s)) {
     if (s.m > kDecodeSplitMinM && s.n * s.k > kSplitLargeWeightBytes) {
       if (const KernelVariant* v = split_choose(s, d)) return *v;

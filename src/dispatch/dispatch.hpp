@@ -15,8 +15,8 @@ const kernels::KernelVariant* decode_choose(const LinearShape& s, const DeviceFa
 // The portable family (mma.sync, sm_80+): small M goes to the decode kernels.
 const kernels::KernelVariant& sm80_choose(const LinearShape& s, const DeviceFacts& d);
 
-// The Hopper family (sm_90a): the portable family's choice for unaligned shapes, the decode kernels for
-// small M, else a split-K or persistent wgmma kernel.
+// The Hopper family (sm_90a): the portable family's choice for operands under 16-byte alignment, the
+// decode kernels for small M, else a split-K or persistent wgmma kernel.
 const kernels::KernelVariant& sm90_choose(const LinearShape& s, const DeviceFacts& d);
 
 // Builds the choosers' views of the registry (once per process; a run then only reads them). Called at

@@ -21,7 +21,9 @@ DeviceFacts device_facts(int32_t sm, int32_t num_sms);
 struct LinearShape {
   int64_t m, n, k;
   int32_t out_bytes;  // bytes of one output element (2: f16/bf16, 4: f32, 8: f64)
-  bool aligned16;     // k % 16 == 0, act/weight bases 16-byte aligned, ld_act/ld_weight % 16 == 0
+  // The operands' alignment in bytes (kernels::kOperandAlign16, 8 or 1): the largest that K, the act and
+  // weight bases and ld_act/ld_weight all meet (16 also needs strides the TMA takes; src/plan/validate.cpp).
+  int32_t operand_align;
 };
 
 // The plan's op (the public sq_op, which the dispatch does not see).

@@ -102,7 +102,7 @@ int32_t quantizer_row_splits(const PlanFacts& f, QuantFact mode, int64_t m) {
 
 }  // namespace
 
-LaunchPlan plan_launch(const PlanFacts& f, int64_t m, bool aligned16, bool row_sums_pass) {
+LaunchPlan plan_launch(const PlanFacts& f, int64_t m, int32_t operand_align, bool row_sums_pass) {
   LaunchPlan plan{};
   const bool sm90_image = f.device.sm == kSm90ImageSm;
   if (has_quantizer(f.op)) {
@@ -121,7 +121,7 @@ LaunchPlan plan_launch(const PlanFacts& f, int64_t m, bool aligned16, bool row_s
     plan.row_sums.programmatic = sm90_image;
   }
   if (has_linear(f.op)) {
-    const LinearShape s{m, f.n, f.k, f.out_bytes, aligned16};
+    const LinearShape s{m, f.n, f.k, f.out_bytes, operand_align};
     const kernels::KernelVariant& v =
         f.family == GpuFamily::kHopper ? sm90_choose(s, f.device) : sm80_choose(s, f.device);
     plan.linear.variant = &v;

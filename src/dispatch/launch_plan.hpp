@@ -50,9 +50,10 @@ struct LaunchPlan {
   }
 };
 
-// The launches of a run of m rows whose operands are aligned16 (see LinearShape) or not; row_sums_pass:
-// the run passes weight zero points without act_sums (only plans with facts.weight_zero_point).
-LaunchPlan plan_launch(const PlanFacts& f, int64_t m, bool aligned16, bool row_sums_pass = false);
+// The launches of a run of m rows whose operands are aligned to operand_align bytes (16, 8 or 1: see
+// LinearShape); row_sums_pass: the run passes weight zero points without act_sums (only plans with
+// facts.weight_zero_point).
+LaunchPlan plan_launch(const PlanFacts& f, int64_t m, int32_t operand_align, bool row_sums_pass = false);
 
 // Prepares, on the current device, every kernel plan_launch may pick for a plan of these facts.
 cudaError_t prepare_launches(const PlanFacts& f);

@@ -8,6 +8,7 @@
 #include "base/dtype.hpp"
 #include "base/error.hpp"
 #include "plan/plan.hpp"
+#include "kernel_params.hpp"  // kOperandAlign*
 
 namespace sq {
 
@@ -794,21 +795,30 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   }
   if (d.op == SQ_OP_RMSNORM_QUANTIZE && (a.residual != nullptr || a.residual_out != nullptr))
     SQ_TRY(check_rmsnorm_aliasing(plan, *r));
-  r->aligned16 = false;
+  r->operand_align = kernels::kOperandAlign1;
   r->row_sums_pass = false;
-  if (d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_SCALED_LINEAR) {
-    r->aligned16 = d.k % 16 == 0 && r->ld_act % 16 == 0 && r->ld_weight % 16 == 0 && r->ld_act < kMaxTmaStride &&
-                   r->ld_weight < kMaxTmaStride && aligned_to(a.act, kVectorAlign) && aligned_to(a.weight, kVectorAlign);
-    r->row_sums_pass = a.weight_zero_point != nullptr && a.act_sums == nullptr;
-  } else if (d.op == SQ_OP_QUANTIZED_LINEAR) {
-    // q lives in the workspace with a padded, 16-byte aligned row stride.
-    r->aligned16 = d.k % 16 == 0 && r->ld_weight % 16 == 0 && r->ld_weight < kMaxTmaStride &&
-                   aligned_to(a.weight, kVectorAlign);
+  const bool linear_on_act = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_SCALED_LINEAR;
+  if (linear_on_act || d.op == SQ_OP_QUANTIZED_LINEAR) {
+    // Whether K, weight and (the caller's) act meet `align` bytes; QUANTIZED_LINEAR's q lives in the
+    // workspace with a padded, 16-byte aligned row stride.
+    auto meets = [&](int32_t align) {
+      const bool act_ok = !linear_on_act || (r->ld_act % align == 0 && aligned_to(a.act, static_cast<size_t>(align)));
+      return d.k % align == 0 && r->ld_weight % align == 0 && aligned_to(a.weight, static_cast<size_t>(align)) && act_ok;
+    };
+    const bool tma_strides = r->ld_weight < kMaxTmaStride && (!linear_on_act || r->ld_act < kMaxTmaStride);
+    if (meets(kernels::kOperandAlign16) && tma_strides)
+      r->operand_align = kernels::kOperandAlign16;
+    else if (meets(kernels::kOperandAlign8))
+      r->operand_align = kernels::kOperandAlign8;
+    if (linear_on_act) r->row_sums_pass = a.weight_zero_point != nullptr && a.act_sums == nullptr;
   }
   return SQ_STATUS_SUCCESS;
 }
 
-bool aligned16_possible(const sq_plan_desc& d) { return d.k % 16 == 0; }
+int32_t operand_align_possible(const sq_plan_desc& d) {
+  if (d.k % kernels::kOperandAlign16 == 0) return kernels::kOperandAlign16;
+  return d.k % kernels::kOperandAlign8 == 0 ? kernels::kOperandAlign8 : kernels::kOperandAlign1;
+}
 
 sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,
                        const sq_run_args* args, RunRequest* r) {

@@ -56,9 +56,11 @@ struct RunRequest {
   int64_t m;
   int64_t ld_act, ld_weight, ld_out;       // 0 in the caller's struct: packed rows
   int64_t ld_residual, ld_residual_out;    // RMSNORM_QUANTIZE: 0 in the caller's struct: K
-  // The GEMM fast paths' condition on act (or the workspace's q) and weight: k % 16 == 0, 16-byte
-  // aligned bases and strides.
-  bool aligned16;
+  // The alignment in bytes of the linear's operands, act (or the workspace's q) and weight
+  // (kernels::kOperandAlign16, 8 or 1; 1 for the ops without a linear): the largest that K, both bases
+  // and both row strides meet; 16 also needs strides the TMA takes. The dispatch picks the kernels whose
+  // loads it allows (LinearShape::operand_align).
+  int32_t operand_align;
   // SMOOTHQUANT_LINEAR / SCALED_LINEAR: weight_zero_point without act_sums, so the row-sums pre-pass
   // fills the workspace's sums and the linear reads them.
   bool row_sums_pass;
@@ -83,8 +85,8 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* args, Run
 sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,
                        const sq_run_args* args, RunRequest* r);
 
-// Whether a run of a plan of `d` can be aligned16: k % 16 == 0 (its pointers and strides then decide).
-// sq_plan_kernel_name answers for such a run.
-bool aligned16_possible(const sq_plan_desc& d);
+// The largest operand alignment (RunRequest::operand_align) a run of a plan of `d` can have: the one K
+// alone allows (its pointers and strides then decide). sq_plan_kernel_name answers for such a run.
+int32_t operand_align_possible(const sq_plan_desc& d);
 
 }  // namespace sq
