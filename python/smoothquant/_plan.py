@@ -215,6 +215,29 @@ def _destroy(destroy_fn, handle):
         pass
 
 
+def _on_device(t, device):
+    """Whether torch tensor t lives where a plan of `device` (HOST or a CUDA index) runs."""
+    if device == HOST:
+        return t.is_cpu
+    return t.is_cuda and t.get_device() == device
+
+
+def _torch_run_stream(device, stream):
+    """The stream handle of a run: 0 on the host plan, else the given stream or PyTorch's current one."""
+    if device == HOST:
+        return 0
+    return _arrays.stream_handle(stream) if stream is not None else _arrays.torch_stream(device)
+
+
+def _is_matrix(t, rows, cols):
+    """Whether tensor t is a contiguous [rows, cols] matrix (the fast paths' shape check)."""
+    try:
+        r, c = t.shape
+    except ValueError:
+        return False
+    return r == rows and c == cols and t.is_contiguous()
+
+
 class Plan:
     """A plan: an sq_plan for one op, shape class and dtypes on one kernel family.
 
@@ -570,17 +593,10 @@ class Plan:
         which accepts what is merely unusual (strided rows) and words the error of what is wrong."""
         if type(t) is not _arrays.TORCH_TENSOR[0] or t.dtype is not tdt:
             return None
-        if self.device == HOST:
-            if not t.is_cpu:
-                return None
-        elif not t.is_cuda or t.get_device() != self.device:
+        if not _on_device(t, self.device):
             return None
         if matrix:
-            try:
-                r, c = t.shape
-            except ValueError:
-                return None
-            if r != rows or c != cols or not t.is_contiguous():
+            if not _is_matrix(t, rows, cols):
                 return None
             return t.data_ptr(), (cols if rows > 1 else 0)
         if t.numel() != rows or not t.is_contiguous():
@@ -609,16 +625,10 @@ class Plan:
         if c != acols or m < 1 or m > self.max_m:
             return _SLOW
         dev = self.device
-        if dev == HOST:
-            if not act.is_cpu:
-                return _SLOW
-            stream_h = 0
-            key = threading.get_ident()
-        else:
-            if not act.is_cuda or act.get_device() != dev:
-                return _SLOW
-            stream_h = _arrays.stream_handle(stream) if stream is not None else _arrays.torch_stream(dev)
-            key = stream_h
+        if not _on_device(act, dev):
+            return _SLOW
+        stream_h = _torch_run_stream(dev, stream)
+        key = threading.get_ident() if dev == HOST else stream_h
         if not act.is_contiguous():
             return _SLOW
         if args is None:
@@ -936,14 +946,9 @@ class Bound:
         if c != k or m < 1 or m > plan.max_m or not act.is_contiguous():
             return _SLOW
         dev = plan.device
-        if dev == HOST:
-            if not act.is_cpu:
-                return _SLOW
-            stream_h = 0
-        else:
-            if not act.is_cuda or act.get_device() != dev:
-                return _SLOW
-            stream_h = _arrays.stream_handle(stream) if stream is not None else _arrays.torch_stream(dev)
+        if not _on_device(act, dev):
+            return _SLOW
+        stream_h = _torch_run_stream(dev, stream)
         n = self._n
         if out is None:
             device = self._device
@@ -955,16 +960,10 @@ class Bound:
                 out = _torch_module().empty(lead + (n,), dtype=tdts[1], device=device)
         elif lead is not None:
             return _SLOW
-        elif (type(out) is not _arrays.TORCH_TENSOR[0] or out.dtype is not tdts[1]
-              or (out.get_device() != dev if dev != HOST else not out.is_cpu)):
+        elif type(out) is not _arrays.TORCH_TENSOR[0] or out.dtype is not tdts[1] or not _on_device(out, dev):
             return _SLOW
-        else:
-            try:
-                r, c = out.shape
-            except ValueError:
-                return _SLOW
-            if r != m or c != n or not out.is_contiguous():
-                return _SLOW
+        elif not _is_matrix(out, m, n):
+            return _SLOW
         args = self._args.get(threading.get_ident()) or self._thread_args()
         args.m = m
         args.act = act.data_ptr()
