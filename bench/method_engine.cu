@@ -267,16 +267,7 @@ class SqChain final : public Method {
     row_ = row;
     const Shape& s = ops.shape();
     norm_desc_ = fused_desc(SQ_OP_RMSNORM_QUANTIZE, s.m, s.k);
-    std::memset(&lin_desc_, 0, sizeof lin_desc_);
-    lin_desc_.struct_size = sizeof lin_desc_;
-    lin_desc_.op = SQ_OP_SCALED_LINEAR;
-    lin_desc_.act_dtype = SQ_DTYPE_S8;
-    lin_desc_.weight_dtype = SQ_DTYPE_S8;
-    lin_desc_.scale_dtype = SQ_DTYPE_BF16;
-    lin_desc_.out_dtype = SQ_DTYPE_BF16;
-    lin_desc_.n = s.n;
-    lin_desc_.k = s.k;
-    lin_desc_.max_m = s.m;
+    lin_desc_ = linear_desc(SQ_OP_SCALED_LINEAR, SQ_DTYPE_S8, SQ_DTYPE_S8, SQ_DTYPE_BF16, s);
     if (!select_or_note(env_, norm_desc_, key(), s, &norm_, &note_) ||
         !select_or_note(env_, lin_desc_, key(), s, &lin_, &note_)) {
       teardown_plans();
