@@ -910,10 +910,7 @@ class Bound:
             if res is not _SLOW:
                 return res
         elif self._fast and not more and type(act) is _arrays.TORCH_TENSOR[0]:
-            args = self._args.get(threading.get_ident())
-            if args is None:
-                args = RunArgs.from_buffer_copy(self._base)
-                self._args[threading.get_ident()] = args
+            args = self._args.get(threading.get_ident()) or self._thread_args()
             res = plan._run_torch(act, {} if out is None else {"out": out}, stream, args, self._bound)
             if res is not _SLOW:
                 return res

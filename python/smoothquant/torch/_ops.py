@@ -90,7 +90,6 @@ PLANS = PlanCache()
 #: torch dtypes and plain numbers -> plan (one dict lookup; PLANS is the source and the owner).
 _FAST_PLANS = {}
 _empty = torch.empty
-_uint8 = torch.uint8
 
 
 def _fast_linear(op, act, weight, weight_scale, bias, act_scale, act_name="act"):
@@ -134,9 +133,7 @@ def _fast_linear(op, act, weight, weight_scale, bias, act_scale, act_name="act")
         out = _empty(shape[0], shape[1], n, dtype=t, device=dev)
     else:
         out = _empty(shape[:-1] + (n,), dtype=t, device=dev)
-    a = RunArgs()
-    a.struct_size = _ARGS_SIZE
-    a.m = m
+    a = _new_args(m)
     a.act = act.data_ptr()
     a.weight = weight.data_ptr()
     a.weight_scale = weight_scale.data_ptr()
@@ -147,20 +144,8 @@ def _fast_linear(op, act, weight, weight_scale, bias, act_scale, act_name="act")
         a.ld_weight = k
     if bias is not None:
         a.bias = bias.data_ptr()
-    ws = plan.workspace_size
-    ws_ptr = None
     # the workspace and the per-token scale scratch, from PyTorch's allocator (a capture's pool in a graph)
-    ws_al = (ws + 15) // 16 * 16
-    keep = _empty(ws_al + m * weight_scale.element_size() + 16, dtype=_uint8, device=dev)
-    base = (keep.data_ptr() + 15) // 16 * 16
-    if ws:
-        ws_ptr = base
-    a.act_scale_scratch = base + ws_al
-    h = plan._handle
-    st = plan._run_fn(h, _get_raw_stream(d) or None if d >= 0 else None, ws_ptr, ws, ctypes.byref(a))
-    if st != 0:
-        check(st, "sq_plan_run")
-    del keep
+    _run(plan, a, dev, extra_bytes=m * weight_scale.element_size())
     return out
 
 # The ops are defined with torch.library.Library (schema, one Python kernel for the CPU and CUDA
