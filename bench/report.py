@@ -5,6 +5,8 @@
     python3 bench/report.py RESULTS.json --out bench/RESULTS.md
     python3 bench/report.py RESULTS.json --table summary --set heldout
     python3 bench/report.py --choice choice.json          # sq_choice: the plan's choice vs the fastest variant
+    python3 bench/report.py --choice choice.json --replay plan.csv   # another dispatch (sq_choice --plan-only)
+                                                          # replayed on that run's measured variant times
     python3 bench/report.py --torch peers_torch.json      # peers_torch.py: the PyTorch peers in CUDA graphs
     python3 bench/report.py NEW.json --compare OLD.json   # geometric means new / old, rows slower by > 5%
     python3 bench/report.py RESULTS.json --readme README.md   # README's performance table from the JSON
@@ -607,6 +609,49 @@ def choice_report(ch):
     return "\n".join(out)
 
 
+def read_replay(text):
+    """sq_choice --plan-only's CSV: {(tag, m, out): choice}."""
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    if not lines or lines[0] != "tag,m,n,k,out,choice":
+        raise ValueError("not sq_choice --plan-only output (header tag,m,n,k,out,choice)")
+    plan = {}
+    for l in lines[1:]:
+        tag, m, _n, _k, out, choice = l.split(",")
+        plan[(tag, int(m), out)] = choice
+    return plan
+
+
+def choice_replay(ch, plan):
+    """A dispatch's choices (read_replay) looked up in an sq_choice run's measured variant times: how many
+    rows it would bring within the target, without a device. A choice the run screened out (over --screen
+    times the fastest estimate) or never timed counts as a miss."""
+    within = ch.get("within", 1.05)
+    rows = [r for r in ch.get("rows", []) if (r["tag"], r["m"], r["out_dtype"]) in plan]
+    out = ["## A dispatch replayed on measured times (`sq_choice --plan-only` against %s, %s)" %
+           (ch.get("shapes"), ch.get("device")), ""]
+    lines, old_ok, new_ok, changed, unmeasured = [], 0, 0, 0, 0
+    for r in rows:
+        new = plan[(r["tag"], r["m"], r["out_dtype"])]
+        times = {v["name"]: v.get("b2b_us") for v in r.get("variants", [])}
+        t = times.get(new)
+        ratio = t / r["fastest_b2b_us"] if t is not None and r.get("fastest_b2b_us") else None
+        old_ok += r.get("ratio_b2b") is not None and r["ratio_b2b"] <= within
+        new_ok += ratio is not None and ratio <= within
+        if new != r["choice"]:
+            changed += 1
+            unmeasured += ratio is None
+            lines.append([r["tag"], r["m"], r["n"], r["k"], r["out_dtype"], r["choice"], cell(r.get("ratio_b2b"), 3),
+                          new, cell(ratio, 3) if ratio is not None else "not timed"])
+    out.append("Within %.2fx of the fastest built variant back to back: %d of %d rows as run, %d replayed; %d rows "
+               "change choice, %d of them to a variant the run did not time." %
+               (within, old_ok, len(rows), new_ok, changed, unmeasured))
+    if lines:
+        out.append("")
+        out += md_table(["tag", "M", "N", "K", "out", "choice as run", "/ fastest", "replayed choice", "/ fastest"],
+                        lines)
+    return "\n".join(out)
+
+
 def torch_report(tj):
     rows = tj.get("rows", [])
     methods = tj.get("methods", [])
@@ -660,6 +705,31 @@ def self_test():
     def expect(cond, what):
         if not cond:
             failures.append(what)
+
+    # 0. A dispatch replayed on an sq_choice run: a choice that changes to a timed faster variant, one that
+    # changes to a screened-out variant (a miss), one unchanged.
+    def choice_row(tag, choice, times):
+        fastest = min((t, n) for n, t in times.items() if t is not None)
+        return {"tag": tag, "m": 48, "n": 4096, "k": 3584, "out_dtype": "bf16", "choice": choice,
+                "choice_b2b_us": times[choice], "fastest_b2b": fastest[1], "fastest_b2b_us": fastest[0],
+                "ratio_b2b": times[choice] / fastest[0],
+                "variants": [{"name": n, "b2b_us": t} for n, t in times.items()]}
+    ch = {"within": 1.05, "shapes": "s.csv", "device": "d",
+          "rows": [choice_row("a", "dec", {"dec": 12.0, "sk1": 10.0, "sk3": 10.4}),
+                   choice_row("b", "dec", {"dec": 12.0, "sk1": 10.0, "sk3": None}),
+                   choice_row("c", "sk1", {"dec": 12.0, "sk1": 10.0})]}
+    plan = read_replay("tag,m,n,k,out,choice\na,48,4096,3584,bf16,sk3\nb,48,4096,3584,bf16,sk3\n"
+                       "c,48,4096,3584,bf16,sk1\nzz,1,1,16,bf16,x\n")
+    rep = choice_replay(ch, plan)
+    expect("1 of 3 rows as run, 2 replayed; 2 rows change choice, 1 of them to a variant the run did not time" in rep,
+           "choice_replay counts: " + rep.splitlines()[2])
+    expect("| a | 48 | 4096 | 3584 | bf16 | dec | 1.200 | sk3 | 1.040 |" in rep, "choice_replay row a")
+    expect("| b | 48 | 4096 | 3584 | bf16 | dec | 1.200 | sk3 | not timed |" in rep, "choice_replay row b")
+    try:
+        read_replay("tag,m\n")
+        expect(False, "read_replay refuses a CSV without sq_choice --plan-only's header")
+    except ValueError:
+        pass
 
     # 1. Rows written before the held-out set and the peers (no "set", no peer fields): main set, six columns.
     old = {"copy_tbps": 3.0, "rows": [synthetic_row("a", 1, 4096, 4096, "bf16", 10.0, 8.0),
@@ -801,6 +871,8 @@ def main():
     ap.add_argument("--out", help="write to this file instead of stdout")
     ap.add_argument("--compare", metavar="OLD_JSON", help="the library's times against an older results JSON")
     ap.add_argument("--choice", help="sq_choice's JSON: the plan's choice against every built variant")
+    ap.add_argument("--replay", metavar="PLAN_CSV", help="with --choice: sq_choice --plan-only's CSV, replayed on "
+                    "the choice JSON's measured variant times")
     ap.add_argument("--torch", help="peers_torch.py's JSON: the PyTorch peers")
     ap.add_argument("--readme", metavar="README", help="rewrite README's generated performance table from the JSON")
     ap.add_argument("--readme-check", metavar="README", help="exit 1 unless README's table is the JSON's")
@@ -839,7 +911,12 @@ def main():
                     parts.append("\n".join(engine_tables(rows)))
                 if a.table in ("all", "full"):
                     parts.append("\n".join(full_table(rows)))
-    if a.choice:
+    if a.replay and not a.choice:
+        ap.error("--replay needs --choice")
+    if a.choice and a.replay:
+        with open(a.replay) as f:
+            parts.append(choice_replay(load(a.choice), read_replay(f.read())))
+    elif a.choice:
         parts.append(choice_report(load(a.choice)))
     if a.torch:
         parts.append(torch_report(load(a.torch)))

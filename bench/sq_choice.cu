@@ -9,9 +9,12 @@
 //      rounds, operands rotated past 2x L2), kTargetMs each way
 //   3. choice / fastest, back to back (the ratio the 5% target is read on) and isolated
 // Outputs are not checked here (tests/test_gpu_variants.cpp checks every variant bit for bit).
+// --plan-only: no GPU; prints this build's choice for every row as CSV (tag,m,n,k,out,choice) on the device
+// facts given (--sms, --sm; default the H100's 132 and 90), for report.py --replay: a dispatch change
+// replayed on an earlier run's measured variant times.
 //
 //   sq_choice [shapes.csv] [--dtypes bf16[,f32,f64,f16]] [--m M[,M..]] [--filter TAG[,TAG..]]
-//             [--screen X] [--json PATH]
+//             [--screen X] [--json PATH] [--plan-only [--sms N] [--sm S]]
 // Exit status 0 (misses are results, not errors), 1 on an error.
 #include <cuda_runtime.h>
 
@@ -39,6 +42,8 @@ constexpr int kMaxRuns = 60;
 constexpr double kWithin = 1.05;        // the target: choice <= 1.05 x the fastest
 constexpr double kDefaultScreen = 1.5;  // screening: drop candidates slower than this x the fastest estimate
 const char* const kDefaultShapes = "bench/shapes_heldout.csv";
+constexpr int kDefaultSms = 132;  // --plan-only's device: the H100 SXM
+constexpr int kDefaultSm = 90;
 
 struct Options {
   std::string shapes_path = kDefaultShapes;
@@ -47,6 +52,9 @@ struct Options {
   std::vector<std::string> filter;
   double screen = kDefaultScreen;
   std::string json_path;
+  bool plan_only = false;
+  int sms = kDefaultSms;
+  int sm = kDefaultSm;
 };
 
 const char* dtype_name(Dtype d) {
@@ -55,7 +63,7 @@ const char* dtype_name(Dtype d) {
 
 [[noreturn]] void usage(const char* argv0) {
   die("usage: %s [shapes.csv] [--dtypes bf16[,f32,f64,f16]] [--m M[,M..]] [--filter TAG[,TAG..]] [--screen X] "
-      "[--json PATH]", argv0);
+      "[--json PATH] [--plan-only [--sms N] [--sm S]]", argv0);
 }
 
 Options parse(int argc, char** argv) {
@@ -81,6 +89,14 @@ Options parse(int argc, char** argv) {
       if (!(o.screen >= 1.0)) usage(argv[0]);
     } else if (a == "--json" && has_value) {
       o.json_path = argv[++i];
+    } else if (a == "--plan-only") {
+      o.plan_only = true;
+    } else if (a == "--sms" && has_value) {
+      o.sms = std::atoi(argv[++i]);
+      if (o.sms < 1) usage(argv[0]);
+    } else if (a == "--sm" && has_value) {
+      o.sm = std::atoi(argv[++i]);
+      if (o.sm < 90) usage(argv[0]);
     } else if (!a.empty() && a[0] != '-') {
       o.shapes_path = a;
     } else {
@@ -129,6 +145,15 @@ int main(int argc, char** argv) {
   for (const Shape& s : read_shapes(opt.shapes_path))
     if (keep(opt, s)) shapes.push_back(s);
   if (shapes.empty()) die("no shape of '%s' passes the filters", opt.shapes_path.c_str());
+  if (opt.plan_only) {
+    std::printf("tag,m,n,k,out,choice\n");
+    for (const Shape& s : shapes)
+      for (Dtype dt : opt.dtypes)
+        std::printf("%s,%lld,%lld,%lld,%s,%s\n", s.tag.c_str(), static_cast<long long>(s.m),
+                    static_cast<long long>(s.n), static_cast<long long>(s.k), dtype_name(dt),
+                    variants::plan_choice(variants::shape_of(s.m, s.n, s.k, opt.sms, opt.sm, dt)).name);
+    return 0;
+  }
 
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) die("no usable CUDA GPU");
