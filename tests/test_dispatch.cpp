@@ -44,6 +44,15 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(17, 4096, 14336, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(32, 8192, 8192, 4).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(2048, 8192, 8192, 4).rfind("sm90_wgmma_ws_", 0) == 0);
+  // M = 33..64 on a weight up to 16 MiB with K < 4096: the narrowest one-CTA split-K tile whose tiles fit
+  // one wave [D-decode-small-weight].
+  for (int64_t m : {33, 48, 64}) {
+    CAPTURE(m);
+    CHECK(choose(m, 4608, 3584, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");
+    CHECK(choose(m, 2048, 1408, 4) == "sm90_wgmma_splitk_64x64x128_s14_c1");
+    CHECK(choose(m, 16384, 1024, 2) == "sm90_wgmma_splitk_64x128x128_s9_c1");  // 256 tiles of 64: two waves
+  }
+  CHECK(choose(32, 4608, 3584, 2).rfind("decode_mma_", 0) == 0);  // M <= 32: as before [D-decode-m]
   // 16-bit out at M = 65..192: split-K with one CTA per tile where such a grid fills one wave well
   // [D-one-wave]; not with f32 out, not where the tiles pad M by a quarter (M = 96), not at M = 256.
   CHECK(choose(128, 4096, 4096, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");

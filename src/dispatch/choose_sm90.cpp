@@ -1,7 +1,9 @@
 // The Hopper family's dispatch: which kernel runs a shape on an sm_90 device. By regime, first match:
 //   unaligned                                  -> the portable family's choice
-//   small M (decode_regime)                    -> a split-K kernel for a large weight when one pays
-//                                                 (split_choose), else the decode kernels
+//   small M (decode_regime)                    -> at 32 < M <= 64 on a small weight with short K the
+//                                                 narrowest one-CTA split-K tile that fits one wave;
+//                                                 a split-K kernel above M = 32, or for a large weight,
+//                                                 when one pays (split_choose), else the decode kernels
 //   16-bit out, kSplitSmallMaxM < M <= kOneWaveMaxM -> split-K with one CTA per tile, where such a grid
 //                                                 fills one wave well (one_wave_choose)
 //   M in the split-K variants' range           -> a split-K kernel when it fills the SMs enough better
@@ -28,11 +30,11 @@ using kernels::Schedule;
 
 // ---- the decode regime
 constexpr int64_t kDecodeWinsUpToM = 32;  // the decode kernels win up to here [D-decode-m]
-// Up to this M they also win on a small weight with short K: the fixed cost of the wgmma pipelines
-// outweighs their bandwidth [D-decode-small-weight].
-constexpr int64_t kDecodeSmallWeightMaxM = 64;
-constexpr int64_t kDecodeSmallWeightBytes = int64_t{16} << 20;
-constexpr int64_t kDecodeSmallWeightMaxK = 4096;  // exclusive
+// Above it, up to this M, a small weight with short K takes the narrowest split-K tile of one CTA per
+// tile whose tiles fit one wave, else what split-K or the decode kernels offer [D-decode-small-weight].
+constexpr int64_t kDecodeMaxM = 64;
+constexpr int64_t kSmallWeightBytes = int64_t{16} << 20;
+constexpr int64_t kSmallWeightMaxK = 4096;  // exclusive
 // Above this M a weight of more than kSplitLargeWeightBytes streams faster through split-K
 // [D-split-weight].
 constexpr int64_t kDecodeSplitMinM = 16;
@@ -70,10 +72,7 @@ constexpr int64_t kPingPongMaxK = 8192;
 constexpr double kPingPongEpilogueShare = 0.10;  // the hidden epilogue's share of a tile's time ...
 constexpr int64_t kPingPongShareK = 4096;        // ... up to this K, falling as 1/K above
 
-bool decode_regime(const LinearShape& s) {
-  return s.m <= kDecodeWinsUpToM ||
-         (s.m <= kDecodeSmallWeightMaxM && s.n * s.k <= kDecodeSmallWeightBytes && s.k < kDecodeSmallWeightMaxK);
-}
+bool decode_regime(const LinearShape& s) { return s.m <= kDecodeMaxM; }
 
 // The split-K family as the choosers walk it, derived once from the registry (which lists each tile
 // height's variants together, tallest first): each height's variants, the variants of one CTA per
@@ -160,6 +159,20 @@ const KernelVariant* one_wave_choose(const LinearShape& s, const DeviceFacts& d)
   return best_score >= kOneWaveMinScore ? best : nullptr;
 }
 
+// The split-K variant of one CTA per tile with the narrowest tile of the height for M whose tiles fit one
+// wave (the most CTAs, no cluster), or nullptr when none fits.
+const KernelVariant* narrow_one_wave_choose(const LinearShape& s, const DeviceFacts& d) {
+  int64_t height = 0;
+  split_height_variants(s, &height);
+  const KernelVariant* best = nullptr;
+  for (const KernelVariant* v : splitk_view().one_cta) {
+    if (v->tile_m != height || !kernels::takes_m(*v, s.m)) continue;
+    if (ceil_div(s.m, v->tile_m) * ceil_div(s.n, v->tile_n) > d.num_sms) continue;
+    if (best == nullptr || v->tile_n < best->tile_n) best = v;
+  }
+  return best;
+}
+
 // The cost model's time of persistent variant v (in units of one tile column's mainloop): its waves of
 // tiles, the last partial wave's fill f counting f^kPartialWaveExponent.
 double persistent_cost(const LinearShape& s, const DeviceFacts& d, const KernelVariant& v) {
@@ -214,7 +227,10 @@ const KernelVariant& sm90_choose(const LinearShape& s, const DeviceFacts& d) {
   // at decode M included [D-decode-align8].
   if (s.operand_align < kernels::kOperandAlign16) return sm80_choose(s, d);
   if (decode_regime(s)) {
-    if (s.m > kDecodeSplitMinM && s.n * s.k > kSplitLargeWeightBytes) {
+    if (s.m > kDecodeWinsUpToM && s.n * s.k <= kSmallWeightBytes && s.k < kSmallWeightMaxK) {
+      if (const KernelVariant* v = narrow_one_wave_choose(s, d)) return *v;
+    }
+    if (s.m > kDecodeWinsUpToM || (s.m > kDecodeSplitMinM && s.n * s.k > kSplitLargeWeightBytes)) {
       if (const KernelVariant* v = split_choose(s, d)) return *v;
     }
     if (const KernelVariant* v = decode_choose(s, d)) return *v;
