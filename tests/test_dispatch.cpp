@@ -52,7 +52,11 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
     CHECK(choose(m, 2048, 1408, 4) == "sm90_wgmma_splitk_64x64x128_s14_c1");
     CHECK(choose(m, 16384, 1024, 2) == "sm90_wgmma_splitk_64x128x128_s9_c1");  // 256 tiles of 64: two waves
   }
-  CHECK(choose(32, 4608, 3584, 2).rfind("decode_mma_", 0) == 0);  // M <= 32: as before [D-decode-m]
+  // M = 17..32: the same where the 16-row decode CTAs need a second wave (N > 132 x 2 x 16), else decode.
+  CHECK(choose(32, 4608, 3584, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");
+  CHECK(choose(17, 4352, 2048, 4) == "sm90_wgmma_splitk_64x64x128_s14_c1");
+  CHECK(choose(32, 4096, 3584, 2).rfind("decode_mma_", 0) == 0);
+  CHECK(choose(16, 4608, 3584, 2).rfind("decode_mma_", 0) == 0);  // M <= 16: the decode kernels
   // 16-bit out at M = 65..192: split-K with one CTA per tile where such a grid fills one wave well
   // [D-one-wave]; not with f32 out, not where the tiles pad M by a quarter (M = 96), not at M = 256.
   CHECK(choose(128, 4096, 4096, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");

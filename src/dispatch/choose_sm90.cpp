@@ -1,7 +1,8 @@
 // The Hopper family's dispatch: which kernel runs a shape on an sm_90 device. By regime, first match:
 //   unaligned                                  -> the portable family's choice
-//   small M (decode_regime)                    -> at 32 < M <= 64 on a small weight with short K the
-//                                                 narrowest one-CTA split-K tile that fits one wave;
+//   small M (decode_regime)                    -> at 32 < M <= 64 on a small weight with short K (and
+//                                                 at 16 < M <= 32 where the narrow decode CTAs need two
+//                                                 waves) the narrowest one-CTA split-K tile in one wave;
 //                                                 a split-K kernel above M = 32, or for a large weight,
 //                                                 when one pays (split_choose), else the decode kernels
 //   16-bit out, kSplitSmallMaxM < M <= kOneWaveMaxM -> split-K with one CTA per tile, where such a grid
@@ -31,7 +32,8 @@ using kernels::Schedule;
 // ---- the decode regime
 constexpr int64_t kDecodeWinsUpToM = 32;  // the decode kernels win up to here [D-decode-m]
 // Above it, up to this M, a small weight with short K takes the narrowest split-K tile of one CTA per
-// tile whose tiles fit one wave, else what split-K or the decode kernels offer [D-decode-small-weight].
+// tile whose tiles fit one wave, else what split-K or the decode kernels offer; from kDecodeSplitMinM
+// too where the narrow decode CTAs need a second wave [D-decode-small-weight].
 constexpr int64_t kDecodeMaxM = 64;
 constexpr int64_t kSmallWeightBytes = int64_t{16} << 20;
 constexpr int64_t kSmallWeightMaxK = 4096;  // exclusive
@@ -173,6 +175,17 @@ const KernelVariant* narrow_one_wave_choose(const LinearShape& s, const DeviceFa
   return best;
 }
 
+// Whether the narrowest decode CTAs of M's token bucket need more than one wave for N.
+bool narrow_decode_spills(const LinearShape& s, const DeviceFacts& d) {
+  const KernelVariant* narrow = nullptr;
+  for (const KernelVariant& v : kernels::decode_variants()) {
+    if (v.min_align != s.operand_align || !kernels::takes_m(v, s.m)) continue;
+    if (narrow == nullptr || v.max_m < narrow->max_m || (v.max_m == narrow->max_m && v.tile_n < narrow->tile_n))
+      narrow = &v;
+  }
+  return narrow != nullptr && ceil_div(s.n, narrow->tile_n) > static_cast<int64_t>(d.num_sms) * narrow->ctas_per_sm;
+}
+
 // The cost model's time of persistent variant v (in units of one tile column's mainloop): its waves of
 // tiles, the last partial wave's fill f counting f^kPartialWaveExponent.
 double persistent_cost(const LinearShape& s, const DeviceFacts& d, const KernelVariant& v) {
@@ -227,7 +240,8 @@ const KernelVariant& sm90_choose(const LinearShape& s, const DeviceFacts& d) {
   // at decode M included [D-decode-align8].
   if (s.operand_align < kernels::kOperandAlign16) return sm80_choose(s, d);
   if (decode_regime(s)) {
-    if (s.m > kDecodeWinsUpToM && s.n * s.k <= kSmallWeightBytes && s.k < kSmallWeightMaxK) {
+    if (s.m > kDecodeSplitMinM && s.n * s.k <= kSmallWeightBytes && s.k < kSmallWeightMaxK &&
+        (s.m > kDecodeWinsUpToM || narrow_decode_spills(s, d))) {
       if (const KernelVariant* v = narrow_one_wave_choose(s, d)) return *v;
     }
     if (s.m > kDecodeWinsUpToM || (s.m > kDecodeSplitMinM && s.n * s.k > kSplitLargeWeightBytes)) {
