@@ -112,6 +112,12 @@ template <> struct ElemStore<8> {
   }
 };
 
+// The unsigned integer type of an element's bits.
+template <size_t kBytes> struct RawOf;
+template <> struct RawOf<2> { using type = uint16_t; };
+template <> struct RawOf<4> { using type = uint32_t; };
+template <> struct RawOf<8> { using type = uint64_t; };
+
 // One aligned vector store of kWords (1, 2 or 4) 32-bit words.
 template <int kWords>
 __device__ __forceinline__ void vec_store(void* dst, const uint32_t* w) {
@@ -138,6 +144,114 @@ __device__ __forceinline__ void quad_exchange(const uint32_t* lo, const uint32_t
     const uint32_t recv = __shfl_xor_sync(kFullWarp, send, mask);
     outw[w] = keep_hi ? recv : keep;
     outw[n + w] = keep_hi ? keep : recv;
+  }
+}
+
+// Whether every out row starts 16-byte aligned (the out base and ld_out): the vector stores' condition.
+// The launcher (out staging, below) and the kernel both decide by it.
+__host__ __device__ __forceinline__ bool out_rows_aligned(const LinearParams& p, size_t elem_bytes) {
+  return (static_cast<uint64_t>(p.ld_out) * elem_bytes) % kMaxVectorBytes == 0 &&
+         reinterpret_cast<uintptr_t>(p.out) % kMaxVectorBytes == 0;
+}
+
+// ------------------------------------------------------------------ out staging (rows not 16-byte aligned)
+// Where out rows are not 16-byte aligned (an odd N as ld_out, an offset base) the fragment's elements
+// stored one by one write every 32-byte sector in 8-16 pieces from as many instructions [D-out-staged].
+// Instead each consumer warp writes its 16 rows x OutStage<T>::kCols columns into its own shared-memory
+// slice and then stores them with consecutive lanes on consecutive columns of a row.
+constexpr int kStageRows = kWgmmaM / 4;  // rows of one warp's part of a fragment
+constexpr int kStageRowBytes = 128;      // bytes of one staged row per flush
+template <typename T>
+struct OutStage {
+  static constexpr int kCols = kStageRowBytes / static_cast<int>(sizeof(T));  // columns per flush
+  static constexpr int kGroups = kCols / kColumnGroup;
+  // Row pitch in bytes: the pad puts the fragment's 8 rows x 4 lanes of pair stores in distinct banks.
+  static constexpr int kPitch = kStageRowBytes + kQuadLanes * 2 * static_cast<int>(sizeof(T));
+  static constexpr int kBytes = kStageRows * kPitch;
+};
+// Element types up to 4 bytes are staged; f64 keeps the element stores (its pairs are whole 16 bytes, so
+// half as many pieces per sector, and the staged copy of its epilogue made ptxas spill) [D-out-staged].
+constexpr size_t kStagedMaxElemBytes = 4;
+template <typename T>
+constexpr bool kStagedElem = sizeof(T) <= kStagedMaxElemBytes;
+constexpr int kWarpStageBytes = OutStage<float>::kBytes;  // the widest staged element's slice
+static_assert(OutStage<__half>::kBytes <= kWarpStageBytes, "every staged element type's slice fits");
+constexpr int kStageAlign = kMaxVectorBytes;  // the slices' alignment (16-byte pair stores of f64)
+constexpr int kOutStageBytes = kConsumerWarpgroups * (kWarpgroupThreads / 32) * kWarpStageBytes;
+
+// Column groups per flush: the largest divisor of a tile's groups that fits a slice.
+constexpr int flush_groups(int groups, int fit) {
+  for (int f = fit < groups ? fit : groups; f > 1; --f)
+    if (groups % f == 0) return f;
+  return 1;
+}
+
+// The same result as store_fragment_as (the same values, rounded once to T) through the warp's slice
+// `stage` (kWarpStageBytes, kStageAlign-aligned).
+template <typename T, bool kScaled, int BN>
+__device__ __forceinline__ void store_fragment_staged(const LinearParams& p, const int32_t (&acc)[Wgmma<BN>::kAccRegs],
+                                                      int32_t row_base, int32_t col_base, int warp_in_wg, int lane,
+                                                      uint8_t* stage) {
+  using S = OutStage<T>;
+  // Column groups per flush, their scales loaded together (fewer registers than an epilogue batch: the
+  // stores, not the loads, bound this path).
+  constexpr int kFlush = flush_groups(BN / kColumnGroup, S::kGroups);
+  constexpr int kFlushCols = kFlush * kColumnGroup;
+  using E = Epi<T>;
+  using C = typename E::C;
+  using Raw = typename RawOf<sizeof(T)>::type;
+  constexpr int kPairWords = QuadStore<T>::kPairWords;
+  const T* wscale = static_cast<const T*>(p.weight_scale);
+  const T* bias = static_cast<const T*>(p.bias);
+  const bool has_bias = kScaled && bias != nullptr;
+  T* out = static_cast<T*>(p.out);
+  const int32_t warp_row0 = row_base + warp_in_wg * kStageRows;
+  // acc[4j + 2h + e] is row warp_row0 + lane/4 + 8h, column 8j + 2*(lane%4) + e (as store_fragment_as).
+  const int frag_row = lane / kQuadLanes;
+  const int frag_col = 2 * (lane % kQuadLanes);
+  C rs[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int32_t row = warp_row0 + frag_row + 8 * h;
+    rs[h] = kScaled && row < p.m ? row_scale_of<T>(p, row) : C(0);
+  }
+#pragma unroll
+  for (int jf = 0; jf < BN / kColumnGroup; jf += kFlush) {
+    const int32_t c0 = col_base + kColumnGroup * jf;
+    if (c0 >= p.n) continue;  // warp-uniform
+    C cs[kFlush][2], cb[kFlush][2];
+#pragma unroll
+    for (int f = 0; f < kFlush; ++f) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int32_t col = c0 + kColumnGroup * f + frag_col + e;
+        const bool ok = kScaled && col < p.n;
+        cs[f][e] = ok ? E::to_c(wscale[col]) : C(0);
+        cb[f][e] = (ok && has_bias) ? E::to_c(bias[col]) : C(0);
+      }
+    }
+#pragma unroll
+    for (int f = 0; f < kFlush; ++f) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int a = 4 * (jf + f) + 2 * h;
+        uint32_t w[kPairWords];
+        PairWords<T>::make(output_of<C, kScaled>(acc[a], rs[h], cs[f][0], has_bias, cb[f][0]),
+                           output_of<C, kScaled>(acc[a + 1], rs[h], cs[f][1], has_bias, cb[f][1]), w);
+        vec_store<kPairWords>(stage + (frag_row + 8 * h) * S::kPitch + (kColumnGroup * f + frag_col) * sizeof(T), w);
+      }
+    }
+    __syncwarp();
+    const int32_t cols = min(kFlushCols, p.n - c0);
+#pragma unroll 4
+    for (int i = lane; i < kStageRows * kFlushCols; i += 32) {
+      const int r = i / kFlushCols, c = i % kFlushCols;
+      const int32_t row = warp_row0 + r;
+      if (c < cols && row < p.m)
+        *reinterpret_cast<Raw*>(out + static_cast<int64_t>(row) * p.ld_out + c0 + c) =
+            *reinterpret_cast<const Raw*>(stage + r * S::kPitch + c * sizeof(T));
+    }
+    __syncwarp();  // the slice is read before the next flush writes it
   }
 }
 
@@ -224,8 +338,9 @@ __device__ __forceinline__ void store_fragment_as(const LinearParams& p, const i
   const T* bias = static_cast<const T*>(p.bias);
   const bool has_bias = kScaled && bias != nullptr;
   T* out = static_cast<T*>(p.out);
-  // Vector stores need every chunk of a row aligned: the out base and ld_out (in elements).
-  const bool vec_ok = (p.ld_out % Q::kChunkElems == 0) && (reinterpret_cast<uintptr_t>(out) % Q::kChunkBytes == 0);
+  // Vector stores need every chunk of a row aligned: the out base and ld_out.
+  static_assert(Q::kChunkBytes == kMaxVectorBytes, "one chunk is one widest store");
+  const bool vec_ok = out_rows_aligned(p, sizeof(T));
   const int quad_lane = lane % kQuadLanes;
   // acc[4j + 2h + e] is row warp_in_wg*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e.
   // The column scales (and bias) of kEpilogueBatch column groups are loaded together, before any of
@@ -333,11 +448,21 @@ __device__ __forceinline__ void store_fragment_as(const LinearParams& p, const i
   }
 }
 
-// store_fragment_as in the run's output mode: scaled, or the S32 output (T = float).
-template <typename T, int BN>
+// store_fragment_as in the run's output mode: scaled, or the S32 output (T = float); kStaged (a staged T
+// only): through the warp's slice `stage` (store_fragment_staged) where the out rows are not 16-byte
+// aligned. Without kStaged the staged path is not compiled in.
+template <typename T, int BN, bool kStaged = false>
 __device__ __forceinline__ void store_fragment(const LinearParams& p, const int32_t (&acc)[Wgmma<BN>::kAccRegs],
-                                               int32_t row_base, int32_t col_base, int warp_in_wg, int lane) {
+                                               int32_t row_base, int32_t col_base, int warp_in_wg, int lane,
+                                               uint8_t* stage = nullptr) {
+  static_assert(!kStaged || kStagedElem<T>, "f64 is not staged");
   with_output_mode<T>(p, [&](auto scaled) {
+    if constexpr (kStaged) {
+      if (!out_rows_aligned(p, sizeof(T))) {
+        store_fragment_staged<T, decltype(scaled)::value, BN>(p, acc, row_base, col_base, warp_in_wg, lane, stage);
+        return;
+      }
+    }
     store_fragment_as<T, decltype(scaled)::value, BN>(p, acc, row_base, col_base, warp_in_wg, lane);
   });
 }

@@ -92,9 +92,11 @@ __global__ void quad_exchange_kernel(int mask, uint32_t* out) {
 constexpr int kFragmentN = 64;
 
 // One warpgroup: the wgmma accumulator layout (acc[4j + 2h + e] is row warp*16 + lane/4 + 8h, column
-// 8j + 2*(lane%4) + e) filled with row * 64 + column, then store_fragment.
+// 8j + 2*(lane%4) + e) filled with row * 64 + column, then store_fragment (staged, for the staged element
+// types: each warp with its out-staging slice, which it uses where the out rows are not 16-byte aligned).
 template <typename T>
-__global__ void store_fragment_kernel(const __grid_constant__ k::LinearParams p) {
+__global__ void store_fragment_kernel(const __grid_constant__ k::LinearParams p, bool staged) {
+  __shared__ __align__(sm90::kStageAlign) uint8_t stage[sm90::kWarpgroupThreads / 32 * sm90::kWarpStageBytes];
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   int32_t acc[sm90::Wgmma<kFragmentN>::kAccRegs];
@@ -102,6 +104,12 @@ __global__ void store_fragment_kernel(const __grid_constant__ k::LinearParams p)
     for (int h = 0; h < 2; ++h)
       for (int e = 0; e < 2; ++e)
         acc[4 * j + 2 * h + e] = (warp * 16 + lane / 4 + 8 * h) * kFragmentN + 8 * j + 2 * (lane % 4) + e;
+  if constexpr (sm90::kStagedElem<T>) {
+    if (staged) {
+      sm90::store_fragment<T, kFragmentN, true>(p, acc, 0, 0, warp, lane, stage + warp * sm90::kWarpStageBytes);
+      return;
+    }
+  }
   sm90::store_fragment<T, kFragmentN>(p, acc, 0, 0, warp, lane);
 }
 
@@ -160,7 +168,7 @@ double as_double<__half>(const void* p) {
 }
 
 template <typename T>
-int store_fragment_typed(int m, int n, int64_t ld_out, int64_t offset, std::vector<double>* out) {
+int store_fragment_typed(int m, int n, int64_t ld_out, int64_t offset, bool staged, std::vector<double>* out) {
   const size_t count = static_cast<size_t>((m + 1) * ld_out + offset);
   Dev d_out(count * sizeof(T)), d_ones(kFragmentN * sizeof(T));
   if (d_out.p == nullptr || d_ones.p == nullptr) return static_cast<int>(cudaErrorMemoryAllocation);
@@ -175,7 +183,7 @@ int store_fragment_typed(int m, int n, int64_t ld_out, int64_t offset, std::vect
   std::memcpy(&p.static_scale_bits, &one, sizeof(T));
   p.out = static_cast<T*>(d_out.p) + offset;
   p.ld_out = ld_out;
-  store_fragment_kernel<T><<<1, sm90::kWarpgroupThreads>>>(p);
+  store_fragment_kernel<T><<<1, sm90::kWarpgroupThreads>>>(p, staged);
   SQT_CHECK(cudaGetLastError());
   SQT_CHECK(cudaDeviceSynchronize());
   std::vector<unsigned char> raw(count * sizeof(T));
@@ -240,11 +248,12 @@ int run_quad_exchange(int n, int mask, std::vector<uint32_t>* out) {
   return 0;
 }
 
-int run_store_fragment(int bytes, int m, int n, int64_t ld_out, int64_t offset, std::vector<double>* out) {
+int run_store_fragment(int bytes, int m, int n, int64_t ld_out, int64_t offset, bool staged,
+                       std::vector<double>* out) {
   switch (bytes) {
-    case 2: return store_fragment_typed<__half>(m, n, ld_out, offset, out);
-    case 4: return store_fragment_typed<float>(m, n, ld_out, offset, out);
-    case 8: return store_fragment_typed<double>(m, n, ld_out, offset, out);
+    case 2: return store_fragment_typed<__half>(m, n, ld_out, offset, staged, out);
+    case 4: return store_fragment_typed<float>(m, n, ld_out, offset, staged, out);
+    case 8: return store_fragment_typed<double>(m, n, ld_out, offset, staged, out);
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
 }

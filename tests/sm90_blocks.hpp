@@ -35,7 +35,8 @@ int run_quad_exchange(int n, int mask, std::vector<uint32_t>* out);
 // element offset `offset`) bounds-checked against m, n <= 64. bytes: sizeof(T) (2: __half, 4: float,
 // 8: double). out: the whole buffer of (m + 1) * ld_out + offset elements as doubles, poisoned with NaN
 // where nothing was stored.
-int run_store_fragment(int bytes, int m, int n, int64_t ld_out, int64_t offset, std::vector<double>* out);
+int run_store_fragment(int bytes, int m, int n, int64_t ld_out, int64_t offset, bool staged,
+                       std::vector<double>* out);
 
 // The S32 output of the same fragment (store_fragment<float, 64> with p.dtype = S32: no scale read,
 // weight_scale null), after apply_fragment_zero_points<U8, S8, 64> when zero_points: za[r] (u8, per row),

@@ -88,27 +88,30 @@ TEST_CASE("epilogue stores: every fragment element lands at its row and column, 
   if (!sm90_or_warn()) return;
   // out[r, c] = r * 64 + c (the fragment's value, scales 1): exact in f64, f32 and, for r < 32, f16.
   // Vector stores (ld_out a multiple of the chunk, aligned base) and element stores (odd offset and
-  // stride), full and partial tiles.
+  // stride), full and partial tiles; each also with the out-staging slices, which the rows that are not
+  // 16-byte aligned take (f32 rows of stride 66: 8-byte aligned only).
   struct Case {
     int bytes, m, n;
     int64_t ld_out, offset;
   };
   const Case cases[] = {{4, 64, 64, 64, 0}, {4, 50, 60, 72, 0}, {4, 33, 64, 67, 1}, {8, 64, 64, 64, 0},
-                        {8, 17, 41, 45, 1}, {2, 32, 64, 64, 0}, {2, 20, 57, 72, 0}, {2, 31, 64, 65, 3}};
-  for (const Case& c : cases) {
-    std::vector<double> got;
-    REQUIRE(sqt::run_store_fragment(c.bytes, c.m, c.n, c.ld_out, c.offset, &got) == 0);
-    for (int64_t i = 0; i < static_cast<int64_t>(got.size()); ++i) {
-      const int64_t at = i - c.offset;
-      const int64_t r = at >= 0 ? at / c.ld_out : -1, col = at >= 0 ? at % c.ld_out : -1;
-      CAPTURE(c.bytes, c.m, c.n, c.ld_out, c.offset, r, col);
-      if (r >= 0 && r < c.m && col < c.n) {
-        CHECK(got[static_cast<size_t>(i)] == static_cast<double>(r * 64 + col));
-      } else {
-        CHECK(std::isnan(got[static_cast<size_t>(i)]));  // poisoned, never written
+                        {8, 17, 41, 45, 1}, {2, 32, 64, 64, 0}, {2, 20, 57, 72, 0}, {2, 31, 64, 65, 3},
+                        {4, 64, 64, 66, 0}, {2, 31, 37, 37, 0}, {8, 64, 64, 65, 0}};
+  for (const Case& c : cases)
+    for (const bool staged : {false, true}) {
+      std::vector<double> got;
+      REQUIRE(sqt::run_store_fragment(c.bytes, c.m, c.n, c.ld_out, c.offset, staged, &got) == 0);
+      for (int64_t i = 0; i < static_cast<int64_t>(got.size()); ++i) {
+        const int64_t at = i - c.offset;
+        const int64_t r = at >= 0 ? at / c.ld_out : -1, col = at >= 0 ? at % c.ld_out : -1;
+        CAPTURE(c.bytes, c.m, c.n, c.ld_out, c.offset, staged, r, col);
+        if (r >= 0 && r < c.m && col < c.n) {
+          CHECK(got[static_cast<size_t>(i)] == static_cast<double>(r * 64 + col));
+        } else {
+          CHECK(std::isnan(got[static_cast<size_t>(i)]));  // poisoned, never written
+        }
       }
     }
-  }
 }
 
 TEST_CASE("zero points and the S32 output: the corrected fragment's int32 bits at every row and column",
