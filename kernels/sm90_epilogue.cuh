@@ -176,8 +176,15 @@ template <typename T>
 constexpr bool kStagedElem = sizeof(T) <= kStagedMaxElemBytes;
 constexpr int kWarpStageBytes = OutStage<float>::kBytes;  // the widest staged element's slice
 static_assert(OutStage<__half>::kBytes <= kWarpStageBytes, "every staged element type's slice fits");
-constexpr int kStageAlign = kMaxVectorBytes;  // the slices' alignment (16-byte pair stores of f64)
+constexpr int kStageAlign = kMaxVectorBytes;  // the slices' alignment (at least the 8-byte f32 pair stores')
 constexpr int kOutStageBytes = kConsumerWarpgroups * (kWarpgroupThreads / 32) * kWarpStageBytes;
+
+// Whether a run's epilogue of element type T stores through the out-staging slices (where the kernel has
+// them): the launcher asks for the slices' shared memory by the same test.
+template <typename T>
+__host__ __device__ __forceinline__ bool stages_out(const LinearParams& p) {
+  return kStagedElem<T> && !out_rows_aligned(p, sizeof(T));
+}
 
 // Column groups per flush: the largest divisor of a tile's groups that fits a slice.
 constexpr int flush_groups(int groups, int fit) {
@@ -458,7 +465,7 @@ __device__ __forceinline__ void store_fragment(const LinearParams& p, const int3
   static_assert(!kStaged || kStagedElem<T>, "f64 is not staged");
   with_output_mode<T>(p, [&](auto scaled) {
     if constexpr (kStaged) {
-      if (!out_rows_aligned(p, sizeof(T))) {
+      if (stages_out<T>(p)) {
         store_fragment_staged<T, decltype(scaled)::value, BN>(p, acc, row_base, col_base, warp_in_wg, lane, stage);
         return;
       }

@@ -178,9 +178,6 @@ constexpr auto kKernel = &sm90_wgmma_ws_kernel<T, Ops::kAct, Ops::kWeight, Cfg, 
 template <Schedule S>
 constexpr bool kZeroPointFreeCopy = S == Schedule::kPingPong;
 
-// Bytes of one out element of a run (S32: the f32 instantiation's).
-inline size_t out_elem_bytes(Dtype d) { return d == Dtype::F64 ? 8 : (d == Dtype::F16 || d == Dtype::BF16) ? 2 : 4; }
-
 template <typename Cfg, Schedule S>
 struct Persistent {
   static constexpr int kSmem = KernelSmem<Cfg, S>::kBytes;
@@ -210,13 +207,13 @@ struct Persistent {
     LaunchConfig cfg;
     cfg.grid = static_cast<unsigned>(tiles < num_sms ? tiles : (num_sms > 0 ? num_sms : 1));
     cfg.block = kThreads;
-    const size_t out_bytes = out_elem_bytes(p.dtype);
-    cfg.smem = kSmem + (out_bytes <= kStagedMaxElemBytes && !out_rows_aligned(p, out_bytes) ? kStageSmem : 0);
     cfg.stream = stream;
     cfg.programmatic = p.programmatic;
     const bool zero_point_free = kZeroPointFreeCopy<S> && !p.zero_points;
-    const KernelRef k = kernel_for(p, [zero_point_free](auto t, auto ops) {
+    const KernelRef k = kernel_for(p, [zero_point_free, &cfg, &p](auto t, auto ops) {
       using T = typename decltype(t)::type;
+      // The out-staging slices where the instantiation's epilogue takes them (the kernel's own test).
+      cfg.smem = kSmem + (stages_out<T>(p) ? kStageSmem : 0);
       if constexpr (kZeroPointFreeCopy<S>) {
         if (zero_point_free) return kernel_ref<kKernel<T, decltype(ops), Cfg, S, false>>();
       }
