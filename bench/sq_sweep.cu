@@ -34,6 +34,7 @@
 #include "bench_common.cuh"
 #include "dispatch/launch_plan.hpp"
 #include "registry.hpp"
+#include "variants_adapter.cuh"
 
 namespace {
 
@@ -245,10 +246,10 @@ int main(int argc, char** argv) {
       for (Dtype dt : opt.dtypes) {
         const int n = nk.first, k = nk.second;
         Operands ops(m, n, k, dt, static_cast<size_t>(l2), stream);
-        const sq::PlanFacts facts = hopper_facts(n, k, sms, dt);
-        const KernelVariant& choice = *sq::plan_launch(facts, m, true).linear.variant;
-        const sq::LinearShape shape{m, n, k, facts.out_bytes, true};
-        const std::vector<const KernelVariant*> variants = candidates(opt.family, shape, facts.device, &choice);
+        // The plan's facts and choice for these operands (packed rows on allocation bases).
+        const variants::Shape row = variants::shape_of(m, n, k, sms, 90, dt);
+        const KernelVariant& choice = variants::plan_choice(row);
+        const std::vector<const KernelVariant*> variants = candidates(opt.family, row.s, row.facts.device, &choice);
         std::vector<std::function<void(int)>> launches;
         for (const KernelVariant* v : variants) launches.push_back([&ops, v, sms](int i) { ops.launch(*v, sms, i); });
         const std::vector<Timing> t = timer.measure(launches, kSweepTargetMs, kSweepMaxRuns);

@@ -43,7 +43,9 @@ inline Shape shape_of(int64_t m, int64_t n, int64_t k, int sms, int sm, Dtype dt
   const int32_t align = k % sq::kernels::kOperandAlign16 == 0  ? sq::kernels::kOperandAlign16
                         : k % sq::kernels::kOperandAlign8 == 0 ? sq::kernels::kOperandAlign8
                                                                : sq::kernels::kOperandAlign1;
-  return Shape{sq::LinearShape{m, n, k, out_bytes, align},
+  // Packed out rows from an allocation base: 16-byte aligned where a row's bytes are.
+  const bool out_aligned = (n * out_bytes) % sq::kernels::kOperandAlign16 == 0;
+  return Shape{sq::LinearShape{m, n, k, out_bytes, align, out_aligned},
                sq::PlanFacts{sq::Op::kStaticLinear, sq::GpuFamily::kHopper, sq::device_facts(sm, sms), n, k,
                              out_bytes, 1},
                sm};
@@ -71,15 +73,16 @@ inline std::vector<const KernelVariant*> candidates(const Shape& r) {
   return v;
 }
 
-// The variant the plan (SQ_PREFERENCE_FASTEST on sm_90, the static linear) runs for s.
-inline const KernelVariant& plan_choice(const Shape& r) {
-  return *sq::plan_launch(r.facts, r.s.m, r.s.operand_align).linear.variant;
+// The launch plan of the static linear (SQ_PREFERENCE_FASTEST on sm_90) for s.
+inline sq::LaunchPlan plan_of(const Shape& r) {
+  return sq::plan_launch(r.facts, sq::RunFacts{r.s.m, r.s.operand_align, r.s.out_aligned, false});
 }
 
+// The variant the plan runs for s.
+inline const KernelVariant& plan_choice(const Shape& r) { return *plan_of(r).linear.variant; }
+
 // Whether the plan launches it as a programmatic dependent of the kernel before it.
-inline bool programmatic(const Shape& r) {
-  return sq::plan_launch(r.facts, r.s.m, r.s.operand_align).linear.programmatic;
-}
+inline bool programmatic(const Shape& r) { return plan_of(r).linear.programmatic; }
 
 // One row's operands on the device: rotated act + weight sets (one rotation past 2x L2), scales of 2^-6
 // (exact in every dtype, so the outputs carry values as in use) and one output, as bench/sq_sweep.cu.

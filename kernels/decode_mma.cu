@@ -455,6 +455,7 @@ struct Decode {
             /*max_m=*/S::kTokens,
             kMinSm,
             /*min_align=*/kLoadBytes == kLoad16 ? kOperandAlign16 : kOperandAlign8,
+            /*out_stage_max_bytes=*/0,
             /*honours_programmatic=*/true,
             &prepare,
             &launch};

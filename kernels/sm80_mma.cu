@@ -489,6 +489,7 @@ constexpr KernelVariant variant(const char* name) {
           /*max_m=*/0,
           /*min_sm=*/80,
           /*min_align=*/Cfg::ALIGNED ? kOperandAlign16 : kOperandAlign1,
+          /*out_stage_max_bytes=*/0,
           /*honours_programmatic=*/false,
           &prepare_cfg<Cfg>,
           &launch_cfg<Cfg>};

@@ -331,6 +331,7 @@ struct SplitK {
             kSplitKMaxM,
             /*min_sm=*/90,
             /*min_align=*/kOperandAlign16,
+            /*out_stage_max_bytes=*/0,
             /*honours_programmatic=*/true,
             &prepare,
             &launch<SPLIT>};

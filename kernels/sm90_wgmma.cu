@@ -239,6 +239,7 @@ struct Persistent {
             /*max_m=*/0,
             /*min_sm=*/90,
             /*min_align=*/kOperandAlign16,
+            /*out_stage_max_bytes=*/KernelSmem<Cfg, S>::kStageFits ? static_cast<int32_t>(kStagedMaxElemBytes) : 0,
             /*honours_programmatic=*/true,
             &prepare,
             &launch};

@@ -47,6 +47,10 @@ struct KernelVariant {
   // The operand alignment it needs (kOperandAlign*): a run whose K, act/weight bases and ld_act/ld_weight
   // are multiples of min_align bytes (LinearShape::operand_align >= min_align).
   int32_t min_align;
+  // Out rows that are not 16-byte aligned (an odd N as ld_out, an offset out base): the largest out element
+  // in bytes whose results the epilogue still stores as whole 32-byte sectors, through shared memory
+  // (0: none; such rows then take one store per element) [D-out-staged].
+  int32_t out_stage_max_bytes;
   // Launches as a programmatic dependent when LinearParams::programmatic is set (else ignores it).
   bool honours_programmatic;
   // Per-device setup once at plan select (cudaFuncSetAttribute, launch handles), on the plan's device.
@@ -58,6 +62,11 @@ struct KernelVariant {
 
 // Whether v's loads can read operands aligned to operand_align bytes.
 constexpr bool takes_align(const KernelVariant& v, int32_t operand_align) { return operand_align >= v.min_align; }
+
+// Whether v stores out rows of out_bytes elements as whole sectors: rows 16-byte aligned, or staged by v.
+constexpr bool stores_full_sectors(const KernelVariant& v, int32_t out_bytes, bool out_aligned) {
+  return out_aligned || out_bytes <= v.out_stage_max_bytes;
+}
 
 // Whether v is meant for runs of m rows.
 constexpr bool takes_m(const KernelVariant& v, int64_t m) { return v.max_m == 0 || m <= v.max_m; }

@@ -1,6 +1,7 @@
 // The grid and the text format of the dispatch golden table (tests/data/dispatch_golden.txt): for every
-// plan family and device, SM count, N x K, output width and operand alignment (bytes: 16, 8 and 1, each
-// where K allows it), and every M of the grid, the
+// plan family and device, SM count, N x K, output width, operand alignment (bytes: 16, 8 and 1, each
+// where K allows it) and whether out's rows are 16-byte aligned (both for the Hopper family, the one
+// whose dispatch reads it; aligned for the portable one), and every M of the grid, the
 // linear kernel a run takes and whether it is launched as a programmatic dependent (in the static and in
 // the dynamic plan); for every quantizer configuration, its row splits and programmatic flag. Consecutive
 // M with the same answer are written as one range, so that a line is the whole M axis of one shape.
@@ -21,6 +22,7 @@ struct LinearFacts {
   int64_t n, k;
   int32_t out_bytes;
   int32_t operand_align;  // LinearShape::operand_align
+  bool out_aligned;       // LinearShape::out_aligned
 };
 
 // What it answers for one M: the variant's name and the programmatic flags its launch gets in the static
@@ -105,7 +107,7 @@ void write_ranges(std::ostream& os, Fn choose) {
 template <typename LinearFn, typename QuantizerFn>
 void write_table(std::ostream& os, LinearFn linear, QuantizerFn quantizer) {
   os << "# Dispatch golden table: every line one shape, its M axis as ranges of equal answers.\n"
-        "# L family sm sms n k out_bytes operand_align | m_lo-m_hi variant s<static programmatic> "
+        "# L family sm sms n k out_bytes operand_align out_aligned | m_lo-m_hi variant s<static programmatic> "
         "d<dynamic programmatic>; ...\n"
         "# Q sm sms k act_bytes static|dynamic | m_lo-m_hi splits<row splits> p<programmatic>; ...\n";
   struct Device {
@@ -119,10 +121,13 @@ void write_table(std::ostream& os, LinearFn linear, QuantizerFn quantizer) {
           // Every operand alignment a run of this K can have (validate.cpp: K is a multiple of it).
           for (int32_t align : {16, 8, 1}) {
             if (nk.second % align != 0) continue;
-            const LinearFacts f{dev.family, dev.sm, sms, nk.first, nk.second, out_bytes, align};
-            os << "L " << f.family << " " << f.sm << " " << f.num_sms << " " << f.n << " " << f.k << " "
-               << f.out_bytes << " " << f.operand_align;
-            write_ranges<LinearChoice>(os, [&](int64_t m) { return linear(f, m); });
+            for (bool out_aligned : {true, false}) {
+              if (!out_aligned && std::string(dev.family) != "sm90") continue;
+              const LinearFacts f{dev.family, dev.sm, sms, nk.first, nk.second, out_bytes, align, out_aligned};
+              os << "L " << f.family << " " << f.sm << " " << f.num_sms << " " << f.n << " " << f.k << " "
+                 << f.out_bytes << " " << f.operand_align << " " << f.out_aligned;
+              write_ranges<LinearChoice>(os, [&](int64_t m) { return linear(f, m); });
+            }
           }
         }
       }

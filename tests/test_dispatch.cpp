@@ -23,8 +23,14 @@ constexpr int32_t kAlign1 = sq::kernels::kOperandAlign1;
 
 const sq::DeviceFacts kH100 = sq::device_facts(kHopperSm, kH100Sms);
 
-std::string choose(int64_t m, int64_t n, int64_t k, int32_t out_bytes, int32_t align = kAlign16) {
-  return sq::sm90_choose(sq::LinearShape{m, n, k, out_bytes, align}, kH100).name;
+std::string choose(int64_t m, int64_t n, int64_t k, int32_t out_bytes, int32_t align = kAlign16,
+                   bool out_aligned = true) {
+  return sq::sm90_choose(sq::LinearShape{m, n, k, out_bytes, align, out_aligned}, kH100).name;
+}
+
+// One run's facts: m rows, operands aligned to `align`, out's rows 16-byte aligned.
+sq::RunFacts run(int64_t m, int32_t align = kAlign16, bool row_sums_pass = false) {
+  return sq::RunFacts{m, align, true, row_sums_pass};
 }
 
 bool ends_with(const std::string& s, const std::string& tail) {
@@ -114,9 +120,55 @@ TEST_CASE("Hopper dispatch: the ping-pong kernel only where its rule holds", "[d
   CHECK(taken > 0);
 }
 
+TEST_CASE("Hopper dispatch: out rows not 16-byte aligned take the widths that stage them", "[dispatch]") {
+  // [D-out-align-dispatch] Where out's rows are not 16-byte aligned, above the decode regime: no ping-pong
+  // kernel and no one-wave split-K (their stores go one element at a time), and only the cooperative widths
+  // whose epilogue stages such rows; f64 (staged by none) and the decode regime choose as for aligned rows.
+  CHECK(choose(1024, 13653, 4096, 2) == "sm90_wgmma_pp_128x128x128_s6");
+  CHECK(choose(1024, 13653, 4096, 2, kAlign16, false) == "sm90_wgmma_ws_128x128x128_s6");
+  CHECK(choose(1024, 13653, 4096, 4) == "sm90_wgmma_ws_128x96x128_s8");
+  CHECK(choose(1024, 13653, 4096, 4, kAlign16, false) == "sm90_wgmma_ws_128x128x128_s6");
+  CHECK(choose(128, 13653, 4096, 2) == "sm90_wgmma_splitk_64x224x128_s6_c1");
+  CHECK(choose(128, 13653, 4096, 2, kAlign16, false) == "sm90_wgmma_ws_128x128x128_s6");
+  int staged = 0;
+  for (int64_t n : {100, 1000, 4096, 6144, 13653, 28672}) {
+    for (int64_t k : {1024, 4096, 14336}) {
+      for (int32_t out_bytes : {2, 4, 8}) {
+        for (int64_t m : {1, 16, 32, 64, 65, 128, 192, 256, 1024, 4096, 16384}) {
+          CAPTURE(n, k, out_bytes, m);
+          const sq::kernels::KernelVariant& v =
+              sq::sm90_choose(sq::LinearShape{m, n, k, out_bytes, kAlign16, false}, kH100);
+          const std::string aligned = choose(m, n, k, out_bytes);
+          if (out_bytes == 8 || m <= 64) {
+            CHECK(v.name == aligned);
+            continue;
+          }
+          if (v.family == sq::kernels::Family::kSm90Wgmma) {
+            CHECK(v.schedule == sq::kernels::Schedule::kCooperative);
+            CHECK(v.out_stage_max_bytes >= out_bytes);
+            ++staged;
+          } else {
+            // Only a split-K kernel chosen for the split's gain in SM fill (split_choose), never the
+            // one-wave regime's: what f32 out (no one-wave regime) takes on aligned rows.
+            CHECK(v.family == sq::kernels::Family::kSm90SplitK);
+            CHECK(v.name == choose(m, n, k, 4));
+          }
+        }
+      }
+    }
+  }
+  CHECK(staged > 0);
+  // The staging widths as the kernels declare them: the cooperative 128- and 256-wide tiles, f16/bf16/f32.
+  for (const sq::kernels::KernelVariant& v : sq::kernels::sm90_wgmma_variants()) {
+    CAPTURE(v.name);
+    const bool stages = v.schedule == sq::kernels::Schedule::kCooperative && (v.tile_n == 128 || v.tile_n == 256);
+    CHECK(v.out_stage_max_bytes == (stages ? 4 : 0));
+  }
+}
+
 TEST_CASE("Portable dispatch: decode, medium and large tiles, the generic loader", "[dispatch]") {
   auto choose80 = [](int64_t m, int64_t n, int64_t k, int32_t align = kAlign16) {
-    return std::string(sq::sm80_choose(sq::LinearShape{m, n, k, 2, align}, kH100).name);
+    return std::string(sq::sm80_choose(sq::LinearShape{m, n, k, 2, align, true}, kH100).name);
   };
   // The decode kernels up to their largest bucket, by token bucket.
   CHECK(choose80(1, 4096, 4096).rfind("decode_mma_", 0) == 0);
@@ -139,18 +191,18 @@ TEST_CASE("Portable dispatch: decode, medium and large tiles, the generic loader
 
 TEST_CASE("Decode dispatch: the smallest token bucket, 32-row CTAs by wave fill", "[dispatch]") {
   auto decode = [](int64_t m, int64_t n) {
-    const sq::kernels::KernelVariant* v = sq::decode_choose(sq::LinearShape{m, n, 4096, 2, kAlign16}, kH100);
+    const sq::kernels::KernelVariant* v = sq::decode_choose(sq::LinearShape{m, n, 4096, 2, kAlign16, true}, kH100);
     return v != nullptr ? std::string(v->name) : std::string();
   };
   CHECK(decode(65, 4096).empty());  // past the largest bucket
-  CHECK(sq::decode_choose(sq::LinearShape{1, 4096, 4100, 2, kAlign1}, kH100) == nullptr);
+  CHECK(sq::decode_choose(sq::LinearShape{1, 4096, 4100, 2, kAlign1, true}, kH100) == nullptr);
   // 16-byte aligned shapes never take an 8-byte-load variant; 8-byte aligned ones only those, whose
   // buckets hold one CTA width (16 rows).
   for (int64_t m : {1, 16, 17, 32, 33, 64}) {
     for (int64_t n : {1, 2048, 4096, 8192, 57344}) {
       CAPTURE(m, n);
-      const sq::kernels::KernelVariant* v16 = sq::decode_choose(sq::LinearShape{m, n, 4096, 2, kAlign16}, kH100);
-      const sq::kernels::KernelVariant* v8 = sq::decode_choose(sq::LinearShape{m, n, 4088, 2, kAlign8}, kH100);
+      const sq::kernels::KernelVariant* v16 = sq::decode_choose(sq::LinearShape{m, n, 4096, 2, kAlign16, true}, kH100);
+      const sq::kernels::KernelVariant* v8 = sq::decode_choose(sq::LinearShape{m, n, 4088, 2, kAlign8, true}, kH100);
       REQUIRE(v16 != nullptr);
       REQUIRE(v8 != nullptr);
       CHECK(v16->min_align == kAlign16);
@@ -160,7 +212,7 @@ TEST_CASE("Decode dispatch: the smallest token bucket, 32-row CTAs by wave fill"
       CHECK(ends_with(v8->name, "_a8"));
     }
   }
-  CHECK(sq::decode_choose(sq::LinearShape{65, 4096, 4088, 2, kAlign8}, kH100) == nullptr);
+  CHECK(sq::decode_choose(sq::LinearShape{65, 4096, 4088, 2, kAlign8, true}, kH100) == nullptr);
   // N = 4096: 256 16-row CTAs fill one wave of 264 slots; 128 32-row CTAs fill half of one.
   CHECK(decode(32, 4096) == "decode_mma_r16_t32");
   // N = 8192 at M = 17..64: both fill their waves equally, so the 32-row CTAs (half the reads).
@@ -182,7 +234,7 @@ TEST_CASE("Launch plan: programmatic launches, quantizer row splits, kernel name
   using sq::GpuFamily;
   using sq::Op;
   auto plan = [](Op op, GpuFamily family, int32_t sm, int64_t n, int64_t k, int64_t m, int32_t align = kAlign16) {
-    return sq::plan_launch(sq::PlanFacts{op, family, sq::device_facts(sm, kH100Sms), n, k, 2, 2}, m, align);
+    return sq::plan_launch(sq::PlanFacts{op, family, sq::device_facts(sm, kH100Sms), n, k, 2, 2}, run(m, align));
   };
   // Static linear on sm_90: every kernel that honours it starts as a programmatic dependent.
   const sq::LaunchPlan decode = plan(Op::kStaticLinear, GpuFamily::kHopper, 90, 4096, 4096, 1);
@@ -253,7 +305,7 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
                         Name{Op::kSiluMulQuantize, QuantFact::kFromAbsmax, "silu_mul_quantize_from_absmax"}}) {
     CAPTURE(n.name);
     for (int32_t sm : {90, 80}) {
-      const sq::LaunchPlan p = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), 1, kAlign16);
+      const sq::LaunchPlan p = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), run(1));
       CHECK(std::string(p.kernel_name()) == n.name);
       CHECK(p.linear.variant == nullptr);
       CHECK(p.row_sums.name == nullptr);
@@ -268,7 +320,7 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
       // At M = 1024 only a quantizer that keeps its row between passes (RMSNorm always; the others in the
       // per-token modes that need the whole row first) splits, where its share would not fit the row cache
       // (SiLU-mul's two halves at K = 28672 do not).
-      const sq::LaunchPlan big = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), 1024, kAlign16);
+      const sq::LaunchPlan big = sq::plan_launch(facts(n.op, sm, 0, 28672, n.q), run(1024));
       const bool keeps_row = n.op == Op::kRmsNormQuantize ||
                              (n.op != Op::kStaticQuantize && n.q != QuantFact::kStatic && n.q != QuantFact::kFromAbsmax);
       if (sm == 80 || !keeps_row) CHECK(big.quantizer.row_splits == 1);
@@ -276,8 +328,8 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
     }
   }
   // QUANTIZED_LINEAR with the asymmetric quantizer: rows split like the symmetric one's, the same linear.
-  const sq::LaunchPlan sym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336), 1, kAlign16);
-  const sq::LaunchPlan asym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336, QuantFact::kDynamicAsym, true), 1, kAlign16);
+  const sq::LaunchPlan sym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336), run(1));
+  const sq::LaunchPlan asym = sq::plan_launch(facts(Op::kDynamicLinear, 90, 4096, 14336, QuantFact::kDynamicAsym, true), run(1));
   CHECK(std::string(asym.quantizer.name) == "quantize_dynamic_asymmetric");
   CHECK(asym.quantizer.row_splits == sym.quantizer.row_splits);
   CHECK(asym.quantizer.programmatic);
@@ -292,8 +344,8 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
       for (int64_t m : {1, 16, 64, 300}) {
         CAPTURE(static_cast<int>(op), sm, m);
         const sq::PlanFacts f = facts(op, sm, 4096, 4096, QuantFact::kOpDefault, true);
-        const sq::LaunchPlan plain = sq::plan_launch(f, m, kAlign16);
-        const sq::LaunchPlan pre = sq::plan_launch(f, m, kAlign16, true);
+        const sq::LaunchPlan plain = sq::plan_launch(f, run(m));
+        const sq::LaunchPlan pre = sq::plan_launch(f, run(m, kAlign16, true));
         CHECK(plain.row_sums.name == nullptr);
         CHECK(std::string(pre.row_sums.name) == "row_sums");
         CHECK(pre.row_sums.programmatic == (sm == 90));
@@ -302,13 +354,13 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
         CHECK(std::string(pre.kernel_name()) == plain.linear.variant->name);
         CHECK(pre.quantizer.name == nullptr);
         // A plan without SQ_PLAN_WEIGHT_ZERO_POINT never launches it.
-        CHECK(sq::plan_launch(facts(op, sm, 4096, 4096), m, kAlign16, true).row_sums.name == nullptr);
+        CHECK(sq::plan_launch(facts(op, sm, 4096, 4096), run(m, kAlign16, true)).row_sums.name == nullptr);
       }
     }
   }
   // SCALE_ACCUMULATORS: one kernel, programmatic on sm_90.
   for (int32_t sm : {90, 80}) {
-    const sq::LaunchPlan p = sq::plan_launch(facts(Op::kScaleAccumulators, sm, 4096, 0), 7, kAlign16);
+    const sq::LaunchPlan p = sq::plan_launch(facts(Op::kScaleAccumulators, sm, 4096, 0), run(7));
     CHECK(std::string(p.kernel_name()) == "scale_accumulators");
     CHECK(p.scale_accumulators.programmatic == (sm == 90));
     CHECK(p.linear.variant == nullptr);

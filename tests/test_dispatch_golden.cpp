@@ -21,7 +21,7 @@ sq::LaunchPlan launch(sq::Op op, const golden::LinearFacts& f, int64_t m, bool z
   const sq::GpuFamily family = std::strcmp(f.family, "sm90") == 0 ? sq::GpuFamily::kHopper : sq::GpuFamily::kPortable;
   const sq::PlanFacts facts{op, family, sq::device_facts(f.sm, f.num_sms), f.n, f.k, f.out_bytes, 2,
                             sq::QuantFact::kOpDefault, zero_points};
-  return sq::plan_launch(facts, m, f.operand_align, zero_points);
+  return sq::plan_launch(facts, sq::RunFacts{m, f.operand_align, f.out_aligned, zero_points});
 }
 
 std::string table() {
@@ -51,7 +51,8 @@ std::string table() {
                                   f.k,
                                   0,
                                   f.act_bytes};
-        const sq::LaunchPlan plan = sq::plan_launch(facts, m, sq::kernels::kOperandAlign16);
+        const sq::LaunchPlan plan =
+            sq::plan_launch(facts, sq::RunFacts{m, sq::kernels::kOperandAlign1, true, false});
         return golden::QuantizerChoice{plan.quantizer.row_splits, plan.quantizer.programmatic};
       });
   return os.str();

@@ -265,6 +265,34 @@ TEST_CASE("Hopper persistent kernels of every tile width (M > 256) equal the hos
   }
 }
 
+TEST_CASE("Hopper: out rows not 16-byte aligned above the decode range run a staging cooperative kernel",
+          "[linear]") {
+  if (!is_sm90()) {
+    WARN("not an sm_90 GPU: the Hopper out-staging dispatch is not exercised");
+    return;
+  }
+  const int sms = num_sms();
+  // Odd N (packed out rows not 16-byte aligned) where aligned rows would take the ping-pong kernel, the
+  // 96-wide tile or one-wave split-K; packed and with odd padding, every staged dtype [D-out-align-dispatch].
+  for (const Shape& s : {Shape{2100, 2301, 272}, Shape{1024, 3333, 512}, Shape{128, 4099, 1024}}) {
+    for (sq_dtype t : {SQ_DTYPE_BF16, SQ_DTYPE_F16, SQ_DTYPE_F32}) {
+      sq_plan_desc d = linear_desc(t, s.n, s.k, s.m, 0.01);
+      sq_plan plan = nullptr;
+      REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
+      const char* name = nullptr;
+      REQUIRE(sq_plan_kernel_name(plan, s.m, &name) == SQ_STATUS_SUCCESS);
+      sq_plan_destroy(plan);
+      const std::string n(name);
+      CAPTURE(s.m, s.n, s.k, t, n, sms);
+      CHECK(n.find("_pp_") == std::string::npos);
+      CHECK(n.find("_128x96x") == std::string::npos);
+      CHECK(n.find("_128x160x") == std::string::npos);
+      for (int64_t pad : {int64_t{0}, int64_t{3}})
+        check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
+    }
+  }
+}
+
 TEST_CASE("Hopper ping-pong kernel (16-bit out, 2 to 32 of its tiles per SM) equals the host kernel", "[linear]") {
   if (!is_sm90()) {
     WARN("not an sm_90 GPU: the Hopper ping-pong kernel is not exercised");
@@ -273,8 +301,10 @@ TEST_CASE("Hopper ping-pong kernel (16-bit out, 2 to 32 of its tiles per SM) equ
   const int sms = num_sms();
   // 8 x 33 and 17 x 18 tiles of 128 x 128 (2.0 and 2.3 per SM on 132 SMs): each warpgroup takes
   // turns over several tiles; M and N not multiples of 128; several K blocks. f32 out of the same
-  // shapes stays on the cooperative kernels.
-  for (const Shape& s : {Shape{1000, 4200, 400}, Shape{2100, 2300, 272}}) {
+  // shapes stays on the cooperative kernels. Packed and 8-padded out rows are 16-byte aligned (the
+  // ping-pong kernel); 6-padded ones are not, and take a cooperative kernel that stages them
+  // [D-out-align-dispatch].
+  for (const Shape& s : {Shape{1000, 4200, 400}, Shape{2100, 2296, 272}}) {
     for (sq_dtype t : {SQ_DTYPE_BF16, SQ_DTYPE_F16, SQ_DTYPE_F32}) {
       sq_plan_desc d = linear_desc(t, s.n, s.k, s.m, 0.01);
       sq_plan plan = nullptr;
@@ -284,7 +314,7 @@ TEST_CASE("Hopper ping-pong kernel (16-bit out, 2 to 32 of its tiles per SM) equ
       sq_plan_destroy(plan);
       CAPTURE(s.m, s.n, s.k, t, name, sms);
       if (sms == 132) CHECK((std::string(name).find("_pp_") != std::string::npos) == (t != SQ_DTYPE_F32));
-      for (int64_t pad : {int64_t{0}, int64_t{6}})
+      for (int64_t pad : {int64_t{0}, int64_t{6}, int64_t{8}})
         check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
     }
   }

@@ -445,9 +445,11 @@ SQ_API sq_status sq_plan_precision_guarantee(sq_plan plan, sq_precision_guarante
 SQ_API sq_status sq_plan_get_info(sq_plan plan, sq_plan_info* info);
 
 /**
- * The name of the kernel the plan runs for `m` rows (1..max_m) when the run's operands
- * meet the fast paths' alignment (16-byte aligned bases and leading dimensions), e.g.
- * "sm90_wgmma_ws_128x256x128_s4" or "host_reference". Static storage, never freed.
+ * The name of the kernel the plan runs for `m` rows (1..max_m) when the run's matrices
+ * are packed (leading dimensions 0) at 16-byte aligned bases, e.g.
+ * "sm90_wgmma_ws_128x256x128_s4" or "host_reference": K decides the operands' alignment,
+ * N times out's element size out's. Other strides and bases may run another kernel (the
+ * same result). Static storage, never freed.
  */
 SQ_API sq_status sq_plan_kernel_name(sq_plan plan, int64_t m, const char** name);
 

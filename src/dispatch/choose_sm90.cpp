@@ -6,12 +6,15 @@
 //                                                 a split-K kernel above M = 32, or for a large weight,
 //                                                 when one pays (split_choose), else the decode kernels
 //   16-bit out, kSplitSmallMaxM < M <= kOneWaveMaxM -> split-K with one CTA per tile, where such a grid
-//                                                 fills one wave well (one_wave_choose)
+//                                                 fills one wave well and out's rows are 16-byte aligned
+//                                                 (one_wave_choose)
 //   M in the split-K variants' range           -> a split-K kernel when it fills the SMs enough better
 //                                                 than the narrow persistent kernel (split_choose)
 //   otherwise                                  -> the cooperative persistent width the wave cost model
 //                                                 finishes first (persistent_choose), or the ping-pong
-//                                                 kernel where it pays (pingpong_pays)
+//                                                 kernel where it pays (pingpong_pays); where out's rows
+//                                                 are not 16-byte aligned, only widths that stage them
+//                                                 and no ping-pong [D-out-align-dispatch]
 // Every regime enumerates its family's variants in registry order, filters them and scores them.
 #include <algorithm>
 #include <cmath>
@@ -75,6 +78,11 @@ constexpr double kPingPongEpilogueShare = 0.10;  // the hidden epilogue's share 
 constexpr int64_t kPingPongShareK = 4096;        // ... up to this K, falling as 1/K above
 
 bool decode_regime(const LinearShape& s) { return s.m <= kDecodeMaxM; }
+
+// Whether v stores s's out rows as whole sectors (aligned rows, or rows it stages) [D-out-align-dispatch].
+bool full_sectors(const KernelVariant& v, const LinearShape& s) {
+  return kernels::stores_full_sectors(v, s.out_bytes, s.out_aligned);
+}
 
 // The split-K family as the choosers walk it, derived once from the registry (which lists each tile
 // height's variants together, tallest first): each height's variants, the variants of one CTA per
@@ -142,14 +150,17 @@ const KernelVariant* split_choose(const LinearShape& s, const DeviceFacts& d) {
   return best_score > narrow * gain ? best : nullptr;
 }
 
-// The split-K variant with one CTA per tile whose grid fits in one wave and scores best, or nullptr
-// when none scores kOneWaveMinScore. Score: the share of the SMs the grid occupies, times the share of
-// its tile columns inside N, times the share of its tile rows inside M.
+// The split-K variant with one CTA per tile whose grid fits in one wave and that stores s's out rows as
+// whole sectors (none stages unaligned rows) scoring best, or nullptr when none scores kOneWaveMinScore.
+// Score: the share of the SMs the grid occupies, times the share of its tile columns inside N, times the
+// share of its tile rows inside M.
 const KernelVariant* one_wave_choose(const LinearShape& s, const DeviceFacts& d) {
   double best_score = 0.0;
   const KernelVariant* best = highest_score(
       splitk_view().one_cta,
-      [&](const KernelVariant& v) { return ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n) <= d.num_sms; },
+      [&](const KernelVariant& v) {
+        return ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n) <= d.num_sms && full_sectors(v, s);
+      },
       [&](const KernelVariant& v) {
         const int64_t m_tiles = ceil_div(s.m, v.tile_m);
         const int64_t n_tiles = ceil_div(s.n, v.tile_n);
@@ -197,20 +208,25 @@ double persistent_cost(const LinearShape& s, const DeviceFacts& d, const KernelV
 }
 
 // The cooperative persistent variant the cost model runs fastest (widest first, a narrower one taken
-// only when it is kWidthMargin faster); its cost in *cost.
+// only when it is kWidthMargin faster), among those that store s's out rows as whole sectors where any
+// does; its cost in *cost.
 const KernelVariant& persistent_choose(const LinearShape& s, const DeviceFacts& d, double* cost) {
+  const auto cooperative = [](const KernelVariant& v) { return v.schedule == Schedule::kCooperative; };
+  const kernels::VariantSpan all = kernels::sm90_wgmma_variants();
+  const bool some_full = std::any_of(all.begin(), all.end(),
+                                     [&](const KernelVariant& v) { return cooperative(v) && full_sectors(v, s); });
   return *lowest_cost(
-      kernels::sm90_wgmma_variants(), [](const KernelVariant& v) { return v.schedule == Schedule::kCooperative; },
+      all, [&](const KernelVariant& v) { return cooperative(v) && (full_sectors(v, s) || !some_full); },
       [&](const KernelVariant& v) { return persistent_cost(s, d, v); }, kWidthMargin, cost);
 }
 
 // Whether the ping-pong kernel (each warpgroup's epilogue under the other's mainloop) beats the
-// cooperative choice of cost coop_cost: 16-bit output, K <= kPingPongMaxK, kPingPongMinTilesPerSm ..
-// kPingPongMaxTilesPerSm of its tiles per SM, and its cost model time, less the epilogue share it
-// hides, under coop_cost.
+// cooperative choice of cost coop_cost: 16-bit output stored as whole sectors, K <= kPingPongMaxK,
+// kPingPongMinTilesPerSm .. kPingPongMaxTilesPerSm of its tiles per SM, and its cost model time, less the
+// epilogue share it hides, under coop_cost.
 bool pingpong_pays(const LinearShape& s, const DeviceFacts& d, double coop_cost) {
   const KernelVariant& pp = kernels::kSm90PingPong;
-  if (s.out_bytes != kPingPongOutBytes || s.k > kPingPongMaxK) return false;
+  if (s.out_bytes != kPingPongOutBytes || s.k > kPingPongMaxK || !full_sectors(pp, s)) return false;
   const int64_t tiles = ceil_div(s.m, pp.tile_m) * ceil_div(s.n, pp.tile_n);
   if (tiles < kPingPongMinTilesPerSm * d.num_sms || tiles > kPingPongMaxTilesPerSm * d.num_sms) return false;
   const double share = kPingPongEpilogueShare * static_cast<double>(kPingPongShareK) /
@@ -228,7 +244,7 @@ DeviceFacts device_facts(int32_t sm, int32_t num_sms) {
 
 void build_dispatch_views() {
   splitk_view();
-  decode_choose(LinearShape{1, 1, 16, 2, kernels::kOperandAlign16}, device_facts(90, 1));
+  decode_choose(LinearShape{1, 1, 16, 2, kernels::kOperandAlign16, true}, device_facts(90, 1));
 }
 
 bool split_k_blocks_suffice(const KernelVariant& v, const LinearShape& s) {

@@ -24,6 +24,19 @@ struct LinearShape {
   // The operands' alignment in bytes (kernels::kOperandAlign16, 8 or 1): the largest that K, the act and
   // weight bases and ld_act/ld_weight all meet (16 also needs strides the TMA takes; src/plan/validate.cpp).
   int32_t operand_align;
+  // Whether out's rows are 16-byte aligned (its base and ld_out * out_bytes): the epilogues' vector stores
+  // need it; kernels without out staging store other rows one element at a time [D-out-staged].
+  bool out_aligned;
+};
+
+// The facts of one run that its launches depend on, beside the plan's (validate.hpp's RunRequest).
+struct RunFacts {
+  int64_t m;
+  int32_t operand_align;  // LinearShape::operand_align (kernels::kOperandAlign1 for the ops without a linear)
+  bool out_aligned;       // LinearShape::out_aligned
+  // The run passes weight zero points without act_sums, so the row-sums pre-pass runs first (only plans
+  // with PlanFacts::weight_zero_point).
+  bool row_sums_pass;
 };
 
 // The plan's op (the public sq_op, which the dispatch does not see).

@@ -102,8 +102,9 @@ int32_t quantizer_row_splits(const PlanFacts& f, QuantFact mode, int64_t m) {
 
 }  // namespace
 
-LaunchPlan plan_launch(const PlanFacts& f, int64_t m, int32_t operand_align, bool row_sums_pass) {
+LaunchPlan plan_launch(const PlanFacts& f, const RunFacts& r) {
   LaunchPlan plan{};
+  const int64_t m = r.m;
   const bool sm90_image = f.device.sm == kSm90ImageSm;
   if (has_quantizer(f.op)) {
     const QuantFact mode = quant_mode(f);
@@ -115,13 +116,13 @@ LaunchPlan plan_launch(const PlanFacts& f, int64_t m, int32_t operand_align, boo
   }
   // The pre-pass is the run's first kernel: like the static linear it starts as its predecessor drains
   // (it waits before it reads act).
-  const bool pre_pass = row_sums_pass && f.weight_zero_point && (f.op == Op::kStaticLinear || f.op == Op::kScaledLinear);
+  const bool pre_pass = r.row_sums_pass && f.weight_zero_point && (f.op == Op::kStaticLinear || f.op == Op::kScaledLinear);
   if (pre_pass) {
     plan.row_sums.name = kernels::kRowSumsName;
     plan.row_sums.programmatic = sm90_image;
   }
   if (has_linear(f.op)) {
-    const LinearShape s{m, f.n, f.k, f.out_bytes, operand_align};
+    const LinearShape s{m, f.n, f.k, f.out_bytes, r.operand_align, r.out_aligned};
     const kernels::KernelVariant& v =
         f.family == GpuFamily::kHopper ? sm90_choose(s, f.device) : sm80_choose(s, f.device);
     plan.linear.variant = &v;

@@ -1,7 +1,7 @@
 // The launch plan: everything a run of a GPU plan launches, decided in one place (plan_launch) from the
-// plan's facts and the run's M, alignment and whether it needs the row-sums pre-pass. sq_plan_run
-// executes it, in the order of the members below; sq_plan_kernel_name, the dispatch tests and the sweep
-// tool ask the same function.
+// plan's facts and the run's (RunFacts: M, the operands' and out's alignment, the row-sums pre-pass).
+// sq_plan_run executes it, in the order of the members below; sq_plan_kernel_name, the dispatch tests, the
+// benchmark and the sweep tool ask the same function.
 #pragma once
 
 #include <cstdint>
@@ -50,10 +50,8 @@ struct LaunchPlan {
   }
 };
 
-// The launches of a run of m rows whose operands are aligned to operand_align bytes (16, 8 or 1: see
-// LinearShape); row_sums_pass: the run passes weight zero points without act_sums (only plans with
-// facts.weight_zero_point).
-LaunchPlan plan_launch(const PlanFacts& f, int64_t m, int32_t operand_align, bool row_sums_pass = false);
+// The launches of one run of a plan.
+LaunchPlan plan_launch(const PlanFacts& f, const RunFacts& r);
 
 // Prepares, on the current device, every kernel plan_launch may pick for a plan of these facts.
 cudaError_t prepare_launches(const PlanFacts& f);

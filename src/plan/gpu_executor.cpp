@@ -107,7 +107,8 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
     if (guard->status() != cudaSuccess) return cuda_fail(guard->status(), "sq_plan_run: cudaSetDevice");
   }
   // The launch plan, then every launch's parameter block, then the launches in order.
-  const LaunchPlan launches = plan_launch(plan.facts, req.m, req.operand_align, req.row_sums_pass);
+  const LaunchPlan launches =
+      plan_launch(plan.facts, RunFacts{req.m, req.operand_align, req.out_aligned, req.row_sums_pass});
   const LaunchBlocks blocks = launch_blocks(plan, req, launches);
   constexpr cudaError_t kInjected = cudaErrorLaunchFailure;
   cudaError_t e = cudaSuccess;
@@ -126,7 +127,7 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
 }
 
 const char* gpu_kernel_name(const sq_plan_st& plan, int64_t m) {
-  return plan_launch(plan.facts, m, operand_align_possible(plan.desc)).kernel_name();
+  return plan_launch(plan.facts, packed_run_facts(plan.desc, m)).kernel_name();
 }
 
 constexpr Executor kGpuExecutor = {&gpu_run, &check_device_memory, &gpu_kernel_name};

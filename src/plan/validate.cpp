@@ -796,6 +796,8 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   if (d.op == SQ_OP_RMSNORM_QUANTIZE && (a.residual != nullptr || a.residual_out != nullptr))
     SQ_TRY(check_rmsnorm_aliasing(plan, *r));
   r->operand_align = kernels::kOperandAlign1;
+  r->out_aligned = aligned_to(a.out, kVectorAlign) &&
+                   (static_cast<uint64_t>(r->ld_out) * dtype_size(d.out_dtype)) % kVectorAlign == 0;
   r->row_sums_pass = false;
   const bool linear_on_act = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_SCALED_LINEAR;
   if (linear_on_act || d.op == SQ_OP_QUANTIZED_LINEAR) {
@@ -815,9 +817,12 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   return SQ_STATUS_SUCCESS;
 }
 
-int32_t operand_align_possible(const sq_plan_desc& d) {
-  if (d.k % kernels::kOperandAlign16 == 0) return kernels::kOperandAlign16;
-  return d.k % kernels::kOperandAlign8 == 0 ? kernels::kOperandAlign8 : kernels::kOperandAlign1;
+RunFacts packed_run_facts(const sq_plan_desc& d, int64_t m) {
+  const int32_t align = d.k % kernels::kOperandAlign16 == 0  ? kernels::kOperandAlign16
+                        : d.k % kernels::kOperandAlign8 == 0 ? kernels::kOperandAlign8
+                                                             : kernels::kOperandAlign1;
+  const bool out_aligned = (static_cast<uint64_t>(d.n) * dtype_size(d.out_dtype)) % kVectorAlign == 0;
+  return RunFacts{m, align, out_aligned, false};
 }
 
 sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dispatch/facts.hpp"
 #include "smoothquant/smoothquant.h"
 
 struct sq_plan_st;
@@ -61,6 +62,8 @@ struct RunRequest {
   // and both row strides meet; 16 also needs strides the TMA takes. The dispatch picks the kernels whose
   // loads it allows (LinearShape::operand_align).
   int32_t operand_align;
+  // Whether out's rows are 16-byte aligned: its base and ld_out times its element size (LinearShape::out_aligned).
+  bool out_aligned;
   // SMOOTHQUANT_LINEAR / SCALED_LINEAR: weight_zero_point without act_sums, so the row-sums pre-pass
   // fills the workspace's sums and the linear reads them.
   bool row_sums_pass;
@@ -85,8 +88,9 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* args, Run
 sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,
                        const sq_run_args* args, RunRequest* r);
 
-// The largest operand alignment (RunRequest::operand_align) a run of a plan of `d` can have: the one K
-// alone allows (its pointers and strides then decide). sq_plan_kernel_name answers for such a run.
-int32_t operand_align_possible(const sq_plan_desc& d);
+// The facts of a run of m packed rows (leading dimensions 0) at 16-byte aligned bases, without the row-sums
+// pre-pass: K decides the operands' alignment, N times out's element size whether out's rows are aligned.
+// sq_plan_kernel_name answers for such a run.
+RunFacts packed_run_facts(const sq_plan_desc& d, int64_t m);
 
 }  // namespace sq
