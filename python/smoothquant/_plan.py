@@ -453,7 +453,8 @@ class Plan:
                                   g.max_k)
 
     def kernel_name(self, m=None):
-        """The kernel the plan runs for ``m`` rows (default max_m), e.g. "host_reference"."""
+        """The kernel the plan runs for ``m`` rows (default max_m) of packed tensors at 16-byte aligned
+        addresses, e.g. "host_reference" (other strides may run another kernel, with the same result)."""
         name = ctypes.c_char_p()
         m = self.max_m if m is None else int(m)
         check(self._lib.sq_plan_kernel_name(self._h("sq_plan_kernel_name"), m, ctypes.byref(name)),
