@@ -39,16 +39,11 @@ struct Shape {
 
 inline Shape shape_of(int64_t m, int64_t n, int64_t k, int sms, int sm, Dtype dt) {
   const int32_t out_bytes = static_cast<int32_t>(dtype_bytes(dt));
-  // Packed rows from allocation bases: the operand alignment is the one K allows.
-  const int32_t align = k % sq::kernels::kOperandAlign16 == 0  ? sq::kernels::kOperandAlign16
-                        : k % sq::kernels::kOperandAlign8 == 0 ? sq::kernels::kOperandAlign8
-                                                               : sq::kernels::kOperandAlign1;
-  // Packed out rows from an allocation base: 16-byte aligned where a row's bytes are.
-  const bool out_aligned = (n * out_bytes) % sq::kernels::kOperandAlign16 == 0;
-  return Shape{sq::LinearShape{m, n, k, out_bytes, align, out_aligned},
-               sq::PlanFacts{sq::Op::kStaticLinear, sq::GpuFamily::kHopper, sq::device_facts(sm, sms), n, k,
-                             out_bytes, 1},
-               sm};
+  const sq::PlanFacts facts{sq::Op::kStaticLinear, sq::GpuFamily::kHopper, sq::device_facts(sm, sms), n, k,
+                            out_bytes, 1};
+  // Packed rows from allocation bases: the run the plan sees for them.
+  const sq::RunFacts run = sq::packed_run(facts, m);
+  return Shape{sq::LinearShape{m, n, k, out_bytes, run.operand_align, run.out_aligned}, facts, sm};
 }
 
 // Prepares every registered variant (function attributes, launch handles) on the current device.

@@ -192,18 +192,23 @@ struct Shape {
   int64_t m, n, k;
 };
 
+// What sq_plan_kernel_name reports for a Hopper plan of shape s with out dtype t at M = s.m.
+std::string hopper_kernel_name(sq_dtype t, const Shape& s) {
+  sq_plan_desc d = linear_desc(t, s.n, s.k, s.m, 0.01);
+  sq_plan plan = nullptr;
+  REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
+  const char* name = nullptr;
+  REQUIRE(sq_plan_kernel_name(plan, s.m, &name) == SQ_STATUS_SUCCESS);
+  sq_plan_destroy(plan);
+  return name;
+}
+
 // Every shape through the Hopper family in every dtype, packed with bias and with padded out rows
 // (pad_out) without, against the host kernel; returns the distinct kernels the plan chose, sorted.
 std::vector<std::string> check_hopper_shapes(const std::vector<Shape>& shapes, int64_t pad_out) {
   std::vector<std::string> names;
   for (const Shape& s : shapes) {
-    sq_plan_desc d = linear_desc(SQ_DTYPE_F32, s.n, s.k, s.m, 0.01);
-    sq_plan plan = nullptr;
-    REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
-    const char* name = nullptr;
-    REQUIRE(sq_plan_kernel_name(plan, s.m, &name) == SQ_STATUS_SUCCESS);
-    names.emplace_back(name);
-    sq_plan_destroy(plan);
+    names.push_back(hopper_kernel_name(SQ_DTYPE_F32, s));
     for (sq_dtype t : kDtypes)
       for (int64_t pad : {int64_t{0}, pad_out})
         check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
@@ -276,13 +281,7 @@ TEST_CASE("Hopper: out rows not 16-byte aligned above the decode range run a sta
   // 96-wide tile or one-wave split-K; packed and with odd padding, every staged dtype [D-out-align-dispatch].
   for (const Shape& s : {Shape{2100, 2301, 272}, Shape{1024, 3333, 512}, Shape{128, 4099, 1024}}) {
     for (sq_dtype t : {SQ_DTYPE_BF16, SQ_DTYPE_F16, SQ_DTYPE_F32}) {
-      sq_plan_desc d = linear_desc(t, s.n, s.k, s.m, 0.01);
-      sq_plan plan = nullptr;
-      REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
-      const char* name = nullptr;
-      REQUIRE(sq_plan_kernel_name(plan, s.m, &name) == SQ_STATUS_SUCCESS);
-      sq_plan_destroy(plan);
-      const std::string n(name);
+      const std::string n = hopper_kernel_name(t, s);
       CAPTURE(s.m, s.n, s.k, t, n, sms);
       CHECK(n.find("_pp_") == std::string::npos);
       CHECK(n.find("_128x96x") == std::string::npos);
@@ -306,14 +305,9 @@ TEST_CASE("Hopper ping-pong kernel (16-bit out, 2 to 32 of its tiles per SM) equ
   // [D-out-align-dispatch].
   for (const Shape& s : {Shape{1000, 4200, 400}, Shape{2100, 2296, 272}}) {
     for (sq_dtype t : {SQ_DTYPE_BF16, SQ_DTYPE_F16, SQ_DTYPE_F32}) {
-      sq_plan_desc d = linear_desc(t, s.n, s.k, s.m, 0.01);
-      sq_plan plan = nullptr;
-      REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
-      const char* name = nullptr;
-      REQUIRE(sq_plan_kernel_name(plan, s.m, &name) == SQ_STATUS_SUCCESS);
-      sq_plan_destroy(plan);
+      const std::string name = hopper_kernel_name(t, s);
       CAPTURE(s.m, s.n, s.k, t, name, sms);
-      if (sms == 132) CHECK((std::string(name).find("_pp_") != std::string::npos) == (t != SQ_DTYPE_F32));
+      if (sms == 132) CHECK((name.find("_pp_") != std::string::npos) == (t != SQ_DTYPE_F32));
       for (int64_t pad : {int64_t{0}, int64_t{6}, int64_t{8}})
         check_case({SQ_PREFERENCE_GPU_HOPPER, t, s.m, s.n, s.k, pad == 0, 0, 0, pad});
     }

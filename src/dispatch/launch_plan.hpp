@@ -53,6 +53,11 @@ struct LaunchPlan {
 // The launches of one run of a plan.
 LaunchPlan plan_launch(const PlanFacts& f, const RunFacts& r);
 
+// The facts of a run of m packed rows (leading dimensions 0) at 16-byte aligned bases, without the row-sums
+// pre-pass: K decides the operands' alignment, N times out's element size whether out's rows are aligned.
+// sq_plan_kernel_name answers for such a run; the benchmark's tools time such runs.
+RunFacts packed_run(const PlanFacts& f, int64_t m);
+
 // Prepares, on the current device, every kernel plan_launch may pick for a plan of these facts.
 cudaError_t prepare_launches(const PlanFacts& f);
 

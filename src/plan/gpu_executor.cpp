@@ -127,7 +127,7 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
 }
 
 const char* gpu_kernel_name(const sq_plan_st& plan, int64_t m) {
-  return plan_launch(plan.facts, packed_run_facts(plan.desc, m)).kernel_name();
+  return plan_launch(plan.facts, packed_run(plan.facts, m)).kernel_name();
 }
 
 constexpr Executor kGpuExecutor = {&gpu_run, &check_device_memory, &gpu_kernel_name};

@@ -817,14 +817,6 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   return SQ_STATUS_SUCCESS;
 }
 
-RunFacts packed_run_facts(const sq_plan_desc& d, int64_t m) {
-  const int32_t align = d.k % kernels::kOperandAlign16 == 0  ? kernels::kOperandAlign16
-                        : d.k % kernels::kOperandAlign8 == 0 ? kernels::kOperandAlign8
-                                                             : kernels::kOperandAlign1;
-  const bool out_aligned = (static_cast<uint64_t>(d.n) * dtype_size(d.out_dtype)) % kVectorAlign == 0;
-  return RunFacts{m, align, out_aligned, false};
-}
-
 sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,
                        const sq_run_args* args, RunRequest* r) {
   const sq_status st = validate_run_args(plan, args, r);

@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dispatch/facts.hpp"
 #include "smoothquant/smoothquant.h"
 
 struct sq_plan_st;
@@ -87,10 +86,5 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* args, Run
 // stream and workspace.
 sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,
                        const sq_run_args* args, RunRequest* r);
-
-// The facts of a run of m packed rows (leading dimensions 0) at 16-byte aligned bases, without the row-sums
-// pre-pass: K decides the operands' alignment, N times out's element size whether out's rows are aligned.
-// sq_plan_kernel_name answers for such a run.
-RunFacts packed_run_facts(const sq_plan_desc& d, int64_t m);
 
 }  // namespace sq
