@@ -5,8 +5,8 @@
 // Shared memory: each stage holds an A tile [BM][BK] and a B tile [BN][BK] of int8, K
 // contiguous, in rows of BK = 64 or 128 bytes (4 or 8 chunks of 16 bytes) with an XOR chunk
 // swizzle (see swizzled()), so the 8 row addresses of every ldmatrix 8x8 matrix hit 8 distinct
-// 16-byte bank groups and the 16-byte cp.async / st.shared stores of the loaders stay
-// conflict-free as well (compute-sanitizer racecheck: clean).
+// 16-byte bank groups and the cp.async / st.shared stores of the loaders stay conflict-free as well
+// (compute-sanitizer racecheck: clean).
 //
 // Fragments: ldmatrix.x4 (b16 view) hands thread t the 4 bytes at row t/4, bytes 4*(t%4) of each
 // 8x16-byte matrix, which is exactly the 8-bit A (row) and B (col) operand layout of m16n8k32.
@@ -26,7 +26,7 @@ namespace kernels {
 namespace {
 
 constexpr int kWarpSize = 32;
-constexpr int kChunkBytes = 16;      // one cp.async / ldmatrix row
+constexpr int kChunkBytes = 16;      // one ldmatrix row; one cp.async of the 16-byte loader
 constexpr int kMmaM = 16;            // mma.sync m16n8k32
 constexpr int kMmaN = 8;
 constexpr int kMmaK = 32;
@@ -35,7 +35,13 @@ constexpr int kChunksPerBankLine = kBankLineBytes / kChunkBytes;
 constexpr int kRasterGroupM = 8;     // CTA order: groups of 8 M tiles sweep the N tiles (L2 reuse)
 constexpr int kPortableSmemLimit = 96 * 1024;  // fits every sm_80+ GPU (sm_86/89: 99 KiB)
 
-template <int BM_, int BN_, int BK_, int WARPS_M_, int WARPS_N_, int STAGES_, bool ALIGNED_,
+// How a stage is filled: cp.async of 16-byte chunks (operands 16-byte aligned), of 8-byte pieces (8-byte
+// aligned: K % 16 == 8, as tensor-parallel shards of K have) [D-sm80-align8], or predicated loads of any
+// alignment through registers (the generic kernel).
+enum class Loader { kCpAsync16, kCpAsync8, kRegisters };
+constexpr int kCpAsync8Bytes = 8;
+
+template <int BM_, int BN_, int BK_, int WARPS_M_, int WARPS_N_, int STAGES_, Loader LOADER_,
           int MIN_BLOCKS_, bool PORTABLE_ = true>
 struct TileConfig {
   static constexpr int BM = BM_;
@@ -44,7 +50,10 @@ struct TileConfig {
   static constexpr int WARPS_M = WARPS_M_;
   static constexpr int WARPS_N = WARPS_N_;
   static constexpr int STAGES = STAGES_;
-  static constexpr bool ALIGNED = ALIGNED_;  // cp.async path (min_align 16) or generic loads
+  static constexpr Loader kLoader = LOADER_;
+  static constexpr bool ALIGNED = LOADER_ != Loader::kRegisters;  // the cp.async ring, or generic loads
+  static constexpr int kPieceBytes = LOADER_ == Loader::kCpAsync8 ? kCpAsync8Bytes : kChunkBytes;  // one cp.async
+  static constexpr int kPiecesPerRow = BK / kPieceBytes;
   static constexpr int MIN_BLOCKS = MIN_BLOCKS_;  // __launch_bounds__ occupancy target
   static constexpr bool kPortable = PORTABLE_;     // shipped configs: must fit kPortableSmemLimit
 
@@ -65,7 +74,8 @@ struct TileConfig {
   static_assert(BK == 64 || BK == 128, "the swizzle handles rows of 4 or 8 chunks");
   static_assert(BK % kMmaK == 0, "BK must be a multiple of the mma K");
   static_assert(WM % kMmaM == 0 && WN % (2 * kMmaN) == 0, "warp tile vs mma / ldmatrix.x4 shape");
-  static_assert(kAChunks % kThreads == 0 && kBChunks % kThreads == 0, "loader coverage");
+  static_assert(kAIters * kThreads == kAChunks && kBIters * kThreads == kBChunks, "loader coverage");
+  static_assert(BM * kPiecesPerRow % kThreads == 0 && BN * kPiecesPerRow % kThreads == 0, "cp.async coverage");
   static_assert(ALIGNED ? STAGES >= 2 : STAGES == 2, "generic path is register double-buffered");
   static_assert(kSmemBytes <= kPortableSmemLimit || !kPortable, "too much smem for sm_86/89");
 };
@@ -74,11 +84,14 @@ struct TileConfig {
 // allow 99 KiB per block). Template arguments: BM, BN, BK, WARPS_M, WARPS_N, STAGES, aligned,
 // min CTAs per SM.
 // 128x256x64, 4 stages: 96 KiB, 8 warps of 64x64, 1 CTA per SM.
-using CfgLarge = TileConfig<128, 256, 64, 2, 4, 4, true, 1>;
+using CfgLarge = TileConfig<128, 256, 64, 2, 4, 4, Loader::kCpAsync16, 1>;
 // 64x128x128, 3 stages: 72 KiB, 4 warps of 32x64, 2 CTAs per SM.
-using CfgMedium = TileConfig<64, 128, 128, 2, 2, 3, true, 2>;
+using CfgMedium = TileConfig<64, 128, 128, 2, 2, 3, Loader::kCpAsync16, 2>;
+// The same two tiles filled by 8-byte cp.async [D-sm80-align8].
+using CfgLargeA8 = TileConfig<128, 256, 64, 2, 4, 4, Loader::kCpAsync8, 1>;
+using CfgMediumA8 = TileConfig<64, 128, 128, 2, 2, 3, Loader::kCpAsync8, 2>;
 // Generic 64x128x128, register double buffer: 48 KiB, 4 warps of 32x64, 2 CTAs per SM.
-using CfgGeneric = TileConfig<64, 128, 128, 2, 2, 2, false, 2>;
+using CfgGeneric = TileConfig<64, 128, 128, 2, 2, 2, Loader::kRegisters, 2>;
 
 // Byte offset of 16-byte chunk `chunk` of smem row `row` in a tile of BK-byte rows. The chunk
 // index is XORed with the row's 128-byte line index, so the 8 rows of an ldmatrix 8x8 matrix
@@ -99,6 +112,11 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
 __device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int src_bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
                "r"(src_bytes)
+               : "memory");
+}
+// 8-byte async copy (.ca: .cg takes only 16 bytes); src_bytes = 0 zero-fills without reading.
+__device__ __forceinline__ void cp_async8(uint32_t dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes)
                : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() {
@@ -130,20 +148,35 @@ struct TileChunk {
 };
 
 // ---------------------------------------------------------------- aligned (cp.async) loader
-// Rows [row0, row0 + ROWS) of a [rows, K] int8 matrix, K bytes [k0, k0 + BK), into one tile.
-// Requires K % 16 == 0, 16-byte aligned base and ld: a chunk is entirely in or out of range.
-template <class Cfg, int ROWS, int ITERS>
+// Rows [row0, row0 + ROWS) of a [rows, K] int8 matrix, K bytes [k0, k0 + BK), into one tile, in pieces of
+// Cfg::kPieceBytes (a whole 16-byte chunk, or either half of one). Requires K, the base and ld to be
+// multiples of the piece: a piece is entirely in or out of range. Consecutive threads take consecutive
+// pieces of a row (coalesced reads; a warp's stores fill whole 128-byte lines of the tile).
+template <class Cfg, int ROWS>
 __device__ __forceinline__ void load_tile_async(uint8_t* tile, const int8_t* base, int64_t ld,
                                                 int32_t rows, int32_t k, int64_t row0, int32_t k0,
                                                 int tid) {
+  constexpr int kPiece = Cfg::kPieceBytes;
+  constexpr int kRowsPerIter = Cfg::kThreads / Cfg::kPiecesPerRow;  // a thread keeps its piece column
+  static_assert(Cfg::kThreads % Cfg::kPiecesPerRow == 0 && ROWS % kRowsPerIter == 0, "whole rows per round");
+  static_assert(kRowsPerIter % kChunksPerBankLine == 0, "rounds keep the swizzle phase (period: 8 rows)");
+  const int r0 = tid / Cfg::kPiecesPerRow;
+  const int byte = (tid % Cfg::kPiecesPerRow) * kPiece;  // within the tile row
+  const bool k_ok = k0 + byte < k;
+  const int8_t* src = base + (row0 + r0) * ld + k0 + byte;
+  const uint32_t dst = smem_addr(tile + swizzled<Cfg::BK>(r0, byte / kChunkBytes) + byte % kChunkBytes);
 #pragma unroll
-  for (int i = 0; i < ITERS; ++i) {
-    const TileChunk<Cfg> t(tid, i);
-    const int64_t gr = row0 + t.r;
-    const int32_t gk = k0 + t.c * kChunkBytes;
-    const bool ok = gr < rows && gk < k;
-    const int8_t* src = ok ? base + gr * ld + gk : base;
-    cp_async16(smem_addr(tile + swizzled<Cfg::BK>(t.r, t.c)), src, ok ? kChunkBytes : 0);
+  for (int i = 0; i < ROWS / kRowsPerIter; ++i) {
+    // Rows r0 + i * kRowsPerIter: the same swizzle phase (kRowsPerIter is a multiple of the swizzle's
+    // row period), so the destination moves by whole rows.
+    const bool ok = k_ok && row0 + r0 + i * kRowsPerIter < rows;
+    const int8_t* from = ok ? src + i * kRowsPerIter * ld : base;
+    const uint32_t to = dst + static_cast<uint32_t>(i * kRowsPerIter * Cfg::BK);
+    if constexpr (kPiece == kChunkBytes) {
+      cp_async16(to, from, ok ? kPiece : 0);
+    } else {
+      cp_async8(to, from, ok ? kPiece : 0);
+    }
   }
 }
 
@@ -382,9 +415,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
     for (int s = 0; s < Cfg::STAGES - 1; ++s) {
       if (s < k_tiles) {
         uint8_t* st = smem + s * Cfg::kStageBytes;
-        load_tile_async<Cfg, Cfg::BM, Cfg::kAIters>(st, p.act, p.ld_act, p.m, p.k, bm,
+        load_tile_async<Cfg, Cfg::BM>(st, p.act, p.ld_act, p.m, p.k, bm,
                                                     s * Cfg::BK, tid);
-        load_tile_async<Cfg, Cfg::BN, Cfg::kBIters>(st + Cfg::kATileBytes, p.weight,
+        load_tile_async<Cfg, Cfg::BN>(st + Cfg::kATileBytes, p.weight,
                                                     p.ld_weight, p.n, p.k, bn, s * Cfg::BK, tid);
       }
       cp_async_commit();
@@ -395,9 +428,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
       const int32_t next = kt + Cfg::STAGES - 1;
       if (next < k_tiles) {
         uint8_t* st = smem + (next % Cfg::STAGES) * Cfg::kStageBytes;
-        load_tile_async<Cfg, Cfg::BM, Cfg::kAIters>(st, p.act, p.ld_act, p.m, p.k, bm,
+        load_tile_async<Cfg, Cfg::BM>(st, p.act, p.ld_act, p.m, p.k, bm,
                                                     next * Cfg::BK, tid);
-        load_tile_async<Cfg, Cfg::BN, Cfg::kBIters>(st + Cfg::kATileBytes, p.weight,
+        load_tile_async<Cfg, Cfg::BN>(st + Cfg::kATileBytes, p.weight,
                                                     p.ld_weight, p.n, p.k, bn, next * Cfg::BK,
                                                     tid);
       }
@@ -488,18 +521,21 @@ constexpr KernelVariant variant(const char* name) {
           Cfg::MIN_BLOCKS,
           /*max_m=*/0,
           /*min_sm=*/80,
-          /*min_align=*/Cfg::ALIGNED ? kOperandAlign16 : kOperandAlign1,
+          /*min_align=*/Cfg::kLoader == Loader::kCpAsync16  ? kOperandAlign16
+                        : Cfg::kLoader == Loader::kCpAsync8 ? kOperandAlign8
+                                                             : kOperandAlign1,
           /*out_stage_max_bytes=*/0,
           /*honours_programmatic=*/false,
           &prepare_cfg<Cfg>,
           &launch_cfg<Cfg>};
 }
 
-// In the order the dispatch prefers them: large tiles, medium tiles, the generic loader.
+// In the order the dispatch prefers them: large tiles, medium tiles, the generic loader; then the two
+// tiles for 8-byte aligned operands.
 constexpr KernelVariant kVariants[] = {
-    variant<CfgLarge>("sm80_mma_128x256x64_s4"),
-    variant<CfgMedium>("sm80_mma_64x128x128_s3"),
-    variant<CfgGeneric>("sm80_mma_generic_64x128x128"),
+    variant<CfgLarge>("sm80_mma_128x256x64_s4"),         variant<CfgMedium>("sm80_mma_64x128x128_s3"),
+    variant<CfgGeneric>("sm80_mma_generic_64x128x128"), variant<CfgLargeA8>("sm80_mma_128x256x64_s4_a8"),
+    variant<CfgMediumA8>("sm80_mma_64x128x128_s3_a8"),
 };
 
 }  // namespace
@@ -507,6 +543,8 @@ constexpr KernelVariant kVariants[] = {
 const KernelVariant& kSm80Large = kVariants[0];
 const KernelVariant& kSm80Medium = kVariants[1];
 const KernelVariant& kSm80Generic = kVariants[2];
+const KernelVariant& kSm80LargeA8 = kVariants[3];
+const KernelVariant& kSm80MediumA8 = kVariants[4];
 
 VariantSpan sm80_variants() { return {kVariants, sizeof(kVariants) / sizeof(kVariants[0])}; }
 

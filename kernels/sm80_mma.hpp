@@ -7,6 +7,8 @@
 //   kSm80Medium  "sm80_mma_64x128x128_s3"       aligned16; 4 warps of 32x64, 3 stages (72 KiB)
 //   kSm80Generic "sm80_mma_generic_64x128x128"  any K, strides and bases: predicated 16/4/1-byte loads
 //                                               through registers, double buffered (48 KiB)
+//   kSm80LargeA8  "sm80_mma_128x256x64_s4_a8"   aligned8: the large tile, 8-byte cp.async pieces
+//   kSm80MediumA8 "sm80_mma_64x128x128_s3_a8"   aligned8: the medium tile, 8-byte cp.async pieces
 // Constraints: at most 96 KiB of shared memory (every sm_80+ GPU; sm_86/89 allow 99 KiB); ld_out and the
 //   out base need only element alignment (stores are bounds-checked on M and N).
 // Scratch fill: with p.row_scale_out the CTAs of N tile 0 write the static scale (as T) into
@@ -19,10 +21,12 @@
 namespace sq {
 namespace kernels {
 
-VariantSpan sm80_variants();  // large, medium, generic
+VariantSpan sm80_variants();  // large, medium, generic, large a8, medium a8
 extern const KernelVariant& kSm80Large;
 extern const KernelVariant& kSm80Medium;
 extern const KernelVariant& kSm80Generic;
+extern const KernelVariant& kSm80LargeA8;
+extern const KernelVariant& kSm80MediumA8;
 
 }  // namespace kernels
 }  // namespace sq

@@ -75,14 +75,16 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   // Unaligned operands (K % 8 != 0 and the like) take the portable family at every M.
   for (int64_t m : {1, 64, 2048}) CHECK(choose(m, 4096, 4100, 2, kAlign1).rfind("sm80_", 0) == 0);
   // 8-byte aligned operands (K % 16 == 8: tensor-parallel shards) take the 8-byte-load decode variants
-  // up to their largest bucket, the generic kernel above it [D-decode-align8].
+  // up to their largest bucket [D-decode-align8], the portable tiles' 8-byte cp.async twins above it
+  // [D-sm80-align8].
   for (int64_t m : {1, 16, 17, 64}) {
     CAPTURE(m);
     const std::string name = choose(m, 2048, 1368, 2, kAlign8);
     CHECK(name.rfind("decode_mma_", 0) == 0);
     CHECK(ends_with(name, "_a8"));
   }
-  for (int64_t m : {65, 2048}) CHECK(choose(m, 2048, 1368, 2, kAlign8) == sq::kernels::kSm80Generic.name);
+  CHECK(choose(65, 2048, 1368, 2, kAlign8) == sq::kernels::kSm80MediumA8.name);
+  CHECK(choose(4096, 2048, 1368, 2, kAlign8) == sq::kernels::kSm80LargeA8.name);
 }
 
 TEST_CASE("Hopper dispatch: the ping-pong kernel only where its rule holds", "[dispatch]") {
@@ -182,11 +184,14 @@ TEST_CASE("Portable dispatch: decode, medium and large tiles, the generic loader
   CHECK(choose80(1024, 4096, 4096) == sq::kernels::kSm80Large.name);  // 128 large tiles
   // Unaligned operands take the generic loader at every M, decode sizes included.
   for (int64_t m : {1, 64, 2048}) CHECK(choose80(m, 4096, 4100, kAlign1) == sq::kernels::kSm80Generic.name);
-  // 8-byte aligned ones the 8-byte-load decode variants by the same token buckets, then the generic loader.
+  // 8-byte aligned ones the 8-byte-load decode variants by the same token buckets, then the medium and
+  // large tiles' 8-byte cp.async twins by the aligned rule [D-sm80-align8].
   CHECK(choose80(1, 4096, 3592, kAlign8) == "decode_mma_r16_t16_a8");
   CHECK(choose80(17, 4096, 3592, kAlign8) == "decode_mma_r16_t32_a8");
   CHECK(choose80(64, 4096, 3592, kAlign8) == "decode_mma_r16_t64_a8");
-  CHECK(choose80(65, 4096, 3592, kAlign8) == sq::kernels::kSm80Generic.name);
+  CHECK(choose80(65, 4096, 3592, kAlign8) == sq::kernels::kSm80MediumA8.name);
+  CHECK(choose80(512, 4096, 3592, kAlign8) == sq::kernels::kSm80MediumA8.name);
+  CHECK(choose80(1024, 4096, 3592, kAlign8) == sq::kernels::kSm80LargeA8.name);
 }
 
 TEST_CASE("Decode dispatch: the smallest token bucket, 32-row CTAs by wave fill", "[dispatch]") {

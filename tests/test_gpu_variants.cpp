@@ -434,9 +434,9 @@ TEST_CASE("every 8-byte-load decode variant on K % 16 == 8 with 8-byte (not 16-b
   }
 }
 
-TEST_CASE("every portable variant (large, medium, generic) equals the oracle", "[variants]") {
+TEST_CASE("every portable variant (large, medium, generic, the 8-byte loaders) equals the oracle", "[variants]") {
   // M = 1 to several tiles, N and K edges of every tile; the generic variant also on K and row strides
-  // that are not multiples of 16 (the others need 16-byte aligned operands).
+  // that are not multiples of 16 (the others need 16- or 8-byte aligned operands: below).
   Variants aligned, any;
   for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80)) (any_alignment(v) ? any : aligned).push_back(v);
   REQUIRE(!any.empty());
@@ -444,6 +444,27 @@ TEST_CASE("every portable variant (large, medium, generic) equals the oracle", "
   check_shapes(aligned, shapes);
   check_shapes(any, shapes);
   check_shapes(any, {{1, 1000, 4097, 0}, {65, 257, 77, 3}, {200, 130, 1000, 5}});
+}
+
+TEST_CASE("every portable 8-byte-load variant on K % 16 == 8 with 8-byte (not 16-byte) aligned operands",
+          "[variants][zero_points]") {
+  // The large and medium tiles filled by 8-byte cp.async [D-sm80-align8]: bases 8 bytes past a 16-byte
+  // boundary, K % 16 == 8 (a 16-byte chunk of the tile half inside K at the row's end), packed rows (every
+  // other row 16-byte aligned) and rows padded by 16 (ld % 16 == 8); K = 8: one piece; K = 72: a chunk and a
+  // piece; M and N across tile edges.
+  constexpr int64_t kOffset8 = kernels::kOperandAlign8;
+  constexpr int64_t kPad16 = kernels::kOperandAlign16;
+  Variants a8;
+  for (const kernels::KernelVariant* v : prepared(kernels::Family::kSm80))
+    if (v->min_align == kernels::kOperandAlign8) a8.push_back(v);
+  REQUIRE(a8.size() == 2);
+  const std::vector<std::vector<int64_t>> shapes = {{1, 2048, 1368, 0, kOffset8},
+                                                    {65, 77, 8, kPad16, kOffset8},
+                                                    {129, 300, 72, 0, kOffset8},
+                                                    {300, 530, 3592, kPad16, kOffset8}};
+  for (const std::vector<int64_t>& s : shapes) REQUIRE(Operands(s).align() == kernels::kOperandAlign8);
+  check_shapes(a8, shapes);
+  check_matrix(a8, {{129, 263, 1032, 0, kOffset8}});
 }
 
 TEST_CASE("every Hopper split-K variant (both tile heights, every width and split) equals the oracle", "[variants]") {

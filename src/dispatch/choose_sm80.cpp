@@ -1,6 +1,6 @@
 // The portable family's dispatch (mma.sync, sm_80+): the decode kernels for small M, the medium tile
-// up to medium M, the large tile where its tiles fill most of a wave; the generic loader when unaligned
-// (below 16 bytes), except at decode M with 8-byte aligned operands (the decode "_a8" variants).
+// up to medium M, the large tile where its tiles fill most of a wave; for 8-byte aligned operands the same
+// tiles filled by 8-byte cp.async (and the decode "_a8" variants at decode M); the generic loader below 8.
 #include "dispatch/cost_model.hpp"
 #include "dispatch/dispatch.hpp"
 #include "registry.hpp"
@@ -21,11 +21,14 @@ constexpr int64_t kLargeMinWaveDen = 4;
 const kernels::KernelVariant& sm80_choose(const LinearShape& s, const DeviceFacts& d) {
   // decode_choose answers for 16- and 8-byte aligned operands alike [D-decode-align8].
   if (const kernels::KernelVariant* v = decode_choose(s, d)) return *v;
-  if (s.operand_align < kernels::kOperandAlign16) return kernels::kSm80Generic;
-  if (s.m <= kMediumMaxM) return kernels::kSm80Medium;
-  const kernels::KernelVariant& large = kernels::kSm80Large;
+  if (s.operand_align < kernels::kOperandAlign8) return kernels::kSm80Generic;
+  // 8-byte aligned operands take the same tiles filled by 8-byte cp.async [D-sm80-align8].
+  const bool a8 = s.operand_align < kernels::kOperandAlign16;
+  const kernels::KernelVariant& medium = a8 ? kernels::kSm80MediumA8 : kernels::kSm80Medium;
+  const kernels::KernelVariant& large = a8 ? kernels::kSm80LargeA8 : kernels::kSm80Large;
+  if (s.m <= kMediumMaxM) return medium;
   const int64_t large_tiles = ceil_div(s.m, large.tile_m) * ceil_div(s.n, large.tile_n);
-  if (large_tiles * kLargeMinWaveDen < kLargeMinWaveNum * static_cast<int64_t>(d.num_sms)) return kernels::kSm80Medium;
+  if (large_tiles * kLargeMinWaveDen < kLargeMinWaveNum * static_cast<int64_t>(d.num_sms)) return medium;
   return large;
 }
 
