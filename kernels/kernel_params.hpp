@@ -151,6 +151,9 @@ struct ScaleAccumulatorsParams {
 constexpr int32_t kOperandAlign16 = 16;  // 16-byte vector loads, cp.async and TMA
 constexpr int32_t kOperandAlign8 = 8;    // 8-byte vector loads: the decode "_a8" variants [D-decode-align8]
 constexpr int32_t kOperandAlign1 = 1;    // byte-granular loads: the generic sm80 kernel takes any operands
+// Out rows whose base and ld_out * element size are multiples of this take the epilogues' 16-byte vector
+// stores (a run's LinearShape::out_aligned; src/plan/validate.cpp and the launch plan's packed runs).
+constexpr int32_t kOutRowAlign = 16;
 
 }  // namespace kernels
 }  // namespace sq

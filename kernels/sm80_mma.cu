@@ -415,10 +415,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
     for (int s = 0; s < Cfg::STAGES - 1; ++s) {
       if (s < k_tiles) {
         uint8_t* st = smem + s * Cfg::kStageBytes;
-        load_tile_async<Cfg, Cfg::BM>(st, p.act, p.ld_act, p.m, p.k, bm,
-                                                    s * Cfg::BK, tid);
-        load_tile_async<Cfg, Cfg::BN>(st + Cfg::kATileBytes, p.weight,
-                                                    p.ld_weight, p.n, p.k, bn, s * Cfg::BK, tid);
+        load_tile_async<Cfg, Cfg::BM>(st, p.act, p.ld_act, p.m, p.k, bm, s * Cfg::BK, tid);
+        load_tile_async<Cfg, Cfg::BN>(st + Cfg::kATileBytes, p.weight, p.ld_weight, p.n, p.k, bn, s * Cfg::BK, tid);
       }
       cp_async_commit();
     }
@@ -428,11 +426,9 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MIN_BLOCKS)
       const int32_t next = kt + Cfg::STAGES - 1;
       if (next < k_tiles) {
         uint8_t* st = smem + (next % Cfg::STAGES) * Cfg::kStageBytes;
-        load_tile_async<Cfg, Cfg::BM>(st, p.act, p.ld_act, p.m, p.k, bm,
-                                                    next * Cfg::BK, tid);
-        load_tile_async<Cfg, Cfg::BN>(st + Cfg::kATileBytes, p.weight,
-                                                    p.ld_weight, p.n, p.k, bn, next * Cfg::BK,
-                                                    tid);
+        load_tile_async<Cfg, Cfg::BM>(st, p.act, p.ld_act, p.m, p.k, bm, next * Cfg::BK, tid);
+        load_tile_async<Cfg, Cfg::BN>(st + Cfg::kATileBytes, p.weight, p.ld_weight, p.n, p.k, bn, next * Cfg::BK,
+                                      tid);
       }
       cp_async_commit();
       mma_stage<A, W, Cfg>(smem + (kt % Cfg::STAGES) * Cfg::kStageBytes, warp_m, warp_n, lane, acc);

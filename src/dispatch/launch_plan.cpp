@@ -18,8 +18,6 @@ constexpr int32_t kSm90ImageSm = 90;
 // The decode linear follows the dynamic quantizer as a programmatic dependent up to the largest
 // M x K measured [D-quant-overlap].
 constexpr int64_t kQuantizerOverlapMaxMK = 16 * 28672;
-// Out rows the epilogues' vector stores take whole (LinearShape::out_aligned).
-constexpr int64_t kOutRowAlignBytes = 16;
 
 bool has_linear(Op op) { return op == Op::kStaticLinear || op == Op::kDynamicLinear || op == Op::kScaledLinear; }
 bool has_quantizer(Op op) {
@@ -150,7 +148,7 @@ RunFacts packed_run(const PlanFacts& f, int64_t m) {
   const int32_t align = f.k % kernels::kOperandAlign16 == 0  ? kernels::kOperandAlign16
                         : f.k % kernels::kOperandAlign8 == 0 ? kernels::kOperandAlign8
                                                              : kernels::kOperandAlign1;
-  const bool out_aligned = (f.n * f.out_bytes) % kOutRowAlignBytes == 0;
+  const bool out_aligned = (f.n * f.out_bytes) % kernels::kOutRowAlign == 0;
   return RunFacts{m, align, out_aligned, false};
 }
 

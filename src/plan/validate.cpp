@@ -8,7 +8,7 @@
 #include "base/dtype.hpp"
 #include "base/error.hpp"
 #include "plan/plan.hpp"
-#include "kernel_params.hpp"  // kOperandAlign*
+#include "kernel_params.hpp"  // kOperandAlign*, kOutRowAlign
 
 namespace sq {
 
@@ -796,8 +796,8 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   if (d.op == SQ_OP_RMSNORM_QUANTIZE && (a.residual != nullptr || a.residual_out != nullptr))
     SQ_TRY(check_rmsnorm_aliasing(plan, *r));
   r->operand_align = kernels::kOperandAlign1;
-  r->out_aligned = aligned_to(a.out, kVectorAlign) &&
-                   (static_cast<uint64_t>(r->ld_out) * dtype_size(d.out_dtype)) % kVectorAlign == 0;
+  r->out_aligned = aligned_to(a.out, kernels::kOutRowAlign) &&
+                   (static_cast<uint64_t>(r->ld_out) * dtype_size(d.out_dtype)) % kernels::kOutRowAlign == 0;
   r->row_sums_pass = false;
   const bool linear_on_act = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_SCALED_LINEAR;
   if (linear_on_act || d.op == SQ_OP_QUANTIZED_LINEAR) {
