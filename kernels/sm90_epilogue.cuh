@@ -148,7 +148,9 @@ __device__ __forceinline__ void quad_exchange(const uint32_t* lo, const uint32_t
 }
 
 // Whether every out row starts 16-byte aligned (the out base and ld_out): the vector stores' condition.
-// The launcher (out staging, below) and the kernel both decide by it.
+// The launcher (out staging, below) and the kernel both decide by it; src/'s dispatch fact
+// (LinearShape::out_aligned) uses kOutRowAlign, which must be this same width.
+static_assert(kOutRowAlign == kMaxVectorBytes, "the dispatch's out alignment is the epilogue's widest store");
 __host__ __device__ __forceinline__ bool out_rows_aligned(const LinearParams& p, size_t elem_bytes) {
   return (static_cast<uint64_t>(p.ld_out) * elem_bytes) % kMaxVectorBytes == 0 &&
          reinterpret_cast<uintptr_t>(p.out) % kMaxVectorBytes == 0;
