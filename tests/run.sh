@@ -43,7 +43,9 @@ cmake --build "$build" -j "$jobs"
 t1=$(date +%s)
 echo "== build: $((t1 - t0)) s"
 rc=0
-ctest --test-dir "$build" --output-on-failure -j "$jobs" || rc=$?
+ctest_rc=0
+ctest --test-dir "$build" --output-on-failure -j "$jobs" || ctest_rc=$?
+rc=$ctest_rc
 t2=$(date +%s)
 echo "== ctest: $((t2 - t1)) s"
 # ctest shows a skipped test as "Skipped" only; say why the GPU tests were skipped.
@@ -63,4 +65,16 @@ else
   SQ_SANITIZE_DIR="${build}-sanitize" bash tests/sanitize/run.sh || rc=1
 fi
 echo "== sanitizer and fuzz steps: $(($(date +%s) - t2)) s; total: $(($(date +%s) - t0)) s"
+# A failed ctest entry again at the very end (its output scrolled far up under the sanitizer steps): the
+# names, then the last lines each printed (ctest's own log of the run).
+failed_list="$build/Testing/Temporary/LastTestsFailed.log"
+if [ "$ctest_rc" -ne 0 ] && [ -s "$failed_list" ]; then
+  echo "== ctest failures (again; full output above and in $build/Testing/Temporary/LastTest.log):"
+  cat "$failed_list"
+  while IFS=: read -r _ name; do
+    echo "---- $name: its last 40 lines"
+    awk -v n="$name" '/^[0-9]+\/[0-9]+ Testing: / {on = ($3 == n)} on {print} index($0, "\"" n "\" time elapsed") == 1 {on = 0}' \
+      "$build/Testing/Temporary/LastTest.log" | grep -v '^----------' | tail -40
+  done < "$failed_list"
+fi
 exit $rc

@@ -9,8 +9,8 @@
 #                   venv installs the wheel and runs python -m smoothquant in it.
 # The interpreter: $SMOOTHQUANT_TEST_PYTHON if set; else python3 when it already has everything
 # (the GPU machine's image); else a venv at $SQ_PY_VENV (default build/python-venv), made and
-# filled from PyPI on first use (numpy, pytest, and torch (CPU) + transformers + safetensors unless
-# SMOOTHQUANT_TEST_NO_TORCH=1).
+# filled from PyPI on first use (numpy, pytest, and torch + transformers + safetensors unless
+# SMOOTHQUANT_TEST_NO_TORCH=1), every package at the version python/tests/constraints.txt pins.
 # Environment from ctest: SMOOTHQUANT_LIBRARY (the built libsmoothquant), SQ_PY_VENV.
 set -euo pipefail
 what="${1:-host}"
@@ -31,10 +31,17 @@ pick_python() {
     local t0=$SECONDS
     echo "== python venv $venv: installing $wanted from PyPI" >&2
     "$base_python" -m venv "$venv" >&2
-    "$py" -m pip install -q --disable-pip-version-check numpy pytest >&2
-    if [ "${SMOOTHQUANT_TEST_NO_TORCH:-0}" != 1 ]; then
-      "$py" -m pip install -q --disable-pip-version-check torch transformers safetensors >&2
-    fi
+    local pkgs="numpy pytest"
+    [ "${SMOOTHQUANT_TEST_NO_TORCH:-0}" = 1 ] || pkgs="$pkgs torch transformers safetensors"
+    # Pinned (constraints.txt); a download that breaks off is tried again.
+    local try
+    for try in 1 2 3; do
+      # shellcheck disable=SC2086  # pkgs is a list of words
+      "$py" -m pip install -q --disable-pip-version-check -c "$here/constraints.txt" $pkgs >&2 && break
+      [ "$try" = 3 ] && { echo "== pip install failed 3 times" >&2; exit 1; }
+      echo "== pip install failed (try $try of 3); again in 10 s" >&2
+      sleep 10
+    done
     echo "== python venv ready in $((SECONDS - t0)) s" >&2
   fi
   echo "$py"
@@ -85,11 +92,14 @@ except sq.SmoothQuantError as e:
     else
       echo "== building the wheel from source (pip wheel ./python $isolation)"
     fi
-    "$builder" -m pip wheel -q --disable-pip-version-check --no-deps $isolation -w "$work/dist" "$pydir"
+    # The isolated build's scikit-build-core comes pinned too (pip reads PIP_CONSTRAINT there).
+    # One compile per core (ninja's default is two more): ctest runs this beside other tests.
+    PIP_CONSTRAINT="$here/constraints.txt" CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
+      "$builder" -m pip wheel -q --disable-pip-version-check --no-deps $isolation -w "$work/dist" "$pydir"
     whl="$(ls "$work"/dist/smoothquant-*.whl)"
     echo "== built $(basename "$whl") ($(du -h "$whl" | cut -f1)) in $((SECONDS - t0)) s"
     "$base_python" -m venv "$work/venv"
-    if ! "$work/venv/bin/pip" install -q --disable-pip-version-check "$whl" 2>"$work/pip.log"; then
+    if ! "$work/venv/bin/pip" install -q --disable-pip-version-check -c "$here/constraints.txt" "$whl" 2>"$work/pip.log"; then
       echo "== no package index (offline?): installing the wheel alone over the system site-packages"
       cat "$work/pip.log"
       rm -rf "$work/venv"
