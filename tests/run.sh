@@ -42,7 +42,6 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER
 cmake --build "$build" -j "$jobs"
 t1=$(date +%s)
 echo "== build: $((t1 - t0)) s"
-rc=0
 ctest_rc=0
 ctest --test-dir "$build" --output-on-failure -j "$jobs" || ctest_rc=$?
 rc=$ctest_rc
@@ -67,14 +66,14 @@ fi
 echo "== sanitizer and fuzz steps: $(($(date +%s) - t2)) s; total: $(($(date +%s) - t0)) s"
 # A failed ctest entry again at the very end (its output scrolled far up under the sanitizer steps): the
 # names, then the last lines each printed (ctest's own log of the run).
-failed_list="$build/Testing/Temporary/LastTestsFailed.log"
-if [ "$ctest_rc" -ne 0 ] && [ -s "$failed_list" ]; then
-  echo "== ctest failures (again; full output above and in $build/Testing/Temporary/LastTest.log):"
-  cat "$failed_list"
+ctest_logs="$build/Testing/Temporary"
+if [ "$ctest_rc" -ne 0 ] && [ -s "$ctest_logs/LastTestsFailed.log" ]; then
+  echo "== ctest failures (again; full output above and in $ctest_logs/LastTest.log):"
+  cat "$ctest_logs/LastTestsFailed.log"
   while IFS=: read -r _ name; do
     echo "---- $name: its last 40 lines"
     awk -v n="$name" '/^[0-9]+\/[0-9]+ Testing: / {on = ($3 == n)} on {print} index($0, "\"" n "\" time elapsed") == 1 {on = 0}' \
-      "$build/Testing/Temporary/LastTest.log" | grep -v '^----------' | tail -40
-  done < "$failed_list"
+      "$ctest_logs/LastTest.log" | grep -v '^----------' | tail -40
+  done < "$ctest_logs/LastTestsFailed.log"
 fi
 exit $rc

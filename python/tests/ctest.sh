@@ -31,8 +31,7 @@ pick_python() {
     local t0=$SECONDS
     echo "== python venv $venv: installing $wanted from PyPI" >&2
     "$base_python" -m venv "$venv" >&2
-    local pkgs="numpy pytest"
-    [ "${SMOOTHQUANT_TEST_NO_TORCH:-0}" = 1 ] || pkgs="$pkgs torch transformers safetensors"
+    local pkgs="${wanted//,/}"  # the import names are the package names
     # Pinned (constraints.txt); a download that breaks off is tried again.
     local try
     for try in 1 2 3; do
