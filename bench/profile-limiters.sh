@@ -5,7 +5,7 @@
 # each (the last of three; random operands, finite random x), every launch of that run.
 # Run on the GPU machine from the repository root, after a build:
 #     BUILD_DIR=/tmp/build bash bench/profile-limiters.sh      # writes $OUT/limiters.txt
-#     PROFILE_FILTER=issue19 ...                               # only the rows whose issue column matches
+#     PROFILE_FILTER=issue19 ...                               # only the rows whose line contains this text
 # Per kernel: duration; SM clock; tensor pipe busy (% of elapsed cycles); DRAM throughput (% of peak) and bytes
 # read; SM active cycles, average and busiest SM, against elapsed cycles (the gap is launch ramp and tail);
 # grid, threads per CTA and registers per thread; achieved occupancy (% of the SM's warps); the three largest
@@ -40,6 +40,8 @@ ROWS=(
   "issue22 static dsv2lite_down_tp8 1 2048 1368 bf16"
   "issue22 static dsv2lite_down_tp8 4096 2048 1368 bf16"
   "issue22 static odd_k3592 1024 4096 3592 bf16"
+  "issue22 static odd_k3592 256 4096 3592 bf16"
+  "issue22 static wide_k4104 128 14336 4104 bf16"
   "issue19 static llama3_8b_o 4096 4096 4096 bf16"
   "issue19 asym llama3_8b_o 4096 4096 4096 bf16"
   "issue19 static llama3_8b_qkv 256 6144 4096 bf16"
@@ -61,7 +63,7 @@ ROWS=(
     n k out kernel time_us mhz tensor% dram% dram_MB act_avg act_max elapsed grid thr reg occ% stalls
   for s in "${ROWS[@]}"; do
     set -- $s
-    [[ "$1" == *"${PROFILE_FILTER:-}"* ]] || continue
+    [[ "$s" == *"${PROFILE_FILTER:-}"* ]] || continue
     launches=1
     case "$2" in dynamic|dynamic-asym) launches=2 ;; esac
     raw=/tmp/limiters_$2_$3_$4_$7.csv
