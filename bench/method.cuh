@@ -125,6 +125,7 @@ struct Env {
   bool asym_all = false;  // ... on every row (--asym-all), else sq_asym on the main set's f32 and bf16 rows and
                           // sq_dynamic_asym on its bf16 rows
   bool engine = true;   // the engine methods: fused quantizers, the chain and its bf16 layer (--no-engine: off)
+  bool sq_workspace = true;  // the sq method gives its plan's workspace (--sq-workspace none: off)
   // The host cost of one sq_plan_run call and of a bare launch (the sq method measures them once).
   double host_run_us = NAN, host_launch_us = NAN;
   std::string host_run_shape;

@@ -30,11 +30,15 @@ class SqStatic final : public Method {
     const char* name = nullptr;
     CK_SQ(sq_plan_kernel_name(plan_, ops.shape().m, &name));
     kernel_ = name;
+    // The plan's workspace (K % 16 != 0: the staging area), as a user who follows the header passes it;
+    // --sq-workspace none times the run without it (the operands read in place) [D-stage-unaligned].
+    if (env_.sq_workspace) CK_SQ(sq_plan_workspace_size(plan_, &ws_bytes_));
+    if (ws_bytes_ > 0) work_ = DevBuf(ws_bytes_);
     return true;
   }
   void run(int i) override {
     const sq_run_args a = args(ops_->set(i));
-    CK_SQ(sq_plan_run(plan_, reinterpret_cast<sq_stream>(env_.stream), nullptr, 0, &a));
+    CK_SQ(sq_plan_run(plan_, reinterpret_cast<sq_stream>(env_.stream), ws_bytes_ ? work_.p : nullptr, ws_bytes_, &a));
   }
   // Poisoned output and scratch, one run on set 0; sampled elements against the host reference, the
   // scratch against (T)act_scale. Publishes the output for cublaslt_scaled's full comparison.
@@ -76,7 +80,7 @@ class SqStatic final : public Method {
     if (std::isnan(env_.host_run_us)) {
       const sq_run_args a = args(0);
       env_.host_run_us = host_cost_us(env_.stream, [&] {
-        CK_SQ(sq_plan_run(plan_, reinterpret_cast<sq_stream>(env_.stream), nullptr, 0, &a));
+        CK_SQ(sq_plan_run(plan_, reinterpret_cast<sq_stream>(env_.stream), ws_bytes_ ? work_.p : nullptr, ws_bytes_, &a));
       });
       env_.host_launch_us = host_launch_us(env_.stream);
       env_.host_run_shape = s.tag + " m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
@@ -88,6 +92,8 @@ class SqStatic final : public Method {
     if (plan_) CK_SQ(sq_plan_destroy(plan_));
     plan_ = nullptr;
     kernel_.clear();
+    work_ = DevBuf();
+    ws_bytes_ = 0;
   }
 
  private:
@@ -109,6 +115,8 @@ class SqStatic final : public Method {
   const RowOperands* row_ = nullptr;
   sq_plan plan_ = nullptr;
   std::string kernel_;
+  DevBuf work_;
+  size_t ws_bytes_ = 0;
 };
 
 class SqDynamic final : public Method {

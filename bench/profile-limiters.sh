@@ -66,6 +66,9 @@ ROWS=(
     [[ "$s" == *"${PROFILE_FILTER:-}"* ]] || continue
     launches=1
     case "$2" in dynamic|dynamic-asym) launches=2 ;; esac
+    # The static plan stages K % 16 != 0 operands above decode M (sq_prof passes the whole workspace):
+    # the copy, then the linear [D-stage-unaligned].
+    [ "$2" = static ] && [ $(($6 % 16)) -ne 0 ] && [ "$4" -gt 64 ] && launches=2
     raw=/tmp/limiters_$2_$3_$4_$7.csv
     timeout 120 "$NCU" --clock-control none --launch-skip $(((RUNS - 1) * launches)) --launch-count "$launches" \
       --metrics "$METRICS" --csv --page raw --print-units base "$PROF" "$2" "$4" "$5" "$6" "$7" "$RUNS" \

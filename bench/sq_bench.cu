@@ -22,6 +22,7 @@
 // Usage: sq_bench [shapes.csv] [--heldout PATH | --no-heldout] [--heldout-full] [--heldout-dtypes LIST]
 //                 [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64] [--quick] [--json PATH]
 //                 [--no-dynamic] [--no-peers] [--no-asym | --asym-all] [--no-engine] [--energy]
+//                 [--sq-workspace full|none]
 // JSON goes to --json, else $OUT/<gpu>.json when OUT is set, else bench/results/<gpu>.json.
 // Exit status: 0 all good, 1 an error (message on stderr), 3 a result check failed.
 
@@ -82,6 +83,7 @@ struct Options {
   bool asym = true;
   bool asym_all = false;
   bool engine = true;
+  bool sq_workspace = true;  // --sq-workspace none: the sq method runs without its workspace
   bool energy = false;
   std::string json_path;
   std::string schema_path;  // --write-schema: the fields of this build, no GPU
@@ -92,6 +94,7 @@ struct Options {
       "usage: %s [shapes.csv] [--heldout PATH | --no-heldout] [--heldout-full] [--heldout-dtypes LIST]\n"
       "          [--filter TAG[,TAG..]] [--m M[,M..]] [--dtypes f32,bf16,f64] [--quick] [--json PATH]\n"
       "          [--no-dynamic] [--no-peers] [--no-asym | --asym-all] [--no-engine] [--energy]\n"
+      "          [--sq-workspace full|none]\n"
       "  shapes.csv       tag,m,n,k per line (default %s)\n"
       "  --heldout PATH   the held-out shape set (default: %s beside shapes.csv, when present),\n"
       "                   timed after the main set and reported separately\n"
@@ -109,6 +112,9 @@ struct Options {
       "  --asym-all       the asymmetric methods on every row of both sets (default: sq_asym on the main set's\n"
       "                   f32 and bf16 rows, sq_dynamic_asym on its bf16 rows)\n"
       "  --no-engine      skip the engine methods (norm_quant, silu_quant, sq_chain, chain_bf16)\n"
+      "  --sq-workspace   the workspace the sq method gives sq_plan_run: full (default: sq_plan_workspace_size\n"
+      "                   bytes, so K %% 16 != 0 rows stage their operands where that pays) or none (they read\n"
+      "                   them in place; the kernel column still names what a run with the whole workspace takes)\n"
       "  --energy         also time sq, cuBLASLt, cuBLASLt + scale and the peers sustained (about 1 s each,\n"
       "                   twice) with NVML's energy counter, on rows whose runs take >= 100 us\n"
       "  --write-schema PATH  write a JSON of this build's fields (one made-up row per dtype, no GPU) and exit\n",
@@ -161,6 +167,11 @@ Options parse(int argc, char** argv) {
     else if (a == "--no-asym") o.asym = false;
     else if (a == "--asym-all") o.asym_all = true;
     else if (a == "--no-engine") o.engine = false;
+    else if (a == "--sq-workspace") {
+      const std::string v = next();
+      if (v != "full" && v != "none") die("bad --sq-workspace value '%s' (full, none)", v.c_str());
+      o.sq_workspace = v == "full";
+    }
     else if (a == "--energy") o.energy = true;
     else if (a == "--json") o.json_path = next();
     else if (a == "--write-schema") o.schema_path = next();
@@ -557,6 +568,7 @@ int write_schema(const Options& opt) {
   res.info.extra.push_back({"peers", "true"});
   res.info.extra.push_back({"asym", "\"main f32 bf16\""});
   res.info.extra.push_back({"engine", "true"});
+  res.info.extra.push_back({"sq_workspace", "\"full\""});
   // The run's own facts, as a real run writes them (values made up: there is no GPU here).
   res.info.extra.push_back({"shape_sets", "{\"main\": {\"path\": \"schema\", \"shapes\": 1}}"});
   res.info.extra.push_back({"cublaslt_version", "0"});
@@ -609,6 +621,7 @@ int main(int argc, char** argv) {
   env.asym = opt.asym;
   env.asym_all = opt.asym_all;
   env.engine = opt.engine;
+  env.sq_workspace = opt.sq_workspace;
   CK_CUDA(cudaStreamCreateWithFlags(&env.stream, cudaStreamNonBlocking));
   env.diff = DevBuf(2 * sizeof(unsigned long long));
   Nvml nvml;
@@ -665,6 +678,7 @@ int main(int argc, char** argv) {
     in.extra.push_back({"peers", opt.peers ? "true" : "false"});
     in.extra.push_back({"asym", opt.asym ? (opt.asym_all ? "\"all\"" : "\"main f32 bf16\"") : "false"});
     in.extra.push_back({"engine", opt.engine ? "true" : "false"});
+    in.extra.push_back({"sq_workspace", opt.sq_workspace ? "\"full\"" : "\"none\""});
     in.extra.push_back({"cublaslt_version", std::to_string(cublasLtGetVersion())});
     in.extra.push_back({"cuda_runtime_version", std::to_string(runtime_version)});
     in.extra.push_back({"cuda_driver_version", std::to_string(driver_version)});

@@ -3,6 +3,7 @@
 // usage: sq_prof [OP] M N K f32|bf16|f64 [runs, default 3]; prints the kernel the plan reports and the launches
 // of one run. OP (default static):
 //   static        SQ_OP_SMOOTHQUANT_LINEAR, s8 x s8, out T                                     1 launch
+//                 (2 where K % 16 != 0 above M = 64: the staging copy first [D-stage-unaligned])
 //   asym          the same with u8 act (per-tensor zero point) and u8 weight (per-channel zero points), the
 //                 act row sums and weight sums given (issue 19's sq_asym)                       1 launch
 //   dynamic       SQ_OP_QUANTIZED_LINEAR, x of T, SQ_QUANT_DYNAMIC, s8 weight                   2 launches

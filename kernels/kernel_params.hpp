@@ -146,6 +146,30 @@ struct ScaleAccumulatorsParams {
   bool programmatic;
 };
 
+// The staging copy (kernels/stage_rows.cu) [D-stage-unaligned]: rows of k bytes at any address and row
+// stride, copied into rows that the 16-byte loads take (16-byte aligned base, a stride of
+// kStageStrideAlign bytes), with zeros in the columns [k, k_pad): a linear over k_pad columns of the copies
+// sums the same integers (no zero points: with them the zero columns would add terms).
+struct StageMatrix {
+  const int8_t* src;  // [rows, k], row stride ld_src bytes
+  int64_t ld_src;
+  int8_t* dst;        // [rows, ld_dst]: columns [0, k_pad) written
+  int64_t ld_dst;
+  int32_t rows;       // 0: no matrix
+};
+struct StageParams {
+  StageMatrix matrix[2];  // the weight, then the activations
+  int32_t k;
+  int32_t k_pad;          // k rounded up to kStageColAlign
+  // Set by the launch plan (sm_90 image): launch as a programmatic dependent of the kernel before it;
+  // the kernel executes griddepcontrol.wait before it reads or writes any global memory.
+  bool programmatic;
+};
+// The staged rows' columns (k_pad) and stride: a multiple of 16 bytes is what the 16-byte loads need; a
+// stride of whole 128-byte lines keeps each 128-byte row of a TMA box in one line [D-stage-unaligned].
+constexpr int32_t kStageColAlign = 16;
+constexpr int32_t kStageStrideAlign = 128;
+
 // Operand alignments in bytes: what a run's act and weight meet (K, both bases and ld_act/ld_weight are
 // multiples of it; src/plan/validate.cpp) and what a variant's loads need (KernelVariant::min_align).
 constexpr int32_t kOperandAlign16 = 16;  // 16-byte vector loads, cp.async and TMA

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 
 #include "dispatch/launch_plan.hpp"
 #include "registry.hpp"
@@ -84,7 +85,7 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
     CHECK(ends_with(name, "_a8"));
   }
   CHECK(choose(65, 2048, 1368, 2, kAlign8) == sq::kernels::kSm80MediumA8.name);
-  CHECK(choose(4096, 2048, 1368, 2, kAlign8) == sq::kernels::kSm80LargeA8.name);
+  CHECK(choose(4096, 2048, 1368, 2, kAlign8) == sq::kernels::kSm80MediumA8.name);
 }
 
 TEST_CASE("Hopper dispatch: the ping-pong kernel only where its rule holds", "[dispatch]") {
@@ -184,14 +185,15 @@ TEST_CASE("Portable dispatch: decode, medium and large tiles, the generic loader
   CHECK(choose80(1024, 4096, 4096) == sq::kernels::kSm80Large.name);  // 128 large tiles
   // Unaligned operands take the generic loader at every M, decode sizes included.
   for (int64_t m : {1, 64, 2048}) CHECK(choose80(m, 4096, 4100, kAlign1) == sq::kernels::kSm80Generic.name);
-  // 8-byte aligned ones the 8-byte-load decode variants by the same token buckets, then the medium and
-  // large tiles' 8-byte cp.async twins by the aligned rule [D-sm80-align8].
+  // 8-byte aligned ones the 8-byte-load decode variants by the same token buckets, then the medium tile's
+  // 8-byte cp.async twin at every M [D-sm80-align8].
   CHECK(choose80(1, 4096, 3592, kAlign8) == "decode_mma_r16_t16_a8");
   CHECK(choose80(17, 4096, 3592, kAlign8) == "decode_mma_r16_t32_a8");
   CHECK(choose80(64, 4096, 3592, kAlign8) == "decode_mma_r16_t64_a8");
   CHECK(choose80(65, 4096, 3592, kAlign8) == sq::kernels::kSm80MediumA8.name);
   CHECK(choose80(512, 4096, 3592, kAlign8) == sq::kernels::kSm80MediumA8.name);
-  CHECK(choose80(1024, 4096, 3592, kAlign8) == sq::kernels::kSm80LargeA8.name);
+  CHECK(choose80(1024, 4096, 3592, kAlign8) == sq::kernels::kSm80MediumA8.name);
+  CHECK(choose80(8192, 4096, 3592, kAlign8) == sq::kernels::kSm80MediumA8.name);
 }
 
 TEST_CASE("Decode dispatch: the smallest token bucket, 32-row CTAs by wave fill", "[dispatch]") {
@@ -371,4 +373,72 @@ TEST_CASE("Launch plan of the 0.2 ops: quantizer modes and producers, the row-su
     CHECK(p.linear.variant == nullptr);
     CHECK(p.quantizer.name == nullptr);
   }
+}
+
+TEST_CASE("Launch plan: unaligned operands staged on Hopper above decode M where the workspace has room and the copy pays", "[dispatch][stage]") {
+  using sq::GpuFamily;
+  using sq::Op;
+  // A plan with the staging area (K % 16 != 0, no zero points) and a run with or without it.
+  auto facts = [](Op op, int32_t sm, int64_t n, int64_t k) {
+    return sq::PlanFacts{op, sm == 90 ? GpuFamily::kHopper : GpuFamily::kPortable, sq::device_facts(sm, kH100Sms), n, k,
+                         2, 1, sq::QuantFact::kOpDefault, false, true};
+  };
+  auto staged_run = [](int64_t m, int32_t align, bool room) { return sq::RunFacts{m, align, true, false, room}; };
+  for (int32_t sm : {90, 80}) {
+    for (Op op : {Op::kStaticLinear, Op::kScaledLinear}) {
+      for (const auto& [n, k, align] : {std::tuple<int64_t, int64_t, int32_t>{4096, 3592, kAlign8},
+                                        {2048, 1368, kAlign8}, {4096, 4100, kAlign1}, {1000, 77, kAlign1}}) {
+        const int64_t k_pad = (k + 15) / 16 * 16;
+        for (int64_t m : {1, 16, 64, 65, 128, 256, 1024, 4096}) {
+          CAPTURE(sm, static_cast<int>(op), n, k, m);
+          const sq::PlanFacts f = facts(op, sm, n, k);
+          const sq::LaunchPlan without = sq::plan_launch(f, staged_run(m, align, false));
+          const sq::LaunchPlan with = sq::plan_launch(f, staged_run(m, align, true));
+          CHECK(without.stage.name == nullptr);
+          if (sm == 80 || without.linear.variant->family == sq::kernels::Family::kDecode) {
+            // The copy is measured on Hopper only; at decode M the decode kernels read the weight once.
+            CHECK(with.stage.name == nullptr);
+            CHECK(with.linear.variant == without.linear.variant);
+            continue;
+          }
+          REQUIRE(with.stage.name != nullptr);
+          CHECK(std::string(with.stage.name) == "stage_rows");
+          CHECK(with.stage.k_pad == k_pad);
+          CHECK(with.stage.programmatic == (sm == 90));
+          // The linear is the 16-byte aligned choice for k_pad columns, and what kernel_name reports.
+          const sq::LaunchPlan aligned =
+              sq::plan_launch(facts(op, sm, n, k_pad), staged_run(m, kAlign16, false));
+          CHECK(with.linear.variant == aligned.linear.variant);
+          CHECK(with.linear.variant->min_align == kAlign16);
+          CHECK(std::string(with.kernel_name()) == with.linear.variant->name);
+          CHECK(with.quantizer.name == nullptr);
+          CHECK(with.row_sums.name == nullptr);
+        }
+        // A plan without the staging area never stages.
+        sq::PlanFacts none = facts(op, sm, n, k);
+        none.stage_unaligned = false;
+        CHECK(sq::plan_launch(none, staged_run(1024, align, true)).stage.name == nullptr);
+      }
+    }
+    // Staging needs the area, the flag and unaligned operands together.
+    CHECK(sq::plan_launch(facts(Op::kStaticLinear, sm, 4096, 3592), staged_run(1024, kAlign16, true)).stage.name ==
+          nullptr);
+  }
+  // Where the copy costs more than the 8-byte tiles lose, no staging: large weights at small M. The H100's
+  // measured rows (bench/shapes_fit_stage_rule.csv) that staging_pays calls right, on both sides.
+  for (const auto& [n, k, m, staged] : {std::tuple<int64_t, int64_t, int64_t, bool>{14336, 4104, 80, false},
+                                        {14336, 4104, 128, false}, {14336, 4104, 192, true},
+                                        {28672, 4088, 128, false}, {28672, 4088, 256, true},
+                                        {8192, 8184, 128, false}, {8192, 8184, 192, true},
+                                        {8192, 28664, 128, false}, {4096, 14328, 80, true},
+                                        {57344, 8184, 128, false}, {2048, 1368, 80, true}}) {
+    CAPTURE(n, k, m);
+    const sq::PlanFacts f = facts(Op::kStaticLinear, 90, n, k);
+    CHECK((sq::plan_launch(f, staged_run(m, kAlign8, true)).stage.name != nullptr) == staged);
+  }
+  // sq_plan_kernel_name answers for the whole workspace: packed runs of such a plan stage above decode M.
+  const sq::PlanFacts f = facts(Op::kStaticLinear, 90, 4096, 3592);
+  CHECK(sq::packed_run(f, 1024).stage_room);
+  CHECK(sq::plan_launch(f, sq::packed_run(f, 1024)).stage.name != nullptr);
+  CHECK(sq::plan_launch(f, sq::packed_run(f, 1)).stage.name == nullptr);
 }

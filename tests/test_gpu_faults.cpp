@@ -66,9 +66,19 @@ TEST_CASE("a CUDA step that fails at select is CUDA_ERROR, *plan untouched, the 
 }
 
 TEST_CASE("a launch that fails at run is CUDA_ERROR, writes nothing, and the plan runs after", "[faults]") {
-  const int64_t M = 8, N = 64, K = 128;
-  for (sq_op op : {SQ_OP_SMOOTHQUANT_LINEAR, SQ_OP_QUANTIZED_LINEAR, SQ_OP_QUANTIZE_STATIC, SQ_OP_QUANTIZE_DYNAMIC}) {
-    CAPTURE(op);
+  struct FaultCase {
+    sq_op op;
+    int64_t m, k;
+  };
+  const int64_t N = 64;
+  // The last case stages its operands first (K % 16 == 8 above decode M, the whole workspace
+  // [D-stage-unaligned]): two launches, and a failed second one leaves out untouched.
+  for (const FaultCase& fc : {FaultCase{SQ_OP_SMOOTHQUANT_LINEAR, 8, 128}, FaultCase{SQ_OP_QUANTIZED_LINEAR, 8, 128},
+                              FaultCase{SQ_OP_QUANTIZE_STATIC, 8, 128}, FaultCase{SQ_OP_QUANTIZE_DYNAMIC, 8, 128},
+                              FaultCase{SQ_OP_SMOOTHQUANT_LINEAR, 80, 136}}) {
+    const sq_op op = fc.op;
+    const int64_t M = fc.m, K = fc.k;
+    CAPTURE(op, M, K);
     const bool linear = op == SQ_OP_SMOOTHQUANT_LINEAR || op == SQ_OP_QUANTIZED_LINEAR;
     sq_plan_desc d = linear ? linear_desc(SQ_DTYPE_F32, N, K, M, 0.05)
                             : quantize_desc(op, SQ_DTYPE_F32, SQ_DTYPE_F32, K, M, 0.05);
@@ -114,7 +124,9 @@ TEST_CASE("a launch that fails at run is CUDA_ERROR, writes nothing, and the pla
     g.out = dout.p;
     cudaStream_t s = nullptr;
     CUDA_REQUIRE(cudaStreamCreate(&s));
-    const int steps = op == SQ_OP_QUANTIZED_LINEAR ? 2 : 1;
+    const bool staged = op == SQ_OP_SMOOTHQUANT_LINEAR && K % 16 != 0;
+    if (staged) REQUIRE(ws_bytes > 0);  // the plan's staging area
+    const int steps = op == SQ_OP_QUANTIZED_LINEAR || staged ? 2 : 1;
     for (int step = 1; step <= steps; ++step) {
       CAPTURE(step);
       dout.poison();
@@ -130,7 +142,7 @@ TEST_CASE("a launch that fails at run is CUDA_ERROR, writes nothing, and the pla
       dout.download(got.data(), out_bytes);
       dscr.download(scr.data(), scr.size());
       CHECK(all_bytes(got, 0xFF));
-      if (step == 1) {
+      if (step == 1 || staged) {  // the static linear fills the scratch itself
         CHECK(all_bytes(scr, 0xFF));
       } else {
         // The quantizer was enqueued before the linear's launch failed: it wrote the per-token scales

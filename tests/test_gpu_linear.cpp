@@ -10,8 +10,10 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gpu_harness.hpp"
@@ -22,6 +24,10 @@ using namespace sqt;
 
 namespace {
 
+// The workspace a LinearRun passes: none, all of sq_plan_workspace_size (the staging area where the plan
+// has one [D-stage-unaligned]), or one byte less (no staging).
+constexpr int kNoWorkspace = 0, kFullWorkspace = 1, kShortWorkspace = 2;
+
 struct Case {
   sq_preference pref;
   sq_dtype t;
@@ -30,6 +36,7 @@ struct Case {
   int64_t pad_act = 0, pad_w = 0, pad_out = 0;  // extra elements per row (0 = packed)
   int64_t act_offset = 0;                       // bytes: a non-zero value misaligns act
   bool extreme = false;                         // all -128 (the overflow edge)
+  int ws = kNoWorkspace;                        // the workspace the run gets (the staging area)
 };
 
 // One linear on the GPU and on the host reference kernel, compared bit for bit, including
@@ -51,6 +58,13 @@ class LinearRun {
     REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_HOST_REFERENCE, &host_plan_) == SQ_STATUS_SUCCESS);
     REQUIRE(sq_plan_select(reinterpret_cast<sq_stream>(stream), &d, c.pref, &gpu_plan_) == SQ_STATUS_SUCCESS);
     REQUIRE(sq_plan_kernel_name(gpu_plan_, c.m, &kernel_) == SQ_STATUS_SUCCESS);
+    REQUIRE(sq_plan_workspace_size(gpu_plan_, &ws_bytes_) == SQ_STATUS_SUCCESS);
+    if (c.ws == kNoWorkspace) ws_bytes_ = 0;
+    if (c.ws == kShortWorkspace && ws_bytes_ > 0) --ws_bytes_;
+    if (ws_bytes_ > 0) {  // poisoned: the copies' zero columns must be written
+      d_work_ = std::make_unique<DevBuf>(ws_bytes_);
+      d_work_->poison();
+    }
     ref_.poison();
     ref_scratch_.poison();
     sq_run_args a = run_args();
@@ -86,8 +100,11 @@ class LinearRun {
     sq_plan_destroy(host_plan_);
   }
   void launch() {
-    REQUIRE(sq_plan_run(gpu_plan_, reinterpret_cast<sq_stream>(stream_), nullptr, 0, &g_) == SQ_STATUS_SUCCESS);
+    REQUIRE(sq_plan_run(gpu_plan_, reinterpret_cast<sq_stream>(stream_), workspace(), ws_bytes_, &g_) ==
+            SQ_STATUS_SUCCESS);
   }
+  void* workspace() const { return d_work_ ? d_work_->p : nullptr; }
+  size_t workspace_bytes() const { return ws_bytes_; }
   // What sq_plan_kernel_name reports for the GPU plan at M (the alignment K alone allows).
   std::string kernel() const { return kernel_; }
   // The GPU plan run on another stream than its own (the status, nothing checked).
@@ -114,7 +131,7 @@ class LinearRun {
   }
   void verify() {
     const Case& c = c_;
-    CAPTURE(c.pref, dtype_str(c.t), c.m, c.n, c.k, c.bias, c.pad_act, c.pad_w, c.pad_out, c.act_offset, kernel_);
+    CAPTURE(c.pref, dtype_str(c.t), c.m, c.n, c.k, c.bias, c.pad_act, c.pad_w, c.pad_out, c.act_offset, c.ws, kernel_);
     CUDA_REQUIRE(cudaStreamSynchronize(stream_));
     CUDA_REQUIRE(cudaGetLastError());
     Buf got(c.t, c.m * ldo_), got_scratch(c.t, c.m + 1);
@@ -136,6 +153,8 @@ class LinearRun {
   std::vector<int8_t> act_, w_;
   Buf ws_, bias_, ref_, ref_scratch_;
   DevBuf d_act_, d_w_, d_ws_, d_bias_, d_out_, d_scratch_;
+  size_t ws_bytes_ = 0;
+  std::unique_ptr<DevBuf> d_work_;
   sq_plan host_plan_ = nullptr, gpu_plan_ = nullptr;
   const char* kernel_ = "";
   sq_run_args g_;
@@ -367,6 +386,61 @@ TEST_CASE("K % 16 == 8 with 8-byte aligned act at decode M takes the 8-byte-load
     // All -128 at the largest K with K % 16 == 8 (the sums reach -128 * -128 * K < 2^31).
     check_case({pref, SQ_DTYPE_F32, 3, 40, 131048, false, 0, 0, 0, 0, true});
   }
+}
+
+TEST_CASE("K not a multiple of 16 above decode M: staged through the workspace, bit-exact; with less, unstaged",
+          "[linear][stage]") {
+  // [D-stage-unaligned] K % 16 of 8, 4, 1 and 15; packed, padded and misaligned rows; M on both sides of the
+  // decode range; every dtype. The same case with all of sq_plan_workspace_size (staged above decode M),
+  // with one byte less and with none (the operands read where they are); each equals the host kernel.
+  for (sq_preference pref : families())
+    for (const NK nk : {NK{2048, 1368}, NK{300, 100}, NK{129, 33}, NK{64, 47}}) {
+      size_t i = 0;
+      for (int64_t m : {64, 65, 128, 300, 1000}) {
+        const sq_dtype t = kDtypes[i % 4];
+        const int64_t pad = i % 3 == 1 ? 3 : 0;       // odd strides on both operands
+        const int64_t offset = i % 3 == 2 ? 1 : 0;    // act's base one byte past a boundary
+        ++i;
+        for (int ws : {kFullWorkspace, kShortWorkspace, kNoWorkspace}) {
+          const Case c{pref, t, m, nk.n, nk.k, i % 2 == 0, pad, pad, 0, offset, false, ws};
+          CAPTURE(pref, dtype_str(t), m, nk.n, nk.k, ws);
+          LinearRun run(c, nullptr);
+          // The Hopper plan has the staging area (these copies pay at every M); the portable one none.
+          if (ws == kFullWorkspace) CHECK((run.workspace_bytes() > 0) == (pref == SQ_PREFERENCE_GPU_HOPPER));
+          run.launch();
+          run.verify();
+        }
+      }
+    }
+  // A GPU plan of K % 16 == 0, or with zero points, has no staging area.
+  for (sq_preference pref : families()) {
+    LinearRun aligned({pref, SQ_DTYPE_BF16, 300, 256, 512, false, 0, 0, 0, 0, false, kFullWorkspace}, nullptr);
+    CHECK(aligned.workspace_bytes() == 0);
+  }
+  // A Hopper plan has the area only where a run of max_m rows stages: the wide 14336 x 4104 weight's copy
+  // costs more than the 8-byte tiles lose up to M = 128, not from M = 192 (staging_pays).
+  if (is_sm90())
+    for (const auto& [max_m, area] : {std::pair<int64_t, bool>{128, false}, {192, true}}) {
+      CAPTURE(max_m);
+      sq_plan_desc d = linear_desc(SQ_DTYPE_BF16, 14336, 4104, max_m, 0.01);
+      sq_plan plan = nullptr;
+      REQUIRE(sq_plan_select(nullptr, &d, SQ_PREFERENCE_GPU_HOPPER, &plan) == SQ_STATUS_SUCCESS);
+      size_t bytes = 0;
+      REQUIRE(sq_plan_workspace_size(plan, &bytes) == SQ_STATUS_SUCCESS);
+      CHECK((bytes >= size_t{14336} * 4104) == area);
+      sq_plan_destroy(plan);
+    }
+  // The largest legal K % 16 != 0 with all -128 operands, staged (the zero columns add nothing).
+  for (sq_preference pref : families())
+    check_case({pref, SQ_DTYPE_F32, 70, 9, 131048, false, 0, 0, 0, 0, true, kFullWorkspace});
+}
+
+TEST_CASE("staged runs: small shapes of both families (sanitizer set)", "[linear][sanitize][stage]") {
+  for (sq_preference pref : families())
+    for (sq_dtype t : {SQ_DTYPE_F32, SQ_DTYPE_BF16}) {
+      check_case({pref, t, 65, 40, 72, true, 0, 0, 0, 8, false, kFullWorkspace});
+      check_case({pref, t, 130, 24, 7, false, 5, 1, 0, 3, false, kFullWorkspace});
+    }
 }
 
 TEST_CASE("small shapes of every family and dtype (sanitizer set)", "[linear][sanitize]") {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -20,6 +21,7 @@
 
 #include "gpu_util.hpp"
 #include "registry.hpp"
+#include "stage_rows.hpp"
 #include "test_util.hpp"
 
 using namespace sqt;
@@ -570,6 +572,77 @@ TEST_CASE("a u8 weight with zero point 128 gives the bits of the s8 weight with 
           CHECK(first_difference(got_zw[i], got_plain[i]) == -1);
         }
       }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the staging copy
+namespace {
+
+// One matrix of the staging copy: `rows` rows of k random bytes at row stride k + pad, `offset` bytes past
+// its allocation's start (the allocation ends with the last row's k-th byte: a read past it is a fault
+// compute-sanitizer names); its destination poisoned.
+struct StageSide {
+  int64_t rows, ld_src, offset;
+  std::vector<uint8_t> src;
+  DevBuf d_src, d_dst;
+  StageSide(int64_t rows_, int64_t k, int64_t pad, int64_t offset_, int64_t ld_dst)
+      : rows(rows_), ld_src(k + pad), offset(offset_), src(random_bytes(static_cast<size_t>((rows_ - 1) * (k + pad) + k))),
+        d_src(src.size() + offset_), d_dst(static_cast<size_t>(rows_ * ld_dst)) {
+    d_src.upload(src.data(), src.size(), static_cast<size_t>(offset_));
+    d_dst.poison();
+  }
+  kernels::StageMatrix matrix(int64_t ld_dst) const {
+    return {static_cast<const int8_t*>(d_src.p) + offset, ld_src, static_cast<int8_t*>(d_dst.p), ld_dst,
+            static_cast<int32_t>(rows)};
+  }
+  // Columns [0, k) hold the source row, [k, k_pad) zeros, [k_pad, ld_dst) the poison.
+  void check(int64_t k, int64_t k_pad, int64_t ld_dst) const {
+    std::vector<uint8_t> got(static_cast<size_t>(rows * ld_dst));
+    d_dst.download(got.data(), got.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < ld_dst; ++c) {
+        const uint8_t want = c < k ? src[r * ld_src + c] : c < k_pad ? 0 : 0xFF;
+        if (got[r * ld_dst + c] != want) {
+          INFO("row " << r << " col " << c << ": got " << int(got[r * ld_dst + c]) << ", want " << int(want));
+          REQUIRE(got[r * ld_dst + c] == want);
+        }
+      }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("stage_rows copies rows of any alignment to the staging stride, zeros in [K, K_pad), nothing past",
+          "[variants][stage]") {
+  // [D-stage-unaligned] K of every residue mod 16 (and one multiple of 16), strides K + pad, bases at every
+  // offset mod 16; the weight and the activations in one launch, or one matrix alone.
+  REQUIRE(kernels::stage_rows_prepare() == cudaSuccess);
+  const int64_t ks[] = {1, 7, 8, 15, 16, 17, 100, 1368, 3592, 4100};
+  int i = 0;
+  for (int64_t k : ks) {
+    const int64_t k_pad = (k + kernels::kStageColAlign - 1) / kernels::kStageColAlign * kernels::kStageColAlign;
+    const int64_t ld_dst =
+        (k + kernels::kStageStrideAlign - 1) / kernels::kStageStrideAlign * kernels::kStageStrideAlign;
+    for (int64_t rows_w : {1, 37, 300}) {
+      const int64_t rows_a = (i % 3) * 65;  // 0: the weight alone
+      const int64_t pad_w = i % 4 == 0 ? 0 : i % 7, pad_a = i % 5;
+      const int64_t off_w = i % 16, off_a = (3 * i + 1) % 16;
+      ++i;
+      CAPTURE(k, rows_w, rows_a, pad_w, pad_a, off_w, off_a);
+      StageSide w(rows_w, k, pad_w, off_w, ld_dst);
+      std::unique_ptr<StageSide> a;
+      if (rows_a > 0) a = std::make_unique<StageSide>(rows_a, k, pad_a, off_a, ld_dst);
+      kernels::StageParams p{};
+      p.matrix[0] = w.matrix(ld_dst);
+      if (a) p.matrix[1] = a->matrix(ld_dst);
+      p.k = static_cast<int32_t>(k);
+      p.k_pad = static_cast<int32_t>(k_pad);
+      p.programmatic = false;
+      CUDA_REQUIRE(kernels::launch_stage_rows(p, nullptr));
+      CUDA_REQUIRE(cudaDeviceSynchronize());
+      w.check(k, k_pad, ld_dst);
+      if (a) a->check(k, k_pad, ld_dst);
     }
   }
 }

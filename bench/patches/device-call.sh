@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device call on the binaries of pack-binaries.sh, for a patch of this folder: its own tests first, then
 # the focused benchmark (FIT: a fit set; full workspace, then none), sq_choice on CHOICE_SET, ncu of
-# PROFILE_ROWS, and the GPU suite beside compute-sanitizer on the [sanitize] subsets. Each step writes its
+# PROFILE_ROWS (PROFILE=0: none), and the GPU suite beside compute-sanitizer on the [sanitize] subsets (CHOICE=0: no
+# sq_choice). The logs and profiles come back packed in logs.tgz (the device tool returns at most 8 files). Each step writes its
 # log under $OUT at once, so a call stopped at its limit still brings back what ran. From the repository root:
 #     run(command="OUT=$OUT bash bench/patches/device-call.sh", carry=["build-carry"])
 set -u
@@ -25,7 +26,7 @@ timeout 150 $B/sq_bench $FIT $A --json "$OUT"/bench_full.json > "$OUT"/bench_ful
 timeout 100 $B/sq_bench $FIT $A --no-peers --sq-workspace none --json "$OUT"/bench_none.json > "$OUT"/bench_none.log 2>&1; echo "bench none rc=$? $(el)" >> "$OUT"/steps.txt
 # 2b. sq_choice: every built variant launched directly beside the plan's choice (unstaged: no workspace)
 CHOICE_SET=${CHOICE_SET:-bench/shapes_fit_align8.csv}
-timeout 120 $B/sq_choice $CHOICE_SET --dtypes bf16 --json "$OUT"/choice.json > "$OUT"/choice.log 2>&1; echo "choice rc=$? $(el)" >> "$OUT"/steps.txt
+[ "${CHOICE:-1}" = 1 ] && timeout 120 $B/sq_choice $CHOICE_SET --dtypes bf16 --json "$OUT"/choice.json > "$OUT"/choice.log 2>&1; echo "choice rc=$? $(el)" >> "$OUT"/steps.txt
 # 2c. ncu of the rows in PROFILE_ROWS (profile-limiters.sh's filter strings; PROFILE=0: none)
 if [ "${PROFILE:-1}" = 1 ]; then
   mkdir -p $B/bench && ln -sf $B/sq_prof $B/bench/sq_prof
@@ -69,4 +70,7 @@ fi
 wait
 echo "all $(el)" >> "$OUT"/steps.txt
 cat "$OUT"/steps.txt
-grep -h -E 'test cases|assertions' "$OUT"/t_*.log | head -20
+grep -h -E 'test cases|assertions|FAILED' "$OUT"/t_*.log | head -20
+# The device tool brings back at most 8 files: the logs and profiles go back as one archive.
+(cd "$OUT" && tar -czf /tmp/logs.tgz --exclude='*.json' --exclude=steps.txt --exclude=gpu.txt . && \
+  find . -mindepth 1 ! -name '*.json' ! -name steps.txt ! -name gpu.txt -delete && mv /tmp/logs.tgz .)

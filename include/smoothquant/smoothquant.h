@@ -431,10 +431,15 @@ SQ_API sq_status sq_plan_select(sq_stream stream, const sq_plan_desc* desc,
 SQ_API sq_status sq_plan_can_implement(sq_plan plan, const sq_run_args* args);
 
 /**
- * Bytes of workspace sq_plan_run needs: SQ_OP_QUANTIZED_LINEAR (q, and the zero points and row
+ * Bytes of workspace for sq_plan_run: SQ_OP_QUANTIZED_LINEAR (q, and the zero points and row
  * sums it needs); SMOOTHQUANT_LINEAR and SCALED_LINEAR plans with SQ_PLAN_WEIGHT_ZERO_POINT (the
  * activation row sums, needed only by runs that pass weight_zero_point without act_sums);
- * 0 for every other plan.
+ * 0 for every other plan, except a Hopper SMOOTHQUANT_LINEAR or SCALED_LINEAR plan whose
+ * K is not a multiple of 16 and that has no zero points (neither flag, act_zero_point 0), where the
+ * copy pays at max_m: its size is an optional staging area, (N + max_m) rows of K rounded up to 128
+ * bytes. A run given all of it (16-byte aligned) above M = 64, where the copy costs less than the
+ * unaligned kernels lose, first copies weight and act there at a 16-byte aligned stride and runs the
+ * faster kernels on the copies, with the same bits; a run given less or NULL reads them in place.
  */
 SQ_API sq_status sq_plan_workspace_size(sq_plan plan, size_t* bytes);
 
@@ -448,7 +453,8 @@ SQ_API sq_status sq_plan_get_info(sq_plan plan, sq_plan_info* info);
  * The name of the kernel the plan runs for `m` rows (1..max_m) when the run's matrices
  * are packed (leading dimensions 0) at 16-byte aligned bases, e.g.
  * "sm90_wgmma_ws_128x256x128_s4" or "host_reference": K decides the operands' alignment,
- * N times out's element size out's. Other strides and bases may run another kernel (the
+ * N times out's element size out's; a plan with a staging area answers for a run given all of
+ * it (the linear on the copies). Other strides, bases and workspaces may run another kernel (the
  * same result). Static storage, never freed.
  */
 SQ_API sq_status sq_plan_kernel_name(sq_plan plan, int64_t m, const char** name);
@@ -460,7 +466,7 @@ SQ_API sq_status sq_plan_kernel_name(sq_plan plan, int64_t m, const char** name)
  * pointers, `stream` ignored. Checks nulls, sizes, M range, strides, alignment and
  * aliasing on every call (not memory spaces: see sq_plan_can_implement). workspace must
  * be at least sq_plan_workspace_size bytes, 16-byte aligned; NULL when that is 0 or the
- * run does not need it (see sq_plan_workspace_size).
+ * run does not need it (see sq_plan_workspace_size; a staging area is optional).
  */
 SQ_API sq_status sq_plan_run(sq_plan plan, sq_stream stream, void* workspace,
                              size_t workspace_bytes, const sq_run_args* args);

@@ -37,6 +37,9 @@ struct RunFacts {
   // The run passes weight zero points without act_sums, so the row-sums pre-pass runs first (only plans
   // with PlanFacts::weight_zero_point).
   bool row_sums_pass;
+  // Appended: the run's workspace holds the plan's staging area (PlanFacts::stage_unaligned), so the
+  // operands may be staged first [D-stage-unaligned]. An initialization that stops before it: false.
+  bool stage_room;
 };
 
 // The plan's op (the public sq_op, which the dispatch does not see).
@@ -69,6 +72,9 @@ struct PlanFacts {
   // Since 0.2, appended: an initialization that stops at x_bytes means a 0.1 plan of its op.
   QuantFact quant;         // the quantizer's mode
   bool weight_zero_point;  // SQ_PLAN_WEIGHT_ZERO_POINT on a linear: a run may need the row-sums pre-pass
+  // Appended: the plan's workspace has a staging area for operands that are not 16-byte aligned
+  // (SMOOTHQUANT_LINEAR and SCALED_LINEAR with K % 16 != 0 and no zero points) [D-stage-unaligned].
+  bool stage_unaligned;
 };
 
 }  // namespace sq

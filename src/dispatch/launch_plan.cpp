@@ -7,6 +7,7 @@
 #include "quantize.hpp"
 #include "registry.hpp"
 #include "scale_accumulators.hpp"
+#include "stage_rows.hpp"
 
 namespace sq {
 
@@ -18,6 +19,23 @@ constexpr int32_t kSm90ImageSm = 90;
 // The decode linear follows the dynamic quantizer as a programmatic dependent up to the largest
 // M x K measured [D-quant-overlap].
 constexpr int64_t kQuantizerOverlapMaxMK = 16 * 28672;
+
+// The staging copy's cost model, fitted on the H100 (77 rows of bench/shapes_fit_stage_rule.csv, 74 called
+// right) [D-stage-unaligned]: the copy moves the act and weight rows in and out, and the aligned linear then
+// reads the weight once, all at the measured copy bandwidth; the unstaged 8-byte tiles take a fixed time per
+// K column for each wave of one tile per SM.
+constexpr double kStageCopyBytesPerNs = 3000.0;  // 3.0 TB/s: stage_rows and the D2D copy, measured
+constexpr double kUnstagedTileNsPerK = 8.1;      // the 64x128 "_a8" tile in one wave: 8.1-8.2 ns per K column
+
+// Whether staging pays for shape `s` (operands not 16-byte aligned) against `unstaged`, its unstaged choice.
+bool staging_pays(const LinearShape& s, const kernels::KernelVariant& unstaged, const DeviceFacts& d) {
+  const double k = static_cast<double>(s.k);
+  const double k_pad = static_cast<double>(ceil_div(s.k, int64_t{kernels::kStageColAlign}) * kernels::kStageColAlign);
+  const double tiles = static_cast<double>(ceil_div(s.m, int64_t{unstaged.tile_m}) * ceil_div(s.n, int64_t{unstaged.tile_n}));
+  const double unstaged_ns = kUnstagedTileNsPerK * k * std::max(1.0, tiles / static_cast<double>(d.num_sms));
+  const double bytes = 2.0 * static_cast<double>(s.n + s.m) * k + static_cast<double>(s.n) * k_pad;
+  return bytes / kStageCopyBytesPerNs < unstaged_ns;
+}
 
 bool has_linear(Op op) { return op == Op::kStaticLinear || op == Op::kDynamicLinear || op == Op::kScaledLinear; }
 bool has_quantizer(Op op) {
@@ -122,9 +140,25 @@ LaunchPlan plan_launch(const PlanFacts& f, const RunFacts& r) {
     plan.row_sums.programmatic = sm90_image;
   }
   if (has_linear(f.op)) {
-    const LinearShape s{m, f.n, f.k, f.out_bytes, r.operand_align, r.out_aligned};
-    const kernels::KernelVariant& v =
-        f.family == GpuFamily::kHopper ? sm90_choose(s, f.device) : sm80_choose(s, f.device);
+    LinearShape s{m, f.n, f.k, f.out_bytes, r.operand_align, r.out_aligned};
+    auto choose = [&](const LinearShape& shape) -> const kernels::KernelVariant& {
+      return f.family == GpuFamily::kHopper ? sm90_choose(shape, f.device) : sm80_choose(shape, f.device);
+    };
+    const kernels::KernelVariant* chosen = &choose(s);
+    // Operands that are not 16-byte aligned, above the decode kernels' M, with the staging area, on Hopper
+    // where the copy pays (staging_pays): copied first, then the 16-byte choice over k_pad columns
+    // [D-stage-unaligned]. The decode kernels stream the weight once, which the copy would triple.
+    if (f.stage_unaligned && r.stage_room && r.operand_align < kernels::kOperandAlign16 &&
+        f.family == GpuFamily::kHopper && chosen->family != kernels::Family::kDecode &&
+        staging_pays(s, *chosen, f.device)) {
+      plan.stage.name = kernels::kStageRowsName;
+      plan.stage.k_pad = static_cast<int32_t>(ceil_div(f.k, int64_t{kernels::kStageColAlign}) * kernels::kStageColAlign);
+      plan.stage.programmatic = sm90_image;  // the run's first kernel: it waits before it reads act
+      s.k = plan.stage.k_pad;
+      s.operand_align = kernels::kOperandAlign16;
+      chosen = &choose(s);
+    }
+    const kernels::KernelVariant& v = *chosen;
     plan.linear.variant = &v;
     // The first linear of a run starts as whatever precedes it drains [D-linear-pdl]; after the dynamic
     // quantizer only a decode kernel of the smallest token bucket does, up to kQuantizerOverlapMaxMK;
@@ -149,7 +183,7 @@ RunFacts packed_run(const PlanFacts& f, int64_t m) {
                         : f.k % kernels::kOperandAlign8 == 0 ? kernels::kOperandAlign8
                                                              : kernels::kOperandAlign1;
   const bool out_aligned = (f.n * f.out_bytes) % kernels::kOutRowAlign == 0;
-  return RunFacts{m, align, out_aligned, false};
+  return RunFacts{m, align, out_aligned, false, true};
 }
 
 cudaError_t prepare_launches(const PlanFacts& f) {
@@ -166,6 +200,10 @@ cudaError_t prepare_launches(const PlanFacts& f) {
   // The quantizers and the row-sums pre-pass live in kernels/quantize.cu (one setup).
   if (has_quantizer(f.op) || f.weight_zero_point) {
     const cudaError_t e = kernels::quantize_prepare();
+    if (e != cudaSuccess) return e;
+  }
+  if (f.stage_unaligned) {
+    const cudaError_t e = kernels::stage_rows_prepare();
     if (e != cudaSuccess) return e;
   }
   if (f.op == Op::kScaleAccumulators) return kernels::scale_accumulators_prepare();

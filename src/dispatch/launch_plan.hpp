@@ -1,5 +1,6 @@
 // The launch plan: everything a run of a GPU plan launches, decided in one place (plan_launch) from the
-// plan's facts and the run's (RunFacts: M, the operands' and out's alignment, the row-sums pre-pass).
+// plan's facts and the run's (RunFacts: M, the operands' and out's alignment, the row-sums pre-pass, the
+// staging area).
 // sq_plan_run executes it, in the order of the members below; sq_plan_kernel_name, the dispatch tests, the
 // benchmark and the sweep tool ask the same function.
 #pragma once
@@ -16,6 +17,16 @@ struct QuantizerLaunch {
   const char* name;     // nullptr: no quantizer
   int32_t row_splits;   // CTAs per row (QuantizeParams::row_splits)
   bool programmatic;    // a programmatic dependent of the kernel before it (QuantizeParams::overlap_previous)
+};
+
+// The staging copy (plans with PlanFacts::stage_unaligned, runs with RunFacts::stage_room, operands not
+// 16-byte aligned, M above the decode kernels'): the weight and the activations copied into the
+// workspace's staging area, columns [K, k_pad) zero; the linear then runs on the copies over k_pad
+// columns [D-stage-unaligned].
+struct StageLaunch {
+  const char* name;   // nullptr: no staging
+  int32_t k_pad;      // K rounded up to kernels::kStageColAlign: the linear's K on the copies
+  bool programmatic;  // StageParams::programmatic
 };
 
 // The row-sums pre-pass (SMOOTHQUANT_LINEAR / SCALED_LINEAR runs with weight zero points and no act_sums):
@@ -38,6 +49,7 @@ struct ScaleAccumulatorsLaunch {
 };
 
 struct LaunchPlan {
+  StageLaunch stage;
   QuantizerLaunch quantizer;
   RowSumsLaunch row_sums;
   LinearLaunch linear;
@@ -54,7 +66,8 @@ struct LaunchPlan {
 LaunchPlan plan_launch(const PlanFacts& f, const RunFacts& r);
 
 // The facts of a run of m packed rows (leading dimensions 0) at 16-byte aligned bases, without the row-sums
-// pre-pass: K decides the operands' alignment, N times out's element size whether out's rows are aligned.
+// pre-pass, given sq_plan_workspace_size bytes of workspace: K decides the operands' alignment, N times
+// out's element size whether out's rows are aligned.
 // sq_plan_kernel_name answers for such a run; the benchmark's tools time such runs.
 RunFacts packed_run(const PlanFacts& f, int64_t m);
 

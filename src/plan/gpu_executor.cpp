@@ -15,6 +15,7 @@
 #include "plan/params.hpp"
 #include "quantize.hpp"
 #include "scale_accumulators.hpp"
+#include "stage_rows.hpp"
 
 namespace sq {
 
@@ -108,11 +109,13 @@ sq_status gpu_run(const sq_plan_st& plan, const RunRequest& req) {
   }
   // The launch plan, then every launch's parameter block, then the launches in order.
   const LaunchPlan launches =
-      plan_launch(plan.facts, RunFacts{req.m, req.operand_align, req.out_aligned, req.row_sums_pass});
+      plan_launch(plan.facts, RunFacts{req.m, req.operand_align, req.out_aligned, req.row_sums_pass, req.stage_room});
   const LaunchBlocks blocks = launch_blocks(plan, req, launches);
   constexpr cudaError_t kInjected = cudaErrorLaunchFailure;
   cudaError_t e = cudaSuccess;
-  if (launches.quantizer.name != nullptr)
+  if (launches.stage.name != nullptr)
+    e = injected_failure() ? kInjected : kernels::launch_stage_rows(blocks.stage, s);
+  if (e == cudaSuccess && launches.quantizer.name != nullptr)
     e = injected_failure() ? kInjected : kernels::launch_quantize(blocks.quantize, s);
   if (e == cudaSuccess && launches.row_sums.name != nullptr)
     e = injected_failure() ? kInjected : kernels::launch_row_sums(blocks.row_sums, s);
@@ -191,9 +194,15 @@ sq_status gpu_select(sq_stream stream, sq_preference pref, sq_plan_st* plan) {
                           static_cast<int32_t>(dtype_size(d.out_dtype)),  // S32 accumulators: 4
                           static_cast<int32_t>(dtype_size(d.act_dtype)),
                           plan_quant(plan->mode),
-                          linear && (d.flags & SQ_PLAN_WEIGHT_ZERO_POINT) != 0};
+                          linear && (d.flags & SQ_PLAN_WEIGHT_ZERO_POINT) != 0,
+                          stage_eligible(d)};
+  // The staging area only where a run may use it: the launch plan stages a packed run of max_m rows (staging
+  // pays more as M grows) [D-stage-unaligned].
+  if (plan->facts.stage_unaligned)
+    plan->facts.stage_unaligned = plan_launch(plan->facts, packed_run(plan->facts, d.max_m)).stage.name != nullptr;
   e = injected_failure() ? cudaErrorLaunchFailure : prepare_launches(plan->facts);
   if (e != cudaSuccess) return cuda_fail(e, "sq_plan_select: preparing the kernels");
+  if (plan->facts.stage_unaligned) add_stage_layout(plan);
   plan->family = family;
   plan->executor = &kGpuExecutor;
   plan->device = device;

@@ -42,6 +42,37 @@ void set_workspace_layout(sq_plan_st* plan) {
     bytes = round_up(rows * sizeof(int32_t), kWorkspaceRegionAlign);
   }
   plan->workspace_bytes = bytes;
+  plan->workspace_required = bytes;
+  plan->stage_ld = 0;
+  plan->stage_weight_offset = plan->stage_act_offset = 0;
+}
+
+bool stage_eligible(const sq_plan_desc& d) {
+  const bool op = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_SCALED_LINEAR;
+  const bool zero_points = (d.flags & (SQ_PLAN_WEIGHT_ZERO_POINT | SQ_PLAN_ACT_ZERO_POINT)) != 0 || d.act_zero_point != 0;
+  return op && !zero_points && d.k % kernels::kStageColAlign != 0;
+}
+
+void add_stage_layout(sq_plan_st* plan) {
+  const sq_plan_desc& d = plan->desc;
+  plan->stage_ld = static_cast<int64_t>(round_up(static_cast<size_t>(d.k), kernels::kStageStrideAlign));
+  const size_t row = static_cast<size_t>(plan->stage_ld);
+  plan->stage_weight_offset = round_up(plan->workspace_required, kWorkspaceRegionAlign);
+  plan->stage_act_offset = plan->stage_weight_offset + round_up(static_cast<size_t>(d.n) * row, kWorkspaceRegionAlign);
+  plan->workspace_bytes = plan->stage_act_offset + round_up(static_cast<size_t>(d.max_m) * row, kWorkspaceRegionAlign);
+}
+
+kernels::StageParams stage_params(const sq_plan_st& plan, const RunRequest& req, int32_t k_pad) {
+  kernels::StageParams p{};
+  p.matrix[0] = {static_cast<const int8_t*>(req.args.weight), req.ld_weight,
+                 region<int8_t>(req.workspace, plan.stage_weight_offset), plan.stage_ld,
+                 static_cast<int32_t>(plan.desc.n)};
+  p.matrix[1] = {static_cast<const int8_t*>(req.args.act), req.ld_act, region<int8_t>(req.workspace, plan.stage_act_offset),
+                 plan.stage_ld, static_cast<int32_t>(req.m)};
+  p.k = static_cast<int32_t>(plan.desc.k);
+  p.k_pad = k_pad;
+  p.programmatic = false;
+  return p;
 }
 
 kernels::QuantizeParams quantize_params(const sq_plan_st& plan, const RunRequest& req) {
@@ -184,6 +215,15 @@ LaunchBlocks launch_blocks(const sq_plan_st& plan, const RunRequest& req, const 
   if (launches.linear.variant != nullptr) {
     b.linear = linear_params(plan, req);
     b.linear.programmatic = launches.linear.programmatic;
+  }
+  if (launches.stage.name != nullptr) {  // the linear runs on the copies, over k_pad columns
+    b.stage = stage_params(plan, req, launches.stage.k_pad);
+    b.stage.programmatic = launches.stage.programmatic;
+    b.linear.k = launches.stage.k_pad;
+    b.linear.weight = b.stage.matrix[0].dst;
+    b.linear.ld_weight = plan.stage_ld;
+    b.linear.act = b.stage.matrix[1].dst;
+    b.linear.ld_act = plan.stage_ld;
   }
   if (launches.scale_accumulators.name != nullptr) {
     b.scale_accumulators = scale_accumulators_params(plan, req);

@@ -24,6 +24,7 @@ struct LaunchBlocks {
   kernels::RowSumsParams row_sums;
   kernels::LinearParams linear;
   kernels::ScaleAccumulatorsParams scale_accumulators;
+  kernels::StageParams stage;
 };
 
 // The blocks of `launches`, with its launch flags (row splits, programmatic launch) applied.
@@ -48,5 +49,18 @@ kernels::ScaleAccumulatorsParams scale_accumulators_params(const sq_plan_st& pla
 //   SMOOTHQUANT_LINEAR / SCALED_LINEAR with SQ_PLAN_WEIGHT_ZERO_POINT: the row sums [max_m] (int32).
 //   Every other plan: none.
 void set_workspace_layout(sq_plan_st* plan);
+
+// Whether a GPU plan of desc gets a staging area: SMOOTHQUANT_LINEAR and SCALED_LINEAR with K % 16 != 0
+// and no zero points (no SQ_PLAN_WEIGHT_ZERO_POINT or SQ_PLAN_ACT_ZERO_POINT, act_zero_point 0): the zero
+// columns the copies add must add nothing [D-stage-unaligned].
+bool stage_eligible(const sq_plan_desc& d);
+
+// Appends the staging area to the workspace of a GPU plan that stage_eligible allows (after
+// set_workspace_layout): the weight's N rows, then the activations' max_m rows, each row
+// K rounded up to kernels::kStageStrideAlign bytes, each region kWorkspaceRegionAlign-aligned.
+void add_stage_layout(sq_plan_st* plan);
+
+// The staging copy's parameters (programmatic left to the launch plan: false).
+kernels::StageParams stage_params(const sq_plan_st& plan, const RunRequest& req, int32_t k_pad);
 
 }  // namespace sq

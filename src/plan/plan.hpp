@@ -25,7 +25,7 @@ struct sq_plan_st {
   sq::kernels::Dtype t;   // linears, SCALE_ACCUMULATORS: T (F32 for S32 out); quantizers: S (F32 if none)
   sq::kernels::Dtype x_dtype;  // float input dtype (quantize and fused ops, QUANTIZED_LINEAR)
   uint64_t static_scale_bits;  // SMOOTHQUANT_LINEAR: (T)act_scale; STATIC quantizers: (C)act_scale
-  size_t workspace_bytes;      // the most any run needs (sq_plan_workspace_size)
+  size_t workspace_bytes;      // what sq_plan_workspace_size reports: the required part, then the staging area
   unsigned host_threads;
   // Since 0.2.
   sq::RunRules rules;             // what a run must, may and must not pass
@@ -41,6 +41,12 @@ struct sq_plan_st {
   // zero points (ASYMMETRIC) and the activation row sums (plans with SQ_PLAN_WEIGHT_ZERO_POINT).
   int64_t q_ld;
   size_t zp_offset, sums_offset;
+  // The part of the workspace a run must have (the regions above); a GPU plan with facts.stage_unaligned
+  // appends the staging area [D-stage-unaligned], used by runs given all workspace_bytes: the weight's N
+  // rows at stage_weight_offset, the activations' max_m rows at stage_act_offset, stage_ld bytes each.
+  size_t workspace_required;
+  int64_t stage_ld;
+  size_t stage_weight_offset, stage_act_offset;
 };
 
 namespace sq {

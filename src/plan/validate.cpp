@@ -799,6 +799,7 @@ sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* in, RunRe
   r->out_aligned = aligned_to(a.out, kernels::kOutRowAlign) &&
                    (static_cast<uint64_t>(r->ld_out) * dtype_size(d.out_dtype)) % kernels::kOutRowAlign == 0;
   r->row_sums_pass = false;
+  r->stage_room = false;
   const bool linear_on_act = d.op == SQ_OP_SMOOTHQUANT_LINEAR || d.op == SQ_OP_SCALED_LINEAR;
   if (linear_on_act || d.op == SQ_OP_QUANTIZED_LINEAR) {
     // Whether K, weight and (the caller's) act meet `align` bytes; QUANTIZED_LINEAR's q lives in the
@@ -828,13 +829,16 @@ sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace
                                        : "";
     if (workspace == nullptr)
       return fail(SQ_STATUS_INSUFFICIENT_WORKSPACE, "workspace is NULL but the plan needs %zu bytes%s",
-                  plan.workspace_bytes, why);
-    if (workspace_bytes < plan.workspace_bytes)
+                  plan.workspace_required, why);
+    if (workspace_bytes < plan.workspace_required)
       return fail(SQ_STATUS_INSUFFICIENT_WORKSPACE, "workspace_bytes is %zu but the plan needs %zu%s", workspace_bytes,
-                  plan.workspace_bytes, why);
+                  plan.workspace_required, why);
     if (!aligned_to(workspace, kVectorAlign))
       return fail(SQ_STATUS_MISALIGNED, "workspace (%p) must be 16-byte aligned", workspace);
   }
+  // The staging area is optional: a run given less (or none) runs on the operands where they are.
+  r->stage_room = plan.workspace_bytes > plan.workspace_required && workspace != nullptr &&
+                  workspace_bytes >= plan.workspace_bytes && aligned_to(workspace, kVectorAlign);
   r->stream = stream;
   r->workspace = workspace;
   return SQ_STATUS_SUCCESS;

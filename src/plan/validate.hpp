@@ -66,6 +66,9 @@ struct RunRequest {
   // SMOOTHQUANT_LINEAR / SCALED_LINEAR: weight_zero_point without act_sums, so the row-sums pre-pass
   // fills the workspace's sums and the linear reads them.
   bool row_sums_pass;
+  // The workspace holds the plan's staging area: the plan has one and the run gives all
+  // sq_plan_workspace_size bytes, 16-byte aligned [D-stage-unaligned].
+  bool stage_room;
   sq_stream stream;
   void* workspace;
 };
@@ -82,8 +85,8 @@ RunRules run_rules(const sq_plan_desc& d);
 // The arguments of a run of `plan` (nulls, M range, strides, element alignment, aliasing) -> *r.
 sq_status validate_run_args(const sq_plan_st& plan, const sq_run_args* args, RunRequest* r);
 
-// validate_run_args, then the workspace where the run needs one (size, 16-byte alignment); *r gets the
-// stream and workspace.
+// validate_run_args, then the workspace where the run needs one (its required part: size, 16-byte
+// alignment); *r gets the stream, the workspace and whether it holds the staging area.
 sq_status validate_run(const sq_plan_st& plan, sq_stream stream, void* workspace, size_t workspace_bytes,
                        const sq_run_args* args, RunRequest* r);
 
