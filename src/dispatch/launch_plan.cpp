@@ -27,10 +27,13 @@ constexpr int64_t kQuantizerOverlapMaxMK = 16 * 28672;
 constexpr double kStageCopyBytesPerNs = 3000.0;  // 3.0 TB/s: stage_rows and the D2D copy, measured
 constexpr double kUnstagedTileNsPerK = 8.1;      // the 64x128 "_a8" tile in one wave: 8.1-8.2 ns per K column
 
+// The columns of the staged copies: K rounded up to kernels::kStageColAlign.
+int64_t staged_k(int64_t k) { return ceil_div(k, int64_t{kernels::kStageColAlign}) * kernels::kStageColAlign; }
+
 // Whether staging pays for shape `s` (operands not 16-byte aligned) against `unstaged`, its unstaged choice.
 bool staging_pays(const LinearShape& s, const kernels::KernelVariant& unstaged, const DeviceFacts& d) {
   const double k = static_cast<double>(s.k);
-  const double k_pad = static_cast<double>(ceil_div(s.k, int64_t{kernels::kStageColAlign}) * kernels::kStageColAlign);
+  const double k_pad = static_cast<double>(staged_k(s.k));
   const double tiles = static_cast<double>(ceil_div(s.m, int64_t{unstaged.tile_m}) * ceil_div(s.n, int64_t{unstaged.tile_n}));
   const double unstaged_ns = kUnstagedTileNsPerK * k * std::max(1.0, tiles / static_cast<double>(d.num_sms));
   const double bytes = 2.0 * static_cast<double>(s.n + s.m) * k + static_cast<double>(s.n) * k_pad;
@@ -152,7 +155,7 @@ LaunchPlan plan_launch(const PlanFacts& f, const RunFacts& r) {
         f.family == GpuFamily::kHopper && chosen->family != kernels::Family::kDecode &&
         staging_pays(s, *chosen, f.device)) {
       plan.stage.name = kernels::kStageRowsName;
-      plan.stage.k_pad = static_cast<int32_t>(ceil_div(f.k, int64_t{kernels::kStageColAlign}) * kernels::kStageColAlign);
+      plan.stage.k_pad = static_cast<int32_t>(staged_k(f.k));
       plan.stage.programmatic = sm90_image;  // the run's first kernel: it waits before it reads act
       s.k = plan.stage.k_pad;
       s.operand_align = kernels::kOperandAlign16;
