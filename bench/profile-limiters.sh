@@ -64,11 +64,9 @@ ROWS=(
   for s in "${ROWS[@]}"; do
     set -- $s
     [[ "$s" == *"${PROFILE_FILTER:-}"* ]] || continue
-    launches=1
-    case "$2" in dynamic|dynamic-asym) launches=2 ;; esac
-    # The static plan stages K % 16 != 0 operands above decode M (sq_prof passes the whole workspace):
-    # the copy, then the linear [D-stage-unaligned].
-    [ "$2" = static ] && [ $(($6 % 16)) -ne 0 ] && [ "$4" -gt 64 ] && launches=2
+    # The launches of one run, as sq_prof counts them (runs 0: none timed, one captured).
+    launches=$("$PROF" "$2" "$4" "$5" "$6" "$7" 0 2>/dev/null | sed -n 's/.*(launches \([0-9]*\))$/\1/p')
+    [ -n "$launches" ] || launches=1  # sq_prof failed: it fails again under ncu, and the row says "(no profile)"
     raw=/tmp/limiters_$2_$3_$4_$7.csv
     timeout 120 "$NCU" --clock-control none --launch-skip $(((RUNS - 1) * launches)) --launch-count "$launches" \
       --metrics "$METRICS" --csv --page raw --print-units base "$PROF" "$2" "$4" "$5" "$6" "$7" "$RUNS" \

@@ -1,18 +1,19 @@
 // sq_prof: runs one plan (SQ_PREFERENCE_FASTEST) a few times on random operands, for a profiler to pick the
 // launches of one run (bench/profile-limiters.sh: ncu --launch-skip (runs - 1) * launches --launch-count launches).
-// usage: sq_prof [OP] M N K f32|bf16|f64 [runs, default 3]; prints the kernel the plan reports and the launches
-// of one run. OP (default static):
-//   static        SQ_OP_SMOOTHQUANT_LINEAR, s8 x s8, out T                                     1 launch
-//                 (2 where K % 16 != 0 above M = 64: the staging copy first [D-stage-unaligned])
+// usage: sq_prof [OP] M N K f32|bf16|f64 [runs, default 3; 0: none]; prints the kernel the plan reports and the
+// launches of one run, counted from a CUDA graph of one captured run (a capture launches nothing, so a profiler
+// counts only the runs; the staging copy of K % 16 != 0 operands is one more launch [D-stage-unaligned]).
+// OP (default static):
+//   static        SQ_OP_SMOOTHQUANT_LINEAR, s8 x s8, out T
 //   asym          the same with u8 act (per-tensor zero point) and u8 weight (per-channel zero points), the
-//                 act row sums and weight sums given (issue 19's sq_asym)                       1 launch
-//   dynamic       SQ_OP_QUANTIZED_LINEAR, x of T, SQ_QUANT_DYNAMIC, s8 weight                   2 launches
+//                 act row sums and weight sums given (issue 19's sq_asym)
+//   dynamic       SQ_OP_QUANTIZED_LINEAR, x of T, SQ_QUANT_DYNAMIC, s8 weight
 //   dynamic-asym  the same with SQ_QUANT_DYNAMIC_ASYMMETRIC, u8 q and u8 weight with zero points
-//                 (issue 19's sq_dynamic_asym)                                                  2 launches
+//                 (issue 19's sq_dynamic_asym)
 //   rmsnorm       SQ_OP_RMSNORM_QUANTIZE of x [M, K] of T with a residual and residual_out, SQ_QUANT_DYNAMIC
-//                 (issue 20's norm_quant; N ignored)                                            1 launch
+//                 (issue 20's norm_quant; N ignored)
 //   silu          SQ_OP_SILU_MUL_QUANTIZE of x [M, 2K] of T, SQ_QUANT_DYNAMIC (issue 20's silu_quant; N
-//                 ignored)                                                                      1 launch
+//                 ignored)
 #include <cuda_runtime_api.h>
 #include <smoothquant/smoothquant.h>
 
@@ -39,20 +40,47 @@ struct Op {
   sq_op op;
   bool u8;       // u8 operands with zero points
   bool float_x;  // the input is x of T (quantized by the plan)
-  int launches;  // kernel launches of one run
 };
 constexpr Op kOps[] = {
-    {"static", SQ_OP_SMOOTHQUANT_LINEAR, false, false, 1},
-    {"asym", SQ_OP_SMOOTHQUANT_LINEAR, true, false, 1},
-    {"dynamic", SQ_OP_QUANTIZED_LINEAR, false, true, 2},
-    {"dynamic-asym", SQ_OP_QUANTIZED_LINEAR, true, true, 2},
-    {"rmsnorm", SQ_OP_RMSNORM_QUANTIZE, false, true, 1},
-    {"silu", SQ_OP_SILU_MUL_QUANTIZE, false, true, 1},
+    {"static", SQ_OP_SMOOTHQUANT_LINEAR, false, false},
+    {"asym", SQ_OP_SMOOTHQUANT_LINEAR, true, false},
+    {"dynamic", SQ_OP_QUANTIZED_LINEAR, false, true},
+    {"dynamic-asym", SQ_OP_QUANTIZED_LINEAR, true, true},
+    {"rmsnorm", SQ_OP_RMSNORM_QUANTIZE, false, true},
+    {"silu", SQ_OP_SILU_MUL_QUANTIZE, false, true},
 };
 
 int die(const char* what) {
   std::fprintf(stderr, "sq_prof: %s: %s\n", what, sq_last_error_message());
   return 1;
+}
+
+// The kernel launches of one run: the kernel nodes of a graph captured from it (runs are capturable); -1 on
+// failure.
+int launches_of_one_run(sq_plan plan, void* workspace, size_t ws_bytes, const sq_run_args& r) {
+  cudaStream_t stream = nullptr;
+  if (cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) return -1;
+  cudaGraph_t graph = nullptr;
+  int kernels = -1;
+  if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
+    const sq_status st = sq_plan_run(plan, reinterpret_cast<sq_stream>(stream), workspace, ws_bytes, &r);
+    if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && st == SQ_STATUS_SUCCESS) {
+      size_t count = 0;
+      if (cudaGraphGetNodes(graph, nullptr, &count) == cudaSuccess) {
+        std::vector<cudaGraphNode_t> nodes(count);
+        if (cudaGraphGetNodes(graph, nodes.data(), &count) == cudaSuccess) {
+          kernels = 0;
+          for (cudaGraphNode_t node : nodes) {
+            cudaGraphNodeType type;
+            if (cudaGraphNodeGetType(node, &type) == cudaSuccess && type == cudaGraphNodeTypeKernel) ++kernels;
+          }
+        }
+      }
+    }
+  }
+  if (graph != nullptr) cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+  return kernels;
 }
 
 size_t dtype_bytes(sq_dtype t) { return t == SQ_DTYPE_F64 ? 8 : (t == SQ_DTYPE_F32 ? 4 : 2); }
@@ -199,6 +227,11 @@ int main(int argc, char** argv) {
     }
   const char* kernel = "";
   if (sq_plan_kernel_name(plan, m, &kernel) != SQ_STATUS_SUCCESS) return die("sq_plan_kernel_name");
+  const int launches = launches_of_one_run(plan, workspace, ws_bytes, r);
+  if (launches < 0) {
+    std::fprintf(stderr, "sq_prof: capturing one run failed\n");
+    return 1;
+  }
   for (int i = 0; i < runs; ++i)
     if (sq_plan_run(plan, nullptr, workspace, ws_bytes, &r) != SQ_STATUS_SUCCESS) return die("sq_plan_run");
   if (cudaDeviceSynchronize() != cudaSuccess) {
@@ -206,7 +239,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("%s %lld %lld %lld %s -> %s (launches %d)\n", op->name, static_cast<long long>(m),
-              static_cast<long long>(n), static_cast<long long>(k), tname, kernel, op->launches);
+              static_cast<long long>(n), static_cast<long long>(k), tname, kernel, launches);
   sq_plan_destroy(plan);
   for (void* p : bufs) cudaFree(p);
   return 0;
