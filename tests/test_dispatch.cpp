@@ -46,8 +46,9 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(1, 4096, 4096, 2).rfind("decode_mma_", 0) == 0);
   CHECK(choose(16, 57344, 8192, 4).rfind("decode_mma_", 0) == 0);
   CHECK(choose(64, 8192, 28672, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
-  // M = 17..32: the decode kernels up to a 32 MiB weight, split-K above [D-split-weight].
-  CHECK(choose(32, 6144, 4096, 2).rfind("decode_mma_", 0) == 0);
+  // M = 17..32: the decode kernels up to a 16 MiB weight, split-K above [D-split-weight].
+  CHECK(choose(32, 4096, 4096, 2).rfind("decode_mma_", 0) == 0);
+  CHECK(choose(17, 6144, 4096, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(17, 4096, 14336, 2).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(32, 8192, 8192, 4).rfind("sm90_wgmma_splitk_64x", 0) == 0);
   CHECK(choose(2048, 8192, 8192, 4).rfind("sm90_wgmma_ws_", 0) == 0);
@@ -64,6 +65,17 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(17, 4352, 2048, 4) == "sm90_wgmma_splitk_64x64x128_s14_c1");
   CHECK(choose(32, 4096, 3584, 2).rfind("decode_mma_", 0) == 0);
   CHECK(choose(16, 4608, 3584, 2).rfind("decode_mma_", 0) == 0);  // M <= 16: the decode kernels
+  // Split-K: one CTA per tile unless a cluster fills the SMs more than 1 / 0.9 times better
+  // [D-split-cluster-weight]: 128 tiles of 64 against 64 clusters of 2 (equal fill), 116 tiles of 160
+  // against 192 clusters of 2 of 96 (two waves); 2560 x 20480 has 40 tiles at most, so clusters still win.
+  for (int64_t m : {33, 48, 64}) {
+    CAPTURE(m);
+    CHECK(choose(m, 8192, 8192, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");
+    CHECK(choose(m, 18432, 3072, 4) == "sm90_wgmma_splitk_64x160x128_s8_c1");
+    const std::string long_k = choose(m, 2560, 20480, 2);
+    CHECK(long_k.rfind("sm90_wgmma_splitk_64x", 0) == 0);
+    CHECK(long_k.substr(long_k.size() - 3) != "_c1");
+  }
   // 16-bit out at M = 65..192: split-K with one CTA per tile where such a grid fills one wave well
   // [D-one-wave]; not with f32 out, not where the tiles pad M by a quarter (M = 96), not at M = 256.
   CHECK(choose(128, 4096, 4096, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");

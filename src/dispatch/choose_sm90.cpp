@@ -40,10 +40,10 @@ constexpr int64_t kDecodeWinsUpToM = 32;  // the decode kernels win up to here [
 constexpr int64_t kDecodeMaxM = 64;
 constexpr int64_t kSmallWeightBytes = int64_t{16} << 20;
 constexpr int64_t kSmallWeightMaxK = 4096;  // exclusive
-// Above this M a weight of more than kSplitLargeWeightBytes streams faster through split-K
-// [D-split-weight].
+// Above this M a weight of more than kSplitLargeWeightBytes (past the small-weight class) streams faster
+// through split-K [D-split-weight].
 constexpr int64_t kDecodeSplitMinM = 16;
-constexpr int64_t kSplitLargeWeightBytes = int64_t{32} << 20;
+constexpr int64_t kSplitLargeWeightBytes = kSmallWeightBytes;
 
 // ---- split-K
 constexpr int64_t kSplitSmallMaxM = 64;     // up to here one tile of rows: the split pays at any K [D-split-gain]
@@ -55,6 +55,9 @@ constexpr double kSplitGainLongK = 1.1;   // larger M, long K
 constexpr double kSplitGainShortK = 3.0;  // larger M, short K
 // Relative score by which a narrower tile or a larger split must beat the one preferred [D-split-fill].
 constexpr double kFillMargin = 0.03;
+// Among split-K variants, a cluster of 2 or 3 CTAs scores this share of its fill: one CTA per tile (no
+// cross-CTA reduction) is kept unless a cluster fills clearly better [D-split-cluster-weight].
+constexpr double kClusterFillWeight = 0.9;
 // Fraction of the SMs that clusters of 3 CTAs occupy at once (H100 SXM) [D-split-fill].
 constexpr double kCluster3SmFill = 0.88;
 
@@ -128,21 +131,24 @@ kernels::VariantSpan split_height_variants(const LinearShape& s, int64_t* tile_m
 }
 
 // The split-K variant for a shape, or nullptr when none pays over the narrow persistent kernel.
-// Score of a variant: cluster_fill of its CTAs times the share of its tile columns inside N.
+// Fill of a variant: cluster_fill of its CTAs times the share of its tile columns inside N; the variants
+// compete on that fill weighted by kClusterFillWeight for clusters, and the best's own fill must pay.
 const KernelVariant* split_choose(const LinearShape& s, const DeviceFacts& d) {
   if (s.m > splitk_view().max_m) return nullptr;
   int64_t height = 0;
   const kernels::VariantSpan candidates = split_height_variants(s, &height);
   const int64_t m_tiles = ceil_div(s.m, height);
-  double best_score = 0.0;
+  const auto fill = [&](const KernelVariant& v) {
+    const int64_t n_tiles = ceil_div(s.n, v.tile_n);
+    return cluster_fill(m_tiles * n_tiles * v.split, v.split, d) * static_cast<double>(s.n) /
+           static_cast<double>(n_tiles * v.tile_n);
+  };
+  double weighted = 0.0;
   const KernelVariant* best = highest_score(
       candidates, [&](const KernelVariant& v) { return kernels::takes_m(v, s.m) && split_k_blocks_suffice(v, s); },
-      [&](const KernelVariant& v) {
-        const int64_t n_tiles = ceil_div(s.n, v.tile_n);
-        return cluster_fill(m_tiles * n_tiles * v.split, v.split, d) * static_cast<double>(s.n) /
-               static_cast<double>(n_tiles * v.tile_n);
-      },
-      kFillMargin, &best_score);
+      [&](const KernelVariant& v) { return fill(v) * (v.split > 1 ? kClusterFillWeight : 1.0); }, kFillMargin,
+      &weighted);
+  const double best_score = best != nullptr ? fill(*best) : 0.0;
   const double narrow = wave_fill(m_tiles * ceil_div(s.n, kernels::kSm90Narrow.tile_n), d.num_sms);
   if (s.m <= kSplitSmallMaxM) return best_score >= narrow * kSplitGainSmallM ? best : nullptr;
   const int64_t k_blocks = ceil_div(s.k, kernels::kSm90Narrow.tile_k);
