@@ -2,7 +2,7 @@
 """Tables from sq_bench's results JSON (bench/README.md, "Tables"). Python 3 standard library only.
 
     python3 bench/report.py RESULTS.json                  # the whole report (Markdown) on stdout
-    python3 bench/report.py RESULTS.json --out bench/RESULTS.md
+    python3 bench/report.py RESULTS.json [--choice CHOICE.json] --out bench/RESULTS.md
     python3 bench/report.py RESULTS.json --table summary --set heldout
     python3 bench/report.py --choice choice.json          # sq_choice: the plan's choice vs the fastest variant
     python3 bench/report.py --choice choice.json --replay plan.csv   # another dispatch (sq_choice --plan-only)
@@ -891,7 +891,9 @@ def main():
         if a.compare:
             parts.append(compare(res, load(a.compare), a.set or "main"))
         elif a.table == "all" and a.set is None:
-            parts.append(render(res, os.path.relpath(a.json)))
+            # The command that wrote it, named in the report (with --choice the sq_choice table follows it).
+            source = os.path.relpath(a.json) + (" --choice %s" % os.path.relpath(a.choice) if a.choice else "")
+            parts.append(render(res, source))
         else:
             names = [a.set] if a.set else sets_of(res)
             for name in names:
