@@ -83,8 +83,19 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(192, 8192, 8192, 2) == "sm90_wgmma_splitk_64x224x128_s6_c1");
   CHECK(choose(128, 8192, 8192, 4).rfind("sm90_wgmma_ws_", 0) == 0);
   CHECK(choose(96, 8192, 8192, 2).rfind("sm90_wgmma_ws_", 0) == 0);
+  // ... also where the grid fills 0.6-0.8 of the SMs with no padded rows (3072 x 3072 at M = 128: 96 CTAs of
+  // 64x64), not under 0.6 (1280 x 8192: 40 CTAs).
+  CHECK(choose(128, 3072, 3072, 2) == "sm90_wgmma_splitk_64x64x128_s14_c1");
+  CHECK(choose(192, 4352, 9216, 2) == "sm90_wgmma_splitk_64x128x128_s9_c1");
+  CHECK(choose(128, 1280, 8192, 2) != "sm90_wgmma_splitk_64x64x128_s14_c1");
   CHECK(choose(256, 8192, 8192, 2).rfind("sm90_wgmma_ws_", 0) == 0);
   CHECK(choose(128, 57344, 8192, 2) == "sm90_wgmma_pp_128x128x128_s6");  // two waves of c1 tiles
+  // Above M = 64 with long K a split replaces the narrow persistent kernel only where it fills the SMs at
+  // least twice as well [D-split-gain]: 4096 x 14336 at M = 96 f32 (128 clusters of 2 against 32 tiles of
+  // 128) splits; at M = 256 (64 x 2 tiles of 64 against 64 of 128) and 5632 x 24576 at M = 256 it does not.
+  CHECK(choose(96, 4096, 14336, 4) == "sm90_wgmma_splitk_128x64x128_s9_c2");
+  CHECK(choose(256, 4096, 14336, 2).rfind("sm90_wgmma_ws_", 0) == 0);
+  CHECK(choose(256, 5632, 24576, 2).rfind("sm90_wgmma_ws_", 0) == 0);
   // Unaligned operands (K % 8 != 0 and the like) take the portable family at every M.
   for (int64_t m : {1, 64, 2048}) CHECK(choose(m, 4096, 4100, 2, kAlign1).rfind("sm80_", 0) == 0);
   // 8-byte aligned operands (K % 16 == 8: tensor-parallel shards) take the 8-byte-load decode variants

@@ -51,7 +51,7 @@ constexpr int64_t kLongKBlocks = 96;        // K blocks from which K counts as l
 constexpr int64_t kMinKBlocksPerSplit = 4;  // K blocks per CTA of a split, at least
 // How much better than the narrow persistent kernel the split must fill the SMs [D-split-gain].
 constexpr double kSplitGainSmallM = 1.0;  // M <= kSplitSmallMaxM: ties go to the split
-constexpr double kSplitGainLongK = 1.1;   // larger M, long K
+constexpr double kSplitGainLongK = 2.0;   // larger M, long K
 constexpr double kSplitGainShortK = 3.0;  // larger M, short K
 // Relative score by which a narrower tile or a larger split must beat the one preferred [D-split-fill].
 constexpr double kFillMargin = 0.03;
@@ -64,7 +64,8 @@ constexpr double kCluster3SmFill = 0.88;
 // ---- split-K with one CTA per tile in one wave [D-one-wave]
 constexpr int64_t kOneWaveMaxM = 192;
 constexpr int32_t kOneWaveOutBytes = 2;
-constexpr double kOneWaveMinScore = 0.8;
+constexpr double kOneWaveMinScore = 0.8;  // on the chosen grid's share of rows inside M ...
+constexpr double kOneWaveMinFill = 0.6;   // ... and on its share of the SMs times its columns' share inside N
 
 // ---- the persistent kernels' wave cost model [D-persistent-widths]
 // A wave of BN-wide tiles takes time in proportion to BN; a last wave that fills a fraction f of the
@@ -157,25 +158,26 @@ const KernelVariant* split_choose(const LinearShape& s, const DeviceFacts& d) {
 }
 
 // The split-K variant with one CTA per tile whose grid fits in one wave and that stores s's out rows as
-// whole sectors (none stages unaligned rows) scoring best, or nullptr when none scores kOneWaveMinScore.
-// Score: the share of the SMs the grid occupies, times the share of its tile columns inside N, times the
-// share of its tile rows inside M.
+// whole sectors (none stages unaligned rows) scoring best, or nullptr when it pads M by more than
+// 1 - kOneWaveMinScore or fills less than kOneWaveMinFill. Score: the grid's fill (the share of the SMs it
+// occupies times the share of its tile columns inside N) times the share of its tile rows inside M.
 const KernelVariant* one_wave_choose(const LinearShape& s, const DeviceFacts& d) {
+  const auto fill = [&](const KernelVariant& v) {
+    const int64_t n_tiles = ceil_div(s.n, v.tile_n);
+    return static_cast<double>(ceil_div(s.m, v.tile_m) * n_tiles) / static_cast<double>(d.num_sms) *
+           static_cast<double>(s.n) / static_cast<double>(n_tiles * v.tile_n);
+  };
+  const auto rows = [&](const KernelVariant& v) {
+    return static_cast<double>(s.m) / static_cast<double>(ceil_div(s.m, v.tile_m) * v.tile_m);
+  };
   double best_score = 0.0;
   const KernelVariant* best = highest_score(
       splitk_view().one_cta,
       [&](const KernelVariant& v) {
         return ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n) <= d.num_sms && full_sectors(v, s);
       },
-      [&](const KernelVariant& v) {
-        const int64_t m_tiles = ceil_div(s.m, v.tile_m);
-        const int64_t n_tiles = ceil_div(s.n, v.tile_n);
-        return static_cast<double>(m_tiles * n_tiles) / static_cast<double>(d.num_sms) * static_cast<double>(s.n) /
-               static_cast<double>(n_tiles * v.tile_n) * static_cast<double>(s.m) /
-               static_cast<double>(m_tiles * v.tile_m);
-      },
-      kFillMargin, &best_score);
-  return best_score >= kOneWaveMinScore ? best : nullptr;
+      [&](const KernelVariant& v) { return fill(v) * rows(v); }, kFillMargin, &best_score);
+  return best != nullptr && rows(*best) >= kOneWaveMinScore && fill(*best) >= kOneWaveMinFill ? best : nullptr;
 }
 
 // The split-K variant of one CTA per tile with the narrowest tile of the height for M whose tiles fit one
