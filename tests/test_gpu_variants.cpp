@@ -416,7 +416,8 @@ TEST_CASE("every 8-byte-load decode variant on K % 16 == 8 with 8-byte (not 16-b
   // 16-byte boundary, K % 16 == 8, so a lane's last 16-byte piece of a row is half inside K; packed rows
   // (ld = K, every other row 16-byte aligned) and rows padded by 16 (ld % 16 == 8). M across the token
   // buckets (every "_a8" variant that takes M); K = 8: one half piece only; K = 72: a whole chunk and a
-  // half piece; N not a multiple of the 16-row CTAs.
+  // half piece; K % 64 = 24, 40, 56 (K = 1368, 40, 1400): a chunk whose last lanes hold a half piece or
+  // nothing inside K; N not a multiple of the 16-row CTAs.
   constexpr int64_t kOffset8 = kernels::kOperandAlign8;  // bases 8-byte but not 16-byte aligned
   constexpr int64_t kPad16 = kernels::kOperandAlign16;   // keeps ld % 16 == 8
   Variants a8;
@@ -428,7 +429,7 @@ TEST_CASE("every 8-byte-load decode variant on K % 16 == 8 with 8-byte (not 16-b
     REQUIRE(!v.empty());
     const std::vector<std::vector<int64_t>> shapes = {
         {m, 2048, 1368, 0, kOffset8}, {m, 77, 8, kPad16, kOffset8}, {m, 300, 72, 0, kOffset8},
-        {m, 530, 3592, kPad16, kOffset8}};
+        {m, 530, 3592, kPad16, kOffset8}, {m, 61, 40, 0, kOffset8}, {m, 200, 1400, kPad16, kOffset8}};
     for (const std::vector<int64_t>& s : shapes) REQUIRE(Operands(s).align() == kernels::kOperandAlign8);
     check_shapes(v, shapes);
     // Every operand pair x zero-point configuration x output.
