@@ -121,6 +121,10 @@ for h, name in enumerate(("smooth-factors", "apply-to-norm", "apply-to-weight", 
 seeds["regress-absmax-out-alias-null"] = base64.b64decode(
     "rP7///8DAgQBAwEHACUAAAAAAAFfqOPPtoEAAF0C/7aBAAAC//8w//8AAQEAAsgD//8ADwIAAEtLS0ZGRkZGRkZGRkZGRkZGRkZGRkZGRkZG"
     "RgP+RkZGRkZGRkZGRktLJks=")
+# K = INT64_MAX, then the mutation "K one past" (the harness's own signed overflow, UBSan; found by CI's
+# 120-second run on 2026-12-07, fixed in fuzz_abi.cpp's mutate).
+seeds["regress-k-int64-max-plus-one"] = base64.b64decode(
+    "AAADAgYgAAAAAAABAQUAAAD+//8AAAAAAAAA/wf///8AAAAAAAAAAAAAAF0AAQAAAQAAAAAAAAD/Bw8AEEDt7e3v7QAAAO1eAAAAAAAAAAAAAAABCQ==")
 
 os.makedirs(OUT, exist_ok=True)
 for f in os.listdir(OUT):
