@@ -29,7 +29,7 @@ const kernels::KernelVariant& sm80_choose(const LinearShape& s, const DeviceFact
   // The 8-byte tiles: the medium one at every M (the large "_a8" tile ran 1.12-1.20x slower wherever both
   // ran, unlike their 16-byte twins) [D-sm80-align8].
   if (a8 || s.m <= kMediumMaxM) return medium;
-  const int64_t large_tiles = ceil_div(s.m, large.tile_m) * ceil_div(s.n, large.tile_n);
+  const int64_t large_tiles = grid_tiles(s, large);
   if (large_tiles * kLargeMinWaveDen < kLargeMinWaveNum * static_cast<int64_t>(d.num_sms)) return medium;
   return large;
 }

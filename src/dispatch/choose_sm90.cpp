@@ -163,9 +163,8 @@ const KernelVariant* split_choose(const LinearShape& s, const DeviceFacts& d) {
 // occupies times the share of its tile columns inside N) times the share of its tile rows inside M.
 const KernelVariant* one_wave_choose(const LinearShape& s, const DeviceFacts& d) {
   const auto fill = [&](const KernelVariant& v) {
-    const int64_t n_tiles = ceil_div(s.n, v.tile_n);
-    return static_cast<double>(ceil_div(s.m, v.tile_m) * n_tiles) / static_cast<double>(d.num_sms) *
-           static_cast<double>(s.n) / static_cast<double>(n_tiles * v.tile_n);
+    return static_cast<double>(grid_tiles(s, v)) / static_cast<double>(d.num_sms) * static_cast<double>(s.n) /
+           static_cast<double>(ceil_div(s.n, v.tile_n) * v.tile_n);
   };
   const auto rows = [&](const KernelVariant& v) {
     return static_cast<double>(s.m) / static_cast<double>(ceil_div(s.m, v.tile_m) * v.tile_m);
@@ -174,7 +173,7 @@ const KernelVariant* one_wave_choose(const LinearShape& s, const DeviceFacts& d)
   const KernelVariant* best = highest_score(
       splitk_view().one_cta,
       [&](const KernelVariant& v) {
-        return ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n) <= d.num_sms && full_sectors(v, s);
+        return grid_tiles(s, v) <= d.num_sms && full_sectors(v, s);
       },
       [&](const KernelVariant& v) { return fill(v) * rows(v); }, kFillMargin, &best_score);
   return best != nullptr && rows(*best) >= kOneWaveMinScore && fill(*best) >= kOneWaveMinFill ? best : nullptr;
@@ -188,7 +187,7 @@ const KernelVariant* narrow_one_wave_choose(const LinearShape& s, const DeviceFa
   const KernelVariant* best = nullptr;
   for (const KernelVariant* v : splitk_view().one_cta) {
     if (v->tile_m != height || !kernels::takes_m(*v, s.m)) continue;
-    if (ceil_div(s.m, v->tile_m) * ceil_div(s.n, v->tile_n) > d.num_sms) continue;
+    if (grid_tiles(s, *v) > d.num_sms) continue;
     if (best == nullptr || v->tile_n < best->tile_n) best = v;
   }
   return best;
@@ -208,7 +207,7 @@ bool narrow_decode_spills(const LinearShape& s, const DeviceFacts& d) {
 // The cost model's time of persistent variant v (in units of one tile column's mainloop): its waves of
 // tiles, the last partial wave's fill f counting f^kPartialWaveExponent.
 double persistent_cost(const LinearShape& s, const DeviceFacts& d, const KernelVariant& v) {
-  const int64_t tiles = ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n);
+  const int64_t tiles = grid_tiles(s, v);
   const int64_t full_waves = tiles / d.num_sms;
   const double last_fill = static_cast<double>(tiles % d.num_sms) / static_cast<double>(d.num_sms);
   return (static_cast<double>(full_waves) + std::pow(last_fill, kPartialWaveExponent)) *

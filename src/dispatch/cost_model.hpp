@@ -11,6 +11,11 @@ namespace sq {
 
 constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// The CTA tiles of variant v's grid for shape s.
+inline int64_t grid_tiles(const LinearShape& s, const kernels::KernelVariant& v) {
+  return ceil_div(s.m, v.tile_m) * ceil_div(s.n, v.tile_n);
+}
+
 // The fraction of the CTA slots of all waves that `ctas` CTAs use, `slots` CTAs per wave.
 inline double wave_fill(int64_t ctas, int64_t slots) {
   const int64_t waves = ceil_div(ctas, slots);

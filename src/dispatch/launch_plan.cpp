@@ -34,7 +34,7 @@ int64_t staged_k(int64_t k) { return ceil_div(k, int64_t{kernels::kStageColAlign
 bool staging_pays(const LinearShape& s, const kernels::KernelVariant& unstaged, const DeviceFacts& d) {
   const double k = static_cast<double>(s.k);
   const double k_pad = static_cast<double>(staged_k(s.k));
-  const double tiles = static_cast<double>(ceil_div(s.m, int64_t{unstaged.tile_m}) * ceil_div(s.n, int64_t{unstaged.tile_n}));
+  const double tiles = static_cast<double>(grid_tiles(s, unstaged));
   const double unstaged_ns = kUnstagedTileNsPerK * k * std::max(1.0, tiles / static_cast<double>(d.num_sms));
   const double bytes = 2.0 * static_cast<double>(s.n + s.m) * k + static_cast<double>(s.n) * k_pad;
   return bytes / kStageCopyBytesPerNs < unstaged_ns;
