@@ -631,7 +631,7 @@ void mutate(Reader& r, Spec& s) {
         break;
       }
       case 38: d.n = d.n == 0 ? 1 : 0; break;
-      default: d.k = r.u8() % 2 && d.k < INT64_MAX ? d.k + 1 : 0; break;  // K one past, or 0 (INT64_MAX stays in range)
+      default: d.k = r.u8() % 2 && d.k < INT64_MAX ? d.k + 1 : 0; break;  // K one past (0 at INT64_MAX), or 0
     }
   }
 }
