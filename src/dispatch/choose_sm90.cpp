@@ -234,7 +234,7 @@ const KernelVariant& persistent_choose(const LinearShape& s, const DeviceFacts& 
 bool pingpong_pays(const LinearShape& s, const DeviceFacts& d, double coop_cost) {
   const KernelVariant& pp = kernels::kSm90PingPong;
   if (s.out_bytes != kPingPongOutBytes || s.k > kPingPongMaxK || !full_sectors(pp, s)) return false;
-  const int64_t tiles = ceil_div(s.m, pp.tile_m) * ceil_div(s.n, pp.tile_n);
+  const int64_t tiles = grid_tiles(s, pp);
   if (tiles < kPingPongMinTilesPerSm * d.num_sms || tiles > kPingPongMaxTilesPerSm * d.num_sms) return false;
   const double share = kPingPongEpilogueShare * static_cast<double>(kPingPongShareK) /
                        static_cast<double>(std::max<int64_t>(s.k, kPingPongShareK));
