@@ -12,15 +12,21 @@
 //   the same activation bytes at about the same time and mostly share them through L1.
 //   Each lane loads, per chunk, one 16-byte piece of each of its two weight rows (fragment rows
 //   g and g + 8) and one 16-byte piece of each of its tokens straight into registers (the weight
-//   with L1::no_allocate and an L2 evict-first policy): one 16-byte load, or (kLoadBytes = 8, the
-//   "_a8" variants for K % 16 == 8 and 8-byte aligned rows) two 8-byte loads, each half bounds-checked
-//   on K. Bytes past K are zero in both operands and add nothing to the exact int32 sums. The 64 bytes of K a lane quad covers are
+//   with L1::no_allocate and an L2 evict-first policy) with one 16-byte load. The "_a8" variants
+//   (kLoadBytes = 8: K % 16 == 8 and 8-byte aligned rows, as in tensor-parallel shards) keep the weight's
+//   16-byte loads too: a row tile holds 16 rows whose bases share one offset mod 16 (with ld_weight % 16
+//   == 8, every other row of a 32-row block: RowMap), and its K windows start 8 bytes before K's start
+//   where that offset is 8 (kWindowShift), so every window is 16-byte aligned; only a row's first and last
+//   half-windows take one 8-byte load, each half bounds-checked on K. Activation pieces are one 16-byte
+//   load where the warp's token rows are aligned to the window, else two 8-byte loads (L1 hits)
+//   [D-decode-align8]. Bytes outside K are zero in both operands and add nothing to the exact int32 sums.
+//   The 64 bytes of K a lane quad covers are
 //   fed to two m16n8k32 with one fixed permutation of K shared by A and B, which integer
 //   accumulation does not see: for lane quad q, mma 0 takes bytes [16q, 16q + 8) and mma 1
 //   bytes [16q + 8, 16q + 16) of the chunk.
 //   The K groups' exact int32 partials meet in shared memory and are summed in K-group order,
 //   then the zero-point correction (p.zero_points) and the scale epilogue (epilogue.cuh; or the S32
-//   output) write out, bounds-checked on N and M.
+//   output) write out, bounds-checked on N and M, each output column at its weight row (RowMap).
 // Programmatic dependent launch (PDL): when src/ sets LinearParams::programmatic, the launcher takes
 // the kPdl instantiation with programmatic stream serialization: its CTAs may start while the previous
 // kernel on the stream still runs, prefetch to L2 the weight bytes of their first loop iteration (a
@@ -55,6 +61,8 @@ constexpr int kKPerChunk = kPieceBytes * kLanesPerRow;  // 64 bytes of K = two m
 // [D-decode-align8].
 constexpr int kLoad16 = 16;
 constexpr int kLoad8 = 8;
+// "_a8": the window start of a row tile whose rows begin 8 bytes past a 16-byte boundary.
+constexpr int kWindowShift = -kLoad8;
 constexpr int kWarpsPerSm = 16;    // resident warps per SM: register budget 128 per thread
 // Padding (int32) of one token's row in the reduction buffer: with a pitch of 16 * rw + 4 the
 // fragment stores (8 groups x 4 quads, quads 2 tokens apart) land on 32 distinct banks.
@@ -117,41 +125,82 @@ __device__ __forceinline__ uint2 load_act8(const int8_t* ptr) {
   return __ldg(reinterpret_cast<const uint2*>(ptr));
 }
 
-// One lane's 16-byte piece of a weight row (at ptr, whose first bytes lie inside K): one 16-byte load,
-// or two 8-byte loads of which the second only where hi_in (its 8 bytes inside K); v stays zero where
-// nothing is loaded.
-template <int kLoadBytes>
-__device__ __forceinline__ void load_weight_piece(uint4& v, const int8_t* ptr, bool hi_in, uint64_t policy) {
-  if constexpr (kLoadBytes == kLoad16) {
+// Which of a 16-byte piece's two 8-byte halves lie inside K (K % 8 == 0 on every path here).
+struct PieceIn {
+  bool lo, hi;
+  __device__ __forceinline__ bool any() const { return lo || hi; }
+  __device__ __forceinline__ bool whole() const { return lo && hi; }
+};
+
+// The piece of K starting at k_lo (a multiple of 8, at least kWindowShift).
+__device__ __forceinline__ PieceIn piece_in(int k_lo, int k) {
+  return {k_lo >= 0 && k_lo < k, k_lo + kLoad8 < k};
+}
+
+// One lane's "_a8" piece of a weight row (ptr: the piece's start, 16-byte aligned where the piece is
+// whole): one 16-byte load, or one 8-byte load of the half inside K; v stays zero where nothing is loaded.
+__device__ __forceinline__ void load_weight_piece8(uint4& v, const int8_t* ptr, PieceIn in, uint64_t policy) {
+  static_assert(2 * kLoad8 == kPieceBytes, "a piece is two 8-byte halves");
+  if (in.whole()) {
     v = load_weight16(ptr, policy);
-  } else {
-    static_assert(kLoadBytes == kLoad8 && 2 * kLoad8 == kPieceBytes, "a piece is two 8-byte loads");
+  } else if (in.lo) {
     const uint2 lo = load_weight8(ptr, policy);
     v.x = lo.x;
     v.y = lo.y;
-    if (hi_in) {
-      const uint2 hi = load_weight8(ptr + kLoad8, policy);
-      v.z = hi.x;
-      v.w = hi.y;
-    }
+  } else if (in.hi) {
+    const uint2 hi = load_weight8(ptr + kLoad8, policy);
+    v.z = hi.x;
+    v.w = hi.y;
   }
 }
 
-// The same for a piece of an activation row.
-template <int kLoadBytes>
-__device__ __forceinline__ void load_act_piece(uint4& v, const int8_t* ptr, bool hi_in) {
-  if constexpr (kLoadBytes == kLoad16) {
+// The same for a piece of an activation row: one 16-byte load where `vec16` (the warp's token rows are
+// 16-byte aligned at the window: warp-uniform) and the piece is whole, else an 8-byte load per half.
+__device__ __forceinline__ void load_act_piece8(uint4& v, const int8_t* ptr, PieceIn in, bool vec16) {
+  if (vec16 && in.whole()) {
     v = load_act16(ptr);
-  } else {
+    return;
+  }
+  if (in.lo) {
     const uint2 lo = load_act8(ptr);
     v.x = lo.x;
     v.y = lo.y;
-    if (hi_in) {
-      const uint2 hi = load_act8(ptr + kLoad8);
-      v.z = hi.x;
-      v.w = hi.y;
-    }
   }
+  if (in.hi) {
+    const uint2 hi = load_act8(ptr + kLoad8);
+    v.z = hi.x;
+    v.w = hi.y;
+  }
+}
+
+// The weight rows of row tile `tile` (16 rows, fragment row i at first + step * i). 16-byte loads: 16
+// consecutive rows. "_a8" with ld_weight % 16 == 8 (every other row 16-byte aligned): tiles 2b and 2b + 1
+// take the even and the odd rows of the 32-row block b, so that a tile's rows share their offset mod 16.
+struct RowMap {
+  int64_t first;
+  int step;
+  __device__ __forceinline__ int64_t row(int i) const { return first + static_cast<int64_t>(step) * i; }
+};
+
+template <int kLoadBytes>
+__device__ __forceinline__ bool interleaves_rows(const LinearParams& p) {
+  if constexpr (kLoadBytes == kLoad16) {
+    return false;
+  } else {
+    return p.ld_weight % kLoad16 != 0;
+  }
+}
+
+template <int kLoadBytes>
+__device__ __forceinline__ RowMap row_map(const LinearParams& p, int64_t tile) {
+  if (interleaves_rows<kLoadBytes>(p)) return {(tile >> 1) * (2 * kTileRows) + (tile & 1), 2};
+  return {tile * kTileRows, 1};
+}
+
+// Row tiles of the launch: the pairs of 32-row blocks where rows interleave, else one per 16 rows.
+__host__ __device__ inline int64_t row_tiles(int64_t n, int64_t ld_weight, int load_bytes) {
+  if (load_bytes == kLoad8 && ld_weight % kLoad16 != 0) return 2 * ((n + 2 * kTileRows - 1) / (2 * kTileRows));
+  return (n + kTileRows - 1) / kTileRows;
 }
 
 // PDL prologue (sm_90+): an L2 prefetch of the 16-byte granules inside [ptr, ptr + bytes) (the
@@ -207,9 +256,10 @@ struct CtaShape {
 // The epilogue of the CTA's outputs (tiles token tiles x kCtaRows weight rows) from the K groups'
 // partials: their exact sum in K-group order, the zero-point correction (p.zero_points), then the scale
 // epilogue (kScaled) or the accumulator's bits (the S32 output).
-template <typename T, bool kScaled, Dtype A, Dtype W, int kKGroups, int kCtaRows, int kThreads, typename Partial>
+template <typename T, bool kScaled, Dtype A, Dtype W, int kKGroups, int kCtaRows, int kThreads, int kLoadBytes,
+          typename Partial>
 __device__ __forceinline__ void store_outputs(const LinearParams& p, const Partial& partial, int tiles,
-                                              int64_t cta_row0) {
+                                              int64_t cta_tile0) {
   using E = Epi<T>;
   using C = typename E::C;
   const T* weight_scale = static_cast<const T*>(p.weight_scale);
@@ -221,7 +271,7 @@ __device__ __forceinline__ void store_outputs(const LinearParams& p, const Parti
   for (int i = static_cast<int>(threadIdx.x); i < outputs; i += kThreads) {
     const int r = i % kCtaRows;
     const int tok = i / kCtaRows;
-    const int64_t row = cta_row0 + r;
+    const int64_t row = row_map<kLoadBytes>(p, cta_tile0 + r / kTileRows).row(r % kTileRows);
     if (tok < p.m && row < p.n) {
       int32_t sum = 0;
 #pragma unroll
@@ -260,8 +310,8 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
   const int kgroup = warp / kRowWarps;
   const int group = lane / kLanesPerRow;  // fragment row (A, C) and token (B) of this lane
   const int quad = lane % kLanesPerRow;   // threadID_in_group
-  const int64_t cta_row0 = static_cast<int64_t>(blockIdx.x) * kCtaRows;
-  const int64_t row0 = cta_row0 + row_warp * kTileRows;
+  const int64_t cta_tile0 = static_cast<int64_t>(blockIdx.x) * kRowWarps;  // the CTA's first row tile
+  const RowMap rows = row_map<kLoadBytes>(p, cta_tile0 + row_warp);
   const int m = p.m;
   const int64_t n = p.n;
   const int k = p.k;
@@ -272,8 +322,9 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
       // Before the wait: prefetch to L2 what the first loop iteration reads of this CTA's weight
       // rows (one row per thread; prefetch_l2 keeps to the 16-byte granules of 8-byte aligned rows).
       constexpr int kFirstIterBytes = kKGroups * kChunksPerIter * kKPerChunk;
-      const int64_t row = cta_row0 + static_cast<int64_t>(threadIdx.x);
-      if (static_cast<int>(threadIdx.x) < kCtaRows && row < n)
+      const int r = static_cast<int>(threadIdx.x);
+      const int64_t row = row_map<kLoadBytes>(p, cta_tile0 + r / kTileRows).row(r % kTileRows);
+      if (r < kCtaRows && row < n)
         prefetch_l2(p.weight + row * p.ld_weight, k < kFirstIterBytes ? k : kFirstIterBytes);
     }
     wait_for_producer();  // act and row_scale are the quantizer's; nothing is written before this
@@ -284,12 +335,21 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
     static_cast<T*>(p.row_scale_out)[threadIdx.x] = E::from_bits(p.static_scale_bits);
   }
 
-  const bool lo_ok = row0 + group < n;
-  const bool hi_ok = row0 + group + kHalfRows < n;
-  const int8_t* w_lo = p.weight + (lo_ok ? row0 + group : 0) * p.ld_weight + quad * kPieceBytes;
-  const int8_t* w_hi =
-      p.weight + (hi_ok ? row0 + group + kHalfRows : 0) * p.ld_weight + quad * kPieceBytes;
-  const int8_t* a_base = p.act + static_cast<int64_t>(group) * p.ld_act + quad * kPieceBytes;
+  const bool lo_ok = rows.row(group) < n;
+  const bool hi_ok = rows.row(group + kHalfRows) < n;
+  // K window start: 0, or for "_a8" kWindowShift where the tile's rows begin 8 bytes past a 16-byte
+  // boundary (all its rows alike: RowMap), so that whole windows are 16-byte loads.
+  int ws = 0;
+  bool act_vec16 = false;  // "_a8": the warp's token rows are 16-byte aligned at the window
+  if constexpr (kLoadBytes == kLoad8) {
+    const uintptr_t first = reinterpret_cast<uintptr_t>(p.weight + rows.first * p.ld_weight);
+    ws = first % kLoad16 == 0 ? 0 : kWindowShift;
+    act_vec16 = p.ld_act % kLoad16 == 0 && (reinterpret_cast<uintptr_t>(p.act) + ws) % kLoad16 == 0;
+  }
+  const int64_t lane_k = static_cast<int64_t>(ws) + quad * kPieceBytes;  // the lane's piece in a chunk
+  const int8_t* w_lo = p.weight + (lo_ok ? rows.row(group) : 0) * p.ld_weight + lane_k;
+  const int8_t* w_hi = p.weight + (hi_ok ? rows.row(group + kHalfRows) : 0) * p.ld_weight + lane_k;
+  const int8_t* a_base = p.act + static_cast<int64_t>(group) * p.ld_act + lane_k;
   const int64_t a_tile_stride = static_cast<int64_t>(kTokensPerTile) * p.ld_act;
   const uint64_t policy = weight_policy();
 
@@ -300,7 +360,7 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
     for (int j = 0; j < 4; ++j) acc[t][j] = 0;
   }
 
-  const int chunks = (k + kKPerChunk - 1) / kKPerChunk;
+  const int chunks = (k - ws + kKPerChunk - 1) / kKPerChunk;
 #pragma unroll 1
   for (int c0 = kgroup * kChunksPerIter; c0 < chunks; c0 += kKGroups * kChunksPerIter) {
     uint4 wl[kChunksPerIter], wh[kChunksPerIter], av[kChunksPerIter][kTokenTiles];
@@ -308,25 +368,32 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
 #pragma unroll
     for (int u = 0; u < kChunksPerIter; ++u) {
       const int kc = (c0 + u) * kKPerChunk;
-      // The piece's bytes inside K: all or none (k % 16 == 0), or with 8-byte loads (k % 8 == 0) also
-      // its first half only.
-      const int k_in = k - (kc + quad * kPieceBytes);
-      const bool k_ok = k_in > 0;
-      const bool hi_in = k_in > kLoad8;  // read by the 8-byte loads only
       wl[u] = make_uint4(0, 0, 0, 0);
       wh[u] = make_uint4(0, 0, 0, 0);
-      if (k_ok && lo_ok) load_weight_piece<kLoadBytes>(wl[u], w_lo + kc, hi_in, policy);
-      if (k_ok && hi_ok) load_weight_piece<kLoadBytes>(wh[u], w_hi + kc, hi_in, policy);
       const int8_t* a_tile = a_base + kc;
+      if constexpr (kLoadBytes == kLoad16) {
+        const bool k_ok = kc + quad * kPieceBytes < k;  // the piece is all inside K or all outside (k % 16 == 0)
+        if (k_ok && lo_ok) wl[u] = load_weight16(w_lo + kc, policy);
+        if (k_ok && hi_ok) wh[u] = load_weight16(w_hi + kc, policy);
 #pragma unroll
-      for (int t = 0; t < kTokenTiles; ++t, a_tile += a_tile_stride) {
-        av[u][t] = make_uint4(0, 0, 0, 0);
-        if (t < tiles && k_ok && t * kTokensPerTile + group < m) load_act_piece<kLoadBytes>(av[u][t], a_tile, hi_in);
+        for (int t = 0; t < kTokenTiles; ++t, a_tile += a_tile_stride) {
+          av[u][t] = make_uint4(0, 0, 0, 0);
+          if (t < tiles && k_ok && t * kTokensPerTile + group < m) av[u][t] = load_act16(a_tile);
+        }
+      } else {
+        const PieceIn in = piece_in(ws + kc + quad * kPieceBytes, k);
+        if (lo_ok) load_weight_piece8(wl[u], w_lo + kc, in, policy);
+        if (hi_ok) load_weight_piece8(wh[u], w_hi + kc, in, policy);
+#pragma unroll
+        for (int t = 0; t < kTokenTiles; ++t, a_tile += a_tile_stride) {
+          av[u][t] = make_uint4(0, 0, 0, 0);
+          if (t < tiles && in.any() && t * kTokensPerTile + group < m) load_act_piece8(av[u][t], a_tile, in, act_vec16);
+        }
       }
     }
 #pragma unroll
     for (int u = 0; u < kChunksPerIter; ++u) {
-      if ((c0 + u) * kKPerChunk >= k) break;  // warp-uniform
+      if (ws + (c0 + u) * kKPerChunk >= k) break;  // warp-uniform
 #pragma unroll
       for (int t = 0; t < kTokenTiles; ++t) {
         if (t < tiles) {  // warp-uniform
@@ -352,7 +419,8 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
   __syncthreads();
 
   with_output_mode<T>(p, [&](auto scaled) {
-    store_outputs<T, decltype(scaled)::value, A, W, kKGroups, kCtaRows, kThreads>(p, partial, tiles, cta_row0);
+    store_outputs<T, decltype(scaled)::value, A, W, kKGroups, kCtaRows, kThreads, kLoadBytes>(p, partial, tiles,
+                                                                                               cta_tile0);
   });
 }
 
@@ -422,7 +490,7 @@ struct Decode {
 
   static cudaError_t launch(const LinearParams& p, int32_t /*num_sms*/, cudaStream_t stream) {
     LaunchConfig cfg;
-    cfg.grid = static_cast<unsigned>((static_cast<int64_t>(p.n) + S::kRows - 1) / S::kRows);
+    cfg.grid = static_cast<unsigned>((row_tiles(p.n, p.ld_weight, kLoadBytes) + kRowWarps - 1) / kRowWarps);
     cfg.block = S::kThreads;
     cfg.smem = S::kSmemBytes;
     cfg.stream = stream;

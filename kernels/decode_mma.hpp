@@ -7,8 +7,9 @@
 // Variants "decode_mma_r<weight rows per CTA>_t<largest M>": token buckets of 16, 32 and 64 rows (each
 //   computes only the n8 token tiles that hold rows of M), each with 16-row CTAs and "wide" 32-row CTAs
 //   (half the activation reads from L2, half the CTAs); 2 CTAs per SM. Then "decode_mma_r16_t<M>_a8": the
-//   16-row CTAs of each bucket with 8-byte loads, for operands aligned to 8 bytes only (K % 16 == 8:
-//   tensor-parallel shards) [D-decode-align8].
+//   16-row CTAs of each bucket for operands aligned to 8 bytes only (K % 16 == 8: tensor-parallel
+//   shards): still 16-byte weight loads, over rows that share their offset mod 16 and K windows shifted
+//   to it, 8-byte loads only at a row's ends (and for activation rows off the window) [D-decode-align8].
 // Constraints (checked by src/): the variant's min_align: K, the act/weight bases, ld_act and ld_weight
 //   multiples of 16 bytes (of 8 for the "_a8" variants); 1 <= M <= the variant's max_m.
 // PDL: with p.programmatic, on images compiled for sm_90 (others never wait, so they launch plainly),

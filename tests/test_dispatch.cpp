@@ -90,6 +90,19 @@ TEST_CASE("Hopper dispatch: families by M and alignment", "[dispatch]") {
   CHECK(choose(128, 1280, 8192, 2) != "sm90_wgmma_splitk_64x64x128_s14_c1");
   CHECK(choose(256, 8192, 8192, 2).rfind("sm90_wgmma_ws_", 0) == 0);
   CHECK(choose(128, 57344, 8192, 2) == "sm90_wgmma_pp_128x128x128_s6");  // two waves of c1 tiles
+  // ... and past one wave, where 128-row tiles pad M by over a fifth and 64-row ones do not (M = 154..192)
+  // and the persistent choice needs more than one wave, the one-CTA 64-row split-K width whose waves of
+  // (64 + width) bytes per K byte finish first [D-short-tiles]: 224 for 24576 x 4096 at M = 192 (where by width
+  // alone the 96-wide tiles' 5.8 waves would count least); not where the persistent tiles fit one wave
+  // (14336 x 4096 on 128 x 256 tiles: 112 of 132), not at M = 153 or 193, not with f32 out.
+  CHECK(choose(192, 57344, 8192, 2) == "sm90_wgmma_splitk_64x224x128_s6_c1");
+  CHECK(choose(192, 24576, 4096, 2) == "sm90_wgmma_splitk_64x224x128_s6_c1");
+  CHECK(choose(160, 11008, 5120, 2) == "sm90_wgmma_splitk_64x128x128_s9_c1");
+  CHECK(choose(192, 14336, 4096, 2).rfind("sm90_wgmma_ws_", 0) == 0);
+  CHECK(choose(192, 14784, 8192, 2).rfind("sm90_wgmma_ws_", 0) == 0);
+  CHECK(choose(153, 57344, 8192, 2).rfind("sm90_wgmma_splitk_64x", 0) != 0);
+  CHECK(choose(193, 57344, 8192, 2).rfind("sm90_wgmma_splitk_64x", 0) != 0);
+  CHECK(choose(192, 57344, 8192, 4).rfind("sm90_wgmma_splitk_64x", 0) != 0);
   // Above M = 64 with long K a split replaces the narrow persistent kernel only where it fills the SMs at
   // least twice as well [D-split-gain]: 4096 x 14336 at M = 96 f32 (128 clusters of 2 against 32 tiles of
   // 128) splits; at M = 256 (64 x 2 tiles of 64 against 64 of 128) and 5632 x 24576 at M = 256 it does not.

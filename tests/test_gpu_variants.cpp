@@ -417,9 +417,13 @@ TEST_CASE("every 8-byte-load decode variant on K % 16 == 8 with 8-byte (not 16-b
   // (ld = K, every other row 16-byte aligned) and rows padded by 16 (ld % 16 == 8). M across the token
   // buckets (every "_a8" variant that takes M); K = 8: one half piece only; K = 72: a whole chunk and a
   // half piece; K % 64 = 24, 40, 56 (K = 1368, 40, 1400): a chunk whose last lanes hold a half piece or
-  // nothing inside K; N not a multiple of the 16-row CTAs.
+  // nothing inside K; N not a multiple of the 16-row CTAs. The kernels' row tiles and K windows: ld % 16
+  // == 8 (even and odd rows in separate tiles, N not a multiple of their 32-row blocks), with the first
+  // row 16-byte aligned (offset 0) or not; ld % 16 == 0 with every row 8 bytes past (offset 8, K window
+  // shifted) or every row aligned (offset 0, only the tail split); K % 16 == 0 with ld % 16 == 8.
   constexpr int64_t kOffset8 = kernels::kOperandAlign8;  // bases 8-byte but not 16-byte aligned
   constexpr int64_t kPad16 = kernels::kOperandAlign16;   // keeps ld % 16 == 8
+  constexpr int64_t kPad8 = kernels::kOperandAlign8;     // ld % 16 == 0 for K % 16 == 8, 8 for K % 16 == 0
   Variants a8;
   for (const kernels::KernelVariant* v : prepared(kernels::Family::kDecode))
     if (v->min_align == kernels::kOperandAlign8) a8.push_back(v);
@@ -429,7 +433,9 @@ TEST_CASE("every 8-byte-load decode variant on K % 16 == 8 with 8-byte (not 16-b
     REQUIRE(!v.empty());
     const std::vector<std::vector<int64_t>> shapes = {
         {m, 2048, 1368, 0, kOffset8}, {m, 77, 8, kPad16, kOffset8}, {m, 300, 72, 0, kOffset8},
-        {m, 530, 3592, kPad16, kOffset8}, {m, 61, 40, 0, kOffset8}, {m, 200, 1400, kPad16, kOffset8}};
+        {m, 530, 3592, kPad16, kOffset8}, {m, 61, 40, 0, kOffset8}, {m, 200, 1400, kPad16, kOffset8},
+        {m, 45, 1368, 0, 0},           {m, 130, 1368, kPad8, kOffset8}, {m, 99, 3592, kPad8, 0},
+        {m, 70, 32, kPad8, 0},         {m, 33, 96, kPad8, kOffset8}};
     for (const std::vector<int64_t>& s : shapes) REQUIRE(Operands(s).align() == kernels::kOperandAlign8);
     check_shapes(v, shapes);
     // Every operand pair x zero-point configuration x output.

@@ -7,7 +7,10 @@
 //                                                 when one pays (split_choose), else the decode kernels
 //   16-bit out, kSplitSmallMaxM < M <= kOneWaveMaxM -> split-K with one CTA per tile, where such a grid
 //                                                 fills one wave well and out's rows are 16-byte aligned
-//                                                 (one_wave_choose)
+//                                                 (one_wave_choose), else, where 128-row tiles pad M by
+//                                                 over a fifth and 64-row ones do not, the one-CTA 64-row
+//                                                 split-K width the wave cost model finishes first over
+//                                                 several waves (short_tile_choose)
 //   M in the split-K variants' range           -> a split-K kernel when it fills the SMs enough better
 //                                                 than the narrow persistent kernel (split_choose)
 //   otherwise                                  -> the cooperative persistent width the wave cost model
@@ -98,6 +101,7 @@ struct SplitKView {
   };
   std::vector<Height> heights;
   std::vector<const KernelVariant*> one_cta;
+  int64_t shortest = 0;  // the shortest tile height
   int64_t max_m = 0;
 };
 
@@ -111,6 +115,7 @@ const SplitKView& splitk_view() {
       ++v.heights.back().variants.count;
       if (all[i].split == 1) v.one_cta.push_back(&all[i]);
       v.max_m = std::max<int64_t>(v.max_m, all[i].max_m);
+      v.shortest = v.shortest == 0 ? all[i].tile_m : std::min<int64_t>(v.shortest, all[i].tile_m);
     }
     return v;
   }();
@@ -157,6 +162,11 @@ const KernelVariant* split_choose(const LinearShape& s, const DeviceFacts& d) {
   return best_score > narrow * gain ? best : nullptr;
 }
 
+// The share of tile rows inside M of tiles tile_m rows tall.
+double rows_inside_m(const LinearShape& s, int64_t tile_m) {
+  return static_cast<double>(s.m) / static_cast<double>(ceil_div(s.m, tile_m) * tile_m);
+}
+
 // The split-K variant with one CTA per tile whose grid fits in one wave and that stores s's out rows as
 // whole sectors (none stages unaligned rows) scoring best, or nullptr when it pads M by more than
 // 1 - kOneWaveMinScore or fills less than kOneWaveMinFill. Score: the grid's fill (the share of the SMs it
@@ -166,9 +176,7 @@ const KernelVariant* one_wave_choose(const LinearShape& s, const DeviceFacts& d)
     return static_cast<double>(grid_tiles(s, v)) / static_cast<double>(d.num_sms) * static_cast<double>(s.n) /
            static_cast<double>(ceil_div(s.n, v.tile_n) * v.tile_n);
   };
-  const auto rows = [&](const KernelVariant& v) {
-    return static_cast<double>(s.m) / static_cast<double>(ceil_div(s.m, v.tile_m) * v.tile_m);
-  };
+  const auto rows = [&](const KernelVariant& v) { return rows_inside_m(s, v.tile_m); };
   double best_score = 0.0;
   const KernelVariant* best = highest_score(
       splitk_view().one_cta,
@@ -204,14 +212,40 @@ bool narrow_decode_spills(const LinearShape& s, const DeviceFacts& d) {
   return narrow != nullptr && ceil_div(s.n, narrow->tile_n) > static_cast<int64_t>(d.num_sms) * narrow->ctas_per_sm;
 }
 
-// The cost model's time of persistent variant v (in units of one tile column's mainloop): its waves of
-// tiles, the last partial wave's fill f counting f^kPartialWaveExponent.
-double persistent_cost(const LinearShape& s, const DeviceFacts& d, const KernelVariant& v) {
+// The waves of variant v's tiles for s, the last partial wave's fill f counting f^kPartialWaveExponent.
+double waves(const LinearShape& s, const DeviceFacts& d, const KernelVariant& v) {
   const int64_t tiles = grid_tiles(s, v);
   const int64_t full_waves = tiles / d.num_sms;
   const double last_fill = static_cast<double>(tiles % d.num_sms) / static_cast<double>(d.num_sms);
-  return (static_cast<double>(full_waves) + std::pow(last_fill, kPartialWaveExponent)) *
-         static_cast<double>(v.tile_n);
+  return static_cast<double>(full_waves) + std::pow(last_fill, kPartialWaveExponent);
+}
+
+// The cost model's time of persistent variant v (in units of one tile column's mainloop): its waves
+// times its width.
+double persistent_cost(const LinearShape& s, const DeviceFacts& d, const KernelVariant& v) {
+  return waves(s, d, v) * static_cast<double>(v.tile_n);
+}
+
+const KernelVariant& persistent_choose(const LinearShape& s, const DeviceFacts& d, double* cost);
+
+// The one-CTA split-K variant of the shortest tile height over as many waves as it takes, where the
+// persistent kernels' 128-row tiles pad M by more than 1 - kOneWaveMinScore and the short tiles do not
+// (M = 154..192 with 64-row tiles), unless the persistent choice's tiles fit one wave: the width whose
+// waves of tiles finish first, a tile counting the bytes it loads per K byte (tile_m + tile_n; widest
+// first, a narrower one taken only when it is kWidthMargin faster) [D-short-tiles].
+const KernelVariant* short_tile_choose(const LinearShape& s, const DeviceFacts& d) {
+  const int64_t shortest = splitk_view().shortest;
+  if (rows_inside_m(s, kernels::kSm90Narrow.tile_m) >= kOneWaveMinScore || rows_inside_m(s, shortest) < kOneWaveMinScore)
+    return nullptr;
+  double coop_cost = 0.0;
+  const KernelVariant& coop = persistent_choose(s, d, &coop_cost);
+  if (grid_tiles(s, coop) <= d.num_sms) return nullptr;
+  double cost = 0.0;
+  return lowest_cost(
+      splitk_view().one_cta,
+      [&](const KernelVariant& v) { return v.tile_m == shortest && kernels::takes_m(v, s.m) && full_sectors(v, s); },
+      [&](const KernelVariant& v) { return waves(s, d, v) * static_cast<double>(v.tile_m + v.tile_n); },
+      kWidthMargin, &cost);
 }
 
 // The cooperative persistent variant the cost model runs fastest (widest first, a narrower one taken
@@ -274,6 +308,7 @@ const KernelVariant& sm90_choose(const LinearShape& s, const DeviceFacts& d) {
   }
   if (s.m > kSplitSmallMaxM && s.m <= kOneWaveMaxM && s.out_bytes == kOneWaveOutBytes) {
     if (const KernelVariant* v = one_wave_choose(s, d)) return *v;
+    if (const KernelVariant* v = short_tile_choose(s, d)) return *v;
   }
   if (const KernelVariant* v = split_choose(s, d)) return *v;
   double coop_cost = 0.0;
