@@ -182,24 +182,20 @@ struct RowMap {
   __device__ __forceinline__ int64_t row(int i) const { return first + static_cast<int64_t>(step) * i; }
 };
 
-template <int kLoadBytes>
-__device__ __forceinline__ bool interleaves_rows(const LinearParams& p) {
-  if constexpr (kLoadBytes == kLoad16) {
-    return false;
-  } else {
-    return p.ld_weight % kLoad16 != 0;
-  }
+// Whether a variant of this load width interleaves the tiles' rows for this weight stride.
+__host__ __device__ constexpr bool interleaves_rows(int load_bytes, int64_t ld_weight) {
+  return load_bytes == kLoad8 && ld_weight % kLoad16 != 0;
 }
 
 template <int kLoadBytes>
 __device__ __forceinline__ RowMap row_map(const LinearParams& p, int64_t tile) {
-  if (interleaves_rows<kLoadBytes>(p)) return {(tile >> 1) * (2 * kTileRows) + (tile & 1), 2};
+  if (interleaves_rows(kLoadBytes, p.ld_weight)) return {(tile >> 1) * (2 * kTileRows) + (tile & 1), 2};
   return {tile * kTileRows, 1};
 }
 
 // Row tiles of the launch: the pairs of 32-row blocks where rows interleave, else one per 16 rows.
 __host__ __device__ inline int64_t row_tiles(int64_t n, int64_t ld_weight, int load_bytes) {
-  if (load_bytes == kLoad8 && ld_weight % kLoad16 != 0) return 2 * ((n + 2 * kTileRows - 1) / (2 * kTileRows));
+  if (interleaves_rows(load_bytes, ld_weight)) return 2 * ((n + 2 * kTileRows - 1) / (2 * kTileRows));
   return (n + kTileRows - 1) / kTileRows;
 }
 
