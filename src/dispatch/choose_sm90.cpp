@@ -226,20 +226,20 @@ double persistent_cost(const LinearShape& s, const DeviceFacts& d, const KernelV
   return waves(s, d, v) * static_cast<double>(v.tile_n);
 }
 
-const KernelVariant& persistent_choose(const LinearShape& s, const DeviceFacts& d, double* cost);
+// Whether the persistent kernels' 128-row tiles pad M by more than 1 - kOneWaveMinScore and the shortest
+// split-K tiles do not (M = 154..192 with 64-row tiles): where short_tile_choose may take them.
+bool short_tiles_pad_less(const LinearShape& s) {
+  return rows_inside_m(s, kernels::kSm90Narrow.tile_m) < kOneWaveMinScore &&
+         rows_inside_m(s, splitk_view().shortest) >= kOneWaveMinScore;
+}
 
-// The one-CTA split-K variant of the shortest tile height over as many waves as it takes, where the
-// persistent kernels' 128-row tiles pad M by more than 1 - kOneWaveMinScore and the short tiles do not
-// (M = 154..192 with 64-row tiles), unless the persistent choice's tiles fit one wave: the width whose
+// For a shape short_tiles_pad_less takes, unless the persistent choice `coop`'s tiles fit one wave: the
+// one-CTA split-K variant of the shortest tile height over as many waves as it takes, the width whose
 // waves of tiles finish first, a tile counting the bytes it loads per K byte (tile_m + tile_n; widest
 // first, a narrower one taken only when it is kWidthMargin faster) [D-short-tiles].
-const KernelVariant* short_tile_choose(const LinearShape& s, const DeviceFacts& d) {
-  const int64_t shortest = splitk_view().shortest;
-  if (rows_inside_m(s, kernels::kSm90Narrow.tile_m) >= kOneWaveMinScore || rows_inside_m(s, shortest) < kOneWaveMinScore)
-    return nullptr;
-  double coop_cost = 0.0;
-  const KernelVariant& coop = persistent_choose(s, d, &coop_cost);
+const KernelVariant* short_tile_choose(const LinearShape& s, const DeviceFacts& d, const KernelVariant& coop) {
   if (grid_tiles(s, coop) <= d.num_sms) return nullptr;
+  const int64_t shortest = splitk_view().shortest;
   double cost = 0.0;
   return lowest_cost(
       splitk_view().one_cta,
@@ -306,14 +306,19 @@ const KernelVariant& sm90_choose(const LinearShape& s, const DeviceFacts& d) {
     }
     if (const KernelVariant* v = decode_choose(s, d)) return *v;
   }
+  // The persistent choice, computed at most once per call (the short-tile rule weighs it too).
+  double coop_cost = 0.0;
+  const KernelVariant* coop = nullptr;
   if (s.m > kSplitSmallMaxM && s.m <= kOneWaveMaxM && s.out_bytes == kOneWaveOutBytes) {
     if (const KernelVariant* v = one_wave_choose(s, d)) return *v;
-    if (const KernelVariant* v = short_tile_choose(s, d)) return *v;
+    if (short_tiles_pad_less(s)) {
+      coop = &persistent_choose(s, d, &coop_cost);
+      if (const KernelVariant* v = short_tile_choose(s, d, *coop)) return *v;
+    }
   }
   if (const KernelVariant* v = split_choose(s, d)) return *v;
-  double coop_cost = 0.0;
-  const KernelVariant& coop = persistent_choose(s, d, &coop_cost);
-  return pingpong_pays(s, d, coop_cost) ? kernels::kSm90PingPong : coop;
+  if (coop == nullptr) coop = &persistent_choose(s, d, &coop_cost);
+  return pingpong_pays(s, d, coop_cost) ? kernels::kSm90PingPong : *coop;
 }
 
 }  // namespace sq
