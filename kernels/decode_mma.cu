@@ -193,6 +193,12 @@ __device__ __forceinline__ RowMap row_map(const LinearParams& p, int64_t tile) {
   return {tile * kTileRows, 1};
 }
 
+// The weight row of row r of a CTA whose first row tile is cta_tile0 (its tiles' rows in order).
+template <int kLoadBytes>
+__device__ __forceinline__ int64_t cta_row(const LinearParams& p, int64_t cta_tile0, int r) {
+  return row_map<kLoadBytes>(p, cta_tile0 + r / kTileRows).row(r % kTileRows);
+}
+
 // Row tiles of the launch: the pairs of 32-row blocks where rows interleave, else one per 16 rows.
 __host__ __device__ inline int64_t row_tiles(int64_t n, int64_t ld_weight, int load_bytes) {
   if (interleaves_rows(load_bytes, ld_weight)) return 2 * ((n + 2 * kTileRows - 1) / (2 * kTileRows));
@@ -267,7 +273,7 @@ __device__ __forceinline__ void store_outputs(const LinearParams& p, const Parti
   for (int i = static_cast<int>(threadIdx.x); i < outputs; i += kThreads) {
     const int r = i % kCtaRows;
     const int tok = i / kCtaRows;
-    const int64_t row = row_map<kLoadBytes>(p, cta_tile0 + r / kTileRows).row(r % kTileRows);
+    const int64_t row = cta_row<kLoadBytes>(p, cta_tile0, r);
     if (tok < p.m && row < p.n) {
       int32_t sum = 0;
 #pragma unroll
@@ -319,7 +325,7 @@ __global__ void __launch_bounds__(CtaShape<kTokenTiles, kRowWarps, kWarps>::kThr
       // rows (one row per thread; prefetch_l2 keeps to the 16-byte granules of 8-byte aligned rows).
       constexpr int kFirstIterBytes = kKGroups * kChunksPerIter * kKPerChunk;
       const int r = static_cast<int>(threadIdx.x);
-      const int64_t row = row_map<kLoadBytes>(p, cta_tile0 + r / kTileRows).row(r % kTileRows);
+      const int64_t row = cta_row<kLoadBytes>(p, cta_tile0, r);
       if (r < kCtaRows && row < n)
         prefetch_l2(p.weight + row * p.ld_weight, k < kFirstIterBytes ? k : kFirstIterBytes);
     }
