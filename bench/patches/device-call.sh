@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device call on the binaries of pack-binaries.sh, for a patch of this folder: its own tests first, then
-# the focused benchmark (FIT: a fit set; full workspace, then none), sq_choice on CHOICE_SET, ncu of
+# the focused benchmark (FIT: a fit set; full workspace, then none; ROWS16=1: then the operands at 16-byte aligned
+# strides), sq_choice on CHOICE_SET (and on each of CHOICE_EXTRA), ncu of
 # PROFILE_ROWS (PROFILE=0: none), and the GPU suite beside compute-sanitizer on the [sanitize] subsets (CHOICE=0: no
 # sq_choice). The logs and profiles come back packed in logs.tgz (the device tool returns at most 8 files). Each step writes its
 # log under $OUT at once, so a call stopped at its limit still brings back what ran. From the repository root:
@@ -24,9 +25,24 @@ A="--no-heldout --dtypes bf16,f32 --no-asym --no-engine --no-dynamic"
 [ "${PEERS:-1}" = 1 ] || A="$A --no-peers"
 timeout 150 $B/sq_bench $FIT $A --json "$OUT"/bench_full.json > "$OUT"/bench_full.log 2>&1; echo "bench full rc=$? $(el)" >> "$OUT"/steps.txt
 timeout 100 $B/sq_bench $FIT $A --no-peers --sq-workspace none --json "$OUT"/bench_none.json > "$OUT"/bench_none.log 2>&1; echo "bench none rc=$? $(el)" >> "$OUT"/steps.txt
+# 2a. ROWS16=1: the fit set again with the weight, then both operands, at 16-byte aligned strides [D-rows-in-place]
+if [ "${ROWS16:-0}" = 1 ]; then
+  for r in weight both; do
+    timeout 100 $B/sq_bench $FIT $A --no-peers --sq-rows16 $r --json "$OUT"/bench_rows16_$r.json > "$OUT"/bench_rows16_$r.log 2>&1
+    echo "bench rows16 $r rc=$? $(el)" >> "$OUT"/steps.txt
+  done
+fi
 # 2b. sq_choice: every built variant launched directly beside the plan's choice (unstaged: no workspace)
 CHOICE_SET=${CHOICE_SET:-bench/shapes_fit_align8.csv}
 [ "${CHOICE:-1}" = 1 ] && timeout 120 $B/sq_choice $CHOICE_SET --dtypes bf16 --json "$OUT"/choice.json > "$OUT"/choice.log 2>&1; echo "choice rc=$? $(el)" >> "$OUT"/steps.txt
+# 2b'. CHOICE_EXTRA: more sq_choice runs, ';'-separated "shapes.csv [options]" (bf16), as choice_extra_<i>.json
+if [ -n "${CHOICE_EXTRA:-}" ]; then
+  IFS=';' read -r -a extra <<< "$CHOICE_EXTRA"
+  for i in "${!extra[@]}"; do
+    timeout 120 $B/sq_choice ${extra[$i]} --dtypes bf16 --json "$OUT"/choice_extra_$i.json > "$OUT"/choice_extra_$i.log 2>&1
+    echo "choice extra $i (${extra[$i]}) rc=$? $(el)" >> "$OUT"/steps.txt
+  done
+fi
 # 2c. ncu of the rows in PROFILE_ROWS (profile-limiters.sh's filter strings; PROFILE=0: none)
 if [ "${PROFILE:-1}" = 1 ]; then
   mkdir -p $B/bench && ln -sf $B/sq_prof $B/bench/sq_prof
@@ -71,6 +87,10 @@ wait
 echo "all $(el)" >> "$OUT"/steps.txt
 cat "$OUT"/steps.txt
 grep -h -E 'test cases|assertions|FAILED' "$OUT"/t_*.log | head -20
-# The device tool brings back at most 8 files: the logs and profiles go back as one archive.
+# The device tool brings back at most 8 files: the logs and profiles go back as one archive, and the JSON files as
+# another when there are more than five.
 (cd "$OUT" && tar -czf /tmp/logs.tgz --exclude='*.json' --exclude=steps.txt --exclude=gpu.txt . && \
   find . -mindepth 1 ! -name '*.json' ! -name steps.txt ! -name gpu.txt -delete && mv /tmp/logs.tgz .)
+if [ "$(ls "$OUT"/*.json 2>/dev/null | wc -l)" -gt 5 ]; then
+  (cd "$OUT" && tar -czf json.tgz *.json && rm -f *.json)
+fi
